@@ -1,0 +1,873 @@
+//! `proofkey client ...` and `proofkey user ...`: administration on the same
+//! database as the server. Bad input exits 2 before anything is written;
+//! an unknown client or user exits 1.
+
+use std::io::{BufRead as _, IsTerminal as _};
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use proofkey_core::keys::SUPPORTED_ALGS;
+use proofkey_core::model::{Client, ClientKind, User, SUPPORTED_GRANT_TYPES};
+use proofkey_core::{password, redirect_uri, scope, secret, Clock, Store, SystemClock};
+use serde_json::json;
+
+pub const DEMO_CLIENT: &str = "demo-cli";
+pub const DEMO_REDIRECT: &str = "http://127.0.0.1/callback";
+const DEMO_USER: &str = "demo";
+const MIN_PASSWORD_LEN: usize = 8;
+
+#[derive(Debug, Args)]
+pub struct Db {
+    /// Database URL.
+    #[arg(long, global = true, env = "PROOFKEY_DATABASE_URL", default_value = proofkey_core::config::DEFAULT_DATABASE, value_name = "URL")]
+    database: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a client. A confidential client's secret is printed once.
+    Create(CreateClient),
+    /// List clients.
+    List {
+        #[command(flatten)]
+        db: Db,
+        /// One JSON object: {"clients": [...]}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one client.
+    Show {
+        id: String,
+        #[command(flatten)]
+        db: Db,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a client.
+    Delete {
+        id: String,
+        #[command(flatten)]
+        db: Db,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace a confidential client's secret; the new one is printed once.
+    RotateSecret {
+        id: String,
+        #[command(flatten)]
+        db: Db,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CreateClient {
+    /// client_id.
+    #[arg(long)]
+    id: String,
+    /// Display name (defaults to the id).
+    #[arg(long)]
+    name: Option<String>,
+    /// A client that cannot keep a secret (native app, SPA, CLI).
+    #[arg(
+        long,
+        conflicts_with = "confidential",
+        required_unless_present = "confidential"
+    )]
+    public: bool,
+    /// A client that authenticates with a secret.
+    #[arg(long)]
+    confidential: bool,
+    /// Redirect URI; repeat for several. Loopback IP literals match any port.
+    #[arg(long = "redirect-uri", required = true, value_name = "URI")]
+    redirect_uris: Vec<String>,
+    /// Scope the client may ask for; repeat [default: openid profile email].
+    #[arg(long = "scope", value_name = "S")]
+    scopes: Vec<String>,
+    /// Grant type; repeat [default: authorization_code].
+    #[arg(long = "grant-type", value_name = "G")]
+    grant_types: Vec<String>,
+    /// Skip the consent page (first-party clients).
+    #[arg(long)]
+    skip_consent: bool,
+    /// ID token signing algorithm: RS256, ES256 or EdDSA.
+    #[arg(long, default_value = "RS256")]
+    id_token_alg: String,
+    /// JWK Set file of the client's public keys: it authenticates with
+    /// private_key_jwt (RFC 7523) instead of a secret.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["public", "jwks_uri"])]
+    jwks: Option<std::path::PathBuf>,
+    /// URL of the client's JWK Set, for private_key_jwt.
+    #[arg(long, value_name = "URL", conflicts_with = "public")]
+    jwks_uri: Option<String>,
+    /// Where RP-Initiated Logout may send the browser afterwards; repeat.
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+    post_logout_redirect_uris: Vec<String>,
+    /// Keep refresh tokens across uses instead of rotating them
+    /// (confidential clients only; public clients always rotate).
+    #[arg(long)]
+    no_refresh_rotation: bool,
+    /// Issue a refresh token even when offline_access was not granted.
+    #[arg(long)]
+    always_issue_refresh_token: bool,
+    #[command(flatten)]
+    db: Db,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List the signing keys (public facts only).
+    List {
+        #[command(flatten)]
+        db: Db,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a new key per algorithm. Every node publishes it in its JWKS
+    /// within 30 s; it signs only after --activation-delay, so that every
+    /// node and every client's JWKS cache (5 min) has it first. The old key
+    /// stays published until the tokens it signed have expired.
+    Rotate {
+        /// Algorithm to rotate; repeat [default: RS256 ES256 EdDSA].
+        #[arg(long = "alg", value_name = "ALG")]
+        algs: Vec<String>,
+        /// How long the new key is published before it signs.
+        #[arg(long, default_value = "10m")]
+        activation_delay: String,
+        #[command(flatten)]
+        db: Db,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is read from standard input.
+    Create {
+        username: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        /// Read the password from standard input (one line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[command(flatten)]
+        db: Db,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List users.
+    List {
+        #[command(flatten)]
+        db: Db,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a user, with their sessions and consents.
+    Delete {
+        username: String,
+        #[command(flatten)]
+        db: Db,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a user's live login sessions.
+    Sessions {
+        username: String,
+        #[command(flatten)]
+        db: Db,
+        #[arg(long)]
+        json: bool,
+    },
+    /// End every session and revoke every token of a user.
+    Revoke {
+        username: String,
+        #[command(flatten)]
+        db: Db,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a user's password, read from standard input.
+    SetPassword {
+        username: String,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[command(flatten)]
+        db: Db,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// What a command ends with.
+enum Outcome {
+    Ok {
+        json: serde_json::Value,
+        text: String,
+    },
+    BadInput(String),
+    NotFound(String),
+    Failed(String),
+}
+
+fn finish(outcome: Outcome, as_json: bool) -> ExitCode {
+    match outcome {
+        Outcome::Ok { json, text } => {
+            if as_json {
+                println!("{json}");
+            } else {
+                println!("{text}");
+            }
+            ExitCode::SUCCESS
+        }
+        Outcome::BadInput(m) => {
+            eprintln!("proofkey: {m}");
+            ExitCode::from(2)
+        }
+        Outcome::NotFound(m) | Outcome::Failed(m) => {
+            eprintln!("proofkey: {m}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn open(db: &Db) -> Result<std::sync::Arc<dyn Store>, Outcome> {
+    let shown = proofkey_core::config::redact_url(&db.database);
+    if !["sqlite:", "postgres://", "postgresql://"]
+        .iter()
+        .any(|p| db.database.starts_with(p))
+    {
+        return Err(Outcome::BadInput(format!(
+            "--database {shown:?}: use sqlite://PATH or postgres://USER@HOST/DB"
+        )));
+    }
+    proofkey_store::open(&db.database)
+        .await
+        .map_err(|e| Outcome::Failed(format!("database {shown}: {e}")))
+}
+
+/// `proofkey migrate`: applies pending migrations (they also run when the
+/// server starts); prints which backend was migrated.
+pub fn run_migrate(db: Db) -> ExitCode {
+    finish(
+        block_on(async move {
+            open(&db).await?;
+            let shown = proofkey_core::config::redact_url(&db.database);
+            Ok(Outcome::Ok {
+                json: json!({"migrated": shown}),
+                text: format!("{shown}: migrations applied"),
+            })
+        }),
+        false,
+    )
+}
+
+fn block_on(f: impl std::future::Future<Output = Result<Outcome, Outcome>>) -> Outcome {
+    match crate::runtime() {
+        Ok(rt) => rt.block_on(f).unwrap_or_else(|o| o),
+        Err(e) => Outcome::Failed(format!("cannot start the runtime: {e}")),
+    }
+}
+
+impl From<proofkey_core::StoreError> for Outcome {
+    fn from(e: proofkey_core::StoreError) -> Self {
+        Outcome::Failed(e.to_string())
+    }
+}
+
+fn client_json(c: &Client) -> serde_json::Value {
+    json!({
+        "client_id": c.id,
+        "name": c.name,
+        "type": c.kind.as_str(),
+        "redirect_uris": c.redirect_uris,
+        "scopes": c.scopes,
+        "grant_types": c.grant_types,
+        "skip_consent": c.skip_consent,
+        "id_token_signed_response_alg": c.id_token_alg,
+        "token_endpoint_auth_method": c.auth_method(),
+        "jwks_uri": c.jwks_uri,
+        "post_logout_redirect_uris": c.post_logout_redirect_uris,
+        "rotate_refresh_tokens": c.rotate_refresh_tokens,
+        "always_issue_refresh_token": c.always_issue_refresh_token,
+        "created_at": c.created_at,
+    })
+}
+
+fn client_text(c: &Client) -> String {
+    format!(
+        "client_id:     {}\nname:          {}\ntype:          {}\nredirect_uris: {}\nscopes:        {}\ngrant_types:   {}\nskip_consent:  {}\nid_token_alg:  {}",
+        c.id,
+        c.name,
+        c.kind.as_str(),
+        c.redirect_uris.join(" "),
+        c.scopes.join(" "),
+        c.grant_types.join(" "),
+        c.skip_consent,
+        c.id_token_alg
+    )
+}
+
+fn validate_client(a: &CreateClient) -> Result<Client, String> {
+    if a.id.is_empty() || a.id.len() > 128 || !a.id.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!(
+            "--id {:?}: 1 to 128 printable ASCII characters without spaces",
+            a.id
+        ));
+    }
+    for uri in &a.redirect_uris {
+        redirect_uri::validate_registration(uri).map_err(|e| format!("--redirect-uri {e}"))?;
+    }
+    let grant_types: Vec<String> = if a.grant_types.is_empty() {
+        vec!["authorization_code".to_owned()]
+    } else {
+        a.grant_types.clone()
+    };
+    if let Some(bad) = grant_types
+        .iter()
+        .find(|g| !SUPPORTED_GRANT_TYPES.contains(&g.as_str()))
+    {
+        return Err(format!(
+            "--grant-type {bad:?} is not supported by this server; supported: {}",
+            SUPPORTED_GRANT_TYPES.join(", ")
+        ));
+    }
+    let scopes: Vec<String> = if a.scopes.is_empty() {
+        let mut d: Vec<String> = scope::DEFAULT_CLIENT_SCOPES
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        if grant_types.iter().any(|g| g == "refresh_token") {
+            d.push("offline_access".into());
+        }
+        d
+    } else {
+        a.scopes.iter().flat_map(|s| scope::parse(s)).collect()
+    };
+    if let Some(bad) = scopes.iter().find(|s| !scope::is_valid_token(s)) {
+        return Err(format!(
+            "--scope {bad:?} is not a valid scope token (RFC 6749 §3.3)"
+        ));
+    }
+    if !SUPPORTED_ALGS.contains(&a.id_token_alg.as_str()) {
+        return Err(format!(
+            "--id-token-alg {:?}: use one of {}",
+            a.id_token_alg,
+            SUPPORTED_ALGS.join(", ")
+        ));
+    }
+    if a.public && grant_types.iter().any(|g| g == "client_credentials") {
+        return Err(
+            "--grant-type client_credentials needs a confidential client (RFC 6749 §4.4)".into(),
+        );
+    }
+    if a.public && a.no_refresh_rotation {
+        return Err("--no-refresh-rotation: public clients' refresh tokens always rotate (OAuth 2.1 §4.3.1)".into());
+    }
+    for uri in &a.post_logout_redirect_uris {
+        redirect_uri::validate_registration(uri)
+            .map_err(|e| format!("--post-logout-redirect-uri {e}"))?;
+    }
+    let jwks = match &a.jwks {
+        None => None,
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("--jwks {}: {e}", path.display()))?;
+            validate_jwks(&text).map_err(|e| format!("--jwks {}: {e}", path.display()))?;
+            Some(text)
+        }
+    };
+    if let Some(uri) = &a.jwks_uri {
+        let ok = url::Url::parse(uri).is_ok_and(|u| {
+            u.scheme() == "https"
+                || (u.scheme() == "http"
+                    && matches!(u.host_str(), Some("127.0.0.1" | "[::1]" | "localhost")))
+        });
+        if !ok {
+            return Err(format!("--jwks-uri {uri:?} must be an https URL"));
+        }
+    }
+    Ok(Client {
+        id: a.id.clone(),
+        name: a.name.clone().unwrap_or_else(|| a.id.clone()),
+        kind: if a.confidential {
+            ClientKind::Confidential
+        } else {
+            ClientKind::Public
+        },
+        secret_hash: None,
+        redirect_uris: a.redirect_uris.clone(),
+        scopes,
+        grant_types,
+        skip_consent: a.skip_consent,
+        id_token_alg: a.id_token_alg.clone(),
+        created_at: SystemClock.now(),
+        jwks,
+        jwks_uri: a.jwks_uri.clone(),
+        post_logout_redirect_uris: a.post_logout_redirect_uris.clone(),
+        rotate_refresh_tokens: !a.no_refresh_rotation,
+        always_issue_refresh_token: a.always_issue_refresh_token,
+    })
+}
+
+/// A JWK Set of public signing keys: a `keys` array, each with `kty`, and no
+/// private members.
+fn validate_jwks(text: &str) -> Result<(), String> {
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let keys = v["keys"]
+        .as_array()
+        .ok_or("not a JWK Set (no \"keys\" array)")?;
+    if keys.is_empty() {
+        return Err("the JWK Set has no keys".into());
+    }
+    for k in keys {
+        if !k["kty"].is_string() {
+            return Err("a key has no kty".into());
+        }
+        if let Some(p) = ["d", "p", "q", "dp", "dq", "qi", "k"]
+            .iter()
+            .find(|p| k.get(**p).is_some())
+        {
+            return Err(format!(
+                "a key has the private member {p:?}; register public keys only"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn new_secret() -> Result<String, Outcome> {
+    secret::random_token(32).map_err(|e| Outcome::Failed(format!("random number generator: {e}")))
+}
+
+pub fn run_client(cmd: ClientCommand) -> ExitCode {
+    let as_json = match &cmd {
+        ClientCommand::Create(a) => a.json,
+        ClientCommand::List { json, .. }
+        | ClientCommand::Show { json, .. }
+        | ClientCommand::Delete { json, .. }
+        | ClientCommand::RotateSecret { json, .. } => *json,
+    };
+    finish(block_on(client(cmd)), as_json)
+}
+
+async fn client(cmd: ClientCommand) -> Result<Outcome, Outcome> {
+    let no_client = |id: &str| Outcome::NotFound(format!("no client {id:?}"));
+    Ok(match cmd {
+        ClientCommand::Create(a) => {
+            let mut c = validate_client(&a).map_err(Outcome::BadInput)?;
+            let store = open(&a.db).await?;
+            let mut secret = None;
+            if c.kind == ClientKind::Confidential && c.auth_method() == "client_secret_basic" {
+                let s = new_secret()?;
+                c.secret_hash = Some(proofkey_core::secret_hasher(store.as_ref()).await?.hash(&s));
+                secret = Some(s);
+            }
+            match store.create_client(&c).await {
+                Ok(()) => {}
+                Err(proofkey_core::StoreError::Conflict(_)) => {
+                    return Err(Outcome::BadInput(format!(
+                        "client {:?} already exists",
+                        c.id
+                    )))
+                }
+                Err(e) => return Err(e.into()),
+            }
+            let mut j = client_json(&c);
+            let mut text = format!("created client\n{}", client_text(&c));
+            if let Some(s) = secret {
+                j["client_secret"] = json!(s);
+                text.push_str(&format!(
+                    "\nclient_secret: {s}\n(shown once; only a keyed hash is stored)"
+                ));
+            }
+            Outcome::Ok { json: j, text }
+        }
+        ClientCommand::List { db, .. } => {
+            let cs = open(&db).await?.list_clients().await?;
+            Outcome::Ok {
+                json: json!({"clients": cs.iter().map(client_json).collect::<Vec<_>>()}),
+                text: if cs.is_empty() {
+                    "no clients".into()
+                } else {
+                    cs.iter()
+                        .map(|c| {
+                            format!(
+                                "{}\t{}\t{}",
+                                c.id,
+                                c.kind.as_str(),
+                                c.redirect_uris.join(" ")
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                },
+            }
+        }
+        ClientCommand::Show { id, db, .. } => {
+            let c = open(&db)
+                .await?
+                .get_client(&id)
+                .await?
+                .ok_or_else(|| no_client(&id))?;
+            Outcome::Ok {
+                json: client_json(&c),
+                text: client_text(&c),
+            }
+        }
+        ClientCommand::Delete { id, db, .. } => {
+            if !open(&db).await?.delete_client(&id).await? {
+                return Err(no_client(&id));
+            }
+            Outcome::Ok {
+                json: json!({"deleted": id}),
+                text: format!("deleted client {id}"),
+            }
+        }
+        ClientCommand::RotateSecret { id, db, .. } => {
+            let store = open(&db).await?;
+            let c = store.get_client(&id).await?.ok_or_else(|| no_client(&id))?;
+            if c.auth_method() != "client_secret_basic" {
+                return Err(Outcome::BadInput(format!(
+                    "client {id:?} authenticates with {}, not a secret",
+                    c.auth_method()
+                )));
+            }
+            let s = new_secret()?;
+            let hash = proofkey_core::secret_hasher(store.as_ref()).await?.hash(&s);
+            if !store.set_client_secret(&id, &hash).await? {
+                return Err(no_client(&id));
+            }
+            Outcome::Ok {
+                json: json!({"client_id": id, "client_secret": s}),
+                text: format!(
+                    "client_secret: {s}\n(shown once; the old secret stops working within 5 seconds on running servers)"
+                ),
+            }
+        }
+    })
+}
+
+fn read_password() -> Result<String, String> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("password: ");
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+    let password = line.trim_end_matches(['\n', '\r']).to_owned();
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        return Err(format!(
+            "the password must be at least {MIN_PASSWORD_LEN} characters"
+        ));
+    }
+    Ok(password)
+}
+
+async fn hash_password(password: String) -> Result<String, Outcome> {
+    tokio::task::spawn_blocking(move || password::hash(&password))
+        .await
+        .map_err(|e| Outcome::Failed(e.to_string()))?
+        .map_err(Outcome::Failed)
+}
+
+fn user_json(u: &User) -> serde_json::Value {
+    json!({"id": u.id, "username": u.username, "email": u.email, "name": u.name, "created_at": u.created_at})
+}
+
+pub fn run_user(cmd: UserCommand) -> ExitCode {
+    let as_json = match &cmd {
+        UserCommand::Create { json, .. }
+        | UserCommand::List { json, .. }
+        | UserCommand::Delete { json, .. }
+        | UserCommand::Sessions { json, .. }
+        | UserCommand::Revoke { json, .. }
+        | UserCommand::SetPassword { json, .. } => *json,
+    };
+    finish(block_on(user(cmd)), as_json)
+}
+
+fn valid_username(u: &str) -> Result<(), String> {
+    if u.is_empty() || u.len() > 64 || u.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(format!(
+            "username {u:?}: 1 to 64 characters, no spaces or control characters"
+        ));
+    }
+    Ok(())
+}
+
+async fn user_by_name(store: &dyn Store, username: &str) -> Result<User, Outcome> {
+    store
+        .get_user_by_username(username)
+        .await?
+        .ok_or_else(|| Outcome::NotFound(format!("no user {username:?}")))
+}
+
+async fn user(cmd: UserCommand) -> Result<Outcome, Outcome> {
+    let no_user = |u: &str| Outcome::NotFound(format!("no user {u:?}"));
+    Ok(match cmd {
+        UserCommand::Create {
+            username,
+            email,
+            name,
+            db,
+            ..
+        } => {
+            valid_username(&username).map_err(Outcome::BadInput)?;
+            if let Some(e) = &email {
+                if !e.contains('@') || e.chars().any(char::is_whitespace) {
+                    return Err(Outcome::BadInput(format!(
+                        "--email {e:?} is not an email address"
+                    )));
+                }
+            }
+            let password = read_password().map_err(Outcome::BadInput)?;
+            let store = open(&db).await?;
+            let hash = hash_password(password).await?;
+            let id = secret::random_token(16).map_err(|e| Outcome::Failed(e.to_string()))?;
+            let u = User {
+                id,
+                username,
+                email,
+                name,
+                password_hash: hash,
+                created_at: SystemClock.now(),
+            };
+            match store.create_user(&u).await {
+                Ok(()) => Outcome::Ok {
+                    json: user_json(&u),
+                    text: format!("created user {} (sub {})", u.username, u.id),
+                },
+                Err(proofkey_core::StoreError::Conflict(_)) => {
+                    return Err(Outcome::BadInput(format!(
+                        "user {:?} already exists",
+                        u.username
+                    )))
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        UserCommand::List { db, .. } => {
+            let us = open(&db).await?.list_users().await?;
+            Outcome::Ok {
+                json: json!({"users": us.iter().map(user_json).collect::<Vec<_>>()}),
+                text: if us.is_empty() {
+                    "no users".into()
+                } else {
+                    us.iter()
+                        .map(|u| {
+                            format!(
+                                "{}\t{}\t{}",
+                                u.username,
+                                u.id,
+                                u.email.as_deref().unwrap_or("-")
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                },
+            }
+        }
+        UserCommand::Delete { username, db, .. } => {
+            if !open(&db).await?.delete_user(&username).await? {
+                return Err(no_user(&username));
+            }
+            Outcome::Ok {
+                json: json!({"deleted": username}),
+                text: format!("deleted user {username}"),
+            }
+        }
+        UserCommand::Sessions { username, db, .. } => {
+            let store = open(&db).await?;
+            let user = user_by_name(store.as_ref(), &username).await?;
+            let ss = store.list_sessions(&user.id, SystemClock.now()).await?;
+            Outcome::Ok {
+                json: json!({"username": username, "sessions": ss}),
+                text: if ss.is_empty() {
+                    format!("{username} has no live sessions")
+                } else {
+                    ss.iter()
+                        .map(|s| {
+                            format!(
+                                "{}\tauth_time {}\texpires_at {}",
+                                s.id, s.auth_time, s.expires_at
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                },
+            }
+        }
+        UserCommand::Revoke { username, db, .. } => {
+            let store = open(&db).await?;
+            let user = user_by_name(store.as_ref(), &username).await?;
+            let (sessions, tokens) = store.revoke_user(&user.id, SystemClock.now()).await?;
+            Outcome::Ok {
+                json: json!({"username": username, "sessions_ended": sessions, "tokens_revoked": tokens}),
+                text: format!("{username}: {sessions} sessions ended, {tokens} tokens revoked"),
+            }
+        }
+        UserCommand::SetPassword { username, db, .. } => {
+            let password = read_password().map_err(Outcome::BadInput)?;
+            let store = open(&db).await?;
+            let hash = hash_password(password).await?;
+            if !store.set_password(&username, &hash).await? {
+                return Err(no_user(&username));
+            }
+            Outcome::Ok {
+                json: json!({"username": username, "password": "set"}),
+                text: format!("password set for {username}"),
+            }
+        }
+    })
+}
+
+pub fn run_keys(cmd: KeysCommand) -> ExitCode {
+    let as_json = match &cmd {
+        KeysCommand::List { json, .. } | KeysCommand::Rotate { json, .. } => *json,
+    };
+    finish(block_on(keys(cmd)), as_json)
+}
+
+/// The longest a JWKS may sit in a cache (discovery and JWKS send
+/// max-age=300) plus the nodes' reload interval.
+const SAFE_ACTIVATION_DELAY: u64 = 330;
+
+async fn keys(cmd: KeysCommand) -> Result<Outcome, Outcome> {
+    let now = SystemClock.now();
+    Ok(match cmd {
+        KeysCommand::List { db, .. } => {
+            let keys = open(&db).await?.list_keys().await?;
+            let rows: Vec<_> = keys
+                .iter()
+                .map(|k| json!({"kid": k.kid, "alg": k.alg, "created_at": k.created_at, "activates_at": k.activates_at, "active": k.activates_at <= now}))
+                .collect();
+            Outcome::Ok {
+                text: keys
+                    .iter()
+                    .map(|k| {
+                        let state = if k.activates_at <= now {
+                            "active".to_owned()
+                        } else {
+                            format!("signs in {}s", k.activates_at - now)
+                        };
+                        format!("{}\t{}\t{}", k.kid, k.alg, state)
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                json: json!({ "keys": rows }),
+            }
+        }
+        KeysCommand::Rotate {
+            algs,
+            activation_delay,
+            db,
+            ..
+        } => {
+            let delay = proofkey_core::config::parse_duration(&activation_delay)
+                .map_err(|e| Outcome::BadInput(format!("--activation-delay {e}")))?;
+            let algs: Vec<String> = if algs.is_empty() {
+                SUPPORTED_ALGS.iter().map(|a| (*a).to_owned()).collect()
+            } else {
+                algs
+            };
+            if let Some(bad) = algs.iter().find(|a| !SUPPORTED_ALGS.contains(&a.as_str())) {
+                return Err(Outcome::BadInput(format!(
+                    "--alg {bad:?}: use one of {}",
+                    SUPPORTED_ALGS.join(", ")
+                )));
+            }
+            if delay.as_secs() < SAFE_ACTIVATION_DELAY {
+                eprintln!(
+                    "proofkey: warning: an activation delay under {SAFE_ACTIVATION_DELAY}s lets a node sign with a key that clients' cached JWKS do not have yet"
+                );
+            }
+            let store = open(&db).await?;
+            let activates_at = now + delay.as_secs() as i64;
+            let mut added = vec![];
+            for alg in &algs {
+                let kid = secret::random_token(12).map_err(|e| Outcome::Failed(e.to_string()))?;
+                let key = proofkey_core::keys::generate(alg, kid, now, activates_at)
+                    .map_err(|e| Outcome::Failed(e.to_string()))?;
+                store.insert_key(&key).await?;
+                added.push(json!({"kid": key.kid, "alg": key.alg, "activates_at": activates_at}));
+            }
+            Outcome::Ok {
+                text: format!(
+                    "added {} key(s), published within 30s, signing from {} (in {}s)",
+                    added.len(),
+                    activates_at,
+                    delay.as_secs()
+                ),
+                json: json!({ "added": added }),
+            }
+        }
+    })
+}
+
+/// `serve --dev`: the demo user and client, created when missing.
+pub async fn ensure_demo(store: &dyn Store) -> Result<(), String> {
+    let now = SystemClock.now();
+    if store
+        .get_user_by_username(DEMO_USER)
+        .await
+        .map_err(|e| e.to_string())?
+        .is_none()
+    {
+        let hash = tokio::task::spawn_blocking(|| password::hash("demo"))
+            .await
+            .map_err(|e| e.to_string())??;
+        let id = secret::random_token(16).map_err(|e| e.to_string())?;
+        let user = User {
+            id,
+            username: DEMO_USER.into(),
+            email: Some("demo@example.com".into()),
+            name: Some("Demo User".into()),
+            password_hash: hash,
+            created_at: now,
+        };
+        store.create_user(&user).await.map_err(|e| e.to_string())?;
+    }
+    if store
+        .get_client(DEMO_CLIENT)
+        .await
+        .map_err(|e| e.to_string())?
+        .is_none()
+    {
+        let mut scopes: Vec<String> = scope::DEFAULT_CLIENT_SCOPES
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        scopes.push("offline_access".into());
+        let client = Client {
+            id: DEMO_CLIENT.into(),
+            name: "Demo CLI".into(),
+            kind: ClientKind::Public,
+            redirect_uris: vec![DEMO_REDIRECT.into()],
+            scopes,
+            grant_types: vec![
+                "authorization_code".into(),
+                "refresh_token".into(),
+                proofkey_core::model::DEVICE_CODE_GRANT.into(),
+            ],
+            id_token_alg: "RS256".into(),
+            created_at: now,
+            rotate_refresh_tokens: true,
+            ..Client::default()
+        };
+        store
+            .create_client(&client)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,420 @@
+//! `proofkey login`, `token`, `logout`, `status`: the PKCE flow for the
+//! command line, on `proofkey-client`.
+
+use std::io::{BufRead as _, IsTerminal as _};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use proofkey_client::cache::{Cache, Profile, StoreKind};
+use proofkey_client::{
+    authorize::PendingAuthorization, device, discovery, id_token, loopback, token, ClientError,
+};
+use serde_json::json;
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The authorization server's issuer URL.
+    #[arg(long, env = "PROOFKEY_ISSUER")]
+    issuer: String,
+    /// The (public) client id registered for this tool.
+    #[arg(long)]
+    client_id: String,
+    /// Scope to ask for; repeat [default: openid offline_access].
+    #[arg(long = "scope", value_name = "S")]
+    scopes: Vec<String>,
+    /// Where to store the tokens.
+    #[arg(long, default_value = "default")]
+    profile: String,
+    /// Listen on this port instead of an ephemeral one.
+    #[arg(long, conflicts_with = "redirect_uri")]
+    port: Option<u16>,
+    /// Use this exact loopback redirect URI (http://127.0.0.1:PORT/PATH).
+    #[arg(long)]
+    redirect_uri: Option<String>,
+    /// Listen on [::1] instead of 127.0.0.1.
+    #[arg(long, conflicts_with = "redirect_uri")]
+    ipv6: bool,
+    /// Print the URL instead of opening a browser.
+    #[arg(long)]
+    no_browser: bool,
+    /// Paste the final redirect URL instead of receiving it (remote machines).
+    #[arg(long, conflicts_with = "device")]
+    paste: bool,
+    /// Use the device authorization grant (RFC 8628) instead of a browser redirect.
+    #[arg(long)]
+    device: bool,
+    /// How long to wait for the browser.
+    #[arg(long, default_value = "5m", value_parser = humantime_secs)]
+    timeout: Duration,
+    /// Where to keep the tokens: a 0600 file, or the OS keyring (with a
+    /// timeout, and no fallback to a file).
+    #[arg(long, value_enum, default_value_t = StoreArg::File)]
+    store: StoreArg,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum StoreArg {
+    File,
+    Keyring,
+}
+
+fn humantime_secs(s: &str) -> Result<Duration, String> {
+    proofkey_core::config::parse_duration(s)
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    /// The profile.
+    #[arg(long, default_value = "default")]
+    profile: String,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn fail(e: &ClientError) -> ExitCode {
+    eprintln!("proofkey: {e}");
+    ExitCode::FAILURE
+}
+
+fn runtime_or_fail<F: std::future::Future<Output = ExitCode>>(f: F) -> ExitCode {
+    match crate::runtime() {
+        Ok(rt) => rt.block_on(f),
+        Err(e) => {
+            eprintln!("proofkey: cannot start the runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn cache() -> Result<Cache, ClientError> {
+    Ok(Cache::new(Cache::default_dir()?))
+}
+
+/// Opens `url` in the system browser; false when there is none.
+fn open_browser(url: &str) -> bool {
+    let spawn = |cmd: &str, args: &[&str]| {
+        std::process::Command::new(cmd)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .is_ok()
+    };
+    if let Ok(browser) = std::env::var("BROWSER") {
+        if !browser.is_empty() {
+            return spawn(&browser, &[url]);
+        }
+    }
+    if cfg!(target_os = "macos") {
+        spawn("open", &[url])
+    } else if cfg!(windows) {
+        spawn("cmd", &["/C", "start", "", url])
+    } else {
+        spawn("xdg-open", &[url])
+    }
+}
+
+pub fn login(args: LoginArgs) -> ExitCode {
+    if let Err(e) = proofkey_client::cache::valid_name(&args.profile) {
+        eprintln!("proofkey: {e}");
+        return ExitCode::from(2);
+    }
+    runtime_or_fail(async move {
+        match do_login(args).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e),
+        }
+    })
+}
+
+async fn do_login(args: LoginArgs) -> Result<(), ClientError> {
+    let http = proofkey_client::http_client()?;
+    let meta = discovery::discover(&http, &args.issuer).await?;
+    if let Some(w) = meta.pkce_warning() {
+        eprintln!("proofkey: {w}");
+    }
+    let scopes = if args.scopes.is_empty() {
+        vec!["openid".to_owned(), "offline_access".to_owned()]
+    } else {
+        args.scopes.clone()
+    };
+
+    let (tokens, nonce) = if args.device {
+        let auth = device::start(&http, &meta, &args.client_id, &scopes).await?;
+        eprintln!(
+            "To sign in, open {} and enter the code {}",
+            auth.verification_uri, auth.user_code
+        );
+        if let Some(complete) = &auth.verification_uri_complete {
+            eprintln!("(or open {complete})");
+        }
+        let tokens = device::poll(&http, &meta, &args.client_id, &auth, tokio::time::sleep).await?;
+        (tokens, None)
+    } else {
+        let receiver = match &args.redirect_uri {
+            Some(uri) => loopback::LoopbackReceiver::bind_uri(uri).await?,
+            None => {
+                loopback::LoopbackReceiver::bind(args.ipv6, args.port.unwrap_or(0), "/callback")
+                    .await?
+            }
+        };
+        let redirect_uri = args
+            .redirect_uri
+            .clone()
+            .unwrap_or_else(|| receiver.redirect_uri());
+        let pending = PendingAuthorization::new(&meta, &args.client_id, &redirect_uri, &scopes)?;
+        let nonce = pending.nonce().to_owned();
+        let code = if args.paste {
+            eprintln!("Open this URL in a browser, sign in, then paste the address of the page it ends on:\n\n  {}\n", pending.url());
+            drop(receiver);
+            let mut line = String::new();
+            if std::io::stdin().is_terminal() {
+                eprint!("redirect URL: ");
+            }
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .map_err(|e| ClientError::Paste(e.to_string()))?;
+            pending.code_from_url(&line)?
+        } else {
+            if let Ok(ssh) = std::env::var("SSH_CONNECTION") {
+                let port = receiver.local_addr().port();
+                let server = ssh.split_whitespace().nth(2).unwrap_or("THIS-HOST");
+                eprintln!(
+                    "This looks like a remote session. On the machine with the browser, forward the port first:\n\n  ssh -L {port}:127.0.0.1:{port} {server}\n\nor run again with --paste (or --device)."
+                );
+            }
+            let opened = !args.no_browser && open_browser(pending.url());
+            if opened {
+                eprintln!(
+                    "Opening the browser to sign in. If it does not open, visit:\n\n  {}\n",
+                    pending.url()
+                );
+            } else {
+                eprintln!(
+                    "Open this URL in a browser to sign in:\n\n  {}\n",
+                    pending.url()
+                );
+            }
+            eprintln!("Waiting for the redirect on {redirect_uri} ...");
+            let params = receiver.wait(args.timeout).await?;
+            pending.code_from(&params)?
+        };
+        (pending.exchange(&http, &meta, &code).await?, Some(nonce))
+    };
+
+    let mut subject = None;
+    if let Some(idt) = &tokens.id_token {
+        let jwks_uri = meta.jwks_uri.as_deref().ok_or_else(|| {
+            ClientError::IdToken("the server publishes no jwks_uri to check it against".into())
+        })?;
+        let jwks = id_token::fetch_jwks(&http, jwks_uri).await?;
+        let claims = id_token::validate(
+            idt,
+            &jwks,
+            &id_token::Expected {
+                issuer: &meta.issuer,
+                client_id: &args.client_id,
+                nonce: nonce.as_deref(),
+                access_token: Some(&tokens.access_token),
+                now: token_now(),
+            },
+        )?;
+        subject = claims["sub"].as_str().map(str::to_owned);
+    }
+
+    let profile = Profile {
+        name: args.profile.clone(),
+        issuer: meta.issuer.clone(),
+        client_id: args.client_id.clone(),
+        token_endpoint: meta.token_endpoint.clone(),
+        revocation_endpoint: meta.revocation_endpoint.clone(),
+        store: match args.store {
+            StoreArg::File => StoreKind::File,
+            StoreArg::Keyring => StoreKind::Keyring,
+        },
+        tokens,
+    };
+    let cache = cache()?;
+    let lock = cache.lock(&args.profile).await?;
+    if let Err(e) = cache.save(&profile, &lock).await {
+        // Do not leave a session behind that nobody holds.
+        if let (Some(endpoint), Some(rt)) =
+            (&meta.revocation_endpoint, &profile.tokens.refresh_token)
+        {
+            let _ = token::revoke(&http, endpoint, &args.client_id, rt, "refresh_token").await;
+        }
+        return Err(e);
+    }
+    eprintln!(
+        "Logged in to {}{} (profile {}).",
+        meta.issuer,
+        subject.map(|s| format!(" as {s}")).unwrap_or_default(),
+        args.profile
+    );
+    Ok(())
+}
+
+fn token_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+pub fn token(args: ProfileArgs) -> ExitCode {
+    runtime_or_fail(async move {
+        let result = async {
+            let http = proofkey_client::http_client()?;
+            cache()?.valid_tokens(&http, &args.profile).await
+        }
+        .await;
+        match result {
+            Ok(p) if args.json => {
+                let t = &p.tokens;
+                println!(
+                    "{}",
+                    json!({
+                        "access_token": t.access_token, "token_type": t.token_type, "expires_at": t.expires_at,
+                        "refresh_token": t.refresh_token, "id_token": t.id_token, "scope": t.scope,
+                    })
+                );
+                ExitCode::SUCCESS
+            }
+            Ok(p) => {
+                println!("{}", p.tokens.access_token);
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e),
+        }
+    })
+}
+
+pub fn logout(args: ProfileArgs) -> ExitCode {
+    runtime_or_fail(async move {
+        let result = async {
+            let cache = cache()?;
+            let lock = cache.lock(&args.profile).await?;
+            let Some(p) = cache.load(&args.profile).await? else {
+                return Err(ClientError::LoginRequired(format!(
+                    "no login stored for profile {:?}",
+                    args.profile
+                )));
+            };
+            let mut problems = vec![];
+            match &p.revocation_endpoint {
+                Some(endpoint) => {
+                    let http = proofkey_client::http_client()?;
+                    // The refresh token first: revoking it ends the grant.
+                    if let Some(rt) = &p.tokens.refresh_token {
+                        if let Err(e) =
+                            token::revoke(&http, endpoint, &p.client_id, rt, "refresh_token").await
+                        {
+                            problems.push(e.to_string());
+                        }
+                    }
+                    if let Err(e) = token::revoke(
+                        &http,
+                        endpoint,
+                        &p.client_id,
+                        &p.tokens.access_token,
+                        "access_token",
+                    )
+                    .await
+                    {
+                        problems.push(e.to_string());
+                    }
+                }
+                None => problems.push(
+                    "the server has no revocation endpoint; tokens stay valid until they expire"
+                        .into(),
+                ),
+            }
+            cache.delete(&args.profile, &lock).await?;
+            Ok(problems)
+        }
+        .await;
+        match result {
+            Ok(problems) if problems.is_empty() => {
+                eprintln!(
+                    "Logged out: tokens revoked and deleted (profile {}).",
+                    args.profile
+                );
+                ExitCode::SUCCESS
+            }
+            Ok(problems) => {
+                eprintln!(
+                    "proofkey: tokens deleted locally, but revocation failed: {}",
+                    problems.join("; ")
+                );
+                ExitCode::FAILURE
+            }
+            Err(e) => fail(&e),
+        }
+    })
+}
+
+pub fn status(args: StatusArgs) -> ExitCode {
+    runtime_or_fail(async move {
+        let profiles = match async { cache()?.list().await }.await {
+            Ok(p) => p,
+            Err(e) => return fail(&e),
+        };
+        let now = token_now();
+        if args.json {
+            let list: Vec<_> = profiles
+                .iter()
+                .map(|(name, path, p)| match p {
+                    Ok(p) => json!({
+                        "profile": name, "issuer": p.issuer, "client_id": p.client_id,
+                        "expires_at": p.tokens.expires_at, "refresh_token": p.tokens.refresh_token.is_some(),
+                        "store": p.store.as_str(), "path": path,
+                    }),
+                    Err(e) => json!({"profile": name, "path": path, "error": e.to_string()}),
+                })
+                .collect();
+            println!("{}", json!({ "profiles": list }));
+            return ExitCode::SUCCESS;
+        }
+        if profiles.is_empty() {
+            println!("no stored logins");
+        }
+        for (name, path, p) in profiles {
+            let p = match p {
+                Ok(p) => p,
+                Err(e) => {
+                    println!("{name}\t(unreadable: {e})\t{}", path.display());
+                    continue;
+                }
+            };
+            let expiry = match p.tokens.expires_at {
+                Some(e) if e > now => format!("access token valid {}s more", e - now),
+                Some(e) => format!("access token expired {}s ago", now - e),
+                None => "access token expiry unknown".into(),
+            };
+            let refresh = if p.tokens.refresh_token.is_some() {
+                "refreshable"
+            } else {
+                "no refresh token"
+            };
+            let store = match p.store {
+                StoreKind::File => format!("file {}", path.display()),
+                StoreKind::Keyring => format!("OS keyring (profile file {})", path.display()),
+            };
+            println!(
+                "{name}\t{}\t{}\t{expiry}, {refresh}\t{store}",
+                p.issuer, p.client_id
+            );
+        }
+        ExitCode::SUCCESS
+    })
+}

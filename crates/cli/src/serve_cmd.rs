@@ -1,0 +1,256 @@
+//! `proofkey serve`: the authorization server.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, ValueEnum};
+use proofkey_core::config::Settings;
+use proofkey_core::{Config, Provider, SystemClock};
+use proofkey_pkce::{CodeChallenge, CodeVerifier};
+
+/// Settings precedence: flags, then `PROOFKEY_*` variables, then the
+/// `--config` TOML file, then defaults.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TOML file with any of: listen, issuer, database, code_lifetime,
+    /// access_token_lifetime, id_token_lifetime, session_lifetime,
+    /// refresh_token_lifetime, refresh_token_idle_lifetime, sweep_interval,
+    /// device_code_lifetime, device_poll_interval, database_max_connections,
+    /// database_acquire_timeout,
+    /// allow_insecure_plain, allow_insecure_http_issuer.
+    #[arg(long, env = "PROOFKEY_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "PROOFKEY_LISTEN", value_name = "ADDR")]
+    listen: Option<String>,
+    /// Issuer identifier: the URL clients reach this server at [default: http://LISTEN].
+    #[arg(long, env = "PROOFKEY_ISSUER", value_name = "URL")]
+    issuer: Option<String>,
+    /// Database URL [default: sqlite://proofkey.db].
+    #[arg(long, env = "PROOFKEY_DATABASE_URL", value_name = "URL")]
+    database: Option<String>,
+    /// Authorization code lifetime, at most 10m [default: 60s].
+    #[arg(long, env = "PROOFKEY_CODE_LIFETIME", value_name = "DURATION")]
+    code_lifetime: Option<String>,
+    /// Access token lifetime [default: 10m].
+    #[arg(long, env = "PROOFKEY_ACCESS_TOKEN_LIFETIME", value_name = "DURATION")]
+    access_token_lifetime: Option<String>,
+    /// ID token lifetime [default: 10m].
+    #[arg(long, env = "PROOFKEY_ID_TOKEN_LIFETIME", value_name = "DURATION")]
+    id_token_lifetime: Option<String>,
+    /// Login session lifetime [default: 12h].
+    #[arg(long, env = "PROOFKEY_SESSION_LIFETIME", value_name = "DURATION")]
+    session_lifetime: Option<String>,
+    /// Absolute refresh token lifetime [default: 30d].
+    #[arg(long, env = "PROOFKEY_REFRESH_TOKEN_LIFETIME", value_name = "DURATION")]
+    refresh_token_lifetime: Option<String>,
+    /// Refresh token idle lifetime [default: 7d].
+    #[arg(
+        long,
+        env = "PROOFKEY_REFRESH_TOKEN_IDLE_LIFETIME",
+        value_name = "DURATION"
+    )]
+    refresh_token_idle_lifetime: Option<String>,
+    /// How often expired rows are deleted [default: 5m].
+    #[arg(long, env = "PROOFKEY_SWEEP_INTERVAL", value_name = "DURATION")]
+    sweep_interval: Option<String>,
+    /// Device code lifetime, at most 30m [default: 10m].
+    #[arg(long, env = "PROOFKEY_DEVICE_CODE_LIFETIME", value_name = "DURATION")]
+    device_code_lifetime: Option<String>,
+    /// Minimum device polling interval [default: 5s].
+    #[arg(long, env = "PROOFKEY_DEVICE_POLL_INTERVAL", value_name = "DURATION")]
+    device_poll_interval: Option<String>,
+    /// PostgreSQL connections per node [default: 16].
+    #[arg(long, env = "PROOFKEY_DATABASE_MAX_CONNECTIONS", value_name = "N")]
+    database_max_connections: Option<u32>,
+    /// How long a request waits for a database connection before 503 [default: 5s].
+    #[arg(
+        long,
+        env = "PROOFKEY_DATABASE_ACQUIRE_TIMEOUT",
+        value_name = "DURATION"
+    )]
+    database_acquire_timeout: Option<String>,
+    /// Accept PKCE code_challenge_method=plain (insecure; RFC 9700 §2.1.1).
+    #[arg(long, env = "PROOFKEY_ALLOW_INSECURE_PLAIN")]
+    allow_insecure_plain: bool,
+    /// Create the demo user and client and print a ready-to-run flow.
+    #[arg(long)]
+    dev: bool,
+    /// Log format.
+    #[arg(long, env = "PROOFKEY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn config(args: &ServeArgs) -> Result<Config, String> {
+    let file = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+            Settings::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None => Settings::default(),
+    };
+    let flags = Settings {
+        listen: args.listen.clone(),
+        issuer: args.issuer.clone(),
+        database: args.database.clone(),
+        code_lifetime: args.code_lifetime.clone(),
+        access_token_lifetime: args.access_token_lifetime.clone(),
+        id_token_lifetime: args.id_token_lifetime.clone(),
+        session_lifetime: args.session_lifetime.clone(),
+        refresh_token_lifetime: args.refresh_token_lifetime.clone(),
+        refresh_token_idle_lifetime: args.refresh_token_idle_lifetime.clone(),
+        sweep_interval: args.sweep_interval.clone(),
+        device_code_lifetime: args.device_code_lifetime.clone(),
+        device_poll_interval: args.device_poll_interval.clone(),
+        database_max_connections: args.database_max_connections,
+        database_acquire_timeout: args.database_acquire_timeout.clone(),
+        allow_insecure_plain: args.allow_insecure_plain.then_some(true),
+        allow_insecure_http_issuer: None,
+    };
+    Config::from_settings(flags.over(file)).map_err(|e| format!("invalid configuration: {e}"))
+}
+
+pub fn run(args: ServeArgs) -> ExitCode {
+    let config = match config(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("proofkey serve: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(args.log_format);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("proofkey serve: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(serve(config, args.dev)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("proofkey serve: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config, dev: bool) -> Result<(), String> {
+    let db = proofkey_core::config::redact_url(&config.database);
+    let pool = proofkey_store::PoolSettings {
+        max_connections: config.database_max_connections,
+        acquire_timeout: config.database_acquire_timeout,
+    };
+    let store = proofkey_store::open_with(&config.database, &pool)
+        .await
+        .map_err(|e| format!("database {db}: {e}"))?;
+    if dev {
+        crate::admin::ensure_demo(store.as_ref()).await?;
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let issuer = config.issuer.clone();
+    let fetcher =
+        proofkey_server::HttpJwksFetcher::new().map_err(|e| format!("HTTP client: {e}"))?;
+    let provider = Arc::new(
+        Provider::new(config.clone(), store, Arc::new(SystemClock))
+            .await
+            .map_err(|e| format!("start-up failed: {e}"))?
+            .with_jwks_fetcher(Arc::new(fetcher)),
+    );
+    let sweeper = tokio::spawn(proofkey_server::sweeper(
+        Arc::clone(&provider),
+        config.sweep_interval,
+    ));
+    let reloader = tokio::spawn(proofkey_server::key_reloader(
+        Arc::clone(&provider),
+        proofkey_server::KEY_RELOAD_INTERVAL,
+    ));
+    tracing::info!(listen = %local, issuer = %issuer, database = %db, "proofkey serving");
+    if dev {
+        print_dev_flow(&issuer);
+    }
+    let served = proofkey_server::serve(listener, provider, shutdown_signal()).await;
+    sweeper.abort();
+    reloader.abort();
+    served.map_err(|e| format!("server error: {e}"))?;
+    tracing::info!("shut down");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("SIGINT received, shutting down"),
+        () = term => tracing::info!("SIGTERM received, shutting down"),
+    }
+}
+
+fn print_dev_flow(issuer: &str) {
+    let verifier = CodeVerifier::generate();
+    let challenge = CodeChallenge::s256(&verifier).as_str();
+    let state = proofkey_core::secret::random_token(16).unwrap_or_default();
+    let mut url = match url::Url::parse(&format!("{issuer}/authorize")) {
+        Ok(u) => u,
+        Err(_) => return,
+    };
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", crate::admin::DEMO_CLIENT)
+        .append_pair("redirect_uri", crate::admin::DEMO_REDIRECT)
+        .append_pair("scope", "openid profile email")
+        .append_pair("state", &state)
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256");
+    println!(
+        "\nDevelopment mode: user 'demo' (password 'demo'), public client '{client}'.\n\n\
+         1. Open this URL in a browser and sign in as demo/demo:\n\n   {url}\n\n\
+         2. The browser lands on {redirect}?code=...&state={state}&iss=... (nothing listens there;\n   \
+            copy the code from the address bar). Then, within 60 seconds:\n\n   \
+         curl -s {issuer}/token -d grant_type=authorization_code -d client_id={client} \\\n     \
+         -d redirect_uri={redirect} -d code_verifier={verifier} -d code=PASTE_CODE_HERE\n",
+        client = crate::admin::DEMO_CLIENT,
+        redirect = crate::admin::DEMO_REDIRECT,
+        verifier = verifier.secret(),
+    );
+}

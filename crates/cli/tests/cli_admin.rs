@@ -1,0 +1,694 @@
+//! `proofkey client ...` and `proofkey user ...` through the real binary,
+//! on a real SQLite file.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write as _;
+use std::process::{Command, Output, Stdio};
+
+struct Db {
+    _dir: tempfile::TempDir,
+    url: String,
+}
+
+fn db() -> Db {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("admin.db").display());
+    Db { _dir: dir, url }
+}
+
+fn run(db: &Db, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_proofkey"))
+        .args(args)
+        .env("PROOFKEY_DATABASE_URL", &db.url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        // A command that rejects its arguments exits before it reads stdin;
+        // the pipe is then closed under us, which is not the test's failure.
+        match child.stdin.take().unwrap().write_all(input.as_bytes()) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            r => r.unwrap(),
+        }
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = String::from_utf8(out.stdout.clone()).unwrap();
+    assert_eq!(s.trim().lines().count(), 1, "one JSON object: {s}");
+    serde_json::from_str(&s).unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn client_create_public_with_every_option() {
+    let d = db();
+    let c = json(&run(
+        &d,
+        &[
+            "client",
+            "create",
+            "--id",
+            "cli-app",
+            "--name",
+            "My CLI",
+            "--public",
+            "--redirect-uri",
+            "http://127.0.0.1/callback",
+            "--redirect-uri",
+            "https://app.example/cb",
+            "--scope",
+            "openid",
+            "--scope",
+            "email",
+            "--grant-type",
+            "authorization_code",
+            "--skip-consent",
+            "--json",
+        ],
+        None,
+    ));
+    assert_eq!(c["client_id"], "cli-app");
+    assert_eq!(c["name"], "My CLI");
+    assert_eq!(c["type"], "public");
+    assert_eq!(
+        c["redirect_uris"],
+        serde_json::json!(["http://127.0.0.1/callback", "https://app.example/cb"])
+    );
+    assert_eq!(c["scopes"], serde_json::json!(["openid", "email"]));
+    assert_eq!(c["skip_consent"], true);
+    assert!(c.get("client_secret").is_none());
+
+    let shown = json(&run(&d, &["client", "show", "cli-app", "--json"], None));
+    assert_eq!(shown["client_id"], "cli-app");
+    let list = json(&run(&d, &["client", "list", "--json"], None));
+    assert_eq!(list["clients"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn client_create_confidential_prints_the_secret_once_and_stores_a_keyed_hash() {
+    let d = db();
+    let c = json(&run(
+        &d,
+        &[
+            "client",
+            "create",
+            "--id",
+            "web",
+            "--confidential",
+            "--redirect-uri",
+            "https://web.example/cb",
+            "--json",
+        ],
+        None,
+    ));
+    let secret = c["client_secret"].as_str().unwrap().to_owned();
+    assert_eq!(secret.len(), 43);
+    // Never shown again.
+    let shown = run(&d, &["client", "show", "web", "--json"], None);
+    assert!(!String::from_utf8_lossy(&shown.stdout).contains(&secret));
+    // Not in the database file either.
+    let path = d.url.trim_start_matches("sqlite://");
+    let _ = run(&d, &["client", "list"], None); // checkpoint-independent: read all files
+    for f in [path.to_owned(), format!("{path}-wal")] {
+        if let Ok(bytes) = std::fs::read(&f) {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "secret found in {f}"
+            );
+        }
+    }
+    // Rotation gives a new secret.
+    let r = json(&run(
+        &d,
+        &["client", "rotate-secret", "web", "--json"],
+        None,
+    ));
+    assert_ne!(r["client_secret"], secret);
+}
+
+#[test]
+fn bad_client_input_exits_2_and_writes_nothing() {
+    let d = db();
+    let cases: &[&[&str]] = &[
+        &[
+            "client",
+            "create",
+            "--id",
+            "a",
+            "--public",
+            "--redirect-uri",
+            "http://evil.example/cb",
+        ],
+        &[
+            "client",
+            "create",
+            "--id",
+            "a",
+            "--public",
+            "--redirect-uri",
+            "https://a.example/cb#frag",
+        ],
+        &[
+            "client",
+            "create",
+            "--id",
+            "a",
+            "--public",
+            "--redirect-uri",
+            "not a uri",
+        ],
+        &[
+            "client",
+            "create",
+            "--id",
+            "a",
+            "--public",
+            "--redirect-uri",
+            "https://a.example/cb",
+            "--grant-type",
+            "password",
+        ],
+        &[
+            "client",
+            "create",
+            "--id",
+            "a",
+            "--public",
+            "--redirect-uri",
+            "https://a.example/cb",
+            "--grant-type",
+            "implicit",
+        ],
+        &[
+            "client",
+            "create",
+            "--id",
+            "a",
+            "--public",
+            "--redirect-uri",
+            "https://a.example/cb",
+            "--scope",
+            "bad\"scope",
+        ],
+        &[
+            "client",
+            "create",
+            "--id",
+            "a",
+            "--public",
+            "--redirect-uri",
+            "https://a.example/cb",
+            "--id-token-alg",
+            "HS256",
+        ],
+        &[
+            "client",
+            "create",
+            "--id",
+            "has space",
+            "--public",
+            "--redirect-uri",
+            "https://a.example/cb",
+        ],
+        &[
+            "client",
+            "create",
+            "--id",
+            "a",
+            "--redirect-uri",
+            "https://a.example/cb",
+        ],
+        &[
+            "client",
+            "create",
+            "--id",
+            "a",
+            "--public",
+            "--confidential",
+            "--redirect-uri",
+            "https://a.example/cb",
+        ],
+        &["client", "create", "--id", "a", "--public"],
+    ];
+    for args in cases {
+        let out = run(&d, args, None);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(!stderr(&out).trim().is_empty());
+    }
+    let list = json(&run(&d, &["client", "list", "--json"], None));
+    assert_eq!(list["clients"], serde_json::json!([]));
+}
+
+#[test]
+fn a_duplicate_client_exits_2() {
+    let d = db();
+    let args = [
+        "client",
+        "create",
+        "--id",
+        "dup",
+        "--public",
+        "--redirect-uri",
+        "https://a.example/cb",
+    ];
+    assert!(run(&d, &args, None).status.success());
+    let out = run(&d, &args, None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("already exists"));
+}
+
+#[test]
+fn client_delete_and_unknown_ids() {
+    let d = db();
+    run(
+        &d,
+        &[
+            "client",
+            "create",
+            "--id",
+            "gone",
+            "--public",
+            "--redirect-uri",
+            "https://a.example/cb",
+        ],
+        None,
+    );
+    assert!(run(&d, &["client", "delete", "gone"], None)
+        .status
+        .success());
+    for args in [
+        ["client", "show", "gone"],
+        ["client", "delete", "gone"],
+        ["client", "rotate-secret", "gone"],
+    ] {
+        let out = run(&d, &args, None);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(stderr(&out).contains("no client"));
+    }
+}
+
+#[test]
+fn user_lifecycle() {
+    let d = db();
+    let u = json(&run(
+        &d,
+        &[
+            "user",
+            "create",
+            "bob",
+            "--email",
+            "bob@example.com",
+            "--name",
+            "Bob",
+            "--password-stdin",
+            "--json",
+        ],
+        Some("a long enough password\n"),
+    ));
+    assert_eq!(u["username"], "bob");
+    assert_eq!(u["email"], "bob@example.com");
+    assert!(u.get("password_hash").is_none());
+    let list = json(&run(&d, &["user", "list", "--json"], None));
+    assert_eq!(list["users"][0]["username"], "bob");
+    assert!(run(
+        &d,
+        &["user", "set-password", "bob", "--password-stdin"],
+        Some("another long password\n")
+    )
+    .status
+    .success());
+    assert!(run(&d, &["user", "delete", "bob"], None).status.success());
+    assert_eq!(
+        run(&d, &["user", "delete", "bob"], None).status.code(),
+        Some(1)
+    );
+}
+
+#[test]
+fn bad_user_input_exits_2_and_writes_nothing() {
+    let d = db();
+    for (args, stdin) in [
+        (
+            vec!["user", "create", "carol", "--password-stdin"],
+            "short\n",
+        ),
+        (vec!["user", "create", "carol", "--password-stdin"], ""),
+        (
+            vec!["user", "create", "has space", "--password-stdin"],
+            "a long enough password\n",
+        ),
+        (
+            vec![
+                "user",
+                "create",
+                "carol",
+                "--email",
+                "nope",
+                "--password-stdin",
+            ],
+            "a long enough password\n",
+        ),
+        (vec!["user", "create", "carol"], "a long enough password\n"),
+    ] {
+        let out = run(&d, &args, Some(stdin));
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+    }
+    assert_eq!(
+        json(&run(&d, &["user", "list", "--json"], None))["users"],
+        serde_json::json!([])
+    );
+    run(
+        &d,
+        &["user", "create", "carol", "--password-stdin"],
+        Some("a long enough password\n"),
+    );
+    let dup = run(
+        &d,
+        &["user", "create", "carol", "--password-stdin"],
+        Some("a long enough password\n"),
+    );
+    assert_eq!(dup.status.code(), Some(2));
+}
+
+#[test]
+fn client_create_with_keys_refresh_and_logout_settings() {
+    let d = db();
+    let dir = tempfile::tempdir().unwrap();
+    let jwks = dir.path().join("jwks.json");
+    std::fs::write(
+        &jwks,
+        r#"{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","kid":"k1","alg":"ES256"}]}"#,
+    )
+    .unwrap();
+    let c = json(&run(
+        &d,
+        &[
+            "client",
+            "create",
+            "--id",
+            "svc",
+            "--confidential",
+            "--redirect-uri",
+            "https://svc.example/cb",
+            "--jwks",
+            jwks.to_str().unwrap(),
+            "--grant-type",
+            "client_credentials",
+            "--scope",
+            "read",
+            "--json",
+        ],
+        None,
+    ));
+    assert_eq!(c["token_endpoint_auth_method"], "private_key_jwt");
+    assert!(
+        c.get("client_secret").is_none(),
+        "a key client gets no secret"
+    );
+
+    let c = json(&run(
+        &d,
+        &[
+            "client",
+            "create",
+            "--id",
+            "spa",
+            "--public",
+            "--redirect-uri",
+            "https://spa.example/cb",
+            "--grant-type",
+            "authorization_code",
+            "--grant-type",
+            "refresh_token",
+            "--post-logout-redirect-uri",
+            "https://spa.example/bye",
+            "--always-issue-refresh-token",
+            "--json",
+        ],
+        None,
+    ));
+    assert_eq!(
+        c["scopes"],
+        serde_json::json!(["openid", "profile", "email", "offline_access"])
+    );
+    assert_eq!(
+        c["post_logout_redirect_uris"],
+        serde_json::json!(["https://spa.example/bye"])
+    );
+    assert_eq!(c["rotate_refresh_tokens"], true);
+    assert_eq!(c["always_issue_refresh_token"], true);
+
+    let c = json(&run(
+        &d,
+        &[
+            "client",
+            "create",
+            "--id",
+            "backend",
+            "--confidential",
+            "--redirect-uri",
+            "https://b.example/cb",
+            "--grant-type",
+            "refresh_token",
+            "--grant-type",
+            "authorization_code",
+            "--no-refresh-rotation",
+            "--json",
+        ],
+        None,
+    ));
+    assert_eq!(c["rotate_refresh_tokens"], false);
+    assert!(c["client_secret"].is_string());
+}
+
+#[test]
+fn bad_key_and_refresh_settings_exit_2() {
+    let d = db();
+    let dir = tempfile::tempdir().unwrap();
+    let private = dir.path().join("private.json");
+    std::fs::write(
+        &private,
+        r#"{"keys":[{"kty":"EC","crv":"P-256","x":"a","y":"b","d":"secret"}]}"#,
+    )
+    .unwrap();
+    let not_jwks = dir.path().join("not.json");
+    std::fs::write(&not_jwks, "{}").unwrap();
+    let cases: Vec<Vec<&str>> = vec![
+        vec![
+            "client",
+            "create",
+            "--id",
+            "a",
+            "--confidential",
+            "--redirect-uri",
+            "https://a.example/cb",
+            "--jwks",
+            private.to_str().unwrap(),
+        ],
+        vec![
+            "client",
+            "create",
+            "--id",
+            "a",
+            "--confidential",
+            "--redirect-uri",
+            "https://a.example/cb",
+            "--jwks",
+            not_jwks.to_str().unwrap(),
+        ],
+        vec![
+            "client",
+            "create",
+            "--id",
+            "a",
+            "--confidential",
+            "--redirect-uri",
+            "https://a.example/cb",
+            "--jwks",
+            "/nonexistent",
+        ],
+        vec![
+            "client",
+            "create",
+            "--id",
+            "a",
+            "--confidential",
+            "--redirect-uri",
+            "https://a.example/cb",
+            "--jwks-uri",
+            "http://keys.example/jwks",
+        ],
+        vec![
+            "client",
+            "create",
+            "--id",
+            "a",
+            "--public",
+            "--redirect-uri",
+            "https://a.example/cb",
+            "--jwks-uri",
+            "https://keys.example/jwks",
+        ],
+        vec![
+            "client",
+            "create",
+            "--id",
+            "a",
+            "--public",
+            "--redirect-uri",
+            "https://a.example/cb",
+            "--grant-type",
+            "client_credentials",
+        ],
+        vec![
+            "client",
+            "create",
+            "--id",
+            "a",
+            "--public",
+            "--redirect-uri",
+            "https://a.example/cb",
+            "--no-refresh-rotation",
+        ],
+        vec![
+            "client",
+            "create",
+            "--id",
+            "a",
+            "--public",
+            "--redirect-uri",
+            "https://a.example/cb",
+            "--post-logout-redirect-uri",
+            "http://evil.example/",
+        ],
+    ];
+    for args in &cases {
+        let out = run(&d, args, None);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+    }
+    assert_eq!(
+        json(&run(&d, &["client", "list", "--json"], None))["clients"],
+        serde_json::json!([])
+    );
+}
+
+#[test]
+fn user_sessions_and_revoke() {
+    let d = db();
+    run(
+        &d,
+        &["user", "create", "dana", "--password-stdin"],
+        Some("a long enough password\n"),
+    );
+    let s = json(&run(&d, &["user", "sessions", "dana", "--json"], None));
+    assert_eq!(s["sessions"], serde_json::json!([]));
+    let r = json(&run(&d, &["user", "revoke", "dana", "--json"], None));
+    assert_eq!(r["sessions_ended"], 0);
+    assert_eq!(
+        run(&d, &["user", "sessions", "nobody"], None).status.code(),
+        Some(1)
+    );
+    assert_eq!(
+        run(&d, &["user", "revoke", "nobody"], None).status.code(),
+        Some(1)
+    );
+}
+
+/// The admin commands on PostgreSQL (the machine's server; the test fails
+/// when it is missing).
+#[test]
+fn admin_commands_work_on_postgres() {
+    let base = std::env::var("PROOFKEY_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let name = format!("pk_cli_{}", std::process::id());
+    let psql = |sql: &str| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let admin = proofkey_store::PgAdmin::connect(&format!("{base}/postgres"))
+                .await
+                .unwrap_or_else(|e| panic!("PostgreSQL at {base} is required: {e}"));
+            admin.execute(sql).await.unwrap();
+        });
+    };
+    psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    psql(&format!("CREATE DATABASE {name}"));
+    let d = Db {
+        _dir: tempfile::tempdir().unwrap(),
+        url: format!("{base}/{name}"),
+    };
+    let m = run(&d, &["migrate"], None);
+    assert!(m.status.success(), "{}", stderr(&m));
+    let c = json(&run(
+        &d,
+        &[
+            "client",
+            "create",
+            "--id",
+            "pg-app",
+            "--public",
+            "--redirect-uri",
+            "http://127.0.0.1/callback",
+            "--json",
+        ],
+        None,
+    ));
+    assert_eq!(c["client_id"], "pg-app");
+    assert_eq!(
+        run(
+            &d,
+            &[
+                "client",
+                "create",
+                "--id",
+                "pg-app",
+                "--public",
+                "--redirect-uri",
+                "http://127.0.0.1/callback"
+            ],
+            None
+        )
+        .status
+        .code(),
+        Some(2)
+    );
+    json(&run(
+        &d,
+        &["user", "create", "pat", "--password-stdin", "--json"],
+        Some("a long enough password\n"),
+    ));
+    assert_eq!(
+        json(&run(&d, &["user", "list", "--json"], None))["users"][0]["username"],
+        "pat"
+    );
+    let rotated = json(&run(
+        &d,
+        &["keys", "rotate", "--alg", "ES256", "--json"],
+        None,
+    ));
+    assert_eq!(rotated["added"].as_array().unwrap().len(), 1);
+    let keys = json(&run(&d, &["keys", "list", "--json"], None));
+    assert_eq!(
+        keys["keys"][0]["active"], false,
+        "a rotated key waits before it signs"
+    );
+    assert!(run(&d, &["client", "delete", "pg-app"], None)
+        .status
+        .success());
+    psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+}

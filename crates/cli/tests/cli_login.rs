@@ -1,0 +1,362 @@
+//! `proofkey login`, `token`, `logout`, `status` as processes against a
+//! running `proofkey serve`, the browser step done by an HTTP client.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::{BufReader, Read as _};
+use std::process::{Command, Stdio};
+
+use common::*;
+
+const PASSWORD: &str = "a long enough password";
+
+fn setup() -> Server {
+    let s = Server::start(&["--device-poll-interval", "1s"]);
+    s.admin(
+        &[
+            "client",
+            "create",
+            "--id",
+            "cli",
+            "--public",
+            "--redirect-uri",
+            "http://127.0.0.1/callback",
+            "--grant-type",
+            "authorization_code",
+            "--grant-type",
+            "refresh_token",
+            "--grant-type",
+            "urn:ietf:params:oauth:grant-type:device_code",
+            "--skip-consent",
+        ],
+        None,
+    );
+    s.admin(
+        &["user", "create", "alice", "--password-stdin"],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    s
+}
+
+fn client_cmd(s: &Server, cfg: &std::path::Path) -> Command {
+    let mut c = proofkey();
+    c.env("PROOFKEY_CONFIG_DIR", cfg).current_dir(s.dir.path());
+    c
+}
+
+/// Reads stderr lines until one satisfies `f`; returns everything read.
+fn read_until(r: &mut impl std::io::BufRead, f: impl Fn(&str) -> bool) -> String {
+    let mut all = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(r.read_line(&mut line).unwrap() > 0, "stderr ended: {all}");
+        all.push_str(&line);
+        if f(&line) {
+            return all;
+        }
+    }
+}
+
+fn userinfo_status(s: &Server, at: &str) -> u16 {
+    reqwest::blocking::Client::new()
+        .get(format!("{}/userinfo", s.base))
+        .bearer_auth(at)
+        .send()
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+fn token(s: &Server, cfg: &std::path::Path, profile: &str) -> std::process::Output {
+    client_cmd(s, cfg)
+        .args(["token", "--profile", profile])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn login_token_status_concurrent_refresh_and_logout() {
+    let s = setup();
+    let cfg = s.dir.path().join("cfg");
+    let mut login = client_cmd(&s, &cfg)
+        .args([
+            "login",
+            "--issuer",
+            &s.base,
+            "--client-id",
+            "cli",
+            "--no-browser",
+            "--profile",
+            "work",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(login.stderr.take().unwrap());
+    let printed = read_until(&mut err, |l| l.contains("/authorize?"));
+    let url = printed
+        .split_whitespace()
+        .find(|w| w.contains("/authorize?"))
+        .unwrap()
+        .to_owned();
+    assert!(url.contains("code_challenge_method=S256"));
+
+    let mut b = Browser::new();
+    let redirect = b.authorize(&s.base, &url, "alice", PASSWORD);
+    assert!(redirect.starts_with("http://127.0.0.1:"), "{redirect}");
+    // Landing on the CLI's loopback listener completes the login.
+    let landing = reqwest::blocking::get(&redirect).unwrap();
+    assert_eq!(landing.status(), 200);
+    assert!(login.wait().unwrap().success());
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    assert!(rest.contains("Logged in to"), "{rest}");
+
+    // The token file: mode 0600.
+    let file = cfg.join("tokens").join("work.json");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+
+    let out = token(&s, &cfg, "work");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let at1 = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert_eq!(userinfo_status(&s, &at1), 200);
+
+    let status = client_cmd(&s, &cfg)
+        .args(["status", "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(v["profiles"][0]["profile"], "work");
+    assert_eq!(v["profiles"][0]["issuer"], s.base);
+    assert_eq!(v["profiles"][0]["refresh_token"], true);
+
+    // Make the access token look nearly expired, then ask from 8 processes
+    // at once: one refreshes (a second refresh would be reuse and revoke
+    // everything), all print the same new token.
+    let mut stored: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    stored["tokens"]["expires_at"] = (now + 10).into();
+    std::fs::write(&file, serde_json::to_vec(&stored).unwrap()).unwrap();
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            client_cmd(&s, &cfg)
+                .args(["token", "--profile", "work"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outs: Vec<_> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    for o in &outs {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let tokens: std::collections::HashSet<String> = outs
+        .iter()
+        .map(|o| {
+            String::from_utf8(o.stdout.clone())
+                .unwrap()
+                .trim()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(tokens.len(), 1, "every caller got the same token");
+    let at2 = tokens.into_iter().next().unwrap();
+    assert_ne!(at2, at1, "it was refreshed");
+    assert_eq!(userinfo_status(&s, &at2), 200);
+
+    // --json prints the whole set.
+    let j = client_cmd(&s, &cfg)
+        .args(["token", "--profile", "work", "--json"])
+        .output()
+        .unwrap();
+    let j: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
+    assert_eq!(j["access_token"], at2.as_str());
+    assert!(j["refresh_token"].is_string());
+
+    // Logout revokes and deletes.
+    let out = client_cmd(&s, &cfg)
+        .args(["logout", "--profile", "work"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(userinfo_status(&s, &at2), 401);
+    assert!(!file.exists());
+    let out = token(&s, &cfg, "work");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("proofkey login"));
+}
+
+#[test]
+fn device_login() {
+    let s = setup();
+    let cfg = s.dir.path().join("cfg");
+    let mut login = client_cmd(&s, &cfg)
+        .args([
+            "login",
+            "--issuer",
+            &s.base,
+            "--client-id",
+            "cli",
+            "--device",
+            "--profile",
+            "tv",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(login.stderr.take().unwrap());
+    let printed = read_until(&mut err, |l| l.contains("enter the code"));
+    let code = printed.split_whitespace().last().unwrap().to_owned();
+    assert!(printed.contains(&format!("{}/device", s.base)));
+    let done = Browser::new().approve_device(&s.base, &code, "alice", PASSWORD);
+    assert!(done.body.contains("Device connected"), "{}", done.body);
+    assert!(login.wait().unwrap().success());
+    let out = token(&s, &cfg, "tv");
+    assert!(out.status.success());
+}
+
+#[test]
+fn paste_mode_and_a_tampered_paste() {
+    let s = setup();
+    let cfg = s.dir.path().join("cfg");
+    let mut login = client_cmd(&s, &cfg)
+        .args([
+            "login",
+            "--issuer",
+            &s.base,
+            "--client-id",
+            "cli",
+            "--paste",
+            "--profile",
+            "p",
+        ])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(login.stderr.take().unwrap());
+    let printed = read_until(&mut err, |l| l.contains("/authorize?"));
+    let url = printed
+        .split_whitespace()
+        .find(|w| w.contains("/authorize?"))
+        .unwrap()
+        .to_owned();
+    let redirect = Browser::new().authorize(&s.base, &url, "alice", PASSWORD);
+    // Tamper with state: refused.
+    let tampered = redirect.replace("state=", "state=x");
+    use std::io::Write as _;
+    writeln!(login.stdin.take().unwrap(), "{tampered}").unwrap();
+    assert_eq!(login.wait().unwrap().code(), Some(1));
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    assert!(rest.contains("wrong state"), "{rest}");
+}
+
+#[test]
+fn remote_sessions_get_the_ssh_forwarding_line_and_timeouts_are_clear() {
+    let s = setup();
+    let cfg = s.dir.path().join("cfg");
+    let port = free_port().to_string();
+    let out = client_cmd(&s, &cfg)
+        .args([
+            "login",
+            "--issuer",
+            &s.base,
+            "--client-id",
+            "cli",
+            "--no-browser",
+            "--timeout",
+            "1s",
+            "--port",
+            &port,
+        ])
+        .env("SSH_CONNECTION", "10.0.0.2 50000 10.0.0.1 22")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ssh -L "), "{err}");
+    assert!(err.contains("10.0.0.1"), "{err}");
+    assert!(
+        err.contains(&format!("ssh -L {port}:127.0.0.1:{port}")),
+        "--port is used: {err}"
+    );
+    assert!(err.contains("no authorization response within 1s"), "{err}");
+}
+
+#[test]
+fn the_keyring_store_is_used_or_fails_clearly_never_silently_a_file() {
+    let s = setup();
+    let cfg = s.dir.path().join("cfg");
+    let mut login = client_cmd(&s, &cfg)
+        .args([
+            "login",
+            "--issuer",
+            &s.base,
+            "--client-id",
+            "cli",
+            "--no-browser",
+            "--profile",
+            "kr",
+            "--store",
+            "keyring",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(login.stderr.take().unwrap());
+    let printed = read_until(&mut err, |l| l.contains("/authorize?"));
+    let url = printed
+        .split_whitespace()
+        .find(|w| w.contains("/authorize?"))
+        .unwrap()
+        .to_owned();
+    let redirect = Browser::new().authorize(&s.base, &url, "alice", PASSWORD);
+    reqwest::blocking::get(&redirect).unwrap();
+    let status = login.wait().unwrap();
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    let file = cfg.join("tokens").join("kr.json");
+    if status.success() {
+        // A working keyring: the profile file carries no tokens.
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            text.contains("\"keyring\"") && text.contains("\"tokens\": null"),
+            "{text}"
+        );
+        assert!(token(&s, &cfg, "kr").status.success());
+        assert!(client_cmd(&s, &cfg)
+            .args(["logout", "--profile", "kr"])
+            .status()
+            .unwrap()
+            .success());
+    } else {
+        assert_eq!(status.code(), Some(1));
+        assert!(rest.contains("OS keyring"), "{rest}");
+        assert!(!file.exists(), "no fallback to a file");
+    }
+}

@@ -1,0 +1,97 @@
+//! Errors that say what went wrong and what to do.
+
+use std::time::Duration;
+
+/// A client-side failure.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The network or HTTP failed.
+    #[error("HTTP request failed: {0}")]
+    Http(String),
+    /// Neither discovery document could be read.
+    #[error("cannot discover {issuer}: {reason}. Check the issuer URL (it is the server's base URL, e.g. https://auth.example.com)")]
+    Discovery {
+        /// The issuer asked for.
+        issuer: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The metadata names another issuer (RFC 8414 §3.3).
+    #[error("the server at {asked} says its issuer is {got}; refusing (mix-up defence, RFC 8414 §3.3). Use --issuer {got} if that is the server you mean")]
+    IssuerMismatch {
+        /// The issuer asked for.
+        asked: String,
+        /// What the metadata says.
+        got: String,
+    },
+    /// The callback's `state` is not ours: a forged or stale redirect.
+    #[error("the authorization response has the wrong state; it was not a response to this login (possible CSRF). Start the login again")]
+    StateMismatch,
+    /// RFC 9207 `iss` missing or wrong.
+    #[error("the authorization response came from issuer {got:?}, not {expected}; refusing (mix-up defence, RFC 9207)")]
+    IssMismatch {
+        /// Our issuer.
+        expected: String,
+        /// What the response said.
+        got: Option<String>,
+    },
+    /// The server answered the authorization request with an error.
+    #[error("the authorization server refused: {error}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    Authorization {
+        /// `error`.
+        error: String,
+        /// `error_description`.
+        description: Option<String>,
+    },
+    /// The callback had no code.
+    #[error("the authorization response has no code")]
+    NoCode,
+    /// Nobody came back in time.
+    #[error("no authorization response within {}s; run the login again (or use --device on a machine without a browser)", .0.as_secs())]
+    Timeout(Duration),
+    /// The loopback listener failed.
+    #[error("cannot listen for the redirect on {addr}: {reason}")]
+    Listen {
+        /// Where.
+        addr: String,
+        /// Why.
+        reason: String,
+    },
+    /// An OAuth error from the token or device endpoint.
+    #[error("{endpoint} refused: {error}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    OAuth {
+        /// Which endpoint.
+        endpoint: &'static str,
+        /// `error`.
+        error: String,
+        /// `error_description`.
+        description: Option<String>,
+    },
+    /// The server does not offer what is needed.
+    #[error("the server does not support {0}")]
+    Unsupported(&'static str),
+    /// The ID token failed validation.
+    #[error("the ID token is invalid: {0}")]
+    IdToken(String),
+    /// The OS keyring failed (`--store keyring`); there is no fallback.
+    #[error("OS keyring: {0}. The tokens were not stored in a file instead; use --store file (the default) where there is no keyring")]
+    Keyring(String),
+    /// The token cache failed.
+    #[error("token cache: {0}")]
+    Cache(String),
+    /// No usable tokens: a login is needed.
+    #[error("{0}")]
+    LoginRequired(String),
+    /// The OS random number generator failed.
+    #[error("random number generator: {0}")]
+    Random(String),
+    /// A pasted redirect URL could not be read.
+    #[error("that is not the redirect URL: {0}")]
+    Paste(String),
+}
+
+impl From<reqwest::Error> for ClientError {
+    fn from(e: reqwest::Error) -> Self {
+        ClientError::Http(e.to_string())
+    }
+}

@@ -1,0 +1,285 @@
+//! The authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3, OIDC Core
+//! §3.1.2.1) and its validation, one check after another.
+//!
+//! RFC 6749 §4.1.2.1 splits errors in two: while the client and redirect URI
+//! are not established (unknown `client_id`, missing or unregistered
+//! `redirect_uri`) the user is told directly and nothing is redirected
+//! ([`AuthorizeError::Page`]); every later error goes back to the client
+//! with `error`, `error_description`, `state` and `iss` (RFC 9207)
+//! ([`AuthorizeError::Redirect`]).
+
+use proofkey_pkce::{ChallengeError, ChallengePolicy, CodeChallenge};
+
+use crate::error::{ErrorCode, OAuthError};
+use crate::model::Client;
+use crate::{redirect_uri, scope};
+
+/// Parameters this server reads; anything else is ignored (§3.1).
+pub const PARAMS: &[&str] = &[
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "nonce",
+    "prompt",
+    "max_age",
+];
+
+/// `prompt` (OIDC Core §3.1.2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Prompt {
+    /// `none`: never show a page.
+    pub none: bool,
+    /// `login`: authenticate again.
+    pub login: bool,
+    /// `consent`: ask again.
+    pub consent: bool,
+}
+
+/// A request that passed every check.
+#[derive(Debug, Clone)]
+pub struct ValidRequest {
+    /// The client.
+    pub client: Client,
+    /// The redirect URI, as sent.
+    pub redirect_uri: String,
+    /// `state`, echoed.
+    pub state: Option<String>,
+    /// Requested scopes.
+    pub scopes: Vec<String>,
+    /// The PKCE challenge.
+    pub challenge: CodeChallenge,
+    /// OIDC nonce.
+    pub nonce: Option<String>,
+    /// OIDC prompt.
+    pub prompt: Prompt,
+    /// OIDC `max_age`: seconds since the last authentication beyond which the
+    /// user must log in again.
+    pub max_age: Option<i64>,
+    /// The original parameters (to carry through the login and consent forms).
+    pub params: Vec<(String, String)>,
+}
+
+/// Where an error goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthorizeError {
+    /// The database cannot be reached: a 503 page, nothing redirected.
+    Unavailable,
+    /// Shown to the user as an HTML page with status 400; never redirected.
+    Page(String),
+    /// Sent back to the client's redirect URI.
+    Redirect {
+        /// The validated redirect URI.
+        redirect_uri: String,
+        /// The error.
+        error: OAuthError,
+        /// `state`, echoed.
+        state: Option<String>,
+    },
+}
+
+/// Parameters as name/value pairs, with the duplicates §3.1 forbids found.
+#[derive(Debug, Clone, Default)]
+pub struct Params {
+    pairs: Vec<(String, String)>,
+}
+
+impl Params {
+    /// From decoded query or form pairs.
+    pub fn new(pairs: Vec<(String, String)>) -> Self {
+        Self { pairs }
+    }
+
+    /// The single value of `name`; `Err` if it is repeated.
+    pub fn get(&self, name: &str) -> Result<Option<&str>, String> {
+        let mut found = self
+            .pairs
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str());
+        let first = found.next();
+        if found.next().is_some() {
+            return Err(format!("parameter {name} is repeated (RFC 6749 §3.1)"));
+        }
+        // An empty value is treated as absent (RFC 6749 §3.1).
+        Ok(first.filter(|v| !v.is_empty()))
+    }
+
+    /// The known parameters, for re-sending through a form.
+    pub fn known(&self) -> Vec<(String, String)> {
+        self.pairs
+            .iter()
+            .filter(|(k, _)| PARAMS.contains(&k.as_str()))
+            .cloned()
+            .collect()
+    }
+}
+
+/// Runs every check of an authorization request. `client` is the registered
+/// client for `client_id`, looked up by the caller.
+pub fn validate(
+    params: &Params,
+    client: Option<Client>,
+    policy: &ChallengePolicy,
+) -> Result<ValidRequest, AuthorizeError> {
+    // Until the client and redirect URI are established: no redirects.
+    let page = AuthorizeError::Page;
+    let client_id = params.get("client_id").map_err(page)?;
+    let Some(_) = client_id else {
+        return Err(AuthorizeError::Page("the request has no client_id".into()));
+    };
+    let Some(client) = client else {
+        return Err(AuthorizeError::Page(
+            "the client_id is not registered here".into(),
+        ));
+    };
+    let redirect = params.get("redirect_uri").map_err(page)?;
+    let Some(redirect) = redirect else {
+        return Err(AuthorizeError::Page(
+            "the request has no redirect_uri".into(),
+        ));
+    };
+    if !redirect_uri::matches(&client.redirect_uris, redirect) {
+        return Err(AuthorizeError::Page(
+            "the redirect_uri is not registered for this client".into(),
+        ));
+    }
+    let redirect_uri = redirect.to_owned();
+
+    // From here on, errors go back to the client. `state` first, so that
+    // even a repeated parameter error carries it when it can.
+    let state = params.get("state").ok().flatten().map(str::to_owned);
+    let fail = |code: ErrorCode, description: String| AuthorizeError::Redirect {
+        redirect_uri: redirect_uri.clone(),
+        error: OAuthError::new(code, description),
+        state: state.clone(),
+    };
+    let invalid = |d: String| fail(ErrorCode::InvalidRequest, d);
+    for name in PARAMS {
+        params.get(name).map_err(invalid)?;
+    }
+    let get = |name: &str| params.get(name).ok().flatten();
+
+    match get("response_type") {
+        None => return Err(invalid("response_type is required".into())),
+        Some("code") => {}
+        Some(other) => {
+            return Err(fail(
+                ErrorCode::UnsupportedResponseType,
+                format!("response_type {other:?} is not supported; use code"),
+            ))
+        }
+    }
+    if !client.grant_types.iter().any(|g| g == "authorization_code") {
+        return Err(fail(
+            ErrorCode::UnauthorizedClient,
+            "this client may not use the authorization code grant".into(),
+        ));
+    }
+
+    // RFC 7636 §4.4.1: PKCE is required of every client (OAuth 2.1 §4.1.1).
+    let Some(challenge) = get("code_challenge") else {
+        return Err(invalid(
+            "code_challenge is required (PKCE, RFC 7636); send code_challenge and code_challenge_method=S256".into(),
+        ));
+    };
+    let challenge = CodeChallenge::from_request(challenge, get("code_challenge_method"), policy)
+        .map_err(|e: ChallengeError| invalid(e.to_string()))?;
+
+    let scopes = scope::parse(get("scope").unwrap_or(""));
+    if let Some(bad) = scopes.iter().find(|s| !scope::is_valid_token(s)) {
+        return Err(fail(
+            ErrorCode::InvalidScope,
+            format!("scope {bad:?} is malformed"),
+        ));
+    }
+    if let Some(unknown) = scopes.iter().find(|s| !client.scopes.contains(s)) {
+        return Err(fail(
+            ErrorCode::InvalidScope,
+            format!("scope {unknown:?} is not available to this client"),
+        ));
+    }
+
+    let mut prompt = Prompt::default();
+    for p in get("prompt")
+        .unwrap_or("")
+        .split(' ')
+        .filter(|p| !p.is_empty())
+    {
+        match p {
+            "none" => prompt.none = true,
+            "login" => prompt.login = true,
+            "consent" => prompt.consent = true,
+            "select_account" => {}
+            other => return Err(invalid(format!("prompt value {other:?} is not supported"))),
+        }
+    }
+    if prompt.none && (prompt.login || prompt.consent) {
+        return Err(invalid(
+            "prompt=none cannot be combined with other values (OIDC Core §3.1.2.1)".into(),
+        ));
+    }
+
+    let max_age = match get("max_age") {
+        None => None,
+        Some(v) => match v.parse::<i64>() {
+            Ok(n) if n >= 0 => Some(n),
+            _ => return Err(invalid(format!("max_age {v:?} is not a number of seconds"))),
+        },
+    };
+
+    Ok(ValidRequest {
+        client,
+        redirect_uri: redirect_uri.clone(),
+        state: state.clone(),
+        scopes,
+        challenge,
+        nonce: get("nonce").map(str::to_owned),
+        prompt,
+        max_age,
+        params: params.known(),
+    })
+}
+
+/// Builds the redirect back to the client: `redirect_uri` with `extra`
+/// appended to its query, keeping any query it had (RFC 6749 §3.1.2).
+pub fn redirect_with(redirect_uri: &str, extra: &[(&str, &str)]) -> String {
+    if extra.is_empty() {
+        // Not even a "?": the registered URI exactly.
+        return redirect_uri.to_owned();
+    }
+    match url::Url::parse(redirect_uri) {
+        Ok(mut url) => {
+            {
+                let mut q = url.query_pairs_mut();
+                for (k, v) in extra {
+                    q.append_pair(k, v);
+                }
+            }
+            url.to_string()
+        }
+        // Registered URIs always parse; keep a safe fallback regardless.
+        Err(_) => redirect_uri.to_owned(),
+    }
+}
+
+/// The error redirect: `error`, `error_description`, `state`, `iss`.
+pub fn error_redirect(
+    redirect_uri: &str,
+    error: &OAuthError,
+    state: Option<&str>,
+    issuer: &str,
+) -> String {
+    let mut extra = vec![
+        ("error", error.code.as_str()),
+        ("error_description", error.description.as_str()),
+    ];
+    if let Some(s) = state {
+        extra.push(("state", s));
+    }
+    extra.push(("iss", issuer));
+    redirect_with(redirect_uri, &extra)
+}

@@ -1,0 +1,434 @@
+//! Server configuration: one typed struct, assembled from layers (defaults,
+//! a TOML file, `PROOFKEY_*` variables, flags) and validated before the
+//! server starts, failing closed.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use proofkey_pkce::ChallengePolicy;
+use serde::Deserialize;
+
+/// The default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The default database.
+pub const DEFAULT_DATABASE: &str = "sqlite://proofkey.db";
+
+/// One layer of settings; every field optional. The TOML file has exactly
+/// these keys; flags and environment variables fill the same struct.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// `listen = "127.0.0.1:8080"`.
+    pub listen: Option<String>,
+    /// `issuer = "https://auth.example.com"`.
+    pub issuer: Option<String>,
+    /// `database = "sqlite://proofkey.db"`.
+    pub database: Option<String>,
+    /// `code_lifetime = "60s"` (at most 10 minutes, RFC 6749 §4.1.2).
+    pub code_lifetime: Option<String>,
+    /// `access_token_lifetime = "10m"`.
+    pub access_token_lifetime: Option<String>,
+    /// `id_token_lifetime = "10m"`.
+    pub id_token_lifetime: Option<String>,
+    /// `session_lifetime = "12h"`.
+    pub session_lifetime: Option<String>,
+    /// `refresh_token_lifetime = "30d"`: absolute, from the authorization.
+    pub refresh_token_lifetime: Option<String>,
+    /// `refresh_token_idle_lifetime = "7d"`: unused this long, a refresh token dies.
+    pub refresh_token_idle_lifetime: Option<String>,
+    /// `sweep_interval = "5m"`: how often expired rows are deleted.
+    pub sweep_interval: Option<String>,
+    /// `device_code_lifetime = "10m"` (RFC 8628 §3.2 `expires_in`).
+    pub device_code_lifetime: Option<String>,
+    /// `device_poll_interval = "5s"` (RFC 8628 §3.2 `interval`).
+    pub device_poll_interval: Option<String>,
+    /// `database_max_connections = 16`: PostgreSQL pool size per node.
+    pub database_max_connections: Option<u32>,
+    /// `database_acquire_timeout = "5s"`: how long a request waits for a
+    /// database connection before it fails with 503.
+    pub database_acquire_timeout: Option<String>,
+    /// `allow_insecure_plain = false`: accept PKCE `plain` (RFC 7636 §4.2).
+    pub allow_insecure_plain: Option<bool>,
+    /// `allow_insecure_http_issuer = false`: allow an `http://` issuer that
+    /// is not a loopback address.
+    pub allow_insecure_http_issuer: Option<bool>,
+}
+
+impl Settings {
+    /// Reads a TOML file.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        toml_parse(text)
+    }
+
+    /// `self` with every unset field taken from `lower`.
+    pub fn over(self, lower: Settings) -> Settings {
+        Settings {
+            listen: self.listen.or(lower.listen),
+            issuer: self.issuer.or(lower.issuer),
+            database: self.database.or(lower.database),
+            code_lifetime: self.code_lifetime.or(lower.code_lifetime),
+            access_token_lifetime: self.access_token_lifetime.or(lower.access_token_lifetime),
+            id_token_lifetime: self.id_token_lifetime.or(lower.id_token_lifetime),
+            session_lifetime: self.session_lifetime.or(lower.session_lifetime),
+            refresh_token_lifetime: self.refresh_token_lifetime.or(lower.refresh_token_lifetime),
+            refresh_token_idle_lifetime: self
+                .refresh_token_idle_lifetime
+                .or(lower.refresh_token_idle_lifetime),
+            sweep_interval: self.sweep_interval.or(lower.sweep_interval),
+            device_code_lifetime: self.device_code_lifetime.or(lower.device_code_lifetime),
+            device_poll_interval: self.device_poll_interval.or(lower.device_poll_interval),
+            database_max_connections: self
+                .database_max_connections
+                .or(lower.database_max_connections),
+            database_acquire_timeout: self
+                .database_acquire_timeout
+                .or(lower.database_acquire_timeout),
+            allow_insecure_plain: self.allow_insecure_plain.or(lower.allow_insecure_plain),
+            allow_insecure_http_issuer: self
+                .allow_insecure_http_issuer
+                .or(lower.allow_insecure_http_issuer),
+        }
+    }
+}
+
+fn toml_parse(text: &str) -> Result<Settings, ConfigError> {
+    toml::from_str(text).map_err(|e| ConfigError::File(e.to_string()))
+}
+
+/// A configuration error, said clearly at start-up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The TOML file is unreadable.
+    #[error("config file: {0}")]
+    File(String),
+    /// A setting has a bad value.
+    #[error("{setting}: {reason}")]
+    Invalid {
+        /// Which setting (TOML key name).
+        setting: &'static str,
+        /// What is wrong and what is accepted.
+        reason: String,
+    },
+}
+
+fn invalid(setting: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        setting,
+        reason: reason.into(),
+    }
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Socket address to bind.
+    pub listen: SocketAddr,
+    /// Issuer identifier, without a trailing slash (RFC 8414 §2).
+    pub issuer: String,
+    /// Database URL (`sqlite://PATH` or `postgres://...`).
+    pub database: String,
+    /// PostgreSQL pool size per node.
+    pub database_max_connections: u32,
+    /// Wait for a database connection.
+    pub database_acquire_timeout: Duration,
+    /// Authorization code lifetime.
+    pub code_lifetime: Duration,
+    /// Access token lifetime.
+    pub access_token_lifetime: Duration,
+    /// ID token lifetime.
+    pub id_token_lifetime: Duration,
+    /// Login session lifetime.
+    pub session_lifetime: Duration,
+    /// Absolute refresh token family lifetime (OAuth 2.1 §4.3.1).
+    pub refresh_token_lifetime: Duration,
+    /// Refresh token idle lifetime.
+    pub refresh_token_idle_lifetime: Duration,
+    /// Housekeeping interval.
+    pub sweep_interval: Duration,
+    /// Device code lifetime.
+    pub device_code_lifetime: Duration,
+    /// Minimum device polling interval.
+    pub device_poll_interval: Duration,
+    /// PKCE policy (S256 only unless `allow_insecure_plain`).
+    pub pkce: ChallengePolicy,
+}
+
+/// A database URL with its password replaced by `***`, for logs and errors.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Parses a duration such as `60s`, `10m` or `7d`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s)
+        .map_err(|e| format!("{s:?} is not a duration like \"60s\" or \"5m\": {e}"))
+}
+
+fn lifetime(
+    setting: &'static str,
+    value: Option<&str>,
+    default: u64,
+    max: u64,
+) -> Result<Duration, ConfigError> {
+    let d = match value {
+        None => Duration::from_secs(default),
+        Some(v) => humantime::parse_duration(v).map_err(|e| {
+            invalid(
+                setting,
+                format!("{v:?} is not a duration like \"60s\" or \"10m\": {e}"),
+            )
+        })?,
+    };
+    if d.as_secs() < 1 || d.as_secs() > max {
+        return Err(invalid(
+            setting,
+            format!(
+                "must be between 1s and {}",
+                humantime::format_duration(Duration::from_secs(max))
+            ),
+        ));
+    }
+    Ok(d)
+}
+
+impl Config {
+    /// Validates a merged [`Settings`], applying defaults.
+    pub fn from_settings(s: Settings) -> Result<Config, ConfigError> {
+        let listen_str = s.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+        let listen: SocketAddr = listen_str.parse().map_err(|_| {
+            invalid(
+                "listen",
+                format!("{listen_str:?} is not an address like 127.0.0.1:8080 or [::1]:8080"),
+            )
+        })?;
+        let issuer = match s.issuer {
+            Some(i) => i,
+            None if listen.ip().is_unspecified() => {
+                return Err(invalid(
+                    "issuer",
+                    format!("listening on {listen} needs an explicit issuer, the URL clients reach this server at"),
+                ))
+            }
+            None => format!("http://{listen}"),
+        };
+        let issuer = validate_issuer(&issuer, s.allow_insecure_http_issuer.unwrap_or(false))?;
+        let database = s.database.unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
+        let known = ["sqlite:", "postgres://", "postgresql://"];
+        if !known.iter().any(|p| database.starts_with(p)) {
+            return Err(invalid(
+                "database",
+                format!(
+                    "{:?} is not a database URL; use sqlite://PATH or postgres://USER@HOST/DB",
+                    redact_url(&database)
+                ),
+            ));
+        }
+        let max_connections = s.database_max_connections.unwrap_or(16);
+        if !(1..=1000).contains(&max_connections) {
+            return Err(invalid(
+                "database_max_connections",
+                "must be between 1 and 1000",
+            ));
+        }
+        Ok(Config {
+            listen,
+            issuer,
+            database,
+            database_max_connections: max_connections,
+            database_acquire_timeout: lifetime(
+                "database_acquire_timeout",
+                s.database_acquire_timeout.as_deref(),
+                5,
+                120,
+            )?,
+            code_lifetime: lifetime("code_lifetime", s.code_lifetime.as_deref(), 60, 600)?,
+            access_token_lifetime: lifetime(
+                "access_token_lifetime",
+                s.access_token_lifetime.as_deref(),
+                600,
+                86_400,
+            )?,
+            id_token_lifetime: lifetime(
+                "id_token_lifetime",
+                s.id_token_lifetime.as_deref(),
+                600,
+                86_400,
+            )?,
+            session_lifetime: lifetime(
+                "session_lifetime",
+                s.session_lifetime.as_deref(),
+                12 * 3600,
+                30 * 86_400,
+            )?,
+            refresh_token_lifetime: lifetime(
+                "refresh_token_lifetime",
+                s.refresh_token_lifetime.as_deref(),
+                30 * 86_400,
+                365 * 86_400,
+            )?,
+            refresh_token_idle_lifetime: lifetime(
+                "refresh_token_idle_lifetime",
+                s.refresh_token_idle_lifetime.as_deref(),
+                7 * 86_400,
+                365 * 86_400,
+            )?,
+            sweep_interval: lifetime("sweep_interval", s.sweep_interval.as_deref(), 300, 86_400)?,
+            device_code_lifetime: lifetime(
+                "device_code_lifetime",
+                s.device_code_lifetime.as_deref(),
+                600,
+                1800,
+            )?,
+            device_poll_interval: lifetime(
+                "device_poll_interval",
+                s.device_poll_interval.as_deref(),
+                5,
+                60,
+            )?,
+            pkce: ChallengePolicy {
+                allow_insecure_plain: s.allow_insecure_plain.unwrap_or(false),
+            },
+        })
+    }
+
+    /// The configuration for tests and `--dev`: defaults with this issuer.
+    pub fn for_issuer(issuer: &str, database: &str) -> Result<Config, ConfigError> {
+        Self::from_settings(Settings {
+            issuer: Some(issuer.to_owned()),
+            database: Some(database.to_owned()),
+            ..Settings::default()
+        })
+    }
+
+    /// Whether cookies must be `Secure`.
+    pub fn https(&self) -> bool {
+        self.issuer.starts_with("https://")
+    }
+}
+
+/// RFC 8414 §2: the issuer is an https URL with no query or fragment.
+/// `http` is allowed for loopback hosts (development) or when explicitly
+/// made insecure.
+fn validate_issuer(issuer: &str, allow_http: bool) -> Result<String, ConfigError> {
+    let url = url::Url::parse(issuer)
+        .map_err(|e| invalid("issuer", format!("{issuer:?} is not a URL: {e}")))?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(
+            "issuer",
+            "must not have a query or fragment (RFC 8414 §2)",
+        ));
+    }
+    let loopback = matches!(url.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"));
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback || allow_http => {}
+        "http" => {
+            return Err(invalid(
+                "issuer",
+                "must be https (RFC 8414 §2); http is allowed only on loopback, or with allow_insecure_http_issuer = true",
+            ))
+        }
+        other => return Err(invalid("issuer", format!("scheme {other:?} is not https"))),
+    }
+    Ok(issuer.trim_end_matches('/').to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_work_on_a_fresh_machine() {
+        let c = Config::from_settings(Settings::default()).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.issuer, "http://127.0.0.1:8080");
+        assert_eq!(c.database, "sqlite://proofkey.db");
+        assert_eq!(c.code_lifetime.as_secs(), 60);
+        assert_eq!(c.refresh_token_lifetime.as_secs(), 30 * 86_400);
+        assert_eq!(c.refresh_token_idle_lifetime.as_secs(), 7 * 86_400);
+        assert!(!c.pkce.allow_insecure_plain);
+    }
+
+    #[test]
+    fn refuses_bad_values_clearly() {
+        let bad = |s: Settings| Config::from_settings(s).unwrap_err().to_string();
+        assert!(bad(Settings {
+            listen: Some("nope".into()),
+            ..Default::default()
+        })
+        .starts_with("listen:"));
+        assert!(bad(Settings {
+            issuer: Some("http://auth.example.com".into()),
+            ..Default::default()
+        })
+        .contains("https"));
+        assert!(bad(Settings {
+            issuer: Some("https://a.example/?x=1".into()),
+            ..Default::default()
+        })
+        .contains("query"));
+        assert!(bad(Settings {
+            code_lifetime: Some("11m".into()),
+            ..Default::default()
+        })
+        .starts_with("code_lifetime:"));
+        assert!(bad(Settings {
+            code_lifetime: Some("soon".into()),
+            ..Default::default()
+        })
+        .starts_with("code_lifetime:"));
+        assert!(bad(Settings {
+            database: Some("mysql://x".into()),
+            ..Default::default()
+        })
+        .starts_with("database:"));
+        assert!(bad(Settings {
+            listen: Some("0.0.0.0:80".into()),
+            ..Default::default()
+        })
+        .starts_with("issuer:"));
+    }
+
+    #[test]
+    fn postgres_urls_are_accepted_and_passwords_never_shown() {
+        let c = Config::from_settings(Settings {
+            database: Some("postgres://pk:s3cret@db.internal/proofkey".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.database_max_connections, 16);
+        assert_eq!(
+            redact_url(&c.database),
+            "postgres://pk:***@db.internal/proofkey"
+        );
+        let e = Config::from_settings(Settings {
+            database: Some("mysql://u:pw@h/db".into()),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(!e.contains("pw"), "{e}");
+    }
+
+    #[test]
+    fn higher_layers_win() {
+        let file = Settings {
+            listen: Some("127.0.0.1:1".into()),
+            code_lifetime: Some("30s".into()),
+            ..Default::default()
+        };
+        let flags = Settings {
+            listen: Some("127.0.0.1:2".into()),
+            ..Default::default()
+        };
+        let c = Config::from_settings(flags.over(file)).unwrap();
+        assert_eq!(c.listen.port(), 2);
+        assert_eq!(c.code_lifetime.as_secs(), 30);
+    }
+}

@@ -1,0 +1,70 @@
+//! Authorization server metadata: RFC 8414 §2 and OIDC Discovery 1.0 §3.
+//! One document serves both well-known paths. It advertises only what works.
+
+use serde_json::{json, Value};
+
+use crate::keys::SUPPORTED_ALGS;
+use crate::model::SUPPORTED_GRANT_TYPES;
+use crate::scope::OIDC_SCOPES;
+
+/// Paths of the endpoints, relative to the issuer.
+pub mod paths {
+    /// Authorization endpoint.
+    pub const AUTHORIZE: &str = "/authorize";
+    /// Token endpoint.
+    pub const TOKEN: &str = "/token";
+    /// UserInfo endpoint.
+    pub const USERINFO: &str = "/userinfo";
+    /// JWK Set.
+    pub const JWKS: &str = "/jwks.json";
+    /// RFC 7009 revocation.
+    pub const REVOKE: &str = "/revoke";
+    /// RFC 7662 introspection.
+    pub const INTROSPECT: &str = "/introspect";
+    /// RP-Initiated Logout end-session endpoint.
+    pub const LOGOUT: &str = "/logout";
+    /// RFC 8628 device authorization endpoint.
+    pub const DEVICE_AUTHORIZATION: &str = "/device_authorization";
+    /// RFC 8628 verification page.
+    pub const DEVICE: &str = "/device";
+}
+
+const AUTH_METHODS: &[&str] = &[
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+    "none",
+];
+
+/// The metadata document for `issuer`.
+pub fn metadata(issuer: &str) -> Value {
+    json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}{}", paths::AUTHORIZE),
+        "token_endpoint": format!("{issuer}{}", paths::TOKEN),
+        "userinfo_endpoint": format!("{issuer}{}", paths::USERINFO),
+        "jwks_uri": format!("{issuer}{}", paths::JWKS),
+        "revocation_endpoint": format!("{issuer}{}", paths::REVOKE),
+        "introspection_endpoint": format!("{issuer}{}", paths::INTROSPECT),
+        "end_session_endpoint": format!("{issuer}{}", paths::LOGOUT),
+        "device_authorization_endpoint": format!("{issuer}{}", paths::DEVICE_AUTHORIZATION),
+        "scopes_supported": OIDC_SCOPES,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": SUPPORTED_GRANT_TYPES,
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": SUPPORTED_ALGS,
+        "token_endpoint_auth_methods_supported": AUTH_METHODS,
+        "token_endpoint_auth_signing_alg_values_supported": SUPPORTED_ALGS,
+        "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+        "revocation_endpoint_auth_signing_alg_values_supported": SUPPORTED_ALGS,
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "introspection_endpoint_auth_signing_alg_values_supported": SUPPORTED_ALGS,
+        "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": true,
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "name", "preferred_username", "email"],
+        "prompt_values_supported": ["none", "login", "consent"],
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+    })
+}

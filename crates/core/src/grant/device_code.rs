@@ -1,0 +1,92 @@
+//! `grant_type=urn:ietf:params:oauth:grant-type:device_code` (RFC 8628 §3.4,
+//! §3.5): the device polls until the user decides.
+
+use super::{param, TokenResponse};
+use crate::error::{ErrorCode, OAuthError};
+use crate::model::{Client, DevicePoll, DeviceStatus};
+use crate::provider::{Issue, RefreshFamily};
+use crate::{secret, Provider};
+
+pub use crate::model::DEVICE_CODE_GRANT as GRANT_TYPE;
+
+/// One poll.
+pub async fn poll(
+    provider: &Provider,
+    client: &Client,
+    p: &crate::authorize::Params,
+) -> Result<TokenResponse, OAuthError> {
+    let device_code = param(p, "device_code")?
+        .ok_or_else(|| OAuthError::invalid_request("device_code is required"))?;
+    let hash = secret::hash_token(device_code);
+    let now = provider.now();
+    let (record, slow_down) = match provider.store().poll_device_code(&hash, now).await? {
+        DevicePoll::NotFound => {
+            return Err(OAuthError::invalid_grant(
+                "the device code is invalid or was already used",
+            ))
+        }
+        DevicePoll::Polled { record, slow_down } => (record, slow_down),
+    };
+    if record.client_id != client.id {
+        return Err(OAuthError::invalid_grant(
+            "the device code was issued to another client",
+        ));
+    }
+    if record.expires_at <= now {
+        return Err(OAuthError::new(
+            ErrorCode::ExpiredToken,
+            "the device code has expired; start again",
+        ));
+    }
+    match record.status {
+        DeviceStatus::Pending if slow_down => Err(OAuthError::new(
+            ErrorCode::SlowDown,
+            format!(
+                "polling too fast; wait {} seconds between requests",
+                record.interval
+            ),
+        )),
+        DeviceStatus::Pending => Err(OAuthError::new(
+            ErrorCode::AuthorizationPending,
+            "the user has not finished yet",
+        )),
+        DeviceStatus::Denied => Err(OAuthError::new(
+            ErrorCode::AccessDenied,
+            "the user denied the request",
+        )),
+        DeviceStatus::Approved => {
+            // Single use: of concurrent polls, one gets the tokens.
+            let Some(record) = provider.store().consume_device_code(&hash, now).await? else {
+                return Err(OAuthError::invalid_grant(
+                    "the device code was already used",
+                ));
+            };
+            let Some(user_id) = record.user_id.as_deref() else {
+                return Err(OAuthError::server_error(
+                    "approved device code without a user",
+                ));
+            };
+            let scopes: Vec<&str> = record.scope.split(' ').filter(|s| !s.is_empty()).collect();
+            let refresh = client.may_use(super::refresh_token::GRANT_TYPE)
+                && (scopes.contains(&"offline_access") || client.always_issue_refresh_token);
+            let family_expiry = provider.new_family_expiry();
+            provider
+                .issue_tokens(
+                    client,
+                    &Issue {
+                        grant_id: &record.device_code_hash,
+                        subject: user_id,
+                        scope: &record.scope,
+                        auth_time: record.auth_time,
+                        nonce: None,
+                        id_token: scopes.contains(&"openid"),
+                        refresh: refresh.then_some(RefreshFamily {
+                            scope: &record.scope,
+                            expires_at: family_expiry,
+                        }),
+                    },
+                )
+                .await
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! The token endpoint (RFC 6749 §3.2, §5): one module per grant type, each
+//! with its name and handler. The dispatcher authenticates the client first.
+
+pub mod authorization_code;
+pub mod client_credentials;
+pub mod device_code;
+pub mod refresh_token;
+
+use serde::Serialize;
+
+use crate::authorize::Params;
+use crate::error::{ErrorCode, OAuthError};
+use crate::Provider;
+
+/// A token request as received.
+#[derive(Debug)]
+pub struct TokenRequest {
+    /// Form parameters.
+    pub params: Params,
+    /// The `Authorization` header, if any.
+    pub authorization: Option<String>,
+}
+
+/// RFC 6749 §5.1 successful response.
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    /// The access token (a JWT, RFC 9068).
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Lifetime in seconds.
+    pub expires_in: u64,
+    /// Granted scope.
+    pub scope: String,
+    /// OIDC ID token, when `openid` was granted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    /// Refresh token (OAuth 2.1 §4.3), when the client may refresh.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+}
+
+fn param<'a>(params: &'a Params, name: &str) -> Result<Option<&'a str>, OAuthError> {
+    params.get(name).map_err(OAuthError::invalid_request)
+}
+
+/// Handles a token request: authenticates the client, then dispatches on
+/// `grant_type` (RFC 6749 §4.1.3, §4.4, §6).
+pub async fn token(provider: &Provider, req: &TokenRequest) -> Result<TokenResponse, OAuthError> {
+    let p = &req.params;
+    let client = provider
+        .authenticate_client(req.authorization.as_deref(), p)
+        .await?;
+    let grant_type = param(p, "grant_type")?
+        .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
+    if !SUPPORTED.contains(&grant_type) {
+        return Err(OAuthError::new(
+            ErrorCode::UnsupportedGrantType,
+            format!("grant_type {grant_type:?} is not supported"),
+        ));
+    }
+    if !client.may_use(grant_type) {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            format!("this client may not use the {grant_type} grant"),
+        ));
+    }
+    match grant_type {
+        authorization_code::GRANT_TYPE => authorization_code::exchange(provider, &client, p).await,
+        refresh_token::GRANT_TYPE => refresh_token::refresh(provider, &client, p).await,
+        client_credentials::GRANT_TYPE => client_credentials::grant(provider, &client, p).await,
+        device_code::GRANT_TYPE => device_code::poll(provider, &client, p).await,
+        other => Err(OAuthError::new(
+            ErrorCode::UnsupportedGrantType,
+            format!("grant_type {other:?} is not supported"),
+        )),
+    }
+}
+
+/// The grants this server implements.
+pub const SUPPORTED: &[&str] = &[
+    authorization_code::GRANT_TYPE,
+    refresh_token::GRANT_TYPE,
+    client_credentials::GRANT_TYPE,
+    device_code::GRANT_TYPE,
+];

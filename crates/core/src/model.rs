@@ -1,0 +1,305 @@
+//! The records the provider keeps.
+
+use serde::{Deserialize, Serialize};
+
+/// RFC 6749 §2.1 client types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientKind {
+    /// Cannot keep a secret (native apps, SPAs, CLIs): authenticates with
+    /// nothing but `client_id`, protected by PKCE.
+    #[default]
+    Public,
+    /// Holds a secret (`client_secret_basic` or `client_secret_post`).
+    Confidential,
+}
+
+impl ClientKind {
+    /// Its name in storage and output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientKind::Public => "public",
+            ClientKind::Confidential => "confidential",
+        }
+    }
+}
+
+/// Grant types this server implements (see discovery).
+pub const SUPPORTED_GRANT_TYPES: &[&str] = &[
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    DEVICE_CODE_GRANT,
+];
+
+/// RFC 8628 §3.4 grant type.
+pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// A registered client.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Client {
+    /// `client_id`.
+    pub id: String,
+    /// Display name shown on the consent page.
+    pub name: String,
+    /// Public or confidential.
+    pub kind: ClientKind,
+    /// Keyed hash of the client secret (confidential clients only).
+    #[serde(skip)]
+    pub secret_hash: Option<String>,
+    /// Registered redirect URIs, matched exactly (RFC 8252 §7.3 port rule aside).
+    pub redirect_uris: Vec<String>,
+    /// Scopes this client may ask for.
+    pub scopes: Vec<String>,
+    /// Grant types this client may use.
+    pub grant_types: Vec<String>,
+    /// Skip the consent page (first-party clients).
+    pub skip_consent: bool,
+    /// `id_token_signed_response_alg` (OIDC Registration), RS256 by default.
+    pub id_token_alg: String,
+    /// Creation time, seconds since the epoch.
+    pub created_at: i64,
+    /// Registered JWK Set (JSON) for `private_key_jwt` (RFC 7523 §2.2).
+    pub jwks: Option<String>,
+    /// Or the URL it is fetched from.
+    pub jwks_uri: Option<String>,
+    /// OIDC RP-Initiated Logout `post_logout_redirect_uris`.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Rotate refresh tokens at every use (always true for public clients,
+    /// OAuth 2.1 §4.3.1).
+    pub rotate_refresh_tokens: bool,
+    /// Issue refresh tokens even without the `offline_access` scope.
+    pub always_issue_refresh_token: bool,
+}
+
+impl Client {
+    /// `token_endpoint_auth_method` as registered (OIDC Registration §2).
+    pub fn auth_method(&self) -> &'static str {
+        match self.kind {
+            ClientKind::Public => "none",
+            ClientKind::Confidential if self.jwks.is_some() || self.jwks_uri.is_some() => {
+                "private_key_jwt"
+            }
+            ClientKind::Confidential => "client_secret_basic",
+        }
+    }
+
+    /// Whether the client may use `grant_type`.
+    pub fn may_use(&self, grant_type: &str) -> bool {
+        self.grant_types.iter().any(|g| g == grant_type)
+    }
+}
+
+/// A resource owner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    /// Stable, opaque subject identifier (`sub`).
+    pub id: String,
+    /// Login name.
+    pub username: String,
+    /// `email` claim.
+    pub email: Option<String>,
+    /// `name` claim.
+    pub name: Option<String>,
+    /// argon2id PHC string.
+    #[serde(skip)]
+    pub password_hash: String,
+    /// Creation time.
+    pub created_at: i64,
+}
+
+/// A browser login session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Session {
+    /// Who logged in.
+    pub user_id: String,
+    /// When they authenticated (OIDC `auth_time`).
+    pub auth_time: i64,
+    /// When the session ends.
+    pub expires_at: i64,
+}
+
+/// An authorization code as stored: only the hash of the code itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationCode {
+    /// SHA-256 of the code; also the id of the grant its tokens belong to.
+    pub code_hash: String,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The `redirect_uri` of the authorization request, as sent.
+    pub redirect_uri: String,
+    /// The PKCE `code_challenge` (RFC 7636 §4.4: stored with the code).
+    pub code_challenge: String,
+    /// Its method (`S256`, or `plain` only under the insecure switch).
+    pub code_challenge_method: String,
+    /// Granted scope, space-separated.
+    pub scope: String,
+    /// OIDC `nonce` to echo in the ID token.
+    pub nonce: Option<String>,
+    /// The resource owner.
+    pub user_id: String,
+    /// When the user authenticated.
+    pub auth_time: i64,
+    /// Issue time.
+    pub issued_at: i64,
+    /// Expiry.
+    pub expires_at: i64,
+}
+
+/// What consuming a code found (see [`crate::Store::consume_code`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeConsumption {
+    /// This call consumed it; no other call ever will.
+    Consumed(Box<AuthorizationCode>),
+    /// It had been consumed before: a replay.
+    AlreadyUsed,
+    /// No such code.
+    NotFound,
+}
+
+/// An issued access token, kept by `jti` so that it can be revoked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessTokenRecord {
+    /// The JWT's `jti`.
+    pub jti: String,
+    /// The grant it belongs to (the code hash for the code flow).
+    pub grant_id: String,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The resource owner.
+    pub user_id: String,
+    /// Granted scope.
+    pub scope: String,
+    /// Expiry.
+    pub expires_at: i64,
+}
+
+/// A signing key as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKey {
+    /// `kid`.
+    pub kid: String,
+    /// JWS `alg`: RS256, ES256 or EdDSA.
+    pub alg: String,
+    /// PKCS#8 DER of the private key.
+    pub private_pkcs8: Vec<u8>,
+    /// Creation time.
+    pub created_at: i64,
+    /// When it starts signing. Until then it is only published, so that
+    /// every node and every client's JWKS cache knows it first.
+    pub activates_at: i64,
+}
+
+/// A refresh token as stored (by hash). Tokens descending from one
+/// authorization form a family that shares `grant_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshTokenRecord {
+    /// SHA-256 of the token.
+    pub token_hash: String,
+    /// The family: the grant every token of the chain descends from.
+    pub grant_id: String,
+    /// The client.
+    pub client_id: String,
+    /// The resource owner.
+    pub user_id: String,
+    /// Scope of the grant (RFC 6749 §6: a rotated token keeps it).
+    pub scope: String,
+    /// When the user authenticated.
+    pub auth_time: i64,
+    /// Issue time of this token.
+    pub issued_at: i64,
+    /// Absolute expiry of the whole family.
+    pub family_expires_at: i64,
+    /// Idle expiry: unused until then, the token dies.
+    pub idle_expires_at: i64,
+}
+
+/// What presenting a refresh token found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshUse {
+    /// This call took it (rotating: no other call ever will).
+    Taken(Box<RefreshTokenRecord>),
+    /// It had been rotated already: reuse, evidence of theft.
+    Reused(Box<RefreshTokenRecord>),
+    /// Unknown or revoked.
+    Invalid,
+}
+
+/// A session as listed for administrators.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionInfo {
+    /// A short, non-secret identifier (a prefix of the id's hash).
+    pub id: String,
+    /// When the user authenticated.
+    pub auth_time: i64,
+    /// When it ends.
+    pub expires_at: i64,
+}
+
+/// What a sweep removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SweepCounts {
+    /// Authorization codes.
+    pub codes: u64,
+    /// Access token records.
+    pub access_tokens: u64,
+    /// Refresh tokens.
+    pub refresh_tokens: u64,
+    /// Sessions.
+    pub sessions: u64,
+    /// Used client assertion `jti`s.
+    pub jtis: u64,
+    /// Device codes.
+    pub device_codes: u64,
+}
+
+/// The state of a device authorization (RFC 8628 §3.3-§3.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceStatus {
+    /// The user has not decided yet.
+    Pending,
+    /// The user approved.
+    Approved,
+    /// The user denied.
+    Denied,
+}
+
+/// A device authorization as stored (both codes by hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceCode {
+    /// SHA-256 of the device code.
+    pub device_code_hash: String,
+    /// SHA-256 of the normalised user code.
+    pub user_code_hash: String,
+    /// The client.
+    pub client_id: String,
+    /// Requested scope.
+    pub scope: String,
+    /// Issue time.
+    pub issued_at: i64,
+    /// Expiry.
+    pub expires_at: i64,
+    /// Minimum polling interval in seconds (grows by 5 on `slow_down`).
+    pub interval: i64,
+    /// The user's decision.
+    pub status: DeviceStatus,
+    /// Who decided.
+    pub user_id: Option<String>,
+    /// When they authenticated.
+    pub auth_time: Option<i64>,
+}
+
+/// What a poll of the token endpoint found (RFC 8628 §3.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DevicePoll {
+    /// No such device code (or already redeemed).
+    NotFound,
+    /// The record, and whether this poll came sooner than `interval` after
+    /// the previous one (the interval has then grown by 5 seconds).
+    Polled {
+        /// The record after this poll.
+        record: Box<DeviceCode>,
+        /// Polled too fast.
+        slow_down: bool,
+    },
+}

@@ -1,0 +1,57 @@
+//! Password hashing with argon2id (RFC 9106), for users only.
+//!
+//! Hashing is deliberately slow (tens of milliseconds): callers on an async
+//! runtime run it on a blocking thread.
+
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
+use argon2::Argon2;
+
+/// A PHC string (`$argon2id$v=19$...`) for `password`, with a random salt.
+pub fn hash(password: &str) -> Result<String, String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// Whether `password` matches the PHC string `stored`. A malformed stored
+/// hash counts as a mismatch.
+pub fn verify(password: &str, stored: &str) -> bool {
+    PasswordHash::new(stored)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// A hash of a random password, verified against when the username is
+/// unknown so that a wrong username costs the same time as a wrong password
+/// (no user enumeration by timing).
+pub fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let random = crate::secret::random_token(16).unwrap_or_default();
+        hash(&random).unwrap_or_default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argon2id_round_trip() {
+        let h = hash("correct horse").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify("correct horse", &h));
+        assert!(!verify("wrong", &h));
+        assert!(!verify("x", "not a hash"));
+        assert!(PasswordHash::new(dummy_hash()).is_ok());
+        assert!(!verify("x", dummy_hash()));
+    }
+}

@@ -1,0 +1,165 @@
+//! Redirect URI matching (RFC 6749 §3.1.2, OAuth 2.1 §2.3.1, RFC 8252 §7.3).
+//!
+//! Matching is exact string comparison, with one exception: for a registered
+//! loopback IP literal redirect (`http://127.0.0.1...` or `http://[::1]...`)
+//! any port is accepted at request time, as RFC 8252 §7.3 requires for native
+//! apps that bind an ephemeral port. `localhost` is not a loopback literal
+//! (RFC 8252 §8.3: it may resolve elsewhere) and matches exactly only.
+
+use url::Url;
+
+/// Whether `requested` matches one of `registered`.
+pub fn matches(registered: &[String], requested: &str) -> bool {
+    if registered.iter().any(|r| r == requested) {
+        return true;
+    }
+    let Some(req) = loopback_without_port(requested) else {
+        return false;
+    };
+    registered
+        .iter()
+        .filter_map(|r| loopback_without_port(r))
+        .any(|r| r == req)
+}
+
+/// For `http://127.0.0.1[:port]/...` or `http://[::1][:port]/...`, the URL
+/// with the port removed; `None` for anything else. Userinfo is refused.
+fn loopback_without_port(uri: &str) -> Option<String> {
+    let mut url = Url::parse(uri).ok()?;
+    if url.scheme() != "http" || !url.username().is_empty() || url.password().is_some() {
+        return None;
+    }
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) if ip.is_loopback() && ip.octets() == [127, 0, 0, 1] => {}
+        Some(url::Host::Ipv6(ip)) if ip.is_loopback() => {}
+        _ => return None,
+    }
+    // The literal must be written as such in the request too (no
+    // normalisation surprises such as "127.1").
+    if !(uri.starts_with("http://127.0.0.1") || uri.starts_with("http://[::1]")) {
+        return None;
+    }
+    url.set_port(None).ok()?;
+    Some(url.to_string())
+}
+
+/// The web origin (`scheme://host[:port]`, RFC 6454) of an http(s) URI;
+/// loopback IP literals lose their port, since any port is theirs.
+pub fn web_origin(uri: &str) -> Option<String> {
+    let url = Url::parse(uri).ok()?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return None;
+    }
+    if let Some(bare) = loopback_without_port(uri) {
+        return loopback_origin_without_port(&bare);
+    }
+    Some(url.origin().ascii_serialization())
+}
+
+/// `http://127.0.0.1` or `http://[::1]` for a loopback literal origin on any
+/// port; `None` for other origins.
+pub fn loopback_origin_without_port(origin: &str) -> Option<String> {
+    let url = Url::parse(origin).ok()?;
+    loopback_without_port(origin)?;
+    let host = url.host_str()?;
+    Some(format!("http://{host}"))
+}
+
+/// Whether a URI can be registered as a redirect URI: absolute, no fragment
+/// (RFC 6749 §3.1.2), and https, a loopback http, or a private-use scheme
+/// (RFC 8252 §7.1) with a dot in it.
+pub fn validate_registration(uri: &str) -> Result<(), String> {
+    let url = Url::parse(uri).map_err(|e| format!("{uri:?} is not an absolute URI: {e}"))?;
+    if url.fragment().is_some() {
+        return Err(format!(
+            "{uri:?} has a fragment; RFC 6749 §3.1.2 forbids one"
+        ));
+    }
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" => {
+            if loopback_without_port(uri).is_some() || url.host_str() == Some("localhost") {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{uri:?} is plain http on a non-loopback host; use https, or http://127.0.0.1 / http://[::1] for native apps (RFC 8252 §7.3)"
+                ))
+            }
+        }
+        scheme if scheme.contains('.') => Ok(()),
+        scheme => Err(format!(
+            "{uri:?}: private-use scheme {scheme:?} must be a reverse domain name such as com.example.app (RFC 8252 §7.1)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reg(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn exact_match_otherwise_nothing() {
+        let r = reg(&["https://app.example/cb"]);
+        assert!(matches(&r, "https://app.example/cb"));
+        assert!(!matches(&r, "https://app.example/cb/"));
+        assert!(!matches(&r, "https://app.example/cb?x=1"));
+        assert!(!matches(&r, "https://app.example:8443/cb"));
+        assert!(!matches(&r, "HTTPS://app.example/cb"));
+    }
+
+    #[test]
+    fn loopback_literals_match_any_port() {
+        let r = reg(&["http://127.0.0.1/callback", "http://[::1]/cb"]);
+        assert!(matches(&r, "http://127.0.0.1:53124/callback"));
+        assert!(matches(&r, "http://127.0.0.1/callback"));
+        assert!(matches(&r, "http://[::1]:9/cb"));
+        assert!(!matches(&r, "http://127.0.0.1:53124/other"));
+        assert!(!matches(&r, "http://127.0.0.1:53124/callback?x"));
+        assert!(!matches(&r, "http://127.1:53124/callback"));
+        assert!(!matches(&r, "http://user@127.0.0.1:5/callback"));
+    }
+
+    #[test]
+    fn localhost_is_not_a_loopback_literal() {
+        let r = reg(&["http://localhost/callback"]);
+        assert!(matches(&r, "http://localhost/callback"));
+        assert!(!matches(&r, "http://localhost:4000/callback"));
+    }
+
+    #[test]
+    fn origins_of_redirect_uris() {
+        assert_eq!(
+            web_origin("https://app.example:8443/cb?x").as_deref(),
+            Some("https://app.example:8443")
+        );
+        assert_eq!(
+            web_origin("http://127.0.0.1:5000/cb").as_deref(),
+            Some("http://127.0.0.1")
+        );
+        assert_eq!(
+            web_origin("http://[::1]/cb").as_deref(),
+            Some("http://[::1]")
+        );
+        assert_eq!(web_origin("com.example.app:/cb"), None);
+        assert_eq!(
+            loopback_origin_without_port("http://127.0.0.1:3000").as_deref(),
+            Some("http://127.0.0.1")
+        );
+        assert_eq!(loopback_origin_without_port("http://localhost:3000"), None);
+    }
+
+    #[test]
+    fn registration_rules() {
+        assert!(validate_registration("https://a.example/cb").is_ok());
+        assert!(validate_registration("http://127.0.0.1/callback").is_ok());
+        assert!(validate_registration("com.example.app:/cb").is_ok());
+        assert!(validate_registration("http://a.example/cb").is_err());
+        assert!(validate_registration("https://a.example/cb#x").is_err());
+        assert!(validate_registration("/relative").is_err());
+        assert!(validate_registration("myapp:/cb").is_err());
+    }
+}

@@ -1,0 +1,73 @@
+//! Random identifiers and the hashes under which secrets are stored.
+//!
+//! Codes, tokens and session ids are 256-bit random values: a plain SHA-256
+//! is a sufficient one-way storage form (no dictionary to attack). Client
+//! secrets are also generated with 256 bits, and stored as HMAC-SHA-256 under
+//! a per-installation key, so a leaked table cannot be matched against
+//! secrets of another installation. Passwords, the only low-entropy secrets,
+//! use argon2id ([`crate::password`]).
+
+use aws_lc_rs::{digest, hmac};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use subtle::ConstantTimeEq;
+
+/// `bytes` random octets from the OS CSPRNG, base64url without padding.
+pub fn random_token(bytes: usize) -> Result<String, getrandom::Error> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf)?;
+    Ok(URL_SAFE_NO_PAD.encode(buf))
+}
+
+/// The storage form of a high-entropy bearer value (code, token, session id).
+pub fn hash_token(token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, token.as_bytes()))
+}
+
+/// HMAC-SHA-256 keyed hash of a client secret.
+#[derive(Clone)]
+pub struct SecretHasher(hmac::Key);
+
+impl std::fmt::Debug for SecretHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretHasher(<redacted>)")
+    }
+}
+
+impl SecretHasher {
+    /// A hasher keyed with `key` (at least 32 bytes).
+    pub fn new(key: &[u8]) -> Self {
+        Self(hmac::Key::new(hmac::HMAC_SHA256, key))
+    }
+
+    /// The stored form of `secret`.
+    pub fn hash(&self, secret: &str) -> String {
+        URL_SAFE_NO_PAD.encode(hmac::sign(&self.0, secret.as_bytes()))
+    }
+
+    /// Whether `secret` matches `stored`, in constant time.
+    pub fn verify(&self, secret: &str, stored: &str) -> bool {
+        self.hash(secret).as_bytes().ct_eq(stored.as_bytes()).into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_random_and_256_bits() {
+        let a = random_token(32).unwrap();
+        assert_eq!(a.len(), 43);
+        assert_ne!(a, random_token(32).unwrap());
+    }
+
+    #[test]
+    fn keyed_hash_depends_on_the_key() {
+        let a = SecretHasher::new(&[1; 32]);
+        let b = SecretHasher::new(&[2; 32]);
+        assert_ne!(a.hash("s"), b.hash("s"));
+        assert!(a.verify("s", &a.hash("s")));
+        assert!(!a.verify("t", &a.hash("s")));
+    }
+}

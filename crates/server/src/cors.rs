@@ -1,0 +1,71 @@
+//! CORS (Fetch standard) for browser apps: the token, revocation, userinfo,
+//! JWKS and discovery endpoints answer the origins of public clients'
+//! registered redirect URIs, and no other origin. No credentials (cookies)
+//! are ever allowed cross-origin.
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::AppState;
+
+/// The middleware.
+pub async fn cors(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let allowed = match &origin {
+        Some(o) => match s.provider.cors_allowed(o).await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::error!(error = %e, "CORS origin lookup failed");
+                false
+            }
+        },
+        None => false,
+    };
+    let preflight = req.method() == Method::OPTIONS
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let mut resp = if preflight {
+        if allowed {
+            let mut r = StatusCode::NO_CONTENT.into_response();
+            let h = r.headers_mut();
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("GET, POST"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static("authorization, content-type, dpop"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("600"),
+            );
+            r
+        } else {
+            StatusCode::FORBIDDEN.into_response()
+        }
+    } else {
+        let mut r = next.run(req).await;
+        if allowed {
+            r.headers_mut().insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static("www-authenticate"),
+            );
+        }
+        r
+    };
+    if let (true, Some(o)) = (allowed, origin.and_then(|o| HeaderValue::from_str(&o).ok())) {
+        resp.headers_mut()
+            .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
+    }
+    resp.headers_mut()
+        .append(header::VARY, HeaderValue::from_static("origin"));
+    resp
+}

@@ -1,0 +1,45 @@
+//! Periodic deletion of expired codes, tokens, sessions and `jti`s, so that
+//! the database stops growing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use proofkey_core::Provider;
+
+/// Sweeps every `interval` until the task is dropped.
+pub async fn sweeper(provider: Arc<Provider>, interval: Duration) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match provider.sweep().await {
+            Ok(c) => tracing::debug!(
+                codes = c.codes,
+                access_tokens = c.access_tokens,
+                refresh_tokens = c.refresh_tokens,
+                sessions = c.sessions,
+                jtis = c.jtis,
+                "swept expired rows"
+            ),
+            Err(e) => tracing::warn!(error = %e, "sweep failed; will retry"),
+        }
+    }
+}
+
+/// How often every node re-reads the signing keys (so a rotated key is
+/// published within this time; `proofkey keys rotate` waits much longer
+/// before the key signs).
+pub const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Reloads the signing keys every `interval` until the task is dropped.
+pub async fn key_reloader(provider: Arc<Provider>, interval: Duration) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        if let Err(e) = provider.reload_keys().await {
+            tracing::warn!(error = %e, "cannot reload signing keys; keeping the current ones");
+        }
+    }
+}

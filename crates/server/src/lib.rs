@@ -1,0 +1,73 @@
+//! proofkey's HTTP layer: extract, call [`proofkey_core::Provider`], respond.
+//!
+//! **Invariant:** no protocol decision is made here; handlers translate HTTP
+//! to core calls and core results to HTTP (status, headers, pages).
+
+mod cookies;
+mod cors;
+mod housekeeping;
+mod jwks_fetch;
+mod pages;
+mod params;
+mod responses;
+mod routes;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::http::{header, HeaderValue};
+use axum::Router;
+use proofkey_core::Provider;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// Shared state of every handler.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    provider: Arc<Provider>,
+    pages: Arc<pages::Pages>,
+}
+
+/// The router, for in-process use and for [`serve`].
+pub fn app(provider: Arc<Provider>) -> Router {
+    let state = AppState {
+        provider,
+        pages: Arc::new(pages::Pages::new()),
+    };
+    routes::router(state.clone())
+        .with_state(state)
+        // RFC 9700 §4.16 (clickjacking) and §4.2.4 (referrer leaks) on every
+        // response; pages add CSP and no-store themselves.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        // Request spans at DEBUG (RUST_LOG=tower_http=debug); paths and
+        // statuses only, never bodies (they carry codes and secrets).
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+}
+
+pub use housekeeping::{key_reloader, sweeper, KEY_RELOAD_INTERVAL};
+pub use jwks_fetch::HttpJwksFetcher;
+
+/// Serves until `shutdown` completes, then finishes in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    provider: Arc<Provider>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    // The peer address keys the rate limit of user-code guesses (RFC 8628 §5.1).
+    axum::serve(
+        listener,
+        app(provider).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

@@ -1,0 +1,290 @@
+//! The authorization endpoint and its pages: `GET`/`POST /authorize`,
+//! `POST /login`, `POST /consent` (RFC 6749 §4.1.1, OIDC Core §3.1.2).
+//!
+//! The login and consent forms carry the authorization request's parameters
+//! as hidden fields and are re-validated on every step, so no request state
+//! lives on the server between pages. Forms are CSRF-protected with a
+//! double-submit cookie compared in constant time.
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use minijinja::context;
+use proofkey_core::authorize::{error_redirect, AuthorizeError, Params, ValidRequest};
+use proofkey_core::model::{Session, User};
+use proofkey_core::secret;
+use proofkey_core::Next;
+use subtle::ConstantTimeEq;
+
+use crate::responses::redirect;
+use crate::{cookies, params, AppState};
+
+const CSRF_MAX_AGE: u64 = 3600;
+
+/// `GET /authorize`.
+pub async fn get(State(s): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    let p = params::parse(q.unwrap_or_default().as_bytes());
+    authorize(&s, &headers, &p).await
+}
+
+/// `POST /authorize` (OIDC Core §3.1.2.1: form-encoded parameters).
+pub async fn post(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if !params::is_form(&headers) {
+        return s
+            .pages
+            .error("the authorization request must be form-encoded");
+    }
+    authorize(&s, &headers, &params::parse(&body)).await
+}
+
+async fn validated(s: &AppState, p: &Params) -> Result<ValidRequest, Response> {
+    s.provider.validate_authorize(p).await.map_err(|e| match e {
+        AuthorizeError::Unavailable => s.pages.render(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "message.html",
+            context! { title => "Try again shortly", message => "The server is temporarily unavailable." },
+        ),
+        AuthorizeError::Page(message) => s.pages.error(&message),
+        AuthorizeError::Redirect {
+            redirect_uri,
+            error,
+            state,
+        } => redirect(&error_redirect(
+            &redirect_uri,
+            &error,
+            state.as_deref(),
+            &s.provider.config().issuer,
+        )),
+    })
+}
+
+fn server_error_redirect(
+    s: &AppState,
+    req: &ValidRequest,
+    e: &proofkey_core::OAuthError,
+) -> Response {
+    redirect(&error_redirect(
+        &req.redirect_uri,
+        e,
+        req.state.as_deref(),
+        &s.provider.config().issuer,
+    ))
+}
+
+async fn session(
+    s: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Session>, proofkey_core::OAuthError> {
+    Ok(s.provider
+        .session(cookies::get(headers, cookies::SESSION))
+        .await?)
+}
+
+async fn authorize(s: &AppState, headers: &HeaderMap, p: &Params) -> Response {
+    let req = match validated(s, p).await {
+        Ok(r) => r,
+        Err(resp) => return resp,
+    };
+    let session = match session(s, headers).await {
+        Ok(sess) => sess,
+        Err(e) => return server_error_redirect(s, &req, &e),
+    };
+    match s.provider.next(&req, session.as_ref()).await {
+        Ok(Next::Login) => login_page(s, headers, &req, "", None),
+        Ok(Next::Consent(user)) => consent_page(s, headers, &req, &user),
+        Ok(Next::Redirect(url)) => redirect(&url),
+        Err(e) => server_error_redirect(s, &req, &e),
+    }
+}
+
+/// The CSRF token of this browser, and a `Set-Cookie` when it is new.
+pub(crate) fn csrf_token(s: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
+    if let Some(existing) = cookies::get(headers, cookies::CSRF).filter(|v| v.len() >= 32) {
+        return (existing.to_owned(), None);
+    }
+    let fresh = secret::random_token(32).unwrap_or_default();
+    let cookie = cookies::set(
+        cookies::CSRF,
+        &fresh,
+        CSRF_MAX_AGE,
+        s.provider.config().https(),
+    );
+    (fresh, Some(cookie))
+}
+
+pub(crate) fn csrf_ok(headers: &HeaderMap, p: &Params) -> bool {
+    match (
+        cookies::get(headers, cookies::CSRF),
+        p.get("csrf").ok().flatten(),
+    ) {
+        (Some(cookie), Some(field)) if cookie.len() >= 32 => {
+            cookie.as_bytes().ct_eq(field.as_bytes()).into()
+        }
+        _ => false,
+    }
+}
+
+pub(crate) fn with_cookie(mut resp: Response, cookie: Option<String>) -> Response {
+    if let Some(c) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
+    resp
+}
+
+fn login_page(
+    s: &AppState,
+    headers: &HeaderMap,
+    req: &ValidRequest,
+    username: &str,
+    error: Option<&str>,
+) -> Response {
+    let (csrf, cookie) = csrf_token(s, headers);
+    let resp = s.pages.render(
+        StatusCode::OK,
+        "login.html",
+        context! {
+            client_name => req.client.name,
+            params => req.params,
+            csrf,
+            username,
+            error,
+        },
+    );
+    with_cookie(resp, cookie)
+}
+
+fn scope_description(scope: &str) -> &'static str {
+    match scope {
+        "openid" => "confirm who you are",
+        "profile" => "your name and username",
+        "email" => "your email address",
+        "offline_access" => "keep access while you are away",
+        _ => "",
+    }
+}
+
+fn consent_page(s: &AppState, headers: &HeaderMap, req: &ValidRequest, user: &User) -> Response {
+    let (csrf, cookie) = csrf_token(s, headers);
+    let scopes: Vec<(String, &str)> = req
+        .scopes
+        .iter()
+        .map(|sc| (sc.clone(), scope_description(sc)))
+        .collect();
+    let resp = s.pages.render(
+        StatusCode::OK,
+        "consent.html",
+        context! {
+            client_name => req.client.name,
+            client_id => req.client.id,
+            username => user.username,
+            scopes,
+            params => req.params,
+            csrf,
+        },
+    );
+    with_cookie(resp, cookie)
+}
+
+pub(crate) fn forbidden_csrf(s: &AppState) -> Response {
+    s.pages.render(
+        StatusCode::FORBIDDEN,
+        "message.html",
+        context! {
+            title => "Form expired",
+            message => "This form could not be verified (missing or stale security token). Go back to the application and start again.",
+        },
+    )
+}
+
+/// The authorization request's parameters, without the form's own fields
+/// and without `prompt=login` (it has just been honoured).
+fn onward_query(req: &ValidRequest) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in &req.params {
+        if k == "prompt" {
+            let rest: Vec<&str> = v
+                .split(' ')
+                .filter(|p| *p != "login" && !p.is_empty())
+                .collect();
+            if !rest.is_empty() {
+                q.append_pair(k, &rest.join(" "));
+            }
+        } else {
+            q.append_pair(k, v);
+        }
+    }
+    q.finish()
+}
+
+/// `POST /login`: username and password, then back to `/authorize`.
+pub async fn login(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let p = params::parse(&body);
+    let req = match validated(&s, &p).await {
+        Ok(r) => r,
+        Err(resp) => return resp,
+    };
+    if !params::is_form(&headers) || !csrf_ok(&headers, &p) {
+        return forbidden_csrf(&s);
+    }
+    let username = p.get("username").ok().flatten().unwrap_or_default();
+    let password = p.get("password").ok().flatten().unwrap_or_default();
+    let user = match s.provider.check_password(username, password).await {
+        Ok(u) => u,
+        Err(e) => return server_error_redirect(&s, &req, &e),
+    };
+    let Some(user) = user else {
+        // One generic message for unknown users and wrong passwords.
+        tracing::info!(client_id = %req.client.id, "failed login");
+        return login_page(
+            &s,
+            &headers,
+            &req,
+            username,
+            Some("Invalid username or password."),
+        );
+    };
+    let cookie = match s.provider.start_session(&user).await {
+        Ok(c) => c,
+        Err(e) => return server_error_redirect(&s, &req, &e),
+    };
+    tracing::info!(user = %user.username, "login");
+    let secure = s.provider.config().https();
+    let max_age = s.provider.config().session_lifetime.as_secs();
+    let resp = redirect(&format!("/authorize?{}", onward_query(&req)));
+    with_cookie(
+        resp,
+        Some(cookies::set(cookies::SESSION, &cookie, max_age, secure)),
+    )
+}
+
+/// `POST /consent`: the user's decision.
+pub async fn consent(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let p = params::parse(&body);
+    let req = match validated(&s, &p).await {
+        Ok(r) => r,
+        Err(resp) => return resp,
+    };
+    if !params::is_form(&headers) || !csrf_ok(&headers, &p) {
+        return forbidden_csrf(&s);
+    }
+    let session = match session(&s, &headers).await {
+        Ok(Some(sess)) => sess,
+        Ok(None) => return login_page(&s, &headers, &req, "", None),
+        Err(e) => return server_error_redirect(&s, &req, &e),
+    };
+    let allow = match p.get("decision").ok().flatten() {
+        Some("allow") => true,
+        Some("deny") => false,
+        _ => {
+            return s
+                .pages
+                .error("the consent form was submitted without a decision")
+        }
+    };
+    match s.provider.consent(&req, &session, allow).await {
+        Ok(url) => redirect(&url),
+        Err(e) => server_error_redirect(&s, &req, &e),
+    }
+    .into_response()
+}

@@ -1,0 +1,199 @@
+//! RFC 8628: `POST /device_authorization` (§3.1) and the verification page
+//! `/device` (§3.3), where a logged-in user enters the user code and
+//! approves or denies. Logging in happens on the same page, so the user
+//! code survives it.
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use minijinja::context;
+use proofkey_core::device::{display_user_code, normalize_user_code};
+use proofkey_core::model::Session;
+
+use super::authorize::{csrf_ok, csrf_token, with_cookie};
+use crate::responses::{json_no_store, token_error};
+use crate::{cookies, params, AppState};
+
+/// §3.1 device authorization request.
+pub async fn authorization(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if !params::is_form(&headers) {
+        return token_error(&proofkey_core::OAuthError::invalid_request(
+            "the request must be application/x-www-form-urlencoded",
+        ));
+    }
+    let p = params::parse(&body);
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let client = match s.provider.authenticate_client(auth, &p).await {
+        Ok(c) => c,
+        Err(e) => return token_error(&e),
+    };
+    match s.provider.device_authorization(&client, &p).await {
+        Ok(v) => json_no_store(StatusCode::OK, v),
+        Err(e) => token_error(&e),
+    }
+}
+
+struct Form<'a> {
+    user_code: &'a str,
+    username: &'a str,
+    error: Option<&'a str>,
+}
+
+fn entry_page(s: &AppState, headers: &HeaderMap, logged_in: bool, f: Form<'_>) -> Response {
+    let (csrf, cookie) = csrf_token(s, headers);
+    let resp = s.pages.render(
+        StatusCode::OK,
+        "device.html",
+        context! { confirm => false, login => !logged_in, user_code => f.user_code, username => f.username, error => f.error, csrf },
+    );
+    with_cookie(resp, cookie)
+}
+
+async fn session(s: &AppState, headers: &HeaderMap) -> Option<Session> {
+    s.provider
+        .session(cookies::get(headers, cookies::SESSION))
+        .await
+        .ok()
+        .flatten()
+}
+
+/// `GET /device[?user_code=...]` (`verification_uri_complete` pre-fills it).
+pub async fn page(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let p = params::parse(q.unwrap_or_default().as_bytes());
+    let code = p.get("user_code").ok().flatten().unwrap_or_default();
+    let logged_in = session(&s, &headers).await.is_some();
+    entry_page(
+        &s,
+        &headers,
+        logged_in,
+        Form {
+            user_code: code,
+            username: "",
+            error: None,
+        },
+    )
+}
+
+/// `POST /device`: the code (and, without a session, the credentials).
+pub async fn submit(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let p = params::parse(&body);
+    if !params::is_form(&headers) || !csrf_ok(&headers, &p) {
+        return super::authorize::forbidden_csrf(&s);
+    }
+    let code = p.get("user_code").ok().flatten().unwrap_or_default();
+    let mut set_session = None;
+    let _session = match session(&s, &headers).await {
+        Some(sess) => sess,
+        None => {
+            let username = p.get("username").ok().flatten().unwrap_or_default();
+            let password = p.get("password").ok().flatten().unwrap_or_default();
+            let user = match s.provider.check_password(username, password).await {
+                Ok(Some(u)) => u,
+                Ok(None) => {
+                    let f = Form {
+                        user_code: code,
+                        username,
+                        error: Some("Invalid username or password."),
+                    };
+                    return entry_page(&s, &headers, false, f);
+                }
+                Err(_) => return s.pages.error("the server is temporarily unavailable"),
+            };
+            let cookie = match s.provider.start_session(&user).await {
+                Ok(c) => c,
+                Err(_) => return s.pages.error("the server is temporarily unavailable"),
+            };
+            let cfg = s.provider.config();
+            set_session = Some(cookies::set(
+                cookies::SESSION,
+                &cookie,
+                cfg.session_lifetime.as_secs(),
+                cfg.https(),
+            ));
+            match s.provider.session(Some(&cookie)).await {
+                Ok(Some(sess)) => sess,
+                _ => return s.pages.error("the server is temporarily unavailable"),
+            }
+        }
+    };
+    let (record, client) = match s.provider.device_lookup(code, &peer.ip().to_string()).await {
+        Ok(found) => found,
+        Err(e) => {
+            let f = Form {
+                user_code: code,
+                username: "",
+                error: Some(&e.to_string()),
+            };
+            return with_cookie(entry_page(&s, &headers, true, f), set_session);
+        }
+    };
+    let (csrf, csrf_cookie) = csrf_token(&s, &headers);
+    let scopes: Vec<&str> = record.scope.split(' ').filter(|x| !x.is_empty()).collect();
+    let shown = normalize_user_code(code)
+        .map(|n| display_user_code(&n))
+        .unwrap_or_default();
+    let resp = s.pages.render(
+        StatusCode::OK,
+        "device.html",
+        context! { confirm => true, client_name => client.name, client_id => client.id, scopes, user_code => shown, csrf },
+    );
+    with_cookie(with_cookie(resp, csrf_cookie), set_session)
+}
+
+/// `POST /device/decision`.
+pub async fn decision(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let p = params::parse(&body);
+    if !params::is_form(&headers) || !csrf_ok(&headers, &p) {
+        return super::authorize::forbidden_csrf(&s);
+    }
+    let Some(session) = session(&s, &headers).await else {
+        return entry_page(
+            &s,
+            &headers,
+            false,
+            Form {
+                user_code: "",
+                username: "",
+                error: Some("Sign in first."),
+            },
+        );
+    };
+    let code = p.get("user_code").ok().flatten().unwrap_or_default();
+    let approve = match p.get("decision").ok().flatten() {
+        Some("allow") => true,
+        Some("deny") => false,
+        _ => return s.pages.error("the form was submitted without a decision"),
+    };
+    let (title, message) = match s.provider.device_decide(code, &session, approve).await {
+        Ok(true) if approve => ("Device connected", "You can return to your device."),
+        Ok(true) => (
+            "Request denied",
+            "The device was not connected. You can close this page.",
+        ),
+        Ok(false) => (
+            "Code expired",
+            "This code is no longer valid. Start again on your device.",
+        ),
+        Err(_) => ("Try again later", "The server is temporarily unavailable."),
+    };
+    let mut resp = s
+        .pages
+        .render(StatusCode::OK, "message.html", context! { title, message });
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}

@@ -1,0 +1,98 @@
+//! `GET`/`POST /logout`: OpenID Connect RP-Initiated Logout 1.0.
+//!
+//! With a valid `id_token_hint` for the logged-in user the session ends at
+//! once; otherwise the user confirms on a CSRF-protected page, so that a
+//! third-party page cannot log people out.
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use minijinja::context;
+use proofkey_core::authorize::Params;
+
+use super::authorize::{csrf_ok, csrf_token, with_cookie};
+use crate::responses::redirect;
+use crate::{cookies, params, AppState};
+
+/// `GET /logout`.
+pub async fn get(State(s): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    logout(
+        &s,
+        &headers,
+        &params::parse(q.unwrap_or_default().as_bytes()),
+        false,
+    )
+    .await
+}
+
+/// `POST /logout` (the confirmation form, or an RP posting the request).
+pub async fn post(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if !params::is_form(&headers) {
+        return s.pages.error("the logout request must be form-encoded");
+    }
+    let p = params::parse(&body);
+    let confirmed = p.get("confirm").ok().flatten() == Some("yes") && csrf_ok(&headers, &p);
+    logout(&s, &headers, &p, confirmed).await
+}
+
+const PARAMS: &[&str] = &[
+    "id_token_hint",
+    "client_id",
+    "post_logout_redirect_uri",
+    "state",
+];
+
+async fn logout(s: &AppState, headers: &HeaderMap, p: &Params, confirmed: bool) -> Response {
+    let req = match s.provider.end_session_request(p).await {
+        Ok(r) => r,
+        Err(message) => return s.pages.error(&message),
+    };
+    let cookie = cookies::get(headers, cookies::SESSION);
+    let session = match s.provider.session(cookie).await {
+        Ok(sess) => sess,
+        Err(e) => {
+            tracing::error!(error = %e, "session lookup failed");
+            return s.pages.error("the server is temporarily unavailable");
+        }
+    };
+    if let (Some(sess), Some(cookie)) = (&session, cookie) {
+        let hinted = req.hinted_subject.as_deref() == Some(sess.user_id.as_str());
+        if !(hinted || confirmed) {
+            let (csrf, set) = csrf_token(s, headers);
+            let carried: Vec<(String, String)> = PARAMS
+                .iter()
+                .filter_map(|k| {
+                    p.get(k)
+                        .ok()
+                        .flatten()
+                        .map(|v| ((*k).to_owned(), v.to_owned()))
+                })
+                .collect();
+            let resp = s.pages.render(
+                StatusCode::OK,
+                "logout.html",
+                context! { client_name => req.client_name, params => carried, csrf },
+            );
+            return with_cookie(resp, set);
+        }
+        if let Err(e) = s.provider.end_session(cookie).await {
+            tracing::error!(error = %e, "ending the session failed");
+            return s.pages.error("the server is temporarily unavailable");
+        }
+        tracing::info!(user = %sess.user_id, "logged out");
+    }
+    let clear = cookies::set(cookies::SESSION, "", 0, s.provider.config().https());
+    let mut resp = match &req.redirect {
+        Some(url) => redirect(url),
+        None => s.pages.render(
+            StatusCode::OK,
+            "message.html",
+            context! { title => "Signed out", message => "You are signed out. You can close this page." },
+        ),
+    };
+    if let Ok(v) = HeaderValue::from_str(&clear) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
+}

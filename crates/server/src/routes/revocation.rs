@@ -1,0 +1,63 @@
+//! `POST /revoke` (RFC 7009) and `POST /introspect` (RFC 7662).
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use proofkey_core::OAuthError;
+
+use crate::responses::{json_no_store, no_store, token_error};
+use crate::{params, AppState};
+
+fn authorization(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+}
+
+fn form_required() -> Response {
+    token_error(&OAuthError::invalid_request(
+        "the request must be application/x-www-form-urlencoded",
+    ))
+}
+
+/// RFC 7009 §2.1: 200 with an empty body for any token the client may
+/// revoke, known or not.
+pub async fn revoke(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if !params::is_form(&headers) {
+        return form_required();
+    }
+    let p = params::parse(&body);
+    let client = match s
+        .provider
+        .authenticate_client(authorization(&headers), &p)
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => return token_error(&e),
+    };
+    match s.provider.revoke(&client.id, &p).await {
+        Ok(()) => (StatusCode::OK, no_store()).into_response(),
+        Err(e) => token_error(&e),
+    }
+}
+
+/// RFC 7662 §2.
+pub async fn introspect(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if !params::is_form(&headers) {
+        return form_required();
+    }
+    let p = params::parse(&body);
+    let client = match s
+        .provider
+        .authenticate_client(authorization(&headers), &p)
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => return token_error(&e),
+    };
+    match s.provider.introspect(&client, &p).await {
+        Ok(v) => json_no_store(StatusCode::OK, v),
+        Err(e) => token_error(&e),
+    }
+}

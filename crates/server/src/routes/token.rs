@@ -1,0 +1,31 @@
+//! `POST /token` (RFC 6749 §3.2, §5).
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::Response;
+use proofkey_core::grant::{self, TokenRequest};
+use proofkey_core::OAuthError;
+
+use crate::responses::{json_no_store, token_error};
+use crate::{params, AppState};
+
+/// The token endpoint.
+pub async fn token(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if !params::is_form(&headers) {
+        return token_error(&OAuthError::invalid_request(
+            "the token request must be application/x-www-form-urlencoded (RFC 6749 §3.2)",
+        ));
+    }
+    let req = TokenRequest {
+        params: params::parse(&body),
+        authorization: headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    };
+    match grant::token(&s.provider, &req).await {
+        Ok(resp) => json_no_store(StatusCode::OK, resp),
+        Err(e) => token_error(&e),
+    }
+}

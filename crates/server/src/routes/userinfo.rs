@@ -1,0 +1,27 @@
+//! `GET`/`POST /userinfo` (OIDC Core §5.3) with a bearer token (RFC 6750 §2.1).
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::Response;
+
+use crate::responses::{bearer_error, json_no_store};
+use crate::AppState;
+
+/// The UserInfo endpoint.
+pub async fn userinfo(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    let Some(token) = bearer else {
+        return bearer_error(None);
+    };
+    match s.provider.userinfo(token).await {
+        Ok(info) => json_no_store(StatusCode::OK, info),
+        Err(e) => bearer_error(Some(&e)),
+    }
+}

@@ -1,0 +1,386 @@
+//! Several stateless nodes on one PostgreSQL database: codes, refresh
+//! tokens and keys shared through the database only; a database outage
+//! under a node.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::*;
+use proofkey_core::model::ClientKind;
+use proofkey_core::Clock as _;
+use proofkey_pkce::CodeVerifier;
+
+struct Cluster {
+    a: TestServer,
+    b: TestServer,
+    db: String,
+}
+
+impl Cluster {
+    async fn start() -> Cluster {
+        let db = fresh_postgres_db().await;
+        let url = format!("{}/{db}", pg_url());
+        let a = TestServer::start_on(&url, |_| {}, None).await;
+        let b = TestServer::start_on(&url, |_| {}, None).await;
+        a.public_client("app", &[REDIRECT], true).await;
+        a.user("alice").await;
+        Cluster { a, b, db }
+    }
+
+    async fn stop(self) {
+        let Cluster { a, b, db } = self;
+        drop(a);
+        drop(b);
+        drop_postgres_db(&db).await;
+    }
+}
+
+fn exchange<'a>(code: &'a str, verifier: &'a str) -> Vec<(String, String)> {
+    [
+        ("grant_type", "authorization_code"),
+        ("client_id", "app"),
+        ("code", code),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", verifier),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect()
+}
+
+#[tokio::test]
+async fn both_nodes_share_keys_from_the_database() {
+    let c = Cluster::start().await;
+    let jwks = |s: &TestServer| {
+        let http = s.http.clone();
+        let url = s.url("/jwks.json");
+        async move {
+            http.get(url)
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(jwks(&c.a).await, jwks(&c.b).await);
+    assert_eq!(jwks(&c.a).await["keys"].as_array().unwrap().len(), 3);
+    c.stop().await;
+}
+
+#[tokio::test]
+async fn a_code_issued_by_node_a_is_redeemed_at_node_b() {
+    let c = Cluster::start().await;
+    let (code, verifier) = code_for(&c.a, "app", "alice").await;
+    let (status, _, body) =
+        c.b.token(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", "app"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier.secret()),
+        ])
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // Node A's access token works at node B's userinfo.
+    let r =
+        c.b.http
+            .get(c.b.url("/userinfo"))
+            .bearer_auth(body["access_token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 200);
+    c.stop().await;
+}
+
+#[tokio::test]
+async fn sixteen_concurrent_redemptions_across_both_nodes_one_success() {
+    let c = Cluster::start().await;
+    let (code, verifier) = code_for(&c.a, "app", "alice").await;
+    let form = exchange(&code, verifier.secret());
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let node = if i % 2 == 0 { &c.a } else { &c.b };
+            let http = node.http.clone();
+            let url = node.url("/token");
+            let form = form.clone();
+            tokio::spawn(async move {
+                http.post(url)
+                    .form(&form)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    let mut statuses = vec![];
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    c.stop().await;
+}
+
+#[tokio::test]
+async fn the_refresh_rotation_race_across_nodes_has_one_winner() {
+    let c = Cluster::start().await;
+    let body = tokens_for(&c.a, "app", "alice", "openid offline_access").await;
+    let rt = body["refresh_token"].as_str().unwrap().to_owned();
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let node = if i % 2 == 0 { &c.a } else { &c.b };
+            let http = node.http.clone();
+            let url = node.url("/token");
+            let rt = rt.clone();
+            tokio::spawn(async move {
+                http.post(url)
+                    .form(&[
+                        ("grant_type", "refresh_token"),
+                        ("client_id", "app"),
+                        ("refresh_token", &rt),
+                    ])
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    let mut statuses = vec![];
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    c.stop().await;
+}
+
+#[tokio::test]
+async fn a_key_rotation_is_published_by_both_nodes_then_used_then_the_old_key_retires() {
+    let c = Cluster::start().await;
+    let now = c.a.clock.now();
+    let key =
+        proofkey_core::keys::generate("ES256", "rotated-es256".into(), now, now + 600).unwrap();
+    c.a.store.insert_key(&key).await.unwrap();
+    let kids = |s: &TestServer| -> Vec<String> {
+        s.provider.jwks()["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // The nodes' periodic reload (every 30 s in `proofkey serve`; faster
+    // here) picks the key up without a restart.
+    for node in [&c.a, &c.b] {
+        tokio::spawn(proofkey_server::key_reloader(
+            node.provider.clone(),
+            Duration::from_millis(20),
+        ));
+    }
+    for node in [&c.a, &c.b] {
+        let mut seen = false;
+        for _ in 0..200 {
+            if kids(node).contains(&"rotated-es256".to_owned()) {
+                seen = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(seen, "the reloader publishes the new key before it is used");
+    }
+    let kid_of = |jwt: &str| jsonwebtoken::decode_header(jwt).unwrap().kid.unwrap();
+    let before = tokens_for(&c.b, "app", "alice", "openid").await;
+    let old_kid = kid_of(before["access_token"].as_str().unwrap());
+    assert_ne!(old_kid, "rotated-es256", "not used before activation");
+
+    for node in [&c.a, &c.b] {
+        node.clock.advance(601);
+    }
+    for node in [&c.a, &c.b] {
+        let body = tokens_for(node, "app", "alice", "openid").await;
+        assert_eq!(
+            kid_of(body["access_token"].as_str().unwrap()),
+            "rotated-es256"
+        );
+        assert!(
+            kids(node).contains(&old_kid),
+            "the old key stays while its tokens live"
+        );
+    }
+    // Past the longest token lifetime (10 min) + 1 min: the old key retires.
+    for node in [&c.a, &c.b] {
+        node.clock.advance(661);
+        assert!(!kids(node).contains(&old_kid));
+    }
+    c.stop().await;
+}
+
+/// A TCP proxy in front of PostgreSQL that the test can cut and restore.
+struct Proxy {
+    port: u16,
+    down: Arc<AtomicBool>,
+    conns: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn start(upstream: std::net::SocketAddr) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let down = Arc::new(AtomicBool::new(false));
+        let conns: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let (d, cs) = (down.clone(), conns.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                if d.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let task = tokio::spawn(async move {
+                    if let Ok(mut out) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+                    }
+                });
+                cs.lock().unwrap().push(task);
+            }
+        });
+        Proxy { port, down, conns }
+    }
+
+    fn cut(&self) {
+        self.down.store(true, Ordering::SeqCst);
+        for t in self.conns.lock().unwrap().drain(..) {
+            t.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.down.store(false, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn the_database_goes_away_and_comes_back_under_a_node() {
+    let db = fresh_postgres_db().await;
+    let upstream: std::net::SocketAddr = {
+        let u = url::Url::parse(&pg_url()).unwrap();
+        format!("{}:{}", u.host_str().unwrap(), u.port().unwrap_or(5432))
+            .parse()
+            .unwrap()
+    };
+    let proxy = Proxy::start(upstream).await;
+    let user = url::Url::parse(&pg_url()).unwrap().username().to_owned();
+    let via_proxy = format!("postgres://{user}@127.0.0.1:{}/{db}", proxy.port);
+    let node = TestServer::start_on(
+        &via_proxy,
+        |c| c.database_acquire_timeout = Duration::from_secs(1),
+        None,
+    )
+    .await;
+    node.public_client("app", &[REDIRECT], true).await;
+    node.user("alice").await;
+    let body = tokens_for(&node, "app", "alice", "openid offline_access").await;
+    let rt = body["refresh_token"].as_str().unwrap().to_owned();
+    let get = |path: &str| {
+        let http = node.http.clone();
+        let url = node.url(path);
+        async move { http.get(url).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(get("/readyz").await, 200);
+
+    proxy.cut();
+    // Alive, not ready, and requests get 503, not a crash.
+    assert_eq!(get("/healthz").await, 200);
+    assert_eq!(get("/readyz").await, 503);
+    let (status, _, b) = node
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", "app"),
+            ("refresh_token", &rt),
+        ])
+        .await;
+    assert_eq!(
+        (status, b["error"].as_str()),
+        (503, Some("temporarily_unavailable")),
+        "{b}"
+    );
+    let page = node
+        .browser()
+        .get(&AuthRequest::new("other", &CodeVerifier::generate()).url(&node.base))
+        .await;
+    assert_eq!(page.status, 503);
+
+    proxy.restore();
+    let mut ready = false;
+    for _ in 0..50 {
+        if get("/readyz").await == 200 {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ready, "the node recovers when the database comes back");
+    let (status, _, b) = node
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", "app"),
+            ("refresh_token", &rt),
+        ])
+        .await;
+    assert_eq!(status, 200, "{b}");
+    drop(node);
+    drop_postgres_db(&db).await;
+}
+
+#[tokio::test]
+async fn confidential_and_key_clients_work_across_nodes_too() {
+    let c = Cluster::start().await;
+    c.a.client(
+        "web",
+        ClientKind::Confidential,
+        &[REDIRECT],
+        true,
+        "RS256",
+        Some("web-secret"),
+    )
+    .await;
+    let (code, verifier) = code_for(&c.a, "web", "alice").await;
+    let resp =
+        c.b.http
+            .post(c.b.url("/token"))
+            .basic_auth("web", Some("web-secret"))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", verifier.secret()),
+            ])
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(
+        resp.status(),
+        200,
+        "the secret hash key is shared through the database"
+    );
+    c.stop().await;
+}

@@ -1,0 +1,233 @@
+//! RFC 7523 §2.2 / OIDC Core §9 `private_key_jwt` client authentication,
+//! against a registered JWK Set or a `jwks_uri`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use proofkey_core::keys::{generate, SigningKey};
+use proofkey_core::model::ClientKind;
+use proofkey_core::Clock as _;
+use serde_json::json;
+
+const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+fn new_key(alg: &str) -> SigningKey {
+    SigningKey::from_stored(&generate(alg, format!("client-{alg}"), 0, 0).unwrap()).unwrap()
+}
+
+fn jwks(keys: &[&SigningKey]) -> String {
+    json!({"keys": keys.iter().map(|k| k.public_jwk().clone()).collect::<Vec<_>>()}).to_string()
+}
+
+struct Setup {
+    s: TestServer,
+    key: SigningKey,
+}
+
+async fn setup(alg: &str) -> Setup {
+    let s = TestServer::start().await;
+    let k = new_key(alg);
+    let doc = jwks(&[&k]);
+    s.client_with("pkj", ClientKind::Confidential, &[REDIRECT], |c| {
+        c.grant_types = vec!["client_credentials".into()];
+        c.scopes = vec!["read".into()];
+        c.jwks = Some(doc);
+    })
+    .await;
+    Setup { s, key: k }
+}
+
+fn assertion(
+    s: &TestServer,
+    key: &SigningKey,
+    tweak: impl FnOnce(&mut serde_json::Value),
+) -> String {
+    let now = s.clock.now();
+    let mut claims = json!({
+        "iss": "pkj",
+        "sub": "pkj",
+        "aud": s.url("/token"),
+        "exp": now + 60,
+        "iat": now,
+        "jti": proofkey_core::secret::random_token(16).unwrap(),
+    });
+    tweak(&mut claims);
+    key.sign_jwt("JWT", &claims).unwrap()
+}
+
+async fn cc(s: &TestServer, assertion: &str) -> (u16, serde_json::Value) {
+    let (status, _, body) = s
+        .token(&[
+            ("grant_type", "client_credentials"),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", assertion),
+        ])
+        .await;
+    (status, body)
+}
+
+#[tokio::test]
+async fn a_valid_assertion_authenticates_for_each_algorithm() {
+    for alg in ["ES256", "RS256", "EdDSA"] {
+        let Setup { s, key } = setup(alg).await;
+        let (status, body) = cc(&s, &assertion(&s, &key, |_| {})).await;
+        assert_eq!(status, 200, "{alg}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn the_issuer_is_an_accepted_audience_too() {
+    let Setup { s, key } = setup("ES256").await;
+    let a = assertion(&s, &key, |c| c["aud"] = json!([s.base.clone()]));
+    assert_eq!(cc(&s, &a).await.0, 200);
+}
+
+#[tokio::test]
+async fn a_replayed_assertion_is_refused() {
+    let Setup { s, key } = setup("ES256").await;
+    let a = assertion(&s, &key, |_| {});
+    assert_eq!(cc(&s, &a).await.0, 200);
+    let (status, body) = cc(&s, &a).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    assert!(body["error_description"].as_str().unwrap().contains("jti"));
+}
+
+#[tokio::test]
+async fn bad_assertions_are_invalid_client() {
+    let Setup { s, key } = setup("ES256").await;
+    let other = new_key("ES256");
+    let now = s.clock.now();
+    let cases: Vec<(&str, String)> = vec![
+        (
+            "wrong aud",
+            assertion(&s, &key, |c| {
+                c["aud"] = json!("https://elsewhere.example/token")
+            }),
+        ),
+        (
+            "expired",
+            assertion(&s, &key, |c| c["exp"] = json!(now - 1)),
+        ),
+        (
+            "no exp",
+            assertion(&s, &key, |c| drop(c.as_object_mut().unwrap().remove("exp"))),
+        ),
+        (
+            "no jti",
+            assertion(&s, &key, |c| drop(c.as_object_mut().unwrap().remove("jti"))),
+        ),
+        (
+            "not yet valid",
+            assertion(&s, &key, |c| c["nbf"] = json!(now + 30)),
+        ),
+        (
+            "iss differs",
+            assertion(&s, &key, |c| c["iss"] = json!("someone")),
+        ),
+        ("unregistered key", assertion(&s, &other, |_| {})),
+    ];
+    for (why, a) in cases {
+        let (status, body) = cc(&s, &a).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_client")),
+            "{why}: {body}"
+        );
+    }
+    // A tampered payload.
+    let a = assertion(&s, &key, |_| {});
+    let mut parts: Vec<&str> = a.split('.').collect();
+    let forged = base64_claims(
+        json!({"iss": "pkj", "sub": "pkj", "aud": s.url("/token"), "exp": now + 60, "jti": "x"}),
+    );
+    parts[1] = &forged;
+    assert_eq!(cc(&s, &parts.join(".")).await.0, 401);
+}
+
+fn base64_claims(v: serde_json::Value) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+}
+
+#[tokio::test]
+async fn a_key_client_cannot_fall_back_to_secrets_or_nothing() {
+    let Setup { s, .. } = setup("ES256").await;
+    let (status, _, b) = s
+        .token(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "pkj"),
+            ("client_secret", "guess"),
+        ])
+        .await;
+    assert_eq!((status, b["error"].as_str()), (401, Some("invalid_client")));
+    let (status, _, b) = s
+        .token(&[("grant_type", "client_credentials"), ("client_id", "pkj")])
+        .await;
+    assert_eq!((status, b["error"].as_str()), (401, Some("invalid_client")));
+}
+
+#[tokio::test]
+async fn a_wrong_assertion_type_or_mixed_methods_are_invalid_request() {
+    let Setup { s, key } = setup("ES256").await;
+    let a = assertion(&s, &key, |_| {});
+    let (status, _, b) = s
+        .token(&[
+            ("grant_type", "client_credentials"),
+            ("client_assertion_type", "urn:example:other"),
+            ("client_assertion", &a),
+        ])
+        .await;
+    assert_eq!(
+        (status, b["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    let (status, _, b) = s
+        .token(&[
+            ("grant_type", "client_credentials"),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", &a),
+            ("client_secret", "x"),
+        ])
+        .await;
+    assert_eq!(
+        (status, b["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+}
+
+#[tokio::test]
+async fn a_jwks_uri_client_authenticates_with_fetched_keys() {
+    let s = TestServer::start().await;
+    let k = new_key("EdDSA");
+    let doc = jwks(&[&k]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let jwks_url = format!("http://{}/jwks", listener.local_addr().unwrap());
+    let app = axum::Router::new().route("/jwks", axum::routing::get(move || async move { doc }));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    s.client_with("pkj", ClientKind::Confidential, &[REDIRECT], |c| {
+        c.grant_types = vec!["client_credentials".into()];
+        c.scopes = vec!["read".into()];
+        c.jwks_uri = Some(jwks_url);
+    })
+    .await;
+    let (status, body) = cc(&s, &assertion(&s, &k, |_| {})).await;
+    assert_eq!(status, 200, "{body}");
+    // Introspection accepts the same method.
+    let at = body["access_token"].as_str().unwrap().to_owned();
+    let a = assertion(&s, &k, |_| {});
+    let (status, _, v) = s
+        .post_form(
+            "/introspect",
+            &[
+                ("token", &at),
+                ("client_assertion_type", ASSERTION_TYPE),
+                ("client_assertion", &a),
+            ],
+        )
+        .await;
+    assert_eq!((status, v["active"].as_bool()), (200, Some(true)), "{v}");
+}
