@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# The load benchmark, side by side: proofkey (release build, default
+# settings, SQLite) and node-oidc-provider (its in-memory store), on this
+# machine, in this run, under the same loads from bench/loadgen.
+#
+#   bench/compare.sh [--duration 10s] [--warmup 2s] [--concurrency 32] [--only proofkey|node]
+#                    [--million]
+#
+# Prints one JSON line per server and scenario (also kept in
+# target/bench/results.jsonl), then a table with the ratios.
+# --million also runs a million complete flows against proofkey and reports
+# its resident memory and database size before and after a sweep.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+duration=10s
+warmup=2s
+concurrency=32
+only=
+million=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --duration) duration=$2; shift 2 ;;
+    --warmup) warmup=$2; shift 2 ;;
+    --concurrency) concurrency=$2; shift 2 ;;
+    --only) only=$2; shift 2 ;;
+    --million) million=1; shift ;;
+    *) echo "usage: $0 [--duration D] [--warmup D] [--concurrency N] [--only proofkey|node] [--million]" >&2; exit 2 ;;
+  esac
+done
+
+out=target/bench
+mkdir -p "$out"
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() {
+  for _ in $(seq 1 100); do
+    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "not up: $1" >&2; exit 1
+}
+
+echo "== building (release)" >&2
+cargo build --release -q -p proofkey-cli -p proofkey-loadgen
+pk=target/release/proofkey
+lg=target/release/proofkey-loadgen
+
+scenarios=(--scenario flow-openid --scenario flow --scenario refresh --scenario introspect --scenario client-credentials)
+load() { # label issuer client-id confidential-id secret [loadgen args...]
+  local label=$1 issuer=$2 cid=$3 sid=$4 secret=$5; shift 5
+  LOADGEN_PASSWORD=bench-password LOADGEN_CONFIDENTIAL_SECRET=$secret \
+    "$lg" --label "$label" --issuer "$issuer" --client-id "$cid" --username bench \
+    --confidential-id "$sid" --concurrency "$concurrency" --duration "$duration" --warmup "$warmup" "$@"
+}
+
+results=$out/results.jsonl
+: > "$results"
+
+if [ "$only" != node ]; then
+  echo "== proofkey" >&2
+  db="sqlite://$work/bench.db"
+  export PROOFKEY_DATABASE_URL=$db
+  "$pk" client create --id bench-cli --public --redirect-uri http://127.0.0.1/callback \
+    --scope openid --scope profile --scope offline_access \
+    --grant-type authorization_code --grant-type refresh_token >/dev/null
+  secret=$("$pk" client create --id bench-svc --confidential --redirect-uri https://svc.example/cb \
+    --scope api --grant-type client_credentials --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
+  echo bench-password | "$pk" user create bench --password-stdin >/dev/null
+  port=$(free_port)
+  RUST_LOG=warn "$pk" serve --listen "127.0.0.1:$port" 2>"$out/proofkey.log" &
+  pk_pid=$!
+  pids+=("$pk_pid")
+  wait_http "http://127.0.0.1:$port/healthz"
+  load proofkey "http://127.0.0.1:$port" bench-cli bench-svc "$secret" \
+    --flow-scope profile "${scenarios[@]}" | tee -a "$results"
+  echo "proofkey resident memory: $(( $(ps -o rss= -p "$pk_pid") / 1024 )) MiB" >&2
+  if [ -n "$million" ]; then
+    echo "== a million flows against proofkey" >&2
+    load proofkey "http://127.0.0.1:$port" bench-cli bench-svc "$secret" \
+      --flow-scope profile --scenario flow --duration 1h --warmup 0s --max-ops 1000000 | tee -a "$results"
+    echo "proofkey after a million flows: resident $(( $(ps -o rss= -p "$pk_pid") / 1024 )) MiB," \
+      "database $(du -sh "$work" | cut -f1)" >&2
+  fi
+  kill "$pk_pid"; wait "$pk_pid" 2>/dev/null || true
+  unset PROOFKEY_DATABASE_URL
+fi
+
+if [ "$only" != proofkey ]; then
+  echo "== node-oidc-provider" >&2
+  npm ci --prefix interop/node --no-audit --no-fund --loglevel=error >&2
+  port=$(free_port)
+  secret=bench-secret-$RANDOM-$RANDOM-$RANDOM
+  (cd interop/node && NODE_ENV=production exec node bench-provider.mjs "$port" "$secret" >"$work/node.log" 2>&1) &
+  node_pid=$!
+  pids+=("$node_pid")
+  wait_http "http://127.0.0.1:$port/.well-known/openid-configuration"
+  # node answers a client_credentials request without scope with an error; ask for none it rejects.
+  load node-oidc-provider "http://127.0.0.1:$port" bench-cli bench-svc "$secret" \
+    --flow-scope openid "${scenarios[@]}" | tee -a "$results"
+  echo "node-oidc-provider resident memory: $(( $(ps -o rss= -p "$node_pid") / 1024 )) MiB" >&2
+fi
+
+python3 - "$results" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+by = {}
+for r in rows:
+    by.setdefault(r["scenario"], {}).setdefault(r["label"], r)
+print()
+print(f"{'scenario':<20}{'proofkey ops/s':>16}{'p50/p99 ms':>16}{'node ops/s':>14}{'p50/p99 ms':>16}{'ratio':>8}")
+for s, r in by.items():
+    p, n = r.get("proofkey"), r.get("node-oidc-provider")
+    cell = lambda x: (f"{x['ops_per_sec']:>16.0f}{x['p50_ms']:>8.1f}/{x['p99_ms']:<7.1f}" if x else f"{'-':>16}{'-':>16}")
+    ratio = f"{p['ops_per_sec'] / n['ops_per_sec']:>7.1f}x" if p and n and n["ops_per_sec"] else f"{'-':>8}"
+    errs = sum(x["errors"] for x in (p, n) if x)
+    print(f"{s:<20}{cell(p)}{cell(n)[2:]}{ratio}" + (f"  ({errs} errors)" if errs else ""))
+PY

@@ -1,0 +1,546 @@
+//! Discovery, the one sign-in, and the timed loops of each scenario.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use proofkey_pkce::{CodeChallenge, CodeVerifier, DEFAULT_ENTROPY_BYTES};
+use reqwest::header::{AUTHORIZATION, COOKIE, LOCATION};
+use serde::Serialize;
+use serde_json::Value;
+use url::Url;
+
+use crate::browser::{sign_in, Jar};
+use crate::{Args, Error, Scenario};
+
+/// What every client shares: the connection pool, the endpoints, and the
+/// signed-in session.
+#[derive(Debug)]
+struct Target {
+    http: reqwest::Client,
+    issuer: String,
+    authorization_endpoint: Url,
+    token_endpoint: String,
+    introspection_endpoint: Option<String>,
+    iss_parameter: bool,
+    client_id: String,
+    redirect_uri: String,
+    /// `Authorization: Basic` of the confidential client, RFC 6749 §2.3.1
+    /// (id and secret form-urlencoded first).
+    confidential_basic: Option<String>,
+    cookie: String,
+}
+
+/// One JSON line per scenario.
+#[derive(Debug, Serialize)]
+struct Report {
+    label: String,
+    scenario: &'static str,
+    concurrency: usize,
+    duration_s: f64,
+    ops: u64,
+    ops_per_sec: f64,
+    errors: u64,
+    p50_ms: f64,
+    p90_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    first_error: Option<String>,
+}
+
+pub async fn run(args: &Args) -> Result<(), Error> {
+    if args.concurrency == 0 {
+        return Err(Error::Usage("--concurrency must be at least 1".into()));
+    }
+    let needs_confidential = args
+        .scenarios
+        .iter()
+        .any(|s| matches!(s, Scenario::Introspect | Scenario::ClientCredentials));
+    let confidential_basic = match (&args.confidential_id, &args.confidential_secret) {
+        (Some(id), Some(secret)) => Some(basic(id, secret)),
+        (None, None) if !needs_confidential => None,
+        _ => return Err(Error::Usage(
+            "introspect and client-credentials need --confidential-id and --confidential-secret"
+                .into(),
+        )),
+    };
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(args.concurrency * 2)
+        .tcp_nodelay(true)
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let meta = discover(&http, &args.issuer).await?;
+    let endpoint = |name: &str| meta.get(name).and_then(Value::as_str).map(str::to_owned);
+    let authorization_endpoint = endpoint("authorization_endpoint")
+        .ok_or_else(|| Error::Protocol("discovery has no authorization_endpoint".into()))?;
+    let mut target = Target {
+        http,
+        issuer: args.issuer.clone(),
+        authorization_endpoint: Url::parse(&authorization_endpoint)
+            .map_err(|e| Error::Protocol(format!("authorization_endpoint: {e}")))?,
+        token_endpoint: endpoint("token_endpoint")
+            .ok_or_else(|| Error::Protocol("discovery has no token_endpoint".into()))?,
+        introspection_endpoint: endpoint("introspection_endpoint"),
+        iss_parameter: meta["authorization_response_iss_parameter_supported"] == Value::Bool(true),
+        client_id: args.client_id.clone(),
+        redirect_uri: args.redirect_uri.clone(),
+        confidential_basic,
+        cookie: String::new(),
+    };
+
+    // Sign in once through the forms, and consent once to each scope set
+    // the scenarios use; every later request rides on this session.
+    let mut jar = Jar::default();
+    let mut scopes: Vec<(&str, Vec<(String, String)>)> = Vec::new();
+    for s in &args.scenarios {
+        let want = match s {
+            Scenario::Flow | Scenario::Introspect => (args.flow_scope.as_str(), Vec::new()),
+            Scenario::FlowOpenid => (args.openid_scope.as_str(), Vec::new()),
+            Scenario::Refresh => (args.refresh_scope.as_str(), refresh_params(args)?),
+            Scenario::ClientCredentials => continue,
+        };
+        if !scopes.contains(&want) {
+            scopes.push(want);
+        }
+    }
+    for (scope, extra) in &scopes {
+        let (verifier, url, state) = target.authorization_request(scope, extra);
+        let redirect = sign_in(
+            &target.http,
+            &mut jar,
+            url,
+            &args.redirect_uri,
+            &args.username,
+            &args.password,
+        )
+        .await?;
+        target.cookie = jar.header().unwrap_or_default();
+        let code = target.code_from(&redirect, &state)?;
+        target.redeem(&code, verifier).await?;
+    }
+
+    let target = Arc::new(target);
+    for &scenario in &args.scenarios {
+        let report = match scenario {
+            Scenario::Flow | Scenario::FlowOpenid => {
+                let scope = if scenario == Scenario::Flow {
+                    args.flow_scope.clone()
+                } else {
+                    args.openid_scope.clone()
+                };
+                let scope = Arc::new(scope);
+                measure(
+                    args,
+                    scenario,
+                    &target,
+                    vec![(); args.concurrency],
+                    move |t, ()| {
+                        let scope = scope.clone();
+                        async move { ((), t.flow(&scope, &[]).await.map(|_| true)) }
+                    },
+                )
+                .await
+            }
+            Scenario::Refresh => {
+                let extra = Arc::new(refresh_params(args)?);
+                let scope = Arc::new(args.refresh_scope.clone());
+                let chains: Vec<Option<String>> = vec![None; args.concurrency];
+                measure(args, scenario, &target, chains, move |t, chain| {
+                    let (scope, extra) = (scope.clone(), extra.clone());
+                    async move { t.refresh_step(chain, &scope, &extra).await }
+                })
+                .await
+            }
+            Scenario::Introspect => {
+                let endpoint = target.introspection_endpoint.clone().ok_or_else(|| {
+                    Error::Protocol("discovery has no introspection_endpoint".into())
+                })?;
+                let token = target.flow(&args.flow_scope, &[]).await?;
+                let at = Arc::new(string(&token, "access_token")?);
+                let endpoint = Arc::new(endpoint);
+                measure(
+                    args,
+                    scenario,
+                    &target,
+                    vec![(); args.concurrency],
+                    move |t, ()| {
+                        let (at, endpoint) = (at.clone(), endpoint.clone());
+                        async move { ((), t.introspect(&endpoint, &at).await.map(|_| true)) }
+                    },
+                )
+                .await
+            }
+            Scenario::ClientCredentials => {
+                measure(
+                    args,
+                    scenario,
+                    &target,
+                    vec![(); args.concurrency],
+                    |t, ()| async move { ((), t.client_credentials().await.map(|_| true)) },
+                )
+                .await
+            }
+        };
+        println!(
+            "{}",
+            serde_json::to_string(&report).map_err(|e| Error::Protocol(e.to_string()))?
+        );
+    }
+    Ok(())
+}
+
+fn refresh_params(args: &Args) -> Result<Vec<(String, String)>, Error> {
+    args.refresh_params
+        .iter()
+        .map(|p| {
+            p.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .ok_or_else(|| Error::Usage(format!("--refresh-param {p}: expected k=v")))
+        })
+        .collect()
+}
+
+/// RFC 8414 §3 / OIDC Discovery §4: OpenID's document first, then OAuth's.
+async fn discover(http: &reqwest::Client, issuer: &str) -> Result<Value, Error> {
+    let base = issuer.trim_end_matches('/');
+    let mut last = String::new();
+    for path in [
+        "/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server",
+    ] {
+        let resp = http.get(format!("{base}{path}")).send().await?;
+        if resp.status().is_success() {
+            return Ok(resp.json().await?);
+        }
+        last = format!("{base}{path}: {}", resp.status());
+    }
+    Err(Error::Protocol(format!("no discovery document ({last})")))
+}
+
+fn basic(id: &str, secret: &str) -> String {
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let raw = format!("{}:{}", enc(id), enc(secret));
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
+}
+
+fn random_state() -> String {
+    let mut b = [0u8; 16];
+    // The state only has to be unpredictable to other parties; a failing
+    // OS RNG would make the verifier fail first anyway.
+    let _ = getrandom::fill(&mut b);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+fn string(v: &Value, name: &str) -> Result<String, Error> {
+    v.get(name)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| Error::Protocol(format!("no {name} in {v}")))
+}
+
+async fn json_ok(resp: reqwest::Response, what: &str) -> Result<Value, Error> {
+    let status = resp.status();
+    let body = resp.bytes().await?;
+    if !status.is_success() {
+        return Err(Error::Protocol(format!(
+            "{what}: {status} {}",
+            String::from_utf8_lossy(&body)
+        )));
+    }
+    serde_json::from_slice(&body).map_err(|e| Error::Protocol(format!("{what}: {e}")))
+}
+
+impl Target {
+    /// A fresh RFC 7636 §4.1 verifier (OS CSPRNG), its S256 challenge, and
+    /// the authorization request URL (RFC 6749 §4.1.1).
+    fn authorization_request(
+        &self,
+        scope: &str,
+        extra: &[(String, String)],
+    ) -> (CodeVerifier, Url, String) {
+        let verifier = CodeVerifier::try_generate(DEFAULT_ENTROPY_BYTES)
+            .unwrap_or_else(|_| CodeVerifier::generate());
+        let state = random_state();
+        let mut url = self.authorization_endpoint.clone();
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("response_type", "code")
+                .append_pair("client_id", &self.client_id)
+                .append_pair("redirect_uri", &self.redirect_uri)
+                .append_pair("state", &state)
+                .append_pair("code_challenge", &CodeChallenge::s256(&verifier).as_str())
+                .append_pair("code_challenge_method", "S256");
+            if !scope.is_empty() {
+                q.append_pair("scope", scope);
+            }
+            for (k, v) in extra {
+                q.append_pair(k, v);
+            }
+        }
+        (verifier, url, state)
+    }
+
+    /// The code of an authorization response, with `state` and (RFC 9207)
+    /// `iss` checked.
+    fn code_from(&self, redirect: &Url, state: &str) -> Result<String, Error> {
+        let (mut code, mut got_state, mut iss, mut error) = (None, None, None, None);
+        for (k, v) in redirect.query_pairs() {
+            match &*k {
+                "code" => code = Some(v.into_owned()),
+                "state" => got_state = Some(v.into_owned()),
+                "iss" => iss = Some(v.into_owned()),
+                "error" => error = Some(redirect.query().unwrap_or_default().to_owned()),
+                _ => {}
+            }
+        }
+        if let Some(e) = error {
+            return Err(Error::Protocol(format!("authorization error: {e}")));
+        }
+        if got_state.as_deref() != Some(state) {
+            return Err(Error::Protocol("state mismatch in the redirect".into()));
+        }
+        if self.iss_parameter && iss.as_deref() != Some(self.issuer.as_str()) {
+            return Err(Error::Protocol(format!("iss mismatch: {iss:?}")));
+        }
+        code.ok_or_else(|| Error::Protocol(format!("no code in {redirect}")))
+    }
+
+    /// RFC 6749 §4.1.3 with RFC 7636 §4.5: the code and its verifier.
+    async fn redeem(&self, code: &str, verifier: CodeVerifier) -> Result<Value, Error> {
+        let resp = self
+            .http
+            .post(&self.token_endpoint)
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", &self.redirect_uri),
+                ("client_id", &self.client_id),
+                ("code_verifier", verifier.secret()),
+            ])
+            .send()
+            .await?;
+        let v = json_ok(resp, "token (authorization_code)").await?;
+        string(&v, "access_token")?;
+        Ok(v)
+    }
+
+    /// One complete flow on the signed-in session: authorize, then redeem.
+    async fn flow(&self, scope: &str, extra: &[(String, String)]) -> Result<Value, Error> {
+        let (verifier, url, state) = self.authorization_request(scope, extra);
+        let resp = self
+            .http
+            .get(url)
+            .header(COOKIE, &self.cookie)
+            .send()
+            .await?;
+        let status = resp.status();
+        let location = resp
+            .headers()
+            .get(LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .map(str::to_owned);
+        let body = resp.bytes().await?;
+        let location = match location {
+            Some(l) if status.is_redirection() => l,
+            _ => {
+                return Err(Error::Protocol(format!(
+                    "authorize: {status} where a redirect with a code was due: {}",
+                    String::from_utf8_lossy(&body)
+                        .chars()
+                        .take(200)
+                        .collect::<String>()
+                )))
+            }
+        };
+        let redirect = self
+            .authorization_endpoint
+            .join(&location)
+            .map_err(|e| Error::Protocol(e.to_string()))?;
+        if !redirect.as_str().starts_with(&self.redirect_uri) {
+            return Err(Error::Protocol(format!(
+                "authorize redirected to {redirect}, not to the client"
+            )));
+        }
+        let code = self.code_from(&redirect, &state)?;
+        self.redeem(&code, verifier).await
+    }
+
+    /// One link of a refresh chain (RFC 6749 §6); a client without a chain
+    /// (or whose chain broke) starts one with an unmeasured flow.
+    async fn refresh_step(
+        &self,
+        chain: Option<String>,
+        scope: &str,
+        extra: &[(String, String)],
+    ) -> (Option<String>, Result<bool, Error>) {
+        let Some(rt) = chain else {
+            return match self.flow(scope, extra).await {
+                Ok(v) => match string(&v, "refresh_token") {
+                    Ok(rt) => (Some(rt), Ok(false)),
+                    Err(e) => (None, Err(e)),
+                },
+                Err(e) => (None, Err(e)),
+            };
+        };
+        let sent = self
+            .http
+            .post(&self.token_endpoint)
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &rt),
+                ("client_id", &self.client_id),
+            ])
+            .send()
+            .await;
+        let result = match sent {
+            Ok(resp) => json_ok(resp, "token (refresh_token)").await,
+            Err(e) => Err(e.into()),
+        };
+        match result {
+            // A server that does not rotate answers without a new one.
+            Ok(v) => (Some(string(&v, "refresh_token").unwrap_or(rt)), Ok(true)),
+            Err(e) => (None, Err(e)),
+        }
+    }
+
+    /// RFC 7662 §2.1, by the confidential client.
+    async fn introspect(&self, endpoint: &str, token: &str) -> Result<(), Error> {
+        let resp = self
+            .http
+            .post(endpoint)
+            .header(
+                AUTHORIZATION,
+                self.confidential_basic.as_deref().unwrap_or(""),
+            )
+            .form(&[("token", token)])
+            .send()
+            .await?;
+        let v = json_ok(resp, "introspection").await?;
+        if v["active"] != Value::Bool(true) {
+            return Err(Error::Protocol(format!("token not active: {v}")));
+        }
+        Ok(())
+    }
+
+    /// RFC 6749 §4.4.2.
+    async fn client_credentials(&self) -> Result<(), Error> {
+        let resp = self
+            .http
+            .post(&self.token_endpoint)
+            .header(
+                AUTHORIZATION,
+                self.confidential_basic.as_deref().unwrap_or(""),
+            )
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await?;
+        string(
+            &json_ok(resp, "token (client_credentials)").await?,
+            "access_token",
+        )?;
+        Ok(())
+    }
+}
+
+/// Runs `op` on `states.len()` concurrent clients for the warm-up and the
+/// measured time. `op` answers `Ok(true)` for a measured operation and
+/// `Ok(false)` for set-up work (such as starting a refresh chain).
+async fn measure<S, F, Fut>(
+    args: &Args,
+    scenario: Scenario,
+    target: &Arc<Target>,
+    states: Vec<S>,
+    op: F,
+) -> Report
+where
+    S: Send + 'static,
+    F: Fn(Arc<Target>, S) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = (S, Result<bool, Error>)> + Send + 'static,
+{
+    let start = Instant::now();
+    let measure_from = start + args.warmup;
+    let deadline = measure_from + args.duration;
+    let max_ops = args.max_ops;
+    let counted = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for state in states {
+        let (op, target, counted) = (op.clone(), target.clone(), counted.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut state = state;
+            let mut latencies: Vec<u32> = Vec::new();
+            let mut errors = 0u64;
+            let mut first_error = None;
+            let mut last_end = measure_from;
+            loop {
+                let t0 = Instant::now();
+                if t0 >= deadline || (max_ops > 0 && counted.load(Ordering::Relaxed) >= max_ops) {
+                    break;
+                }
+                let (next, result) = op(target.clone(), state).await;
+                state = next;
+                let t1 = Instant::now();
+                match result {
+                    Ok(true) if t0 >= measure_from => {
+                        latencies.push(u32::try_from((t1 - t0).as_micros()).unwrap_or(u32::MAX));
+                        counted.fetch_add(1, Ordering::Relaxed);
+                        last_end = t1;
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        errors += 1;
+                        first_error.get_or_insert_with(|| e.to_string());
+                    }
+                }
+            }
+            (latencies, errors, first_error, last_end)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    let mut first_error = None;
+    let mut end = measure_from;
+    for t in tasks {
+        if let Ok((l, e, f, last)) = t.await {
+            all.extend(l);
+            errors += e;
+            if first_error.is_none() {
+                first_error = f;
+            }
+            end = end.max(last);
+        }
+    }
+    all.sort_unstable();
+    let elapsed = end.saturating_duration_since(measure_from).as_secs_f64();
+    let pct = |p: f64| {
+        if all.is_empty() {
+            return 0.0;
+        }
+        let i = ((all.len() as f64 * p).ceil() as usize).clamp(1, all.len()) - 1;
+        f64::from(all[i]) / 1000.0
+    };
+    Report {
+        label: args.label.clone(),
+        scenario: scenario.name(),
+        concurrency: args.concurrency,
+        duration_s: elapsed,
+        ops: all.len() as u64,
+        ops_per_sec: if elapsed > 0.0 {
+            all.len() as f64 / elapsed
+        } else {
+            0.0
+        },
+        errors,
+        p50_ms: pct(0.50),
+        p90_ms: pct(0.90),
+        p99_ms: pct(0.99),
+        max_ms: all.last().map_or(0.0, |m| f64::from(*m) / 1000.0),
+        first_error,
+    }
+}
