@@ -61,7 +61,7 @@ pub struct ServeArgs {
     /// Minimum device polling interval [default: 5s].
     #[arg(long, env = "PROOFKEY_DEVICE_POLL_INTERVAL", value_name = "DURATION")]
     device_poll_interval: Option<String>,
-    /// PostgreSQL connections per node [default: 16].
+    /// Database connections per node (SQLite or PostgreSQL) [default: 16].
     #[arg(long, env = "PROOFKEY_DATABASE_MAX_CONNECTIONS", value_name = "N")]
     database_max_connections: Option<u32>,
     /// How long a request waits for a database connection before 503 [default: 5s].

@@ -42,7 +42,8 @@ pub struct Settings {
     pub device_code_lifetime: Option<String>,
     /// `device_poll_interval = "5s"` (RFC 8628 §3.2 `interval`).
     pub device_poll_interval: Option<String>,
-    /// `database_max_connections = 16`: PostgreSQL pool size per node.
+    /// `database_max_connections = 16`: database connections per node
+    /// (SQLite: statements in flight at once; PostgreSQL: pool size).
     pub database_max_connections: Option<u32>,
     /// `database_acquire_timeout = "5s"`: how long a request waits for a
     /// database connection before it fails with 503.

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use proofkey_core::{Store, StoreError};
 
-/// Connection pool settings (PostgreSQL; SQLite keeps its own small pool).
+/// Connection pool settings, per node, for either backend.
 #[derive(Debug, Clone)]
 pub struct PoolSettings {
     /// Most connections per node.
@@ -42,7 +42,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
 /// [`open`] with pool settings.
 pub async fn open_with(url: &str, pool: &PoolSettings) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::open(url).await?))
+        Ok(Arc::new(SqliteStore::open_with(url, pool).await?))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(PgStore::open(url, pool).await?))
     } else {
