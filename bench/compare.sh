@@ -81,12 +81,12 @@ if [ "$only" != node ]; then
   pids+=("$pk_pid")
   wait_http "http://127.0.0.1:$port/healthz"
   load proofkey "http://127.0.0.1:$port" bench-cli bench-svc "$secret" \
-    --flow-scope profile "${scenarios[@]}" | tee -a "$results"
+    "${scenarios[@]}" | tee -a "$results"
   echo "proofkey resident memory: $(( $(ps -o rss= -p "$pk_pid") / 1024 )) MiB" >&2
   if [ -n "$million" ]; then
     echo "== a million flows against proofkey" >&2
     load proofkey "http://127.0.0.1:$port" bench-cli bench-svc "$secret" \
-      --flow-scope profile --scenario flow --duration 1h --warmup 0s --max-ops 1000000 | tee -a "$results"
+      --scenario flow --duration 1h --warmup 0s --max-ops 1000000 | tee -a "$results"
     echo "proofkey after a million flows: resident $(( $(ps -o rss= -p "$pk_pid") / 1024 )) MiB," \
       "database $(du -sh "$work" | cut -f1)" >&2
   fi
@@ -103,9 +103,8 @@ if [ "$only" != proofkey ]; then
   node_pid=$!
   pids+=("$node_pid")
   wait_http "http://127.0.0.1:$port/.well-known/openid-configuration"
-  # node answers a client_credentials request without scope with an error; ask for none it rejects.
   load node-oidc-provider "http://127.0.0.1:$port" bench-cli bench-svc "$secret" \
-    --flow-scope openid "${scenarios[@]}" | tee -a "$results"
+    "${scenarios[@]}" | tee -a "$results"
   echo "node-oidc-provider resident memory: $(( $(ps -o rss= -p "$node_pid") / 1024 )) MiB" >&2
 fi
 

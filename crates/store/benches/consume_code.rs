@@ -1,0 +1,124 @@
+//! RFC 6749 §4.1.2 single-use codes in the store: what an authorization
+//! (insert) and a redemption (the one-statement atomic consumption) cost on
+//! a real SQLite file, and on PostgreSQL when PROOFKEY_TEST_POSTGRES (or
+//! the machine's postgres://postgres@127.0.0.1:5432) answers.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use proofkey_core::model::{AuthorizationCode, CodeConsumption};
+use proofkey_core::Store;
+
+static NEXT: AtomicU64 = AtomicU64::new(0);
+
+fn code() -> AuthorizationCode {
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    AuthorizationCode {
+        code_hash: format!("{n:064x}"),
+        client_id: "bench-cli".into(),
+        redirect_uri: "http://127.0.0.1/callback".into(),
+        code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
+        code_challenge_method: "S256".into(),
+        scope: "openid profile".into(),
+        nonce: None,
+        user_id: "user-1".into(),
+        auth_time: 1_800_000_000,
+        issued_at: 1_800_000_000,
+        expires_at: 1_800_000_060,
+    }
+}
+
+fn bench_store(c: &mut Criterion, name: &str, rt: &tokio::runtime::Runtime, store: Arc<dyn Store>) {
+    c.bench_function(&format!("{name}: insert code"), |b| {
+        b.to_async(rt).iter(|| {
+            let store = store.clone();
+            async move { store.insert_code(&code()).await.unwrap() }
+        })
+    });
+    c.bench_function(&format!("{name}: insert + consume code"), |b| {
+        b.to_async(rt).iter(|| {
+            let store = store.clone();
+            async move {
+                let c = code();
+                store.insert_code(&c).await.unwrap();
+                let got = store
+                    .consume_code(&c.code_hash, 1_800_000_001)
+                    .await
+                    .unwrap();
+                assert!(matches!(got, CodeConsumption::Consumed(_)));
+            }
+        })
+    });
+}
+
+fn stores(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let sqlite = rt.block_on(proofkey_store::open(&url)).unwrap();
+    rt.block_on(seed(&*sqlite));
+    bench_store(c, "sqlite", &rt, sqlite);
+
+    let pg = std::env::var("PROOFKEY_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    match rt.block_on(proofkey_store::PgAdmin::connect(&pg)) {
+        Ok(admin) => {
+            let db = format!("proofkey_bench_{}", std::process::id());
+            rt.block_on(admin.execute(&format!("DROP DATABASE IF EXISTS {db}")))
+                .unwrap();
+            rt.block_on(admin.execute(&format!("CREATE DATABASE {db}")))
+                .unwrap();
+            let url = format!("{}/{db}", pg.trim_end_matches('/'));
+            let store = rt.block_on(proofkey_store::open(&url)).unwrap();
+            rt.block_on(seed(&*store));
+            bench_store(c, "postgres", &rt, store);
+            // Its pool still holds connections: FORCE ends them (PostgreSQL 13+).
+            let _ = rt.block_on(admin.execute(&format!("DROP DATABASE {db} WITH (FORCE)")));
+        }
+        Err(e) => eprintln!("PostgreSQL at {pg} not reachable, its benchmarks skipped: {e}"),
+    }
+}
+
+/// The client and user the codes refer to (foreign keys).
+async fn seed(store: &dyn Store) {
+    use proofkey_core::model::{Client, ClientKind, User};
+    store
+        .create_client(&Client {
+            id: "bench-cli".into(),
+            name: "bench".into(),
+            kind: ClientKind::Public,
+            secret_hash: None,
+            redirect_uris: vec!["http://127.0.0.1/callback".into()],
+            scopes: vec!["openid".into(), "profile".into()],
+            grant_types: vec!["authorization_code".into()],
+            skip_consent: false,
+            id_token_alg: "RS256".into(),
+            created_at: 0,
+            jwks: None,
+            jwks_uri: None,
+            post_logout_redirect_uris: vec![],
+            rotate_refresh_tokens: true,
+            always_issue_refresh_token: false,
+        })
+        .await
+        .unwrap();
+    store
+        .create_user(&User {
+            id: "user-1".into(),
+            username: "bench".into(),
+            email: None,
+            name: None,
+            password_hash: "x".into(),
+            created_at: 0,
+        })
+        .await
+        .unwrap();
+}
+
+criterion_group!(benches, stores);
+criterion_main!(benches);
