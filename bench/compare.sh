@@ -54,12 +54,14 @@ cargo build --release -q -p proofkey-cli -p proofkey-loadgen
 pk=target/release/proofkey
 lg=target/release/proofkey-loadgen
 
-scenarios=(--scenario flow-openid --scenario flow --scenario refresh --scenario introspect --scenario client-credentials)
+# `flow` asks for `api` (no openid: no ID token); both servers know it.
+scenarios=(--flow-scope api --scenario flow-openid --scenario flow --scenario refresh --scenario introspect --scenario client-credentials)
 load() { # label issuer client-id confidential-id secret [loadgen args...]
   local label=$1 issuer=$2 cid=$3 sid=$4 secret=$5; shift 5
   LOADGEN_PASSWORD=bench-password LOADGEN_CONFIDENTIAL_SECRET=$secret \
     "$lg" --label "$label" --issuer "$issuer" --client-id "$cid" --username bench \
-    --confidential-id "$sid" --concurrency "$concurrency" --duration "$duration" --warmup "$warmup" "$@"
+    --confidential-id "$sid" --concurrency "$concurrency" \
+    --duration "${LOAD_DURATION:-$duration}" --warmup "${LOAD_WARMUP:-$warmup}" "$@"
 }
 
 results=$out/results.jsonl
@@ -70,7 +72,7 @@ if [ "$only" != node ]; then
   db="sqlite://$work/bench.db"
   export PROOFKEY_DATABASE_URL=$db
   "$pk" client create --id bench-cli --public --redirect-uri http://127.0.0.1/callback \
-    --scope openid --scope profile --scope offline_access \
+    --scope openid --scope api --scope offline_access \
     --grant-type authorization_code --grant-type refresh_token >/dev/null
   secret=$("$pk" client create --id bench-svc --confidential --redirect-uri https://svc.example/cb \
     --scope api --grant-type client_credentials --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
@@ -85,8 +87,8 @@ if [ "$only" != node ]; then
   echo "proofkey resident memory: $(( $(ps -o rss= -p "$pk_pid") / 1024 )) MiB" >&2
   if [ -n "$million" ]; then
     echo "== a million flows against proofkey" >&2
-    load proofkey "http://127.0.0.1:$port" bench-cli bench-svc "$secret" \
-      --scenario flow --duration 1h --warmup 0s --max-ops 1000000 | tee -a "$results"
+    LOAD_DURATION=1h LOAD_WARMUP=0s load proofkey "http://127.0.0.1:$port" bench-cli bench-svc "$secret" \
+      --flow-scope api --scenario flow --max-ops 1000000 | tee "$out/million.jsonl"
     echo "proofkey after a million flows: resident $(( $(ps -o rss= -p "$pk_pid") / 1024 )) MiB," \
       "database $(du -sh "$work" | cut -f1)" >&2
   fi

@@ -36,6 +36,8 @@ const provider = new Provider(issuer, {
       response_types: [],
     },
   ],
+  // `api`: the scope of the plain OAuth flow (no openid, no ID token).
+  scopes: ['openid', 'offline_access', 'api'],
   pkce: { required: () => true },
   features: {
     devInteractions: { enabled: true },
