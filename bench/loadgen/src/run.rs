@@ -133,16 +133,10 @@ pub async fn run(args: &Args) -> Result<(), Error> {
                     args.openid_scope.clone()
                 };
                 let scope = Arc::new(scope);
-                measure(
-                    args,
-                    scenario,
-                    &target,
-                    vec![(); args.concurrency],
-                    move |t, ()| {
-                        let scope = scope.clone();
-                        async move { ((), t.flow(&scope, &[]).await.map(|_| true)) }
-                    },
-                )
+                measure_each(args, scenario, &target, move |t| {
+                    let scope = scope.clone();
+                    async move { t.flow(&scope, &[]).await.map(drop) }
+                })
                 .await
             }
             Scenario::Refresh => {
@@ -162,26 +156,16 @@ pub async fn run(args: &Args) -> Result<(), Error> {
                 let token = target.flow(&args.flow_scope, &[]).await?;
                 let at = Arc::new(string(&token, "access_token")?);
                 let endpoint = Arc::new(endpoint);
-                measure(
-                    args,
-                    scenario,
-                    &target,
-                    vec![(); args.concurrency],
-                    move |t, ()| {
-                        let (at, endpoint) = (at.clone(), endpoint.clone());
-                        async move { ((), t.introspect(&endpoint, &at).await.map(|_| true)) }
-                    },
-                )
+                measure_each(args, scenario, &target, move |t| {
+                    let (at, endpoint) = (at.clone(), endpoint.clone());
+                    async move { t.introspect(&endpoint, &at).await }
+                })
                 .await
             }
             Scenario::ClientCredentials => {
-                measure(
-                    args,
-                    scenario,
-                    &target,
-                    vec![(); args.concurrency],
-                    |t, ()| async move { ((), t.client_credentials().await.map(|_| true)) },
-                )
+                measure_each(args, scenario, &target, |t| async move {
+                    t.client_credentials().await
+                })
                 .await
             }
         };
@@ -447,6 +431,26 @@ impl Target {
         )?;
         Ok(())
     }
+}
+
+/// [`measure`] for clients that keep no state between operations, each of
+/// which is measured.
+async fn measure_each<F, Fut>(
+    args: &Args,
+    scenario: Scenario,
+    target: &Arc<Target>,
+    op: F,
+) -> Report
+where
+    F: Fn(Arc<Target>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), Error>> + Send + 'static,
+{
+    let states = vec![(); args.concurrency];
+    measure(args, scenario, target, states, move |t, ()| {
+        let done = op(t);
+        async move { ((), done.await.map(|()| true)) }
+    })
+    .await
 }
 
 /// Runs `op` on `states.len()` concurrent clients for the warm-up and the
