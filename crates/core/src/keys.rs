@@ -235,11 +235,19 @@ pub struct KeySet {
 }
 
 impl KeySet {
-    /// Parses stored keys (oldest first).
+    /// Parses stored keys, in the order they succeed one another: by
+    /// activation time, then creation time, then kid. [`KeySet::signer`] and
+    /// retirement rely on that order; the store's own order (creation
+    /// second, then kid) would put a key rotated in the same second as the
+    /// first start behind an older key whose random kid sorts later.
     pub fn from_stored(stored: &[StoredKey]) -> Result<Self, KeyError> {
+        let mut ordered: Vec<&StoredKey> = stored.iter().collect();
+        ordered.sort_by(|a, b| {
+            (a.activates_at, a.created_at, &a.kid).cmp(&(b.activates_at, b.created_at, &b.kid))
+        });
         Ok(Self {
-            keys: stored
-                .iter()
+            keys: ordered
+                .into_iter()
                 .map(SigningKey::from_stored)
                 .collect::<Result<_, _>>()?,
         })
@@ -287,6 +295,26 @@ impl KeySet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_rotated_in_the_same_second_signs_once_active_whatever_its_kid() {
+        // Both created at 100; the rotated key's kid sorts before the first.
+        let first = generate("ES256", "zzzz-first".into(), 100, 100).unwrap();
+        let rotated = generate("ES256", "aaaa-rotated".into(), 100, 700).unwrap();
+        let set = KeySet::from_stored(&[rotated, first]).unwrap();
+        assert_eq!(set.signer("ES256", 699).unwrap().kid(), "zzzz-first");
+        assert_eq!(set.signer("ES256", 700).unwrap().kid(), "aaaa-rotated");
+        let kids = |now| -> Vec<String> {
+            set.jwks(now, 660)["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k["kid"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(kids(1359), ["zzzz-first", "aaaa-rotated"]);
+        assert_eq!(kids(1360), ["aaaa-rotated"], "the old key retires");
+    }
 
     #[test]
     fn generated_keys_parse_sign_and_publish_only_public_parts() {
