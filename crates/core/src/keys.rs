@@ -296,6 +296,16 @@ impl KeySet {
 mod tests {
     use super::*;
 
+    /// The kids in the JWK Set at `now`.
+    fn published_kids(set: &KeySet, now: i64, retire_after: i64) -> Vec<String> {
+        set.jwks(now, retire_after)["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
     #[test]
     fn a_key_rotated_in_the_same_second_signs_once_active_whatever_its_kid() {
         // Both created at 100; the rotated key's kid sorts before the first.
@@ -304,14 +314,7 @@ mod tests {
         let set = KeySet::from_stored(&[rotated, first]).unwrap();
         assert_eq!(set.signer("ES256", 699).unwrap().kid(), "zzzz-first");
         assert_eq!(set.signer("ES256", 700).unwrap().kid(), "aaaa-rotated");
-        let kids = |now| -> Vec<String> {
-            set.jwks(now, 660)["keys"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|k| k["kid"].as_str().unwrap().to_owned())
-                .collect()
-        };
+        let kids = |now| published_kids(&set, now, 660);
         assert_eq!(kids(1359), ["zzzz-first", "aaaa-rotated"]);
         assert_eq!(kids(1360), ["aaaa-rotated"], "the old key retires");
     }
@@ -337,14 +340,7 @@ mod tests {
         let old = generate("ES256", "old".into(), 0, 0).unwrap();
         let new = generate("ES256", "new".into(), 100, 700).unwrap();
         let set = KeySet::from_stored(&[old, new]).unwrap();
-        let kids = |now| -> Vec<String> {
-            set.jwks(now, 600)["keys"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|k| k["kid"].as_str().unwrap().to_owned())
-                .collect()
-        };
+        let kids = |now| published_kids(&set, now, 600);
         // Published at once, signing only from activation.
         assert_eq!(kids(100), ["old", "new"]);
         assert_eq!(set.signer("ES256", 699).unwrap().kid(), "old");
