@@ -24,6 +24,10 @@ use crate::{password, Clock, Config, Store, StoreError};
 /// effect within this time on every running server.
 pub const CLIENT_CACHE_TTL: Duration = Duration::from_secs(5);
 
+/// How many verified access tokens [`Provider::access_token_claims`] keeps
+/// (about 2 MB at most); when full, the cache starts over.
+pub const VERIFIED_TOKEN_CACHE: usize = 4096;
+
 /// Failure to start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -52,6 +56,8 @@ pub struct Provider {
     /// jwks_uri -> (fetched at; document).
     pub(crate) jwks_cache: Mutex<HashMap<String, (i64, Value)>>,
     pub(crate) jwks_fetcher: Option<Arc<dyn JwksFetcher>>,
+    /// SHA-256 of an access token -> its verified claims.
+    verified_tokens: Mutex<HashMap<String, Value>>,
 }
 
 /// What to issue at the token endpoint.
@@ -133,6 +139,7 @@ impl Provider {
             hasher,
             clients: Mutex::new(HashMap::new()),
             jwks_cache: Mutex::new(HashMap::new()),
+            verified_tokens: Mutex::new(HashMap::new()),
             jwks_fetcher: None,
             cors_origins: Mutex::new(None),
             user_code_attempts: crate::device::AttemptLimiter::default(),
@@ -202,7 +209,44 @@ impl Provider {
             Ok(mut k) => *k = set,
             Err(poisoned) => *poisoned.into_inner() = set,
         }
+        // A verdict holds only for the keys it was reached with.
+        if let Ok(mut cache) = self.verified_tokens.lock() {
+            cache.clear();
+        }
         Ok(())
+    }
+
+    /// The claims of `token` if it is a JWT access token of this issuer:
+    /// RFC 9068 §4 signature, `typ: at+jwt` and `iss`. Expiry and
+    /// revocation are the caller's to check, on every request.
+    ///
+    /// A signature check never changes its verdict for the same token and
+    /// keys, and ES256 verification (57 us) was the largest cost of
+    /// introspection and UserInfo, so the claims of valid tokens are kept
+    /// by the token's SHA-256, at most [`VERIFIED_TOKEN_CACHE`] of them,
+    /// until the keys are next reloaded.
+    pub fn access_token_claims(&self, token: &str) -> Option<Value> {
+        let hash = secret::hash_token(token);
+        let cached = self
+            .verified_tokens
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&hash).cloned());
+        if cached.is_some() {
+            return cached;
+        }
+        let (typ, claims) = self.keys().verify_jwt(token).ok()?;
+        if typ.as_deref() != Some(ACCESS_TOKEN_TYP) || claims["iss"] != self.config.issuer.as_str()
+        {
+            return None;
+        }
+        if let Ok(mut cache) = self.verified_tokens.lock() {
+            if cache.len() >= VERIFIED_TOKEN_CACHE {
+                cache.clear();
+            }
+            cache.insert(hash, claims.clone());
+        }
+        Some(claims)
     }
 
     /// Deletes expired rows (see [`Store::sweep`]).
@@ -532,14 +576,9 @@ impl Provider {
     /// revoked token.
     pub async fn userinfo(&self, bearer: &str) -> Result<Value, OAuthError> {
         let invalid = |d: &str| OAuthError::new(ErrorCode::InvalidToken, d);
-        let (typ, claims) = self
-            .keys()
-            .verify_jwt(bearer)
-            .map_err(|_| invalid("the access token is invalid"))?;
-        if typ.as_deref() != Some(ACCESS_TOKEN_TYP) || claims["iss"] != self.config.issuer.as_str()
-        {
-            return Err(invalid("the access token is invalid"));
-        }
+        let claims = self
+            .access_token_claims(bearer)
+            .ok_or_else(|| invalid("the access token is invalid"))?;
         let now = self.now();
         if claims["exp"].as_i64().is_none_or(|exp| exp <= now) {
             return Err(invalid("the access token has expired"));

@@ -5,7 +5,6 @@ use serde_json::{json, Value};
 use crate::authorize::Params;
 use crate::error::{ErrorCode, OAuthError};
 use crate::model::{AccessTokenRecord, ClientKind, RefreshTokenRecord};
-use crate::tokens::ACCESS_TOKEN_TYP;
 use crate::{secret, Provider};
 
 /// A live token found by its value.
@@ -19,14 +18,9 @@ pub enum Found {
 
 impl Provider {
     async fn find_access(&self, token: &str) -> Result<Option<Found>, OAuthError> {
-        let Ok((typ, claims)) = self.keys().verify_jwt(token) else {
+        let Some(claims) = self.access_token_claims(token) else {
             return Ok(None);
         };
-        if typ.as_deref() != Some(ACCESS_TOKEN_TYP)
-            || claims["iss"] != self.config().issuer.as_str()
-        {
-            return Ok(None);
-        }
         let jti = claims["jti"].as_str().unwrap_or_default();
         Ok(self
             .store()

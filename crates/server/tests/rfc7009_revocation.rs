@@ -216,11 +216,44 @@ mod introspection {
                 serde_json::json!({"active": false})
             );
         }
+        // Verified once (and so remembered), it still expires.
+        assert_eq!(introspect(&s, at).await["active"], true);
         s.clock.advance(601);
         assert_eq!(
             introspect(&s, at).await,
             serde_json::json!({"active": false})
         );
+    }
+
+    #[tokio::test]
+    async fn a_token_altered_after_its_original_was_verified_is_inactive() {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let s = setup().await;
+        let body = tokens_for(&s, "app", "alice", "openid").await;
+        let at = body["access_token"].as_str().unwrap();
+        assert_eq!(introspect(&s, at).await["active"], true);
+        assert_eq!(userinfo_status(&s, at).await, 200);
+        let parts: Vec<&str> = at.split('.').collect();
+        let mut claims: serde_json::Value =
+            serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
+        claims["scope"] = "openid profile email admin".into();
+        let widened = format!(
+            "{}.{}.{}",
+            parts[0],
+            b64.encode(claims.to_string()),
+            parts[2]
+        );
+        let mut sig = b64.decode(parts[2]).unwrap();
+        sig[0] ^= 1;
+        let resigned = format!("{}.{}.{}", parts[0], parts[1], b64.encode(sig));
+        for token in [widened, resigned] {
+            assert_eq!(
+                introspect(&s, &token).await,
+                serde_json::json!({"active": false})
+            );
+            assert_eq!(userinfo_status(&s, &token).await, 401);
+        }
     }
 
     #[tokio::test]
