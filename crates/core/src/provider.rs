@@ -401,11 +401,14 @@ impl Provider {
             }
             return Ok(Next::Login);
         };
-        let Some(user) = self.store.get_user(&session.user_id).await? else {
-            return Ok(Next::Login);
-        };
+        // A live session implies its user: deleting a user deletes its
+        // sessions (ON DELETE CASCADE), so the user is read only for the
+        // consent page, not on every silent authorization.
         if !req.client.skip_consent {
-            let granted = self.store.get_consent(&user.id, &req.client.id).await?;
+            let granted = self
+                .store
+                .get_consent(&session.user_id, &req.client.id)
+                .await?;
             let covered = req.scopes.iter().all(|s| granted.contains(s));
             if req.prompt.consent || !covered {
                 if req.prompt.none {
@@ -415,6 +418,9 @@ impl Provider {
                         "the user has not consented to this client and scope",
                     )));
                 }
+                let Some(user) = self.store.get_user(&session.user_id).await? else {
+                    return Ok(Next::Login);
+                };
                 return Ok(Next::Consent(user));
             }
         }

@@ -539,4 +539,17 @@ mod oidc_request_parameters {
         let page = b.get(&req().url(&s.base)).await;
         assert_eq!(page.status, 400);
     }
+
+    #[tokio::test]
+    async fn a_deleted_users_session_authorizes_nothing() {
+        let s = setup().await;
+        let mut b = s.browser();
+        b.authorize(&s.base, &req(), "alice").await;
+        assert!(s.store.delete_user("alice").await.unwrap());
+        // Consent was remembered: were the session still alive, this would
+        // be a code. The user's sessions went with the user.
+        let page = b.get(&req().url(&s.base)).await;
+        assert_eq!(page.status, 200, "the login page, not a redirect");
+        assert!(page.body.contains("name=\"password\""));
+    }
 }

@@ -305,10 +305,25 @@ async fn users_sessions_consents_and_revocation(s: Arc<dyn Store>) {
     let (ended, _) = s.revoke_user("u1", 10).await.unwrap();
     assert_eq!(ended, 2);
     assert!(s.get_session("s1", 10).await.unwrap().is_none());
+    s.create_session(
+        "s3",
+        &Session {
+            user_id: "u1".into(),
+            auth_time: 1,
+            expires_at: 100,
+        },
+    )
+    .await
+    .unwrap();
     assert!(s.delete_user("ann").await.unwrap());
     assert!(
         s.get_consent("u1", "c").await.unwrap().is_empty(),
         "consents go with the user"
+    );
+    // The authorization endpoint relies on it: a live session has a user.
+    assert!(
+        s.get_session("s3", 10).await.unwrap().is_none(),
+        "sessions go with the user"
     );
 }
 
