@@ -191,6 +191,10 @@ async fn serve(config: Config, dev: bool) -> Result<(), String> {
         Arc::clone(&provider),
         proofkey_server::KEY_RELOAD_INTERVAL,
     ));
+    let checkpointer = tokio::spawn(proofkey_server::checkpointer(
+        Arc::clone(&provider),
+        proofkey_server::CHECKPOINT_INTERVAL,
+    ));
     tracing::info!(listen = %local, issuer = %issuer, database = %db, "proofkey serving");
     if dev {
         print_dev_flow(&issuer);
@@ -198,6 +202,7 @@ async fn serve(config: Config, dev: bool) -> Result<(), String> {
     let served = proofkey_server::serve(listener, provider, shutdown_signal()).await;
     sweeper.abort();
     reloader.abort();
+    checkpointer.abort();
     served.map_err(|e| format!("server error: {e}"))?;
     tracing::info!("shut down");
     Ok(())

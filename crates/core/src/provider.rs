@@ -249,6 +249,11 @@ impl Provider {
         Some(claims)
     }
 
+    /// Database upkeep (see [`Store::checkpoint`]).
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        self.store.checkpoint().await
+    }
+
     /// Deletes expired rows (see [`Store::sweep`]).
     pub async fn sweep(&self) -> Result<crate::model::SweepCounts, StoreError> {
         self.store.sweep(self.now()).await

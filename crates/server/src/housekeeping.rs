@@ -1,5 +1,6 @@
-//! Periodic deletion of expired codes, tokens, sessions and `jti`s, so that
-//! the database stops growing.
+//! Periodic deletion of expired codes, tokens, sessions and `jti`s, and
+//! checkpoints of SQLite's write-ahead log, so that the database stops
+//! growing.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,6 +41,24 @@ pub async fn key_reloader(provider: Arc<Provider>, interval: Duration) {
         tick.tick().await;
         if let Err(e) = provider.reload_keys().await {
             tracing::warn!(error = %e, "cannot reload signing keys; keeping the current ones");
+        }
+    }
+}
+
+/// How often each node checkpoints the database (see
+/// [`proofkey_core::Store::checkpoint`]): at 2,000 flows per second the
+/// SQLite log grows by about 25 MB in this time.
+pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Checkpoints every `interval` until the task is dropped.
+pub async fn checkpointer(provider: Arc<Provider>, interval: Duration) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        if let Err(e) = provider.checkpoint().await {
+            tracing::warn!(error = %e, "database checkpoint failed; will retry");
         }
     }
 }

@@ -54,6 +54,11 @@ impl PgStore {
             .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))
     }
 
+    /// PostgreSQL checkpoints its own log (see [`Store::checkpoint`]).
+    async fn checkpoint_log(&self) -> StoreResult<()> {
+        Ok(())
+    }
+
     /// Adapts a statement written in SQLite's dialect.
     fn sql(s: &'static str) -> Cow<'static, str> {
         Cow::Owned(to_postgres(s))

@@ -775,6 +775,10 @@ fn json_list(v: &[String]) -> String {
                     .map_err(map_err)
             }
 
+            async fn checkpoint(&self) -> StoreResult<()> {
+                self.checkpoint_log().await
+            }
+
             async fn ping(&self) -> StoreResult<()> {
                 sqlx::query("SELECT 1").execute(&self.pool).await.map_err(map_err)?;
                 Ok(())

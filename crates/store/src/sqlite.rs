@@ -56,7 +56,16 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // The node's checkpointer (Store::checkpoint) checkpoints the
+            // log; SQLite's own passive checkpoints after each commit past
+            // 1,000 pages would hold the checkpoint lock most of the time
+            // under load, so that the RESTART checkpoint never gets it
+            // (it does not wait for that lock) and the log never starts over.
+            .pragma("wal_autocheckpoint", "0")
+            // After a checkpoint resets the log, its file is cut back to
+            // this size (it is otherwise reused at its largest).
+            .pragma("journal_size_limit", "67108864");
         let pool = SqlitePoolOptions::new()
             .max_connections(pool.max_connections)
             .acquire_timeout(pool.acquire_timeout)
@@ -72,6 +81,28 @@ impl SqliteStore {
 }
 
 impl SqliteStore {
+    /// `PRAGMA wal_checkpoint(RESTART)` (see [`Store::checkpoint`]). It
+    /// waits, through the busy handler, for readers of older snapshots to
+    /// finish (single statements: moments) and holds new writers meanwhile.
+    async fn checkpoint_log(&self) -> StoreResult<()> {
+        // PASSIVE first copies what it can without holding writers back,
+        // so that RESTART, which does hold them, has little left to copy.
+        sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        let row = sqlx::query("PRAGMA wal_checkpoint(RESTART)")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        let busy: i64 = row.try_get(0).map_err(map_err)?;
+        let frames: i64 = row.try_get(1).map_err(map_err)?;
+        if busy != 0 {
+            tracing::debug!(frames, "WAL checkpoint could not finish; next time");
+        }
+        Ok(())
+    }
+
     /// SQLite is the dialect the statements are written in.
     fn sql(s: &'static str) -> std::borrow::Cow<'static, str> {
         std::borrow::Cow::Borrowed(s)

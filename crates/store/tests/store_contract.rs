@@ -349,6 +349,42 @@ async fn keys_round_trip_in_order(s: Arc<dyn Store>) {
     s.ping().await.unwrap();
 }
 
+async fn a_checkpoint_keeps_every_record(s: Arc<dyn Store>) {
+    s.insert_code(&code("before-checkpoint")).await.unwrap();
+    s.checkpoint().await.unwrap();
+    s.checkpoint().await.unwrap();
+    assert_eq!(
+        s.consume_code("before-checkpoint", 10).await.unwrap(),
+        CodeConsumption::Consumed(Box::new(code("before-checkpoint")))
+    );
+}
+
+/// SQLite only: a checkpoint lets the next write start the write-ahead log
+/// over, where without one the log keeps every frame (under steady load,
+/// passive auto-checkpoints never get that far; see `Store::checkpoint`).
+#[tokio::test]
+async fn sqlite_checkpoint_starts_the_log_over() {
+    // The WAL file header's checkpoint sequence number (bytes 12..16, big
+    // endian) changes each time the log starts over. Reading the file
+    // leaves the database as it is, where asking SQLite would checkpoint.
+    fn log_generation(wal: &std::path::Path) -> u32 {
+        let bytes = std::fs::read(wal).unwrap();
+        u32::from_be_bytes(bytes[12..16].try_into().unwrap())
+    }
+    let (dir, s) = sqlite().await;
+    let wal = dir.path().join("contract.db-wal");
+    for i in 0..100 {
+        s.insert_code(&code(&format!("w{i}"))).await.unwrap();
+    }
+    // Far below the 1,000-page auto-checkpoint: no write starts it over.
+    let first = log_generation(&wal);
+    s.insert_code(&code("still-the-same-log")).await.unwrap();
+    assert_eq!(log_generation(&wal), first);
+    s.checkpoint().await.unwrap();
+    s.insert_code(&code("after")).await.unwrap();
+    assert_ne!(log_generation(&wal), first, "the log started over");
+}
+
 async fn a_sweep_deletes_only_what_expired(s: Arc<dyn Store>) {
     s.insert_code(&code("old")).await.unwrap();
     s.insert_refresh_token(&refresh("rr", "gg")).await.unwrap();
@@ -438,6 +474,7 @@ both_backends!(
     users_sessions_consents_and_revocation,
     keys_round_trip_in_order,
     a_sweep_deletes_only_what_expired,
+    a_checkpoint_keeps_every_record,
     a_code_is_consumed_once_then_reported_as_used,
     of_concurrent_consumptions_exactly_one_wins,
     a_code_without_a_challenge_cannot_be_stored,
