@@ -1,18 +1,34 @@
 //! Periodic deletion of expired codes, tokens, sessions and `jti`s, and
 //! checkpoints of SQLite's write-ahead log, so that the database stops
-//! growing.
+//! growing; and the periodic reload of the signing keys.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use proofkey_core::Provider;
 
-/// Sweeps every `interval` until the task is dropped.
-pub async fn sweeper(provider: Arc<Provider>, interval: Duration) {
+/// Runs `job` every `interval` (the first time at once when `at_start`),
+/// until the task is dropped. A slow run delays the next, never doubles it.
+async fn every<F, Fut>(interval: Duration, at_start: bool, mut job: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    if !at_start {
+        tick.tick().await;
+    }
     loop {
         tick.tick().await;
+        job().await;
+    }
+}
+
+/// Sweeps every `interval` until the task is dropped.
+pub async fn sweeper(provider: Arc<Provider>, interval: Duration) {
+    every(interval, true, || async {
         match provider.sweep().await {
             Ok(c) => tracing::debug!(
                 codes = c.codes,
@@ -24,7 +40,8 @@ pub async fn sweeper(provider: Arc<Provider>, interval: Duration) {
             ),
             Err(e) => tracing::warn!(error = %e, "sweep failed; will retry"),
         }
-    }
+    })
+    .await;
 }
 
 /// How often every node re-reads the signing keys (so a rotated key is
@@ -34,15 +51,12 @@ pub const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Reloads the signing keys every `interval` until the task is dropped.
 pub async fn key_reloader(provider: Arc<Provider>, interval: Duration) {
-    let mut tick = tokio::time::interval(interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.tick().await;
-    loop {
-        tick.tick().await;
+    every(interval, false, || async {
         if let Err(e) = provider.reload_keys().await {
             tracing::warn!(error = %e, "cannot reload signing keys; keeping the current ones");
         }
-    }
+    })
+    .await;
 }
 
 /// How often each node checkpoints the database (see
@@ -52,13 +66,10 @@ pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Checkpoints every `interval` until the task is dropped.
 pub async fn checkpointer(provider: Arc<Provider>, interval: Duration) {
-    let mut tick = tokio::time::interval(interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.tick().await;
-    loop {
-        tick.tick().await;
+    every(interval, false, || async {
         if let Err(e) = provider.checkpoint().await {
             tracing::warn!(error = %e, "database checkpoint failed; will retry");
         }
-    }
+    })
+    .await;
 }
