@@ -57,6 +57,11 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
+            // 1 MiB of page cache per connection instead of 2: with 16
+            // connections the caches are most of the resident memory, and in
+            // WAL mode one connection's writes invalidate the others' pages
+            // anyway. A million flows: 60 -> 54 MiB resident, no slower.
+            .pragma("cache_size", "-1024")
             // The node's checkpointer (Store::checkpoint) checkpoints the
             // log; SQLite's own passive checkpoints after each commit past
             // 1,000 pages would hold the checkpoint lock most of the time
