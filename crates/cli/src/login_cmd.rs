@@ -100,7 +100,7 @@ fn cache() -> Result<Cache, ClientError> {
 }
 
 /// Opens `url` in the system browser; false when there is none.
-fn open_browser(url: &str) -> bool {
+pub(crate) fn open_browser(url: &str) -> bool {
     let spawn = |cmd: &str, args: &[&str]| {
         std::process::Command::new(cmd)
             .args(args)

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod admin;
+mod audit_cmd;
 mod login_cmd;
 mod pkce_cmd;
 mod serve_cmd;
@@ -47,6 +48,8 @@ enum Command {
     Logout(login_cmd::ProfileArgs),
     /// List stored logins.
     Status(login_cmd::StatusArgs),
+    /// Check whether an authorization server really enforces PKCE.
+    Audit(Box<audit_cmd::AuditArgs>),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
         Command::Token(args) => login_cmd::token(args),
         Command::Logout(args) => login_cmd::logout(args),
         Command::Status(args) => login_cmd::status(args),
+        Command::Audit(args) => audit_cmd::run(*args),
     }
 }
 

@@ -1,0 +1,6 @@
+//! The checks, one module per spec area.
+
+pub(crate) mod authorization;
+pub mod discovery;
+pub(crate) mod refresh;
+pub(crate) mod token;
