@@ -255,6 +255,8 @@ pub(crate) struct Session<'a> {
     pub agent: &'a mut Agent,
     /// (token, token_type_hint) of everything issued to the audit.
     pub obtained: Vec<(String, &'static str)>,
+    /// What the report should mention besides the checks.
+    pub notes: Vec<String>,
     pub progress: &'a (dyn Fn(&str) + Sync),
 }
 
@@ -274,6 +276,16 @@ impl Session<'_> {
         pkce: &Pkce,
         redirect_uri: &str,
     ) -> Result<Authorization, AuditError> {
+        self.authorize_with(pkce, redirect_uri, None).await
+    }
+
+    /// The same, with a `prompt` (OIDC Core §3.1.2.1).
+    pub async fn authorize_with(
+        &mut self,
+        pkce: &Pkce,
+        redirect_uri: &str,
+        prompt: Option<&str>,
+    ) -> Result<Authorization, AuditError> {
         let state = random()?;
         let mut url = self.ep.authorization.clone();
         {
@@ -285,6 +297,9 @@ impl Session<'_> {
                 .append_pair("state", &state);
             if self.opts.scopes.iter().any(|s| s == "openid") {
                 q.append_pair("nonce", &random()?);
+            }
+            if let Some(p) = prompt {
+                q.append_pair("prompt", p);
             }
             match pkce {
                 Pkce::Absent => {}

@@ -165,6 +165,7 @@ pub async fn audit(
         ep,
         agent,
         obtained: Vec::new(),
+        notes: Vec::new(),
         progress,
     };
     let outcome = active(
@@ -179,7 +180,7 @@ pub async fn audit(
     let (revoked, failed) = s.revoke_all().await;
     outcome?;
 
-    let mut notes = Vec::new();
+    let mut notes = std::mem::take(&mut s.notes);
     match (&s.ep.revocation, revoked + failed) {
         (_, 0) => {}
         (None, n) => notes.push(format!(
@@ -215,7 +216,27 @@ async fn active(
 ) -> Result<(), AuditError> {
     s.say("a correct PKCE flow (sign in if the browser asks)");
     let verifier = random()?;
-    let auth = s.authorize(&Pkce::S256(verifier.clone()), redirect).await?;
+    // OIDC Core §11: offline access is asked for with prompt=consent. Only
+    // this flow needs a refresh token, so only it asks (one consent page).
+    let offline = |s: &Session<'_>| {
+        let has = |x: &str| s.opts.scopes.iter().any(|v| v == x);
+        (has("openid") && has("offline_access")).then_some("consent")
+    };
+    let mut auth = s
+        .authorize_with(&Pkce::S256(verifier.clone()), redirect, offline(s))
+        .await?;
+    if auth.error().as_deref() == Some("invalid_scope")
+        && s.opts.scopes.iter().any(|v| v == "offline_access")
+    {
+        s.opts.scopes.retain(|v| v != "offline_access");
+        s.notes.push(format!(
+            "the server refused scope offline_access (invalid_scope); the audit went on with {:?}",
+            s.opts.scopes.join(" ")
+        ));
+        auth = s
+            .authorize_with(&Pkce::S256(verifier.clone()), redirect, offline(s))
+            .await?;
+    }
     let Some(code) = auth.code() else {
         return Err(AuditError::Baseline(format!(
             "the authorization request was {}.\n  sent: {}\n  received: {}",

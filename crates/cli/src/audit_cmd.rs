@@ -33,7 +33,8 @@ pub struct AuditArgs {
     /// none).
     #[arg(long, default_value = "http://127.0.0.1/callback")]
     redirect_uri: String,
-    /// Scope to ask for; repeat [default: openid].
+    /// Scope to ask for; repeat [default: openid offline_access; without
+    /// offline_access when the server refuses it].
     #[arg(long = "scope", value_name = "S")]
     scopes: Vec<String>,
     /// Report format.
@@ -141,7 +142,7 @@ pub fn run(args: AuditArgs) -> ExitCode {
         Err(e) => return usage(&format!("HTTP client: {e}")),
     };
     let scopes = if args.scopes.is_empty() {
-        vec!["openid".to_owned()]
+        vec!["openid".to_owned(), "offline_access".to_owned()]
     } else {
         args.scopes
             .iter()

@@ -82,7 +82,11 @@ pub fn check(p: &Published<'_>) -> Vec<CheckResult> {
         "authorization_response_iss_parameter_supported",
     ));
 
-    let token_response_types: Vec<&str> = strings(doc, "response_types_supported")
+    // The front-channel access token is what RFC 9700 §2.1.2 forbids; an
+    // OIDC server may list `implicit` for `id_token` alone, which is not.
+    let response_types = strings(doc, "response_types_supported");
+    let token_response_types: Vec<&str> = response_types
+        .clone()
         .unwrap_or_default()
         .into_iter()
         .filter(|rt| rt.split(' ').any(|t| t == "token"))
@@ -90,18 +94,35 @@ pub fn check(p: &Published<'_>) -> Vec<CheckResult> {
     let implicit_grant = strings(doc, "grant_types_supported")
         .unwrap_or_default()
         .contains(&"implicit");
-    let implicit = !token_response_types.is_empty() || implicit_grant;
-    out.push(result(
-        &catalog::IMPLICIT_GRANT,
-        implicit,
-        if token_response_types.is_empty() {
-            "grant_types_supported lists implicit".into()
-        } else {
-            format!("response_types_supported lists {token_response_types:?}")
-        },
-        "no response type returns an access token from the authorization endpoint".into(),
-        "response_types_supported",
-    ));
+    out.push(if !token_response_types.is_empty() {
+        result(
+            &catalog::IMPLICIT_GRANT,
+            true,
+            format!("response_types_supported lists {token_response_types:?}"),
+            String::new(),
+            "response_types_supported",
+        )
+    } else if implicit_grant && response_types.is_none() {
+        result(
+            &catalog::IMPLICIT_GRANT,
+            true,
+            "grant_types_supported lists implicit, and no response_types_supported says which".into(),
+            String::new(),
+            "grant_types_supported",
+        )
+    } else {
+        result(
+            &catalog::IMPLICIT_GRANT,
+            false,
+            String::new(),
+            if implicit_grant {
+                "grant_types_supported lists implicit, but no response type returns an access token (id_token alone is not forbidden)".into()
+            } else {
+                "no response type returns an access token from the authorization endpoint".into()
+            },
+            "response_types_supported",
+        )
+    });
     let password = strings(doc, "grant_types_supported")
         .unwrap_or_default()
         .contains(&"password");

@@ -24,10 +24,14 @@ pub(crate) async fn rotation(
     first: &TokenAnswer,
 ) -> Result<Vec<CheckResult>, AuditError> {
     let Some(rt1) = first.field("refresh_token") else {
-        return Ok(skip_all(&format!(
-            "no refresh token was issued for scope {:?}; ask for one (for many servers --scope offline_access) to run the refresh checks",
-            s.opts.scopes.join(" ")
-        )));
+        let scope = s.opts.scopes.join(" ");
+        return Ok(skip_all(
+            &if s.opts.scopes.iter().any(|v| v == "offline_access") {
+                format!("no refresh token was issued for scope {scope:?}")
+            } else {
+                format!("no refresh token was issued for scope {scope:?}; add --scope offline_access to run the refresh checks")
+            },
+        ));
     };
     s.say("refresh token rotation");
     let (second, ev) = s.refresh(&rt1).await?;

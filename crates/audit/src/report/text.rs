@@ -35,9 +35,10 @@ pub fn to_text(report: &Report) -> String {
             r.detail
         );
     }
+    let plural = if finding == 1 { "" } else { "s" };
     let _ = writeln!(
         out,
-        "\n{pass} passed, {finding} findings, {skipped} skipped"
+        "\n{pass} passed, {finding} finding{plural}, {skipped} skipped"
     );
     for r in report
         .results
