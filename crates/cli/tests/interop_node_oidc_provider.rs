@@ -190,3 +190,63 @@ fn login_token_and_logout_against_node_oidc_provider() {
         .unwrap();
     assert_eq!(me.status(), 401, "revoked at node");
 }
+
+/// `proofkey audit` against node-oidc-provider (PKCE required, its
+/// development login form). The expected report is the example in
+/// docs/audit.md; a change here means node-oidc-provider changed or the
+/// audit did, and the docs must follow.
+#[test]
+fn audit_of_node_oidc_provider() {
+    let Some((node, issuer)) = start_node() else {
+        return;
+    };
+    let _node = Kill(node);
+    let mut child = proofkey()
+        .args([
+            "audit",
+            "--issuer",
+            &issuer,
+            "--client-id",
+            "proofkey-cli",
+            "--login",
+            "alice",
+            "--password-stdin",
+            "--format",
+            "json",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"anything")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "only a low finding: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(results.len(), proofkey_audit::catalog::ALL.len());
+    let not_passed: Vec<(&str, &str)> = results
+        .iter()
+        .filter(|r| r["status"] != "pass")
+        .map(|r| (r["id"].as_str().unwrap(), r["status"].as_str().unwrap()))
+        .collect();
+    // node-oidc-provider answers a code_verifier that breaks the RFC 7636
+    // §4.1 ABNF with invalid_request rather than invalid_grant.
+    assert_eq!(
+        not_passed,
+        vec![("token.pkce-error-code", "finding")],
+        "{stdout}"
+    );
+}
