@@ -18,9 +18,8 @@
 //!   client.
 //!
 //! Nothing here is specific to proofkey: the sign-in walks whatever forms
-//! the server shows (see [`browser`]), and endpoints come from discovery.
+//! the server shows (see `proofkey_audit::forms`), and endpoints come from discovery.
 
-mod browser;
 mod run;
 
 use std::time::Duration;

@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 use url::Url;
 
-use crate::browser::{sign_in, Jar};
+use proofkey_audit::forms::{FormAgent, Landing};
 use crate::{Args, Error, Scenario};
 
 /// What every client shares: the connection pool, the endpoints, and the
@@ -94,7 +94,7 @@ pub async fn run(args: &Args) -> Result<(), Error> {
 
     // Sign in once through the forms, and consent once to each scope set
     // the scenarios use; every later request rides on this session.
-    let mut jar = Jar::default();
+    let mut agent = FormAgent::new(target.http.clone(), &args.username, &args.password);
     let mut scopes: Vec<(&str, Vec<(String, String)>)> = Vec::new();
     for s in &args.scenarios {
         let want = match s {
@@ -109,16 +109,19 @@ pub async fn run(args: &Args) -> Result<(), Error> {
     }
     for (scope, extra) in &scopes {
         let (verifier, url, state) = target.authorization_request(scope, extra);
-        let redirect = sign_in(
-            &target.http,
-            &mut jar,
-            url,
-            &args.redirect_uri,
-            &args.username,
-            &args.password,
-        )
-        .await?;
-        target.cookie = jar.header().unwrap_or_default();
+        let landing = agent
+            .walk(url, |u| u.as_str().starts_with(&args.redirect_uri))
+            .await
+            .map_err(|e| Error::Protocol(format!("signing in: {e}")))?;
+        let redirect = match landing {
+            Landing::Redirect(r) => r,
+            Landing::Page { url, status, text } => {
+                return Err(Error::Protocol(format!(
+                    "signing in: stopped at {url} (HTTP {status}): {text}"
+                )))
+            }
+        };
+        target.cookie = agent.cookie_header().unwrap_or_default();
         let code = target.code_from(&redirect, &state)?;
         target.redeem(&code, verifier).await?;
     }

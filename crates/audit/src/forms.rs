@@ -122,6 +122,12 @@ impl FormAgent {
         }
     }
 
+    /// The `Cookie` header of the session so far, for requests made
+    /// outside the agent.
+    pub fn cookie_header(&self) -> Option<String> {
+        self.jar.header()
+    }
+
     /// Opens `url` and walks the server's pages until a redirect for which
     /// `is_client` is true (returned, not followed), or a page it cannot go
     /// on from.
