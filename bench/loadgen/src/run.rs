@@ -12,8 +12,8 @@ use serde::Serialize;
 use serde_json::Value;
 use url::Url;
 
-use proofkey_audit::forms::{FormAgent, Landing};
 use crate::{Args, Error, Scenario};
+use proofkey_audit::forms::{FormAgent, Landing};
 
 /// What every client shares: the connection pool, the endpoints, and the
 /// signed-in session.

@@ -177,14 +177,25 @@ const SECRET_KEYS: &[&str] = &[
     "client_assertion",
 ];
 
-/// A parameter value as a report shows it: secrets redacted, long values
-/// shortened (their length kept: for a verifier it is the point).
+/// Random one-time values, shortened in reports (their length kept: for a
+/// verifier it is the point).
+const OPAQUE_KEYS: &[&str] = &[
+    "code",
+    "code_verifier",
+    "code_challenge",
+    "state",
+    "nonce",
+    "session_state",
+];
+
+/// A parameter value as a report shows it: secrets redacted, long random
+/// values shortened.
 pub(crate) fn shown(key: &str, value: &str) -> String {
     if SECRET_KEYS.contains(&key) {
         return "[redacted]".into();
     }
     let n = value.chars().count();
-    if n > 24 {
+    if n > 24 && OPAQUE_KEYS.contains(&key) {
         let head: String = value.chars().take(8).collect();
         let tail: String = value.chars().skip(n - 4).collect();
         format!("{head}…{tail} ({n} chars)")
@@ -552,6 +563,8 @@ mod tests {
     fn reports_redact_secrets_and_keep_lengths() {
         assert_eq!(shown("client_secret", "s3cr3t"), "[redacted]");
         assert_eq!(shown("state", "short"), "short");
+        let r = "http://127.0.0.1:5555/callback/elsewhere";
+        assert_eq!(shown("redirect_uri", r), r);
         let v = "a".repeat(129);
         assert_eq!(shown("code_verifier", &v), "aaaaaaaa…aaaa (129 chars)");
         let j = serde_json::json!({"access_token": "x", "token_type": "Bearer"});

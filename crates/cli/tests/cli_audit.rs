@@ -108,8 +108,14 @@ fn findings_set_the_exit_code_and_fail_on_moves_the_bar() {
     let out = audit_weak(&low, &[]);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
-    assert!(stdout.contains("FINDING  low    redirect.loopback-port-refused"), "{stdout}");
-    assert!(stdout.contains("29 passed, 1 finding, 0 skipped"), "{stdout}");
+    assert!(
+        stdout.contains("FINDING  low    redirect.loopback-port-refused"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("29 passed, 1 finding, 0 skipped"),
+        "{stdout}"
+    );
     let out = audit_weak(&low, &["--fail-on", "low"]);
     assert_eq!(out.status.code(), Some(1));
 
@@ -165,10 +171,12 @@ fn sarif_output_is_a_sarif_2_1_0_log() {
         assert_eq!(rules[i]["id"], r["ruleId"]);
         assert!(["error", "warning", "note"].contains(&r["level"].as_str().unwrap()));
         assert!(!r["message"]["text"].as_str().unwrap().is_empty());
-        assert!(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
-            .as_str()
-            .unwrap()
-            .starts_with(&w.issuer));
+        assert!(
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                .as_str()
+                .unwrap()
+                .starts_with(&w.issuer)
+        );
     }
 }
 
@@ -177,17 +185,39 @@ fn usage_and_connection_errors_exit_2() {
     let port = free_port();
     let nothing = format!("http://127.0.0.1:{port}");
     let out = audit(
-        &["--issuer", &nothing, "--client-id", "x", "--login", "u", "--password-stdin"],
+        &[
+            "--issuer",
+            &nothing,
+            "--client-id",
+            "x",
+            "--login",
+            "u",
+            "--password-stdin",
+        ],
         "p",
     );
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains(&nothing), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(&nothing),
+        "{}",
+        text(&out.stderr)
+    );
 
-    let out = audit(&["--issuer", &nothing, "--client-id", "x", "--password-stdin"], "");
+    let out = audit(
+        &["--issuer", &nothing, "--client-id", "x", "--password-stdin"],
+        "",
+    );
     assert_eq!(out.status.code(), Some(2), "--password-stdin needs --login");
 
     let out = audit(
-        &["--issuer", &nothing, "--client-id", "x", "--resolve", "nonsense"],
+        &[
+            "--issuer",
+            &nothing,
+            "--client-id",
+            "x",
+            "--resolve",
+            "nonsense",
+        ],
         "",
     );
     assert_eq!(out.status.code(), Some(2));
@@ -197,7 +227,15 @@ fn usage_and_connection_errors_exit_2() {
     // audit cannot compare anything and says so.
     let server = Server::start(&["--dev"]);
     let out = audit(
-        &["--issuer", &server.base, "--client-id", "nobody", "--login", "demo", "--password-stdin"],
+        &[
+            "--issuer",
+            &server.base,
+            "--client-id",
+            "nobody",
+            "--login",
+            "demo",
+            "--password-stdin",
+        ],
         "demo",
     );
     assert_eq!(out.status.code(), Some(2));

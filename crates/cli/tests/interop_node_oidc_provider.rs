@@ -220,12 +220,7 @@ fn audit_of_node_oidc_provider() {
         .spawn()
         .unwrap();
     use std::io::Write as _;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"anything")
-        .unwrap();
+    child.stdin.take().unwrap().write_all(b"anything").unwrap();
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
