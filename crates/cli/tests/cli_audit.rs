@@ -166,6 +166,7 @@ fn sarif_output_is_a_sarif_2_1_0_log() {
     ] {
         assert!(ids.contains(&id), "{id} in {ids:?}");
     }
+    validate_with_the_official_schema(&out.stdout);
     for r in results {
         let i = r["ruleIndex"].as_u64().unwrap() as usize;
         assert_eq!(rules[i]["id"], r["ruleId"]);
@@ -287,6 +288,10 @@ fn the_browser_chain_signs_in_once_and_runs_every_check() {
             "--client-id",
             "demo-cli",
             "--no-browser",
+            // Bounded, so that a broken chain fails the test instead of
+            // waiting five minutes per request for a person.
+            "--timeout",
+            "5s",
             "--format",
             "json",
         ])
@@ -324,4 +329,35 @@ fn the_browser_chain_signs_in_once_and_runs_every_check() {
     for r in report["results"].as_array().unwrap() {
         assert_eq!(r["status"], "pass", "{r}");
     }
+}
+
+/// Validates a SARIF log against the official SARIF 2.1.0 JSON schema with
+/// ajv (interop/node/validate-sarif.cjs), an independent validator. Like the
+/// interop tests, it needs `npm ci` in interop/node, and fails when that
+/// is missing and PROOFKEY_REQUIRE_INTEROP is set (./test.sh, CI).
+fn validate_with_the_official_schema(sarif: &[u8]) {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../interop/node");
+    if !dir.join("node_modules/ajv").exists()
+        || !dir.join("node_modules/@microsoft/jest-sarif").exists()
+    {
+        let msg = format!(
+            "*** SARIF schema validation NOT RUN: run npm ci --prefix {} ***",
+            dir.display()
+        );
+        if std::env::var_os("PROOFKEY_REQUIRE_INTEROP").is_some() {
+            panic!("{msg}");
+        }
+        eprintln!("{msg}");
+        return;
+    }
+    let mut child = std::process::Command::new("node")
+        .arg("validate-sarif.cjs")
+        .current_dir(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(sarif).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "schema errors: {}", text(&out.stdout));
 }
