@@ -361,3 +361,97 @@ fn validate_with_the_official_schema(sarif: &[u8]) {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "schema errors: {}", text(&out.stdout));
 }
+
+/// A confidential client that keeps its refresh tokens (no rotation) and
+/// asks for no `openid`: client authentication with HTTP Basic, liveness
+/// through introspection instead of userinfo, and rotation not required.
+#[test]
+fn a_confidential_client_is_audited_with_its_secret() {
+    let server = Server::start(&["--dev"]);
+    let out = server.admin(
+        &[
+            "client",
+            "create",
+            "--id",
+            "svc",
+            "--confidential",
+            "--redirect-uri",
+            "http://127.0.0.1/callback",
+            "--scope",
+            "api",
+            "--scope",
+            "offline_access",
+            "--grant-type",
+            "authorization_code",
+            "--grant-type",
+            "refresh_token",
+            "--no-refresh-rotation",
+            "--always-issue-refresh-token",
+            "--json",
+        ],
+        None,
+    );
+    let created: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let secret = created["client_secret"].as_str().unwrap();
+    let mut child = proofkey()
+        .args([
+            "audit",
+            "--issuer",
+            &server.base,
+            "--client-id",
+            "svc",
+            "--scope",
+            "api",
+            "--login",
+            "demo",
+            "--password-stdin",
+            "--format",
+            "json",
+        ])
+        .env("PROOFKEY_AUDIT_CLIENT_SECRET", secret)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"demo").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(
+        !stdout.contains(secret),
+        "the secret never reaches the report"
+    );
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["client_type"], "confidential");
+    let result = |id: &str| {
+        report["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    let revoked = result("token.code-reuse-tokens-not-revoked");
+    assert_eq!(revoked["status"], "pass", "{revoked}");
+    assert!(
+        revoked["detail"]
+            .as_str()
+            .unwrap()
+            .contains("introspection"),
+        "{revoked}"
+    );
+    let rotation = result("refresh.not-rotated");
+    assert_eq!(rotation["status"], "pass", "{rotation}");
+    assert!(
+        rotation["detail"]
+            .as_str()
+            .unwrap()
+            .contains("confidential"),
+        "{rotation}"
+    );
+    for r in report["results"].as_array().unwrap() {
+        assert_ne!(r["status"], "finding", "{r}");
+    }
+}
