@@ -16,9 +16,15 @@ use url::Url;
 
 /// Runs `proofkey audit ARGS` with `stdin`.
 fn audit(args: &[&str], stdin: &str) -> Output {
+    audit_env(args, stdin, &[])
+}
+
+/// The same with environment variables.
+fn audit_env(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
     let mut child = proofkey()
         .arg("audit")
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -393,9 +399,8 @@ fn a_confidential_client_is_audited_with_its_secret() {
     );
     let created: Value = serde_json::from_slice(&out.stdout).unwrap();
     let secret = created["client_secret"].as_str().unwrap();
-    let mut child = proofkey()
-        .args([
-            "audit",
+    let out = audit_env(
+        &[
             "--issuer",
             &server.base,
             "--client-id",
@@ -407,15 +412,10 @@ fn a_confidential_client_is_audited_with_its_secret() {
             "--password-stdin",
             "--format",
             "json",
-        ])
-        .env("PROOFKEY_AUDIT_CLIENT_SECRET", secret)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"demo").unwrap();
-    let out = child.wait_with_output().unwrap();
+        ],
+        "demo",
+        &[("PROOFKEY_AUDIT_CLIENT_SECRET", secret)],
+    );
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
     assert!(
