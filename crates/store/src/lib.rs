@@ -3,10 +3,10 @@
 //! **Invariant:** single-use things are consumed by one SQL statement
 //! (`UPDATE ... WHERE used_at IS NULL RETURNING`), never read-then-write.
 
-#[macro_use]
-mod shared;
 mod postgres;
+mod rows;
 mod sqlite;
+mod statements;
 
 pub use postgres::{PgAdmin, PgStore};
 pub use sqlite::SqliteStore;

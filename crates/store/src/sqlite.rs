@@ -4,114 +4,653 @@
 //! `synchronous = NORMAL` in WAL mode syncs at checkpoints rather than at
 //! every commit, so a power loss can lose the last transactions (codes and
 //! tokens of the last moments, which clients then simply re-request) but
-//! never corrupts the database. A busy timeout makes concurrent writers wait
-//! instead of failing.
+//! never corrupts the database.
+//!
+//! One connection per node, and its statements run inline, on the thread
+//! of the request that needs them, under a mutex. A statement on an indexed
+//! row takes microseconds; handing it to another thread and back (what sqlx
+//! does, with a thread per connection) cost more than the statement and most
+//! of the server's CPU time went to those hand-offs. Measured with
+//! `bench/compare.sh` (docs/performance.md): complete code flows went from
+//! about 2,700 to about 6,000 per second, p99 from 63 to about 10 ms. Nothing
+//! long holds the connection: sweeps delete in chunks, and checkpoints run on
+//! a connection of their own on a blocking thread.
+//!
+//! Migrations are sqlx's (the `_sqlx_migrations` table of databases made by
+//! earlier versions stays valid), run on a short-lived sqlx connection at
+//! open.
 
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use proofkey_core::model::{
-    AccessTokenRecord, AuthorizationCode, Client, ClientKind, CodeConsumption, DeviceCode,
-    DevicePoll, DeviceStatus, RefreshTokenRecord, RefreshUse, Session, SessionInfo, StoredKey,
-    SweepCounts, User,
+    AccessTokenRecord, AuthorizationCode, Client, CodeConsumption, DeviceCode, DevicePoll,
+    RefreshTokenRecord, RefreshUse, Session, SessionInfo, StoredKey, SweepCounts, User,
 };
 use proofkey_core::store::StoreResult;
 use proofkey_core::{Store, StoreError};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
-use sqlx::{Row, SqlitePool};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{ConnectOptions as _, Connection as _};
 
-use crate::{map_err, PoolSettings};
+use crate::rows::{self, json_list};
+use crate::statements::{self as sql, Sweep};
+use crate::PoolSettings;
+
+/// How long a statement waits for another process's write lock (an admin
+/// command, say) before it fails.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Rows deleted per statement when sweeping, so that a sweep after hours
+/// of heavy load never holds the connection for more than moments.
+const SWEEP_CHUNK: u64 = 1000;
 
 /// SQLite-backed store.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    conn: Arc<Mutex<Connection>>,
+    path: Arc<str>,
+}
+
+fn map_err(e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode;
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+        {
+            StoreError::Conflict("record".into())
+        }
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(
+                f.code,
+                ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::CannotOpen
+            ) =>
+        {
+            StoreError::Unavailable(e.to_string())
+        }
+        _ => StoreError::Backend(e.to_string()),
+    }
+}
+
+/// Opens a rusqlite connection with the store's settings.
+fn connect(path: &str) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA foreign_keys = ON;
+         -- 4 MiB of page cache: the node's only connection.
+         PRAGMA cache_size = -4096;
+         -- The node's checkpointer (Store::checkpoint) checkpoints the log;
+         -- SQLite's own passive checkpoints would run inside request
+         -- statements and never let the log start over under load.
+         PRAGMA wal_autocheckpoint = 0;
+         -- After a checkpoint resets the log, its file is cut back to this
+         -- size (it is otherwise reused at its largest).
+         PRAGMA journal_size_limit = 67108864;",
+    )?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
 }
 
 impl SqliteStore {
     /// Opens `sqlite://PATH` (or `sqlite:PATH`), creating the file if needed,
-    /// and applies pending migrations, with the default pool settings.
+    /// and applies pending migrations.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         Self::open_with(url, &PoolSettings::default()).await
     }
 
-    /// [`SqliteStore::open`] with `pool` settings. sqlx runs each SQLite
-    /// connection on a thread of its own and hands every statement over a
-    /// channel; the pool size is how many statements can be in flight at
-    /// once. Measured with `bench/compare.sh` on 2 cores and 32 clients:
-    /// 8 connections gave 1,760 flows/s, 16 gave 2,070, and 32 no more
-    /// throughput but a worse p99 (writers queue on SQLite's lock), so the
-    /// default is 16 (docs/performance.md).
-    pub async fn open_with(url: &str, pool: &PoolSettings) -> Result<Self, StoreError> {
+    /// [`SqliteStore::open`]; the pool settings are PostgreSQL's (a SQLite
+    /// node has one connection, see the module docs).
+    pub async fn open_with(url: &str, _pool: &PoolSettings) -> Result<Self, StoreError> {
         let path = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
-            .unwrap_or(url);
+            .unwrap_or(url)
+            .to_owned();
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))
-            .map_err(map_err)?
+            .map_err(|e| StoreError::Backend(e.to_string()))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true)
-            // 1 MiB of page cache per connection instead of 2: with 16
-            // connections the caches are most of the resident memory, and in
-            // WAL mode one connection's writes invalidate the others' pages
-            // anyway. A million flows: 60 -> 54 MiB resident, no slower.
-            .pragma("cache_size", "-1024")
-            // The node's checkpointer (Store::checkpoint) checkpoints the
-            // log; SQLite's own passive checkpoints after each commit past
-            // 1,000 pages would hold the checkpoint lock most of the time
-            // under load, so that the RESTART checkpoint never gets it
-            // (it does not wait for that lock) and the log never starts over.
-            .pragma("wal_autocheckpoint", "0")
-            // After a checkpoint resets the log, its file is cut back to
-            // this size (it is otherwise reused at its largest).
-            .pragma("journal_size_limit", "67108864");
-        let pool = SqlitePoolOptions::new()
-            .max_connections(pool.max_connections)
-            .acquire_timeout(pool.acquire_timeout)
-            .connect_with(options)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let mut migrator = options
+            .connect()
             .await
             .map_err(|e| StoreError::Unavailable(format!("cannot open {path}: {e}")))?;
         sqlx::migrate!("./migrations/sqlite")
-            .run(&pool)
+            .run(&mut migrator)
             .await
             .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
-        Ok(Self { pool })
+        migrator
+            .close()
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let conn = connect(&path)
+            .map_err(|e| StoreError::Unavailable(format!("cannot open {path}: {e}")))?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            path: path.into(),
+        })
     }
-}
 
-impl SqliteStore {
-    /// `PRAGMA wal_checkpoint(RESTART)` (see [`Store::checkpoint`]). It
-    /// waits, through the busy handler, for readers of older snapshots to
-    /// finish (single statements: moments) and holds new writers meanwhile.
+    /// Runs `f` on the connection, inline.
+    fn run<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
+        let mut conn = self
+            .conn
+            .lock()
+            .map_err(|_| StoreError::Backend("the SQLite connection was poisoned".into()))?;
+        f(&mut conn).map_err(map_err)
+    }
+
+    fn exec(&self, statement: &str, p: impl rusqlite::Params) -> StoreResult<usize> {
+        self.run(|c| c.prepare_cached(statement)?.execute(p))
+    }
+
+    fn one<T>(
+        &self,
+        statement: &str,
+        p: impl rusqlite::Params,
+        f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> StoreResult<Option<T>> {
+        self.run(|c| c.prepare_cached(statement)?.query_row(p, f).optional())
+    }
+
+    fn all<T>(
+        &self,
+        statement: &str,
+        p: impl rusqlite::Params,
+        f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> StoreResult<Vec<T>> {
+        self.run(|c| c.prepare_cached(statement)?.query_map(p, f)?.collect())
+    }
+
+    /// Deletes what `sweep` matches, `SWEEP_CHUNK` rows per statement,
+    /// letting requests in between.
+    async fn sweep_table(&self, sweep: Sweep, at: i64) -> StoreResult<u64> {
+        let statement = format!(
+            "DELETE FROM {t} WHERE ({k}) IN (SELECT {k} FROM {t} WHERE {c} LIMIT {SWEEP_CHUNK})",
+            t = sweep.table,
+            k = sweep.key,
+            c = sweep.condition
+        );
+        let mut total = 0;
+        loop {
+            let n = self.exec(&statement, params![at])? as u64;
+            total += n;
+            if n < SWEEP_CHUNK {
+                return Ok(total);
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// `PRAGMA wal_checkpoint(PASSIVE)` then `(RESTART)` (see
+    /// [`Store::checkpoint`]), on a connection of its own on a blocking
+    /// thread: the fsync of a checkpoint must not hold the request
+    /// connection. RESTART waits, through the busy handler, for the request
+    /// connection's current statement (moments) and holds writers while it
+    /// finishes what PASSIVE left.
     async fn checkpoint_log(&self) -> StoreResult<()> {
-        // PASSIVE first copies what it can without holding writers back,
-        // so that RESTART, which does hold them, has little left to copy.
-        sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(map_err)?;
-        let row = sqlx::query("PRAGMA wal_checkpoint(RESTART)")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(map_err)?;
-        let busy: i64 = row.try_get(0).map_err(map_err)?;
-        let frames: i64 = row.try_get(1).map_err(map_err)?;
+        let path = Arc::clone(&self.path);
+        let (busy, frames) = tokio::task::spawn_blocking(move || {
+            let c = Connection::open(&*path)?;
+            c.busy_timeout(BUSY_TIMEOUT)?;
+            c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+            c.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+            })
+        })
+        .await
+        .map_err(|e| StoreError::Backend(e.to_string()))?
+        .map_err(map_err)?;
         if busy != 0 {
             tracing::debug!(frames, "WAL checkpoint could not finish; next time");
         }
         Ok(())
     }
+}
 
-    /// SQLite is the dialect the statements are written in.
-    fn sql(s: &'static str) -> std::borrow::Cow<'static, str> {
-        std::borrow::Cow::Borrowed(s)
+/// `Conflict` named after what collided.
+fn conflict(what: String) -> impl FnOnce(StoreError) -> StoreError {
+    move |e| match e {
+        StoreError::Conflict(_) => StoreError::Conflict(what),
+        other => other,
     }
 }
 
-crate::shared::sql_store!(SqliteStore, SqliteRow);
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_client(&self, c: &Client) -> StoreResult<()> {
+        self.exec(
+            sql::INSERT_CLIENT,
+            params![
+                c.id,
+                c.name,
+                c.kind.as_str(),
+                c.secret_hash,
+                json_list(&c.redirect_uris),
+                json_list(&c.scopes),
+                json_list(&c.grant_types),
+                c.skip_consent,
+                c.id_token_alg,
+                c.created_at,
+                c.jwks,
+                c.jwks_uri,
+                json_list(&c.post_logout_redirect_uris),
+                c.rotate_refresh_tokens,
+                c.always_issue_refresh_token,
+            ],
+        )
+        .map_err(conflict(format!("client {:?}", c.id)))?;
+        Ok(())
+    }
+
+    async fn get_client(&self, id: &str) -> StoreResult<Option<Client>> {
+        self.one(sql::GET_CLIENT, params![id], |r| rows::client(r))
+    }
+
+    async fn list_clients(&self) -> StoreResult<Vec<Client>> {
+        self.all(sql::LIST_CLIENTS, [], |r| rows::client(r))
+    }
+
+    async fn delete_client(&self, id: &str) -> StoreResult<bool> {
+        Ok(self.exec(sql::DELETE_CLIENT, params![id])? > 0)
+    }
+
+    async fn set_client_secret(&self, id: &str, secret_hash: &str) -> StoreResult<bool> {
+        Ok(self.exec(sql::SET_CLIENT_SECRET, params![secret_hash, id])? > 0)
+    }
+
+    async fn create_user(&self, u: &User) -> StoreResult<()> {
+        self.exec(
+            sql::INSERT_USER,
+            params![
+                u.id,
+                u.username,
+                u.email,
+                u.name,
+                u.password_hash,
+                u.created_at
+            ],
+        )
+        .map_err(conflict(format!("user {:?}", u.username)))?;
+        Ok(())
+    }
+
+    async fn get_user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+        self.one(sql::GET_USER_BY_USERNAME, params![username], |r| {
+            rows::user(r)
+        })
+    }
+
+    async fn get_user(&self, id: &str) -> StoreResult<Option<User>> {
+        self.one(sql::GET_USER, params![id], |r| rows::user(r))
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        self.all(sql::LIST_USERS, [], |r| rows::user(r))
+    }
+
+    async fn delete_user(&self, username: &str) -> StoreResult<bool> {
+        Ok(self.exec(sql::DELETE_USER, params![username])? > 0)
+    }
+
+    async fn set_password(&self, username: &str, password_hash: &str) -> StoreResult<bool> {
+        Ok(self.exec(sql::SET_PASSWORD, params![password_hash, username])? > 0)
+    }
+
+    async fn create_session(&self, id_hash: &str, s: &Session) -> StoreResult<()> {
+        self.exec(
+            sql::INSERT_SESSION,
+            params![id_hash, s.user_id, s.auth_time, s.expires_at],
+        )?;
+        Ok(())
+    }
+
+    async fn get_session(&self, id_hash: &str, now: i64) -> StoreResult<Option<Session>> {
+        self.one(sql::GET_SESSION, params![id_hash, now], |r| {
+            Ok(Session {
+                user_id: r.get("user_id")?,
+                auth_time: r.get("auth_time")?,
+                expires_at: r.get("expires_at")?,
+            })
+        })
+    }
+
+    async fn grant_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        scopes: &[String],
+    ) -> StoreResult<()> {
+        // An empty scope set is remembered too, as the empty string.
+        let empty = [String::new()];
+        let scopes = if scopes.is_empty() {
+            &empty[..]
+        } else {
+            scopes
+        };
+        self.run(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for s in scopes {
+                tx.prepare_cached(sql::INSERT_CONSENT)?
+                    .execute(params![user_id, client_id, s])?;
+            }
+            tx.commit()
+        })
+    }
+
+    async fn get_consent(&self, user_id: &str, client_id: &str) -> StoreResult<Vec<String>> {
+        self.all(sql::GET_CONSENT, params![user_id, client_id], |r| {
+            r.get("scope")
+        })
+    }
+
+    async fn insert_code(&self, c: &AuthorizationCode) -> StoreResult<()> {
+        self.exec(
+            sql::INSERT_CODE,
+            params![
+                c.code_hash,
+                c.client_id,
+                c.redirect_uri,
+                c.code_challenge,
+                c.code_challenge_method,
+                c.scope,
+                c.nonce,
+                c.user_id,
+                c.auth_time,
+                c.issued_at,
+                c.expires_at,
+            ],
+        )?;
+        Ok(())
+    }
+
+    async fn consume_code(&self, code_hash: &str, now: i64) -> StoreResult<CodeConsumption> {
+        self.run(|c| {
+            let taken = c
+                .prepare_cached(sql::CONSUME_CODE)?
+                .query_row(params![now, code_hash], |r| rows::code(r))
+                .optional()?;
+            if let Some(code) = taken {
+                return Ok(CodeConsumption::Consumed(Box::new(code)));
+            }
+            let exists = c
+                .prepare_cached(sql::CODE_EXISTS)?
+                .exists(params![code_hash])?;
+            Ok(if exists {
+                CodeConsumption::AlreadyUsed
+            } else {
+                CodeConsumption::NotFound
+            })
+        })
+    }
+
+    async fn insert_access_token(&self, t: &AccessTokenRecord) -> StoreResult<()> {
+        self.exec(
+            sql::INSERT_ACCESS_TOKEN,
+            params![
+                t.jti,
+                t.grant_id,
+                t.client_id,
+                t.user_id,
+                t.scope,
+                t.expires_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    async fn access_token_active(&self, jti: &str, now: i64) -> StoreResult<bool> {
+        self.run(|c| {
+            c.prepare_cached(sql::ACCESS_TOKEN_ACTIVE)?
+                .exists(params![jti, now])
+        })
+    }
+
+    async fn get_access_token(
+        &self,
+        jti: &str,
+        now: i64,
+    ) -> StoreResult<Option<AccessTokenRecord>> {
+        self.one(sql::GET_ACCESS_TOKEN, params![jti, now], |r| {
+            rows::access(r)
+        })
+    }
+
+    async fn revoke_access_token(&self, jti: &str, client_id: &str, now: i64) -> StoreResult<bool> {
+        Ok(self.exec(sql::REVOKE_ACCESS_TOKEN, params![now, jti, client_id])? > 0)
+    }
+
+    async fn revoke_grant(&self, grant_id: &str, now: i64) -> StoreResult<u64> {
+        self.run(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut n = 0;
+            for statement in [sql::REVOKE_GRANT_ACCESS, sql::REVOKE_GRANT_REFRESH] {
+                n += tx
+                    .prepare_cached(statement)?
+                    .execute(params![now, grant_id])? as u64;
+            }
+            tx.commit()?;
+            Ok(n)
+        })
+    }
+
+    async fn insert_refresh_token(&self, t: &RefreshTokenRecord) -> StoreResult<()> {
+        self.exec(
+            sql::INSERT_REFRESH_TOKEN,
+            params![
+                t.token_hash,
+                t.grant_id,
+                t.client_id,
+                t.user_id,
+                t.scope,
+                t.auth_time,
+                t.issued_at,
+                t.family_expires_at,
+                t.idle_expires_at,
+            ],
+        )?;
+        Ok(())
+    }
+
+    async fn use_refresh_token(
+        &self,
+        token_hash: &str,
+        now: i64,
+        rotate: bool,
+        new_idle_expiry: i64,
+    ) -> StoreResult<RefreshUse> {
+        self.run(|c| {
+            // rusqlite, unlike sqlx, refuses parameters a statement lacks.
+            let taken = if rotate {
+                c.prepare_cached(sql::ROTATE_REFRESH_TOKEN)?
+                    .query_row(params![now, token_hash], |r| rows::refresh(r))
+            } else {
+                c.prepare_cached(sql::EXTEND_REFRESH_TOKEN)?
+                    .query_row(params![now, token_hash, new_idle_expiry], |r| {
+                        rows::refresh(r)
+                    })
+            }
+            .optional()?;
+            if let Some(t) = taken {
+                return Ok(RefreshUse::Taken(Box::new(t)));
+            }
+            let reused = c
+                .prepare_cached(sql::REUSED_REFRESH_TOKEN)?
+                .query_row(params![token_hash], |r| rows::refresh(r))
+                .optional()?;
+            Ok(match reused {
+                Some(t) => RefreshUse::Reused(Box::new(t)),
+                None => RefreshUse::Invalid,
+            })
+        })
+    }
+
+    async fn get_refresh_token(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<Option<RefreshTokenRecord>> {
+        self.one(sql::GET_REFRESH_TOKEN, params![token_hash, now], |r| {
+            rows::refresh(r)
+        })
+    }
+
+    async fn record_jti(&self, client_id: &str, jti: &str, expires_at: i64) -> StoreResult<bool> {
+        Ok(self.exec(sql::RECORD_JTI, params![client_id, jti, expires_at])? == 1)
+    }
+
+    async fn list_sessions(&self, user_id: &str, now: i64) -> StoreResult<Vec<SessionInfo>> {
+        self.all(sql::LIST_SESSIONS, params![user_id, now], |r| {
+            Ok(SessionInfo {
+                id: r.get("id")?,
+                auth_time: r.get("auth_time")?,
+                expires_at: r.get("expires_at")?,
+            })
+        })
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> StoreResult<()> {
+        self.exec(sql::DELETE_SESSION, params![id_hash])?;
+        Ok(())
+    }
+
+    async fn revoke_user(&self, user_id: &str, now: i64) -> StoreResult<(u64, u64)> {
+        self.run(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let sessions = tx
+                .prepare_cached(sql::DELETE_USER_SESSIONS)?
+                .execute(params![user_id])? as u64;
+            let mut tokens = 0;
+            for statement in [sql::REVOKE_USER_ACCESS, sql::REVOKE_USER_REFRESH] {
+                tokens += tx
+                    .prepare_cached(statement)?
+                    .execute(params![now, user_id])? as u64;
+            }
+            tx.commit()?;
+            Ok((sessions, tokens))
+        })
+    }
+
+    async fn insert_device_code(&self, d: &DeviceCode) -> StoreResult<()> {
+        self.exec(
+            sql::INSERT_DEVICE_CODE,
+            params![
+                d.device_code_hash,
+                d.user_code_hash,
+                d.client_id,
+                d.scope,
+                d.issued_at,
+                d.expires_at,
+                d.interval,
+            ],
+        )?;
+        Ok(())
+    }
+
+    async fn pending_device_code(
+        &self,
+        user_code_hash: &str,
+        now: i64,
+    ) -> StoreResult<Option<DeviceCode>> {
+        self.one(
+            sql::PENDING_DEVICE_CODE,
+            params![user_code_hash, now],
+            |r| rows::device(r),
+        )
+    }
+
+    async fn decide_device_code(
+        &self,
+        user_code_hash: &str,
+        now: i64,
+        user_id: &str,
+        auth_time: i64,
+        approve: bool,
+    ) -> StoreResult<bool> {
+        let status = if approve { "approved" } else { "denied" };
+        let n = self.exec(
+            sql::DECIDE_DEVICE_CODE,
+            params![status, user_id, auth_time, user_code_hash, now],
+        )?;
+        Ok(n == 1)
+    }
+
+    async fn poll_device_code(&self, device_code_hash: &str, now: i64) -> StoreResult<DevicePoll> {
+        let polled = self.one(sql::POLL_DEVICE_CODE, params![now, device_code_hash], |r| {
+            Ok((rows::device(r)?, r.get::<_, bool>("slow")?))
+        })?;
+        Ok(match polled {
+            None => DevicePoll::NotFound,
+            Some((record, slow_down)) => DevicePoll::Polled {
+                record: Box::new(record),
+                slow_down,
+            },
+        })
+    }
+
+    async fn consume_device_code(
+        &self,
+        device_code_hash: &str,
+        now: i64,
+    ) -> StoreResult<Option<DeviceCode>> {
+        self.one(
+            sql::CONSUME_DEVICE_CODE,
+            params![now, device_code_hash],
+            |r| rows::device(r),
+        )
+    }
+
+    async fn sweep(&self, now: i64) -> StoreResult<SweepCounts> {
+        Ok(SweepCounts {
+            codes: self.sweep_table(sql::SWEEP_CODES, now - 3600).await?,
+            access_tokens: self.sweep_table(sql::SWEEP_ACCESS_TOKENS, now).await?,
+            refresh_tokens: self.sweep_table(sql::SWEEP_REFRESH_TOKENS, now).await?,
+            sessions: self.sweep_table(sql::SWEEP_SESSIONS, now).await?,
+            jtis: self.sweep_table(sql::SWEEP_JTIS, now).await?,
+            device_codes: self.sweep_table(sql::SWEEP_DEVICE_CODES, now).await?,
+        })
+    }
+
+    async fn checkpoint(&self) -> StoreResult<()> {
+        self.checkpoint_log().await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.run(|c| c.query_row("SELECT 1", [], |_| Ok(())))
+    }
+
+    async fn list_keys(&self) -> StoreResult<Vec<StoredKey>> {
+        self.all(sql::LIST_KEYS, [], |r| {
+            Ok(StoredKey {
+                kid: r.get("kid")?,
+                alg: r.get("alg")?,
+                private_pkcs8: r.get("private_pkcs8")?,
+                created_at: r.get("created_at")?,
+                activates_at: r.get("activates_at")?,
+            })
+        })
+    }
+
+    async fn insert_key(&self, k: &StoredKey) -> StoreResult<()> {
+        self.exec(
+            sql::INSERT_KEY,
+            params![k.kid, k.alg, k.private_pkcs8, k.created_at, k.activates_at],
+        )?;
+        Ok(())
+    }
+
+    async fn setting_or_init(&self, name: &str, init: &str) -> StoreResult<String> {
+        self.run(|c| {
+            c.prepare_cached(sql::SETTING_OR_INIT)?
+                .query_row(params![name, init], |r| r.get("value"))
+        })
+    }
+}

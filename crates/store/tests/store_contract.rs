@@ -395,6 +395,25 @@ async fn a_sweep_deletes_only_what_expired(s: Arc<dyn Store>) {
     assert_eq!((swept.codes, swept.refresh_tokens, swept.jtis), (1, 1, 1));
 }
 
+/// However many rows expired (the SQLite store deletes them in chunks of
+/// 1,000, so that a sweep never holds its connection long), all go, and
+/// nothing else does.
+async fn a_large_sweep_deletes_every_expired_row(s: Arc<dyn Store>) {
+    for i in 0..2_345 {
+        s.insert_code(&code(&format!("expired-{i}"))).await.unwrap();
+    }
+    let mut live = code("live");
+    live.expires_at = 1_000_000;
+    s.insert_code(&live).await.unwrap();
+    let swept = s.sweep(10_000).await.unwrap();
+    assert_eq!(swept.codes, 2_345);
+    assert!(matches!(
+        s.consume_code("live", 20).await.unwrap(),
+        CodeConsumption::Consumed(_)
+    ));
+    assert_eq!(s.sweep(10_000).await.unwrap().codes, 0);
+}
+
 /// `PROOFKEY_TEST_POSTGRES` or the machine's server.
 fn pg_url() -> String {
     std::env::var("PROOFKEY_TEST_POSTGRES")
@@ -474,6 +493,7 @@ both_backends!(
     users_sessions_consents_and_revocation,
     keys_round_trip_in_order,
     a_sweep_deletes_only_what_expired,
+    a_large_sweep_deletes_every_expired_row,
     a_checkpoint_keeps_every_record,
     a_code_is_consumed_once_then_reported_as_used,
     of_concurrent_consumptions_exactly_one_wins,
