@@ -12,16 +12,18 @@
 //! does, with a thread per connection) cost more than the statement and most
 //! of the server's CPU time went to those hand-offs. Measured with
 //! `bench/compare.sh` (docs/performance.md): complete code flows went from
-//! about 2,700 to about 6,000 per second, p99 from 63 to about 10 ms. Nothing
-//! long holds the connection: sweeps delete in chunks, and checkpoints run on
-//! a connection of their own on a blocking thread.
+//! about 2,700 to about 5,000 per second, p99 from 63 to about 12 ms. The
+//! lock is tokio's: a request that finds the connection taken parks its
+//! task, and the worker thread serves other requests meanwhile. Nothing
+//! long holds the connection on a worker thread: sweeps delete in chunks,
+//! and checkpoints take the connection to a blocking thread.
 //!
 //! Migrations are sqlx's (the `_sqlx_migrations` table of databases made by
 //! earlier versions stays valid), run on a short-lived sqlx connection at
 //! open.
 
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -50,8 +52,7 @@ const SWEEP_CHUNK: u64 = 1000;
 /// SQLite-backed store.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    conn: Arc<Mutex<Connection>>,
-    path: Arc<str>,
+    conn: Arc<tokio::sync::Mutex<Connection>>,
 }
 
 fn map_err(e: rusqlite::Error) -> StoreError {
@@ -134,40 +135,15 @@ impl SqliteStore {
         let conn = connect(&path)
             .map_err(|e| StoreError::Unavailable(format!("cannot open {path}: {e}")))?;
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-            path: path.into(),
+            conn: Arc::new(tokio::sync::Mutex::new(conn)),
         })
     }
 
-    /// Runs `f` on the connection, inline.
-    fn run<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
-        let mut conn = self
-            .conn
-            .lock()
-            .map_err(|_| StoreError::Backend("the SQLite connection was poisoned".into()))?;
-        f(&mut conn).map_err(map_err)
-    }
-
-    fn exec(&self, statement: &str, p: impl rusqlite::Params) -> StoreResult<usize> {
-        self.run(|c| c.prepare_cached(statement)?.execute(p))
-    }
-
-    fn one<T>(
-        &self,
-        statement: &str,
-        p: impl rusqlite::Params,
-        f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-    ) -> StoreResult<Option<T>> {
-        self.run(|c| c.prepare_cached(statement)?.query_row(p, f).optional())
-    }
-
-    fn all<T>(
-        &self,
-        statement: &str,
-        p: impl rusqlite::Params,
-        f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-    ) -> StoreResult<Vec<T>> {
-        self.run(|c| c.prepare_cached(statement)?.query_map(p, f)?.collect())
+    /// The connection. An async lock: a request that finds it taken parks
+    /// its task and leaves the worker thread to other requests, where a
+    /// blocking lock would put the thread to sleep.
+    async fn conn(&self) -> tokio::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().await
     }
 
     /// Deletes what `sweep` matches, `SWEEP_CHUNK` rows per statement,
@@ -181,7 +157,7 @@ impl SqliteStore {
         );
         let mut total = 0;
         loop {
-            let n = self.exec(&statement, params![at])? as u64;
+            let n = exec(&*self.conn().await, &statement, params![at])? as u64;
             total += n;
             if n < SWEEP_CHUNK {
                 return Ok(total);
@@ -191,18 +167,18 @@ impl SqliteStore {
     }
 
     /// `PRAGMA wal_checkpoint(PASSIVE)` then `(RESTART)` (see
-    /// [`Store::checkpoint`]), on a connection of its own on a blocking
-    /// thread: the fsync of a checkpoint must not hold the request
-    /// connection. RESTART waits, through the busy handler, for the request
-    /// connection's current statement (moments) and holds writers while it
-    /// finishes what PASSIVE left.
+    /// [`Store::checkpoint`]), on the node's connection, taken for the
+    /// purpose and handed to a blocking thread: requests wait for it
+    /// asynchronously (the worker threads go on with other work) while it
+    /// copies the log and syncs the file. On a second connection it would
+    /// instead hold the log's write lock, and the request connection would
+    /// meet SQLITE_BUSY and sleep in the busy handler with every request
+    /// queued behind it.
     async fn checkpoint_log(&self) -> StoreResult<()> {
-        let path = Arc::clone(&self.path);
+        let conn = Arc::clone(&self.conn).lock_owned().await;
         let (busy, frames) = tokio::task::spawn_blocking(move || {
-            let c = Connection::open(&*path)?;
-            c.busy_timeout(BUSY_TIMEOUT)?;
-            c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
-            c.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| {
+            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+            conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
             })
         })
@@ -216,6 +192,42 @@ impl SqliteStore {
     }
 }
 
+/// Runs `f` on the connection.
+fn run<T>(
+    c: &mut Connection,
+    f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+) -> StoreResult<T> {
+    f(c).map_err(map_err)
+}
+
+fn exec(c: &Connection, statement: &str, p: impl rusqlite::Params) -> StoreResult<usize> {
+    c.prepare_cached(statement)
+        .and_then(|mut st| st.execute(p))
+        .map_err(map_err)
+}
+
+fn one<T>(
+    c: &Connection,
+    statement: &str,
+    p: impl rusqlite::Params,
+    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> StoreResult<Option<T>> {
+    c.prepare_cached(statement)
+        .and_then(|mut st| st.query_row(p, f).optional())
+        .map_err(map_err)
+}
+
+fn all<T>(
+    c: &Connection,
+    statement: &str,
+    p: impl rusqlite::Params,
+    f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> StoreResult<Vec<T>> {
+    c.prepare_cached(statement)
+        .and_then(|mut st| st.query_map(p, f)?.collect())
+        .map_err(map_err)
+}
+
 /// `Conflict` named after what collided.
 fn conflict(what: String) -> impl FnOnce(StoreError) -> StoreError {
     move |e| match e {
@@ -227,7 +239,8 @@ fn conflict(what: String) -> impl FnOnce(StoreError) -> StoreError {
 #[async_trait]
 impl Store for SqliteStore {
     async fn create_client(&self, c: &Client) -> StoreResult<()> {
-        self.exec(
+        exec(
+            &*self.conn().await,
             sql::INSERT_CLIENT,
             params![
                 c.id,
@@ -252,23 +265,32 @@ impl Store for SqliteStore {
     }
 
     async fn get_client(&self, id: &str) -> StoreResult<Option<Client>> {
-        self.one(sql::GET_CLIENT, params![id], |r| rows::client(r))
+        one(&*self.conn().await, sql::GET_CLIENT, params![id], |r| {
+            rows::client(r)
+        })
     }
 
     async fn list_clients(&self) -> StoreResult<Vec<Client>> {
-        self.all(sql::LIST_CLIENTS, [], |r| rows::client(r))
+        all(&*self.conn().await, sql::LIST_CLIENTS, [], |r| {
+            rows::client(r)
+        })
     }
 
     async fn delete_client(&self, id: &str) -> StoreResult<bool> {
-        Ok(self.exec(sql::DELETE_CLIENT, params![id])? > 0)
+        Ok(exec(&*self.conn().await, sql::DELETE_CLIENT, params![id])? > 0)
     }
 
     async fn set_client_secret(&self, id: &str, secret_hash: &str) -> StoreResult<bool> {
-        Ok(self.exec(sql::SET_CLIENT_SECRET, params![secret_hash, id])? > 0)
+        Ok(exec(
+            &*self.conn().await,
+            sql::SET_CLIENT_SECRET,
+            params![secret_hash, id],
+        )? > 0)
     }
 
     async fn create_user(&self, u: &User) -> StoreResult<()> {
-        self.exec(
+        exec(
+            &*self.conn().await,
             sql::INSERT_USER,
             params![
                 u.id,
@@ -284,29 +306,39 @@ impl Store for SqliteStore {
     }
 
     async fn get_user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
-        self.one(sql::GET_USER_BY_USERNAME, params![username], |r| {
+        one(
+            &*self.conn().await,
+            sql::GET_USER_BY_USERNAME,
+            params![username],
+            |r| rows::user(r),
+        )
+    }
+
+    async fn get_user(&self, id: &str) -> StoreResult<Option<User>> {
+        one(&*self.conn().await, sql::GET_USER, params![id], |r| {
             rows::user(r)
         })
     }
 
-    async fn get_user(&self, id: &str) -> StoreResult<Option<User>> {
-        self.one(sql::GET_USER, params![id], |r| rows::user(r))
-    }
-
     async fn list_users(&self) -> StoreResult<Vec<User>> {
-        self.all(sql::LIST_USERS, [], |r| rows::user(r))
+        all(&*self.conn().await, sql::LIST_USERS, [], |r| rows::user(r))
     }
 
     async fn delete_user(&self, username: &str) -> StoreResult<bool> {
-        Ok(self.exec(sql::DELETE_USER, params![username])? > 0)
+        Ok(exec(&*self.conn().await, sql::DELETE_USER, params![username])? > 0)
     }
 
     async fn set_password(&self, username: &str, password_hash: &str) -> StoreResult<bool> {
-        Ok(self.exec(sql::SET_PASSWORD, params![password_hash, username])? > 0)
+        Ok(exec(
+            &*self.conn().await,
+            sql::SET_PASSWORD,
+            params![password_hash, username],
+        )? > 0)
     }
 
     async fn create_session(&self, id_hash: &str, s: &Session) -> StoreResult<()> {
-        self.exec(
+        exec(
+            &*self.conn().await,
             sql::INSERT_SESSION,
             params![id_hash, s.user_id, s.auth_time, s.expires_at],
         )?;
@@ -314,13 +346,18 @@ impl Store for SqliteStore {
     }
 
     async fn get_session(&self, id_hash: &str, now: i64) -> StoreResult<Option<Session>> {
-        self.one(sql::GET_SESSION, params![id_hash, now], |r| {
-            Ok(Session {
-                user_id: r.get("user_id")?,
-                auth_time: r.get("auth_time")?,
-                expires_at: r.get("expires_at")?,
-            })
-        })
+        one(
+            &*self.conn().await,
+            sql::GET_SESSION,
+            params![id_hash, now],
+            |r| {
+                Ok(Session {
+                    user_id: r.get("user_id")?,
+                    auth_time: r.get("auth_time")?,
+                    expires_at: r.get("expires_at")?,
+                })
+            },
+        )
     }
 
     async fn grant_consent(
@@ -336,7 +373,7 @@ impl Store for SqliteStore {
         } else {
             scopes
         };
-        self.run(|c| {
+        run(&mut *self.conn().await, |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             for s in scopes {
                 tx.prepare_cached(sql::INSERT_CONSENT)?
@@ -347,13 +384,17 @@ impl Store for SqliteStore {
     }
 
     async fn get_consent(&self, user_id: &str, client_id: &str) -> StoreResult<Vec<String>> {
-        self.all(sql::GET_CONSENT, params![user_id, client_id], |r| {
-            r.get("scope")
-        })
+        all(
+            &*self.conn().await,
+            sql::GET_CONSENT,
+            params![user_id, client_id],
+            |r| r.get("scope"),
+        )
     }
 
     async fn insert_code(&self, c: &AuthorizationCode) -> StoreResult<()> {
-        self.exec(
+        exec(
+            &*self.conn().await,
             sql::INSERT_CODE,
             params![
                 c.code_hash,
@@ -373,7 +414,7 @@ impl Store for SqliteStore {
     }
 
     async fn consume_code(&self, code_hash: &str, now: i64) -> StoreResult<CodeConsumption> {
-        self.run(|c| {
+        run(&mut *self.conn().await, |c| {
             let taken = c
                 .prepare_cached(sql::CONSUME_CODE)?
                 .query_row(params![now, code_hash], |r| rows::code(r))
@@ -393,7 +434,8 @@ impl Store for SqliteStore {
     }
 
     async fn insert_access_token(&self, t: &AccessTokenRecord) -> StoreResult<()> {
-        self.exec(
+        exec(
+            &*self.conn().await,
             sql::INSERT_ACCESS_TOKEN,
             params![
                 t.jti,
@@ -408,7 +450,7 @@ impl Store for SqliteStore {
     }
 
     async fn access_token_active(&self, jti: &str, now: i64) -> StoreResult<bool> {
-        self.run(|c| {
+        run(&mut *self.conn().await, |c| {
             c.prepare_cached(sql::ACCESS_TOKEN_ACTIVE)?
                 .exists(params![jti, now])
         })
@@ -419,17 +461,24 @@ impl Store for SqliteStore {
         jti: &str,
         now: i64,
     ) -> StoreResult<Option<AccessTokenRecord>> {
-        self.one(sql::GET_ACCESS_TOKEN, params![jti, now], |r| {
-            rows::access(r)
-        })
+        one(
+            &*self.conn().await,
+            sql::GET_ACCESS_TOKEN,
+            params![jti, now],
+            |r| rows::access(r),
+        )
     }
 
     async fn revoke_access_token(&self, jti: &str, client_id: &str, now: i64) -> StoreResult<bool> {
-        Ok(self.exec(sql::REVOKE_ACCESS_TOKEN, params![now, jti, client_id])? > 0)
+        Ok(exec(
+            &*self.conn().await,
+            sql::REVOKE_ACCESS_TOKEN,
+            params![now, jti, client_id],
+        )? > 0)
     }
 
     async fn revoke_grant(&self, grant_id: &str, now: i64) -> StoreResult<u64> {
-        self.run(|c| {
+        run(&mut *self.conn().await, |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut n = 0;
             for statement in [sql::REVOKE_GRANT_ACCESS, sql::REVOKE_GRANT_REFRESH] {
@@ -443,7 +492,8 @@ impl Store for SqliteStore {
     }
 
     async fn insert_refresh_token(&self, t: &RefreshTokenRecord) -> StoreResult<()> {
-        self.exec(
+        exec(
+            &*self.conn().await,
             sql::INSERT_REFRESH_TOKEN,
             params![
                 t.token_hash,
@@ -467,7 +517,7 @@ impl Store for SqliteStore {
         rotate: bool,
         new_idle_expiry: i64,
     ) -> StoreResult<RefreshUse> {
-        self.run(|c| {
+        run(&mut *self.conn().await, |c| {
             // rusqlite, unlike sqlx, refuses parameters a statement lacks.
             let taken = if rotate {
                 c.prepare_cached(sql::ROTATE_REFRESH_TOKEN)?
@@ -498,32 +548,44 @@ impl Store for SqliteStore {
         token_hash: &str,
         now: i64,
     ) -> StoreResult<Option<RefreshTokenRecord>> {
-        self.one(sql::GET_REFRESH_TOKEN, params![token_hash, now], |r| {
-            rows::refresh(r)
-        })
+        one(
+            &*self.conn().await,
+            sql::GET_REFRESH_TOKEN,
+            params![token_hash, now],
+            |r| rows::refresh(r),
+        )
     }
 
     async fn record_jti(&self, client_id: &str, jti: &str, expires_at: i64) -> StoreResult<bool> {
-        Ok(self.exec(sql::RECORD_JTI, params![client_id, jti, expires_at])? == 1)
+        Ok(exec(
+            &*self.conn().await,
+            sql::RECORD_JTI,
+            params![client_id, jti, expires_at],
+        )? == 1)
     }
 
     async fn list_sessions(&self, user_id: &str, now: i64) -> StoreResult<Vec<SessionInfo>> {
-        self.all(sql::LIST_SESSIONS, params![user_id, now], |r| {
-            Ok(SessionInfo {
-                id: r.get("id")?,
-                auth_time: r.get("auth_time")?,
-                expires_at: r.get("expires_at")?,
-            })
-        })
+        all(
+            &*self.conn().await,
+            sql::LIST_SESSIONS,
+            params![user_id, now],
+            |r| {
+                Ok(SessionInfo {
+                    id: r.get("id")?,
+                    auth_time: r.get("auth_time")?,
+                    expires_at: r.get("expires_at")?,
+                })
+            },
+        )
     }
 
     async fn delete_session(&self, id_hash: &str) -> StoreResult<()> {
-        self.exec(sql::DELETE_SESSION, params![id_hash])?;
+        exec(&*self.conn().await, sql::DELETE_SESSION, params![id_hash])?;
         Ok(())
     }
 
     async fn revoke_user(&self, user_id: &str, now: i64) -> StoreResult<(u64, u64)> {
-        self.run(|c| {
+        run(&mut *self.conn().await, |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let sessions = tx
                 .prepare_cached(sql::DELETE_USER_SESSIONS)?
@@ -540,7 +602,8 @@ impl Store for SqliteStore {
     }
 
     async fn insert_device_code(&self, d: &DeviceCode) -> StoreResult<()> {
-        self.exec(
+        exec(
+            &*self.conn().await,
             sql::INSERT_DEVICE_CODE,
             params![
                 d.device_code_hash,
@@ -560,7 +623,8 @@ impl Store for SqliteStore {
         user_code_hash: &str,
         now: i64,
     ) -> StoreResult<Option<DeviceCode>> {
-        self.one(
+        one(
+            &*self.conn().await,
             sql::PENDING_DEVICE_CODE,
             params![user_code_hash, now],
             |r| rows::device(r),
@@ -576,7 +640,8 @@ impl Store for SqliteStore {
         approve: bool,
     ) -> StoreResult<bool> {
         let status = if approve { "approved" } else { "denied" };
-        let n = self.exec(
+        let n = exec(
+            &*self.conn().await,
             sql::DECIDE_DEVICE_CODE,
             params![status, user_id, auth_time, user_code_hash, now],
         )?;
@@ -584,9 +649,12 @@ impl Store for SqliteStore {
     }
 
     async fn poll_device_code(&self, device_code_hash: &str, now: i64) -> StoreResult<DevicePoll> {
-        let polled = self.one(sql::POLL_DEVICE_CODE, params![now, device_code_hash], |r| {
-            Ok((rows::device(r)?, r.get::<_, bool>("slow")?))
-        })?;
+        let polled = one(
+            &*self.conn().await,
+            sql::POLL_DEVICE_CODE,
+            params![now, device_code_hash],
+            |r| Ok((rows::device(r)?, r.get::<_, bool>("slow")?)),
+        )?;
         Ok(match polled {
             None => DevicePoll::NotFound,
             Some((record, slow_down)) => DevicePoll::Polled {
@@ -601,7 +669,8 @@ impl Store for SqliteStore {
         device_code_hash: &str,
         now: i64,
     ) -> StoreResult<Option<DeviceCode>> {
-        self.one(
+        one(
+            &*self.conn().await,
             sql::CONSUME_DEVICE_CODE,
             params![now, device_code_hash],
             |r| rows::device(r),
@@ -624,11 +693,13 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        self.run(|c| c.query_row("SELECT 1", [], |_| Ok(())))
+        run(&mut *self.conn().await, |c| {
+            c.query_row("SELECT 1", [], |_| Ok(()))
+        })
     }
 
     async fn list_keys(&self) -> StoreResult<Vec<StoredKey>> {
-        self.all(sql::LIST_KEYS, [], |r| {
+        all(&*self.conn().await, sql::LIST_KEYS, [], |r| {
             Ok(StoredKey {
                 kid: r.get("kid")?,
                 alg: r.get("alg")?,
@@ -640,7 +711,8 @@ impl Store for SqliteStore {
     }
 
     async fn insert_key(&self, k: &StoredKey) -> StoreResult<()> {
-        self.exec(
+        exec(
+            &*self.conn().await,
             sql::INSERT_KEY,
             params![k.kid, k.alg, k.private_pkcs8, k.created_at, k.activates_at],
         )?;
@@ -648,7 +720,7 @@ impl Store for SqliteStore {
     }
 
     async fn setting_or_init(&self, name: &str, init: &str) -> StoreResult<String> {
-        self.run(|c| {
+        run(&mut *self.conn().await, |c| {
             c.prepare_cached(sql::SETTING_OR_INIT)?
                 .query_row(params![name, init], |r| r.get("value"))
         })
