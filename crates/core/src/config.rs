@@ -42,11 +42,11 @@ pub struct Settings {
     pub device_code_lifetime: Option<String>,
     /// `device_poll_interval = "5s"` (RFC 8628 §3.2 `interval`).
     pub device_poll_interval: Option<String>,
-    /// `database_max_connections = 16`: database connections per node
-    /// (SQLite: statements in flight at once; PostgreSQL: pool size).
+    /// `database_max_connections = 16`: PostgreSQL connections per node
+    /// (a SQLite node has one connection).
     pub database_max_connections: Option<u32>,
     /// `database_acquire_timeout = "5s"`: how long a request waits for a
-    /// database connection before it fails with 503.
+    /// PostgreSQL connection before it fails with 503.
     pub database_acquire_timeout: Option<String>,
     /// `allow_insecure_plain = false`: accept PKCE `plain` (RFC 7636 §4.2).
     pub allow_insecure_plain: Option<bool>,

@@ -1,4 +1,5 @@
-//! sqlx implementations of [`proofkey_core::Store`].
+//! [`proofkey_core::Store`] on SQLite (rusqlite, one connection per node,
+//! statements run inline) and PostgreSQL (sqlx, a pool).
 //!
 //! **Invariant:** single-use things are consumed by one SQL statement
 //! (`UPDATE ... WHERE used_at IS NULL RETURNING`), never read-then-write.
@@ -15,7 +16,8 @@ use std::sync::Arc;
 
 use proofkey_core::{Store, StoreError};
 
-/// Connection pool settings, per node, for either backend.
+/// Connection pool settings, per node, for PostgreSQL (a SQLite node has
+/// one connection).
 #[derive(Debug, Clone)]
 pub struct PoolSettings {
     /// Most connections per node.

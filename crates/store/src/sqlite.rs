@@ -12,11 +12,9 @@
 //! does, with a thread per connection) cost more than the statement and most
 //! of the server's CPU time went to those hand-offs. Measured with
 //! `bench/compare.sh` (docs/performance.md): complete code flows went from
-//! about 2,700 to about 5,000 per second, p99 from 63 to about 12 ms. The
-//! lock is tokio's: a request that finds the connection taken parks its
-//! task, and the worker thread serves other requests meanwhile. Nothing
-//! long holds the connection on a worker thread: sweeps delete in chunks,
-//! and checkpoints take the connection to a blocking thread.
+//! about 2,700 to about 5,000 per second, p99 from 63 to about 10 ms.
+//! Nothing long holds the connection: sweeps delete in chunks, and
+//! checkpoints run on a connection of their own on a blocking thread.
 //!
 //! Migrations are sqlx's (the `_sqlx_migrations` table of databases made by
 //! earlier versions stays valid), run on a short-lived sqlx connection at
@@ -52,7 +50,8 @@ const SWEEP_CHUNK: u64 = 1000;
 /// SQLite-backed store.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    conn: Arc<tokio::sync::Mutex<Connection>>,
+    conn: Arc<std::sync::Mutex<Connection>>,
+    path: Arc<str>,
 }
 
 fn map_err(e: rusqlite::Error) -> StoreError {
@@ -135,15 +134,20 @@ impl SqliteStore {
         let conn = connect(&path)
             .map_err(|e| StoreError::Unavailable(format!("cannot open {path}: {e}")))?;
         Ok(Self {
-            conn: Arc::new(tokio::sync::Mutex::new(conn)),
+            conn: Arc::new(std::sync::Mutex::new(conn)),
+            path: path.into(),
         })
     }
 
-    /// The connection. An async lock: a request that finds it taken parks
-    /// its task and leaves the worker thread to other requests, where a
-    /// blocking lock would put the thread to sleep.
-    async fn conn(&self) -> tokio::sync::MutexGuard<'_, Connection> {
-        self.conn.lock().await
+    /// The connection, under a plain (blocking) mutex held only for the
+    /// length of a statement. tokio's fair mutex was tried and measured
+    /// worse: it hands the connection to the longest waiter, whose thread
+    /// may be busy signing an RS256 ID token meanwhile, and the connection
+    /// sits idle (flow-openid 3,678 -> 2,607/s).
+    fn conn(&self) -> StoreResult<std::sync::MutexGuard<'_, Connection>> {
+        self.conn
+            .lock()
+            .map_err(|_| StoreError::Backend("the SQLite connection was poisoned".into()))
     }
 
     /// Deletes what `sweep` matches, `SWEEP_CHUNK` rows per statement,
@@ -157,7 +161,7 @@ impl SqliteStore {
         );
         let mut total = 0;
         loop {
-            let n = exec(&*self.conn().await, &statement, params![at])? as u64;
+            let n = exec(&*self.conn()?, &statement, params![at])? as u64;
             total += n;
             if n < SWEEP_CHUNK {
                 return Ok(total);
@@ -167,18 +171,21 @@ impl SqliteStore {
     }
 
     /// `PRAGMA wal_checkpoint(PASSIVE)` then `(RESTART)` (see
-    /// [`Store::checkpoint`]), on the node's connection, taken for the
-    /// purpose and handed to a blocking thread: requests wait for it
-    /// asynchronously (the worker threads go on with other work) while it
-    /// copies the log and syncs the file. On a second connection it would
-    /// instead hold the log's write lock, and the request connection would
-    /// meet SQLITE_BUSY and sleep in the busy handler with every request
-    /// queued behind it.
+    /// [`Store::checkpoint`]), on a connection of its own on a blocking
+    /// thread. PASSIVE copies the log into the database while requests go
+    /// on writing; RESTART then waits (busy handler) for the request
+    /// connection's statement of the moment, holds writers while it copies
+    /// the little PASSIVE left, and lets the log start over. Run on the
+    /// request connection instead, the copy and its fsync stopped every
+    /// request for their whole length: p99 of refresh chains went from 26
+    /// to 137 ms (docs/performance.md).
     async fn checkpoint_log(&self) -> StoreResult<()> {
-        let conn = Arc::clone(&self.conn).lock_owned().await;
+        let path = Arc::clone(&self.path);
         let (busy, frames) = tokio::task::spawn_blocking(move || {
-            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
-            conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| {
+            let c = Connection::open(&*path)?;
+            c.busy_timeout(BUSY_TIMEOUT)?;
+            c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+            c.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
             })
         })
@@ -240,7 +247,7 @@ fn conflict(what: String) -> impl FnOnce(StoreError) -> StoreError {
 impl Store for SqliteStore {
     async fn create_client(&self, c: &Client) -> StoreResult<()> {
         exec(
-            &*self.conn().await,
+            &*self.conn()?,
             sql::INSERT_CLIENT,
             params![
                 c.id,
@@ -265,24 +272,22 @@ impl Store for SqliteStore {
     }
 
     async fn get_client(&self, id: &str) -> StoreResult<Option<Client>> {
-        one(&*self.conn().await, sql::GET_CLIENT, params![id], |r| {
+        one(&*self.conn()?, sql::GET_CLIENT, params![id], |r| {
             rows::client(r)
         })
     }
 
     async fn list_clients(&self) -> StoreResult<Vec<Client>> {
-        all(&*self.conn().await, sql::LIST_CLIENTS, [], |r| {
-            rows::client(r)
-        })
+        all(&*self.conn()?, sql::LIST_CLIENTS, [], |r| rows::client(r))
     }
 
     async fn delete_client(&self, id: &str) -> StoreResult<bool> {
-        Ok(exec(&*self.conn().await, sql::DELETE_CLIENT, params![id])? > 0)
+        Ok(exec(&*self.conn()?, sql::DELETE_CLIENT, params![id])? > 0)
     }
 
     async fn set_client_secret(&self, id: &str, secret_hash: &str) -> StoreResult<bool> {
         Ok(exec(
-            &*self.conn().await,
+            &*self.conn()?,
             sql::SET_CLIENT_SECRET,
             params![secret_hash, id],
         )? > 0)
@@ -290,7 +295,7 @@ impl Store for SqliteStore {
 
     async fn create_user(&self, u: &User) -> StoreResult<()> {
         exec(
-            &*self.conn().await,
+            &*self.conn()?,
             sql::INSERT_USER,
             params![
                 u.id,
@@ -307,7 +312,7 @@ impl Store for SqliteStore {
 
     async fn get_user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
         one(
-            &*self.conn().await,
+            &*self.conn()?,
             sql::GET_USER_BY_USERNAME,
             params![username],
             |r| rows::user(r),
@@ -315,22 +320,22 @@ impl Store for SqliteStore {
     }
 
     async fn get_user(&self, id: &str) -> StoreResult<Option<User>> {
-        one(&*self.conn().await, sql::GET_USER, params![id], |r| {
+        one(&*self.conn()?, sql::GET_USER, params![id], |r| {
             rows::user(r)
         })
     }
 
     async fn list_users(&self) -> StoreResult<Vec<User>> {
-        all(&*self.conn().await, sql::LIST_USERS, [], |r| rows::user(r))
+        all(&*self.conn()?, sql::LIST_USERS, [], |r| rows::user(r))
     }
 
     async fn delete_user(&self, username: &str) -> StoreResult<bool> {
-        Ok(exec(&*self.conn().await, sql::DELETE_USER, params![username])? > 0)
+        Ok(exec(&*self.conn()?, sql::DELETE_USER, params![username])? > 0)
     }
 
     async fn set_password(&self, username: &str, password_hash: &str) -> StoreResult<bool> {
         Ok(exec(
-            &*self.conn().await,
+            &*self.conn()?,
             sql::SET_PASSWORD,
             params![password_hash, username],
         )? > 0)
@@ -338,7 +343,7 @@ impl Store for SqliteStore {
 
     async fn create_session(&self, id_hash: &str, s: &Session) -> StoreResult<()> {
         exec(
-            &*self.conn().await,
+            &*self.conn()?,
             sql::INSERT_SESSION,
             params![id_hash, s.user_id, s.auth_time, s.expires_at],
         )?;
@@ -347,7 +352,7 @@ impl Store for SqliteStore {
 
     async fn get_session(&self, id_hash: &str, now: i64) -> StoreResult<Option<Session>> {
         one(
-            &*self.conn().await,
+            &*self.conn()?,
             sql::GET_SESSION,
             params![id_hash, now],
             |r| {
@@ -373,7 +378,7 @@ impl Store for SqliteStore {
         } else {
             scopes
         };
-        run(&mut *self.conn().await, |c| {
+        run(&mut *self.conn()?, |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             for s in scopes {
                 tx.prepare_cached(sql::INSERT_CONSENT)?
@@ -385,7 +390,7 @@ impl Store for SqliteStore {
 
     async fn get_consent(&self, user_id: &str, client_id: &str) -> StoreResult<Vec<String>> {
         all(
-            &*self.conn().await,
+            &*self.conn()?,
             sql::GET_CONSENT,
             params![user_id, client_id],
             |r| r.get("scope"),
@@ -394,7 +399,7 @@ impl Store for SqliteStore {
 
     async fn insert_code(&self, c: &AuthorizationCode) -> StoreResult<()> {
         exec(
-            &*self.conn().await,
+            &*self.conn()?,
             sql::INSERT_CODE,
             params![
                 c.code_hash,
@@ -414,7 +419,7 @@ impl Store for SqliteStore {
     }
 
     async fn consume_code(&self, code_hash: &str, now: i64) -> StoreResult<CodeConsumption> {
-        run(&mut *self.conn().await, |c| {
+        run(&mut *self.conn()?, |c| {
             let taken = c
                 .prepare_cached(sql::CONSUME_CODE)?
                 .query_row(params![now, code_hash], |r| rows::code(r))
@@ -435,7 +440,7 @@ impl Store for SqliteStore {
 
     async fn insert_access_token(&self, t: &AccessTokenRecord) -> StoreResult<()> {
         exec(
-            &*self.conn().await,
+            &*self.conn()?,
             sql::INSERT_ACCESS_TOKEN,
             params![
                 t.jti,
@@ -450,7 +455,7 @@ impl Store for SqliteStore {
     }
 
     async fn access_token_active(&self, jti: &str, now: i64) -> StoreResult<bool> {
-        run(&mut *self.conn().await, |c| {
+        run(&mut *self.conn()?, |c| {
             c.prepare_cached(sql::ACCESS_TOKEN_ACTIVE)?
                 .exists(params![jti, now])
         })
@@ -462,7 +467,7 @@ impl Store for SqliteStore {
         now: i64,
     ) -> StoreResult<Option<AccessTokenRecord>> {
         one(
-            &*self.conn().await,
+            &*self.conn()?,
             sql::GET_ACCESS_TOKEN,
             params![jti, now],
             |r| rows::access(r),
@@ -471,14 +476,14 @@ impl Store for SqliteStore {
 
     async fn revoke_access_token(&self, jti: &str, client_id: &str, now: i64) -> StoreResult<bool> {
         Ok(exec(
-            &*self.conn().await,
+            &*self.conn()?,
             sql::REVOKE_ACCESS_TOKEN,
             params![now, jti, client_id],
         )? > 0)
     }
 
     async fn revoke_grant(&self, grant_id: &str, now: i64) -> StoreResult<u64> {
-        run(&mut *self.conn().await, |c| {
+        run(&mut *self.conn()?, |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut n = 0;
             for statement in [sql::REVOKE_GRANT_ACCESS, sql::REVOKE_GRANT_REFRESH] {
@@ -493,7 +498,7 @@ impl Store for SqliteStore {
 
     async fn insert_refresh_token(&self, t: &RefreshTokenRecord) -> StoreResult<()> {
         exec(
-            &*self.conn().await,
+            &*self.conn()?,
             sql::INSERT_REFRESH_TOKEN,
             params![
                 t.token_hash,
@@ -517,7 +522,7 @@ impl Store for SqliteStore {
         rotate: bool,
         new_idle_expiry: i64,
     ) -> StoreResult<RefreshUse> {
-        run(&mut *self.conn().await, |c| {
+        run(&mut *self.conn()?, |c| {
             // rusqlite, unlike sqlx, refuses parameters a statement lacks.
             let taken = if rotate {
                 c.prepare_cached(sql::ROTATE_REFRESH_TOKEN)?
@@ -549,7 +554,7 @@ impl Store for SqliteStore {
         now: i64,
     ) -> StoreResult<Option<RefreshTokenRecord>> {
         one(
-            &*self.conn().await,
+            &*self.conn()?,
             sql::GET_REFRESH_TOKEN,
             params![token_hash, now],
             |r| rows::refresh(r),
@@ -558,7 +563,7 @@ impl Store for SqliteStore {
 
     async fn record_jti(&self, client_id: &str, jti: &str, expires_at: i64) -> StoreResult<bool> {
         Ok(exec(
-            &*self.conn().await,
+            &*self.conn()?,
             sql::RECORD_JTI,
             params![client_id, jti, expires_at],
         )? == 1)
@@ -566,7 +571,7 @@ impl Store for SqliteStore {
 
     async fn list_sessions(&self, user_id: &str, now: i64) -> StoreResult<Vec<SessionInfo>> {
         all(
-            &*self.conn().await,
+            &*self.conn()?,
             sql::LIST_SESSIONS,
             params![user_id, now],
             |r| {
@@ -580,12 +585,12 @@ impl Store for SqliteStore {
     }
 
     async fn delete_session(&self, id_hash: &str) -> StoreResult<()> {
-        exec(&*self.conn().await, sql::DELETE_SESSION, params![id_hash])?;
+        exec(&*self.conn()?, sql::DELETE_SESSION, params![id_hash])?;
         Ok(())
     }
 
     async fn revoke_user(&self, user_id: &str, now: i64) -> StoreResult<(u64, u64)> {
-        run(&mut *self.conn().await, |c| {
+        run(&mut *self.conn()?, |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let sessions = tx
                 .prepare_cached(sql::DELETE_USER_SESSIONS)?
@@ -603,7 +608,7 @@ impl Store for SqliteStore {
 
     async fn insert_device_code(&self, d: &DeviceCode) -> StoreResult<()> {
         exec(
-            &*self.conn().await,
+            &*self.conn()?,
             sql::INSERT_DEVICE_CODE,
             params![
                 d.device_code_hash,
@@ -624,7 +629,7 @@ impl Store for SqliteStore {
         now: i64,
     ) -> StoreResult<Option<DeviceCode>> {
         one(
-            &*self.conn().await,
+            &*self.conn()?,
             sql::PENDING_DEVICE_CODE,
             params![user_code_hash, now],
             |r| rows::device(r),
@@ -641,7 +646,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<bool> {
         let status = if approve { "approved" } else { "denied" };
         let n = exec(
-            &*self.conn().await,
+            &*self.conn()?,
             sql::DECIDE_DEVICE_CODE,
             params![status, user_id, auth_time, user_code_hash, now],
         )?;
@@ -650,7 +655,7 @@ impl Store for SqliteStore {
 
     async fn poll_device_code(&self, device_code_hash: &str, now: i64) -> StoreResult<DevicePoll> {
         let polled = one(
-            &*self.conn().await,
+            &*self.conn()?,
             sql::POLL_DEVICE_CODE,
             params![now, device_code_hash],
             |r| Ok((rows::device(r)?, r.get::<_, bool>("slow")?)),
@@ -670,7 +675,7 @@ impl Store for SqliteStore {
         now: i64,
     ) -> StoreResult<Option<DeviceCode>> {
         one(
-            &*self.conn().await,
+            &*self.conn()?,
             sql::CONSUME_DEVICE_CODE,
             params![now, device_code_hash],
             |r| rows::device(r),
@@ -693,13 +698,13 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        run(&mut *self.conn().await, |c| {
+        run(&mut *self.conn()?, |c| {
             c.query_row("SELECT 1", [], |_| Ok(()))
         })
     }
 
     async fn list_keys(&self) -> StoreResult<Vec<StoredKey>> {
-        all(&*self.conn().await, sql::LIST_KEYS, [], |r| {
+        all(&*self.conn()?, sql::LIST_KEYS, [], |r| {
             Ok(StoredKey {
                 kid: r.get("kid")?,
                 alg: r.get("alg")?,
@@ -712,7 +717,7 @@ impl Store for SqliteStore {
 
     async fn insert_key(&self, k: &StoredKey) -> StoreResult<()> {
         exec(
-            &*self.conn().await,
+            &*self.conn()?,
             sql::INSERT_KEY,
             params![k.kid, k.alg, k.private_pkcs8, k.created_at, k.activates_at],
         )?;
@@ -720,7 +725,7 @@ impl Store for SqliteStore {
     }
 
     async fn setting_or_init(&self, name: &str, init: &str) -> StoreResult<String> {
-        run(&mut *self.conn().await, |c| {
+        run(&mut *self.conn()?, |c| {
             c.prepare_cached(sql::SETTING_OR_INIT)?
                 .query_row(params![name, init], |r| r.get("value"))
         })
