@@ -494,7 +494,7 @@ impl Provider {
         let keys = self.keys();
         let now = self.now();
         let ttl = self.config.access_token_lifetime.as_secs();
-        let jti = secret::random_token(16).map_err(OAuthError::server_error)?;
+        let jti = secret::time_ordered_id(10).map_err(OAuthError::server_error)?;
         let issuer = self.config.issuer.as_str();
         let claims = AccessTokenClaims {
             iss: issuer,
