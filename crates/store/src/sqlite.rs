@@ -964,3 +964,81 @@ impl Store for SqliteStore {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    async fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("batch.db").display());
+        (dir, SqliteStore::open(&url).await.unwrap())
+    }
+
+    fn count(c: &Connection) -> StoreResult<i64> {
+        c.query_row("SELECT COUNT(*) FROM settings", [], |r| r.get(0))
+            .map_err(map_err)
+    }
+
+    /// A job that fails after writing leaves nothing behind, and the jobs
+    /// around it, in the same transaction or not, commit.
+    #[tokio::test]
+    async fn a_failing_job_rolls_back_alone() {
+        let (_dir, s) = store().await;
+        let write = |name: String, fail: bool| {
+            s.call(move |c| {
+                exec(
+                    c,
+                    "INSERT INTO settings (name, value) VALUES (?1, 'v')",
+                    params![name],
+                )?;
+                if fail {
+                    return Err(StoreError::Backend("failed on purpose".into()));
+                }
+                Ok(())
+            })
+        };
+        for i in 0..20 {
+            // Sent together, so that the thread usually takes them as one batch.
+            let (a, b, c) = tokio::join!(
+                write(format!("a{i}"), false),
+                write(format!("b{i}"), true),
+                write(format!("c{i}"), false)
+            );
+            a.unwrap();
+            assert!(matches!(b, Err(StoreError::Backend(_))));
+            c.unwrap();
+        }
+        let names = s
+            .call(|c| {
+                all(c, "SELECT name FROM settings", [], |r| {
+                    r.get::<_, String>(0)
+                })
+            })
+            .await
+            .unwrap();
+        assert_eq!(names.iter().filter(|n| n.starts_with('a')).count(), 20);
+        assert_eq!(names.iter().filter(|n| n.starts_with('c')).count(), 20);
+        assert!(!names.iter().any(|n| n.starts_with('b')), "{names:?}");
+        assert_eq!(s.call(count).await.unwrap(), names.len() as i64);
+    }
+
+    /// Dropping every clone of the store ends its thread; a caller of a
+    /// stopped store gets `Unavailable`, not a hang.
+    #[tokio::test]
+    async fn the_thread_ends_with_the_last_clone() {
+        let (_dir, s) = store().await;
+        let (jobs, requests) = mpsc::channel::<Request>();
+        drop(requests);
+        let stopped = SqliteStore {
+            jobs,
+            path: Arc::clone(&s.path),
+        };
+        assert!(matches!(
+            stopped.ping().await,
+            Err(StoreError::Unavailable(_))
+        ));
+        s.ping().await.unwrap();
+    }
+}

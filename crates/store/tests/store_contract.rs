@@ -94,6 +94,48 @@ async fn duplicate_clients_conflict_and_nothing_changes(s: Arc<dyn Store>) {
     assert_eq!(s.get_client("a").await.unwrap().unwrap().name, "A");
 }
 
+/// Many requests at once, some of which fail: each succeeds or fails on
+/// its own. (The SQLite store runs concurrent requests in one transaction;
+/// a failure must not take the others with it, nor be committed.)
+async fn concurrent_requests_succeed_or_fail_alone(s: Arc<dyn Store>) {
+    s.insert_code(&code("taken")).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..64 {
+        let s = Arc::clone(&s);
+        tasks.push(tokio::spawn(async move {
+            // Every third request collides with an existing code.
+            let hash = if i % 3 == 0 {
+                "taken".to_owned()
+            } else {
+                format!("new-{i}")
+            };
+            (hash.clone(), s.insert_code(&code(&hash)).await)
+        }));
+    }
+    let mut conflicts = 0;
+    for task in tasks {
+        let (hash, result) = task.await.unwrap();
+        if hash == "taken" {
+            assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
+            conflicts += 1;
+        } else {
+            result.unwrap();
+            assert!(
+                matches!(
+                    s.consume_code(&hash, 2).await.unwrap(),
+                    CodeConsumption::Consumed(_)
+                ),
+                "{hash} was stored"
+            );
+        }
+    }
+    assert_eq!(conflicts, 22);
+    assert!(matches!(
+        s.consume_code("taken", 2).await.unwrap(),
+        CodeConsumption::Consumed(_)
+    ));
+}
+
 async fn settings_are_initialised_once(s: Arc<dyn Store>) {
     assert_eq!(s.setting_or_init("k", "first").await.unwrap(), "first");
     assert_eq!(s.setting_or_init("k", "second").await.unwrap(), "first");
@@ -385,6 +427,37 @@ async fn sqlite_checkpoint_starts_the_log_over() {
     assert_ne!(log_generation(&wal), first, "the log started over");
 }
 
+/// SQLite only: when the store answers, the change is committed: another
+/// connection to the file (another process) sees the code as used at once.
+#[tokio::test]
+async fn sqlite_answers_after_the_commit() {
+    let (dir, s) = sqlite().await;
+    let other = rusqlite::Connection::open(dir.path().join("contract.db")).unwrap();
+    let used = |hash: &str| -> Option<i64> {
+        other
+            .query_row(
+                "SELECT used_at FROM authorization_codes WHERE code_hash = ?1",
+                [hash],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    for i in 0..50 {
+        let hash = format!("c{i}");
+        s.insert_code(&code(&hash)).await.unwrap();
+        assert_eq!(used(&hash), None);
+        assert!(matches!(
+            s.consume_code(&hash, 2).await.unwrap(),
+            CodeConsumption::Consumed(_)
+        ));
+        assert_eq!(
+            used(&hash),
+            Some(2),
+            "{hash} is used as soon as that is answered"
+        );
+    }
+}
+
 async fn a_sweep_deletes_only_what_expired(s: Arc<dyn Store>) {
     s.insert_code(&code("old")).await.unwrap();
     s.insert_refresh_token(&refresh("rr", "gg")).await.unwrap();
@@ -500,5 +573,6 @@ both_backends!(
     a_code_without_a_challenge_cannot_be_stored,
     duplicate_clients_conflict_and_nothing_changes,
     settings_are_initialised_once,
+    concurrent_requests_succeed_or_fail_alone,
     revoking_a_grant_deactivates_its_tokens_only
 );
