@@ -452,7 +452,8 @@ impl Provider {
         self.issue_code(req, session).await
     }
 
-    /// Issues a code (RFC 6749 §4.1.2): 256 random bits, stored only as a
+    /// Issues a code (RFC 6749 §4.1.2): 256 random bits behind a clock part
+    /// ([`secret::time_ordered_token`]), stored only as a
     /// hash with everything the token endpoint checks; the redirect carries
     /// `code`, `state` and `iss` (RFC 9207 §2).
     pub async fn issue_code(
@@ -460,7 +461,7 @@ impl Provider {
         req: &ValidRequest,
         session: &Session,
     ) -> Result<String, OAuthError> {
-        let code = secret::random_token(32).map_err(OAuthError::server_error)?;
+        let code = secret::time_ordered_token().map_err(OAuthError::server_error)?;
         let now = self.now();
         let record = AuthorizationCode {
             code_hash: secret::hash_token(&code),
@@ -549,7 +550,7 @@ impl Provider {
         let refresh_token = match &issue.refresh {
             None => None,
             Some(family) => {
-                let token = secret::random_token(32).map_err(OAuthError::server_error)?;
+                let token = secret::time_ordered_token().map_err(OAuthError::server_error)?;
                 let idle = now + self.config.refresh_token_idle_lifetime.as_secs() as i64;
                 self.store
                     .insert_refresh_token(&RefreshTokenRecord {
