@@ -60,7 +60,36 @@ mod issuance {
     async fn issued_with_offline_access() {
         let s = setup().await;
         let body = tokens_for(&s, "app", "alice", "openid offline_access").await;
-        assert_eq!(rt(&body).len(), 43);
+        // A clock part (13 hex digits) and 256 random bits.
+        assert_eq!(rt(&body).len(), 56);
+    }
+
+    /// Refresh tokens issued before they carried a clock part (43
+    /// characters, stored under the SHA-256 of the whole token) go on
+    /// working, and rotate into the new kind.
+    #[tokio::test]
+    async fn a_token_of_the_older_kind_still_refreshes() {
+        let s = setup().await;
+        let body = tokens_for(&s, "app", "alice", "openid offline_access").await;
+        let now = proofkey_core::Clock::now(&s.clock);
+        let mut record = s
+            .store
+            .get_refresh_token(&proofkey_core::secret::hash_token(&rt(&body)), now)
+            .await
+            .unwrap()
+            .unwrap();
+        let older = proofkey_core::secret::random_token(32).unwrap();
+        assert_eq!(older.len(), 43);
+        record.token_hash = proofkey_core::secret::hash_token(&older);
+        s.store.insert_refresh_token(&record).await.unwrap();
+        let (status, refreshed) = refresh(&s, "app", &older, None).await;
+        assert_eq!(status, 200, "{refreshed}");
+        assert_eq!(rt(&refreshed).len(), 56);
+        let (status, again) = refresh(&s, "app", &older, None).await;
+        assert_eq!(
+            (status, again["error"].as_str()),
+            (400, Some("invalid_grant"))
+        );
     }
 
     #[tokio::test]

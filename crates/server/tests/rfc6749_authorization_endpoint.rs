@@ -289,8 +289,9 @@ mod success {
             .unwrap()
             .starts_with(&format!("{REDIRECT}?code=")));
         let code = code_of(&page, &s.base, "st-123");
-        // 256 random bits, base64url.
-        assert_eq!(code.len(), 43);
+        // A clock part (13 hex digits), then 256 random bits, base64url.
+        assert_eq!(code.len(), 56);
+        assert!(code[..13].bytes().all(|b| b.is_ascii_hexdigit()), "{code}");
     }
 
     #[tokio::test]
