@@ -16,6 +16,7 @@ pub struct ServeArgs {
     /// TOML file with any of: listen, issuer, database, code_lifetime,
     /// access_token_lifetime, id_token_lifetime, session_lifetime,
     /// refresh_token_lifetime, refresh_token_idle_lifetime, sweep_interval,
+    /// code_retention,
     /// device_code_lifetime, device_poll_interval, database_max_connections,
     /// database_acquire_timeout,
     /// allow_insecure_plain, allow_insecure_http_issuer.
@@ -55,6 +56,10 @@ pub struct ServeArgs {
     /// How often expired rows are deleted [default: 5m].
     #[arg(long, env = "PROOFKEY_SWEEP_INTERVAL", value_name = "DURATION")]
     sweep_interval: Option<String>,
+    /// How long a code's record is kept after the code expires, so that a
+    /// late replay still revokes its tokens; 0s to at most 24h [default: 1h].
+    #[arg(long, env = "PROOFKEY_CODE_RETENTION", value_name = "DURATION")]
+    code_retention: Option<String>,
     /// Device code lifetime, at most 30m [default: 10m].
     #[arg(long, env = "PROOFKEY_DEVICE_CODE_LIFETIME", value_name = "DURATION")]
     device_code_lifetime: Option<String>,
@@ -120,6 +125,7 @@ fn config(args: &ServeArgs) -> Result<Config, String> {
         refresh_token_lifetime: args.refresh_token_lifetime.clone(),
         refresh_token_idle_lifetime: args.refresh_token_idle_lifetime.clone(),
         sweep_interval: args.sweep_interval.clone(),
+        code_retention: args.code_retention.clone(),
         device_code_lifetime: args.device_code_lifetime.clone(),
         device_poll_interval: args.device_poll_interval.clone(),
         database_max_connections: args.database_max_connections,

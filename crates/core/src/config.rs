@@ -38,6 +38,11 @@ pub struct Settings {
     pub refresh_token_idle_lifetime: Option<String>,
     /// `sweep_interval = "5m"`: how often expired rows are deleted.
     pub sweep_interval: Option<String>,
+    /// `code_retention = "1h"`: how long a code's record is kept after the
+    /// code expires, so that a replay of a used code still revokes the
+    /// tokens issued from it (RFC 6749 §4.1.2). `0s` deletes codes at the
+    /// first sweep after expiry.
+    pub code_retention: Option<String>,
     /// `device_code_lifetime = "10m"` (RFC 8628 §3.2 `expires_in`).
     pub device_code_lifetime: Option<String>,
     /// `device_poll_interval = "5s"` (RFC 8628 §3.2 `interval`).
@@ -76,6 +81,7 @@ impl Settings {
                 .refresh_token_idle_lifetime
                 .or(lower.refresh_token_idle_lifetime),
             sweep_interval: self.sweep_interval.or(lower.sweep_interval),
+            code_retention: self.code_retention.or(lower.code_retention),
             device_code_lifetime: self.device_code_lifetime.or(lower.device_code_lifetime),
             device_poll_interval: self.device_poll_interval.or(lower.device_poll_interval),
             database_max_connections: self
@@ -146,6 +152,9 @@ pub struct Config {
     pub refresh_token_idle_lifetime: Duration,
     /// Housekeeping interval.
     pub sweep_interval: Duration,
+    /// How long a code's record outlives the code (see
+    /// [`Settings::code_retention`]).
+    pub code_retention: Duration,
     /// Device code lifetime.
     pub device_code_lifetime: Duration,
     /// Minimum device polling interval.
@@ -169,6 +178,34 @@ pub fn redact_url(url: &str) -> String {
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s)
         .map_err(|e| format!("{s:?} is not a duration like \"60s\" or \"5m\": {e}"))
+}
+
+/// A duration that may be zero, at most `max` seconds.
+fn retention(
+    setting: &'static str,
+    value: Option<&str>,
+    default: u64,
+    max: u64,
+) -> Result<Duration, ConfigError> {
+    let d = match value {
+        None => Duration::from_secs(default),
+        Some(v) => humantime::parse_duration(v).map_err(|e| {
+            invalid(
+                setting,
+                format!("{v:?} is not a duration like \"0s\" or \"1h\": {e}"),
+            )
+        })?,
+    };
+    if d.as_secs() > max {
+        return Err(invalid(
+            setting,
+            format!(
+                "must be at most {}",
+                humantime::format_duration(Duration::from_secs(max))
+            ),
+        ));
+    }
+    Ok(d)
 }
 
 fn lifetime(
@@ -280,6 +317,7 @@ impl Config {
                 365 * 86_400,
             )?,
             sweep_interval: lifetime("sweep_interval", s.sweep_interval.as_deref(), 300, 86_400)?,
+            code_retention: retention("code_retention", s.code_retention.as_deref(), 3600, 86_400)?,
             device_code_lifetime: lifetime(
                 "device_code_lifetime",
                 s.device_code_lifetime.as_deref(),
@@ -394,6 +432,35 @@ mod tests {
             ..Default::default()
         })
         .starts_with("issuer:"));
+    }
+
+    #[test]
+    fn code_retention_is_an_hour_may_be_zero_and_at_most_a_day() {
+        let with = |v: &str| {
+            Config::from_settings(Settings {
+                code_retention: Some(v.into()),
+                ..Default::default()
+            })
+        };
+        let default = Config::from_settings(Settings::default()).unwrap();
+        assert_eq!(default.code_retention.as_secs(), 3600);
+        assert_eq!(with("0s").unwrap().code_retention.as_secs(), 0);
+        assert_eq!(with("10m").unwrap().code_retention.as_secs(), 600);
+        let e = with("25h").unwrap_err().to_string();
+        assert!(
+            e.starts_with("code_retention:") && e.contains("at most"),
+            "{e}"
+        );
+        let e = with("a while").unwrap_err().to_string();
+        assert!(e.starts_with("code_retention:"), "{e}");
+        let file = Settings::from_toml("code_retention = \"5m\"").unwrap();
+        assert_eq!(
+            Config::from_settings(file)
+                .unwrap()
+                .code_retention
+                .as_secs(),
+            300
+        );
     }
 
     #[test]

@@ -256,7 +256,9 @@ impl Provider {
 
     /// Deletes expired rows (see [`Store::sweep`]).
     pub async fn sweep(&self) -> Result<crate::model::SweepCounts, StoreError> {
-        self.store.sweep(self.now()).await
+        let now = self.now();
+        let codes_before = now - self.config.code_retention.as_secs() as i64;
+        self.store.sweep(now, codes_before).await
     }
 
     /// The configuration.

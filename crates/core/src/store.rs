@@ -153,10 +153,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         now: i64,
     ) -> StoreResult<Option<DeviceCode>>;
 
-    /// Deletes what has expired: codes an hour after expiry, access token
-    /// records after expiry, refresh tokens whose family or idle time is
-    /// over or that were revoked a day ago, sessions, used `jti`s.
-    async fn sweep(&self, now: i64) -> StoreResult<SweepCounts>;
+    /// Deletes what has expired: codes that expired before
+    /// `codes_expired_before` (the provider passes `now` less
+    /// `code_retention`, so that a late replay of a used code still
+    /// revokes what was issued from it), access token records after expiry,
+    /// refresh tokens whose family or idle time is over or that were
+    /// revoked a day ago, sessions, used `jti`s, device codes.
+    async fn sweep(&self, now: i64, codes_expired_before: i64) -> StoreResult<SweepCounts>;
 
     /// Upkeep of the database file between requests, run every second by
     /// each node. SQLite: a `PASSIVE` then a `RESTART` checkpoint, which

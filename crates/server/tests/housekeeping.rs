@@ -43,3 +43,30 @@ async fn a_sweep_removes_what_has_expired_and_keeps_what_lives() {
         .await;
     assert_eq!(status, 400);
 }
+
+/// Used codes are kept `code_retention` past expiry (an hour by default), so
+/// that a late replay still revokes the tokens issued from them; with
+/// `code_retention = 0s` they go at the first sweep after expiry.
+#[tokio::test]
+async fn codes_are_kept_for_their_retention_after_expiry() {
+    for (retention, kept_an_hour) in [(None, true), (Some(0), false)] {
+        let s = TestServer::start_with(|c| {
+            if let Some(secs) = retention {
+                c.code_retention = std::time::Duration::from_secs(secs);
+            }
+        })
+        .await;
+        s.public_client("app", &[REDIRECT], true).await;
+        s.user("alice").await;
+        let body = tokens_for(&s, "app", "alice", "openid").await;
+        assert!(body["access_token"].is_string());
+        // Past the code's 60 seconds, within the hour.
+        s.clock.advance(120);
+        let swept = s.provider.sweep().await.unwrap();
+        assert_eq!(swept.codes, u64::from(!kept_an_hour), "{retention:?}");
+        // Past the hour: gone in either case.
+        s.clock.advance(3600);
+        let swept = s.provider.sweep().await.unwrap();
+        assert_eq!(swept.codes, u64::from(kept_an_hour), "{retention:?}");
+    }
+}

@@ -621,7 +621,7 @@ impl Store for PgStore {
         row.as_ref().map(rows::device).transpose().map_err(map_err)
     }
 
-    async fn sweep(&self, now: i64) -> StoreResult<SweepCounts> {
+    async fn sweep(&self, now: i64, codes_expired_before: i64) -> StoreResult<SweepCounts> {
         let run = |sweep: sql::Sweep, at: i64| {
             let pool = self.pool.clone();
             async move {
@@ -638,7 +638,7 @@ impl Store for PgStore {
             }
         };
         Ok(SweepCounts {
-            codes: run(sql::SWEEP_CODES, now - 3600).await?,
+            codes: run(sql::SWEEP_CODES, codes_expired_before).await?,
             access_tokens: run(sql::SWEEP_ACCESS_TOKENS, now).await?,
             refresh_tokens: run(sql::SWEEP_REFRESH_TOKENS, now).await?,
             sessions: run(sql::SWEEP_SESSIONS, now).await?,

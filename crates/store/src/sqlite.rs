@@ -905,9 +905,11 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn sweep(&self, now: i64) -> StoreResult<SweepCounts> {
+    async fn sweep(&self, now: i64, codes_expired_before: i64) -> StoreResult<SweepCounts> {
         Ok(SweepCounts {
-            codes: self.sweep_table(sql::SWEEP_CODES, now - 3600).await?,
+            codes: self
+                .sweep_table(sql::SWEEP_CODES, codes_expired_before)
+                .await?,
             access_tokens: self.sweep_table(sql::SWEEP_ACCESS_TOKENS, now).await?,
             refresh_tokens: self.sweep_table(sql::SWEEP_REFRESH_TOKENS, now).await?,
             sessions: self.sweep_table(sql::SWEEP_SESSIONS, now).await?,

@@ -140,8 +140,8 @@ pub(crate) struct Sweep {
     pub condition: &'static str,
 }
 
-/// Used codes are kept an hour past expiry (the caller passes `now - 3600`)
-/// so that a late replay still revokes what was issued from them.
+/// Codes are kept `code_retention` past expiry (the caller passes the
+/// cut-off) so that a late replay still revokes what was issued from them.
 pub(crate) const SWEEP_CODES: Sweep = Sweep {
     table: "authorization_codes",
     key: "code_hash",

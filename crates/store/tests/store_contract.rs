@@ -462,10 +462,13 @@ async fn a_sweep_deletes_only_what_expired(s: Arc<dyn Store>) {
     s.insert_code(&code("old")).await.unwrap();
     s.insert_refresh_token(&refresh("rr", "gg")).await.unwrap();
     assert!(s.record_jti("c", "j", 50).await.unwrap());
-    let none = s.sweep(4).await.unwrap();
+    // The code expires at 3: kept while the cut-off is not past that.
+    let none = s.sweep(4, 3).await.unwrap();
     assert_eq!(none.codes + none.refresh_tokens + none.jtis, 0);
-    let swept = s.sweep(10_000).await.unwrap();
-    assert_eq!((swept.codes, swept.refresh_tokens, swept.jtis), (1, 1, 1));
+    let swept = s.sweep(10_000, 3).await.unwrap();
+    assert_eq!((swept.codes, swept.refresh_tokens, swept.jtis), (0, 1, 1));
+    let swept = s.sweep(10_000, 4).await.unwrap();
+    assert_eq!((swept.codes, swept.refresh_tokens, swept.jtis), (1, 0, 0));
 }
 
 /// However many rows expired (the SQLite store deletes them in chunks of
@@ -478,13 +481,13 @@ async fn a_large_sweep_deletes_every_expired_row(s: Arc<dyn Store>) {
     let mut live = code("live");
     live.expires_at = 1_000_000;
     s.insert_code(&live).await.unwrap();
-    let swept = s.sweep(10_000).await.unwrap();
+    let swept = s.sweep(10_000, 10_000).await.unwrap();
     assert_eq!(swept.codes, 2_345);
     assert!(matches!(
         s.consume_code("live", 20).await.unwrap(),
         CodeConsumption::Consumed(_)
     ));
-    assert_eq!(s.sweep(10_000).await.unwrap().codes, 0);
+    assert_eq!(s.sweep(10_000, 10_000).await.unwrap().codes, 0);
 }
 
 /// `PROOFKEY_TEST_POSTGRES` or the machine's server.
