@@ -4,12 +4,18 @@
 # machine, in this run, under the same loads from bench/loadgen.
 #
 #   bench/compare.sh [--duration 10s] [--warmup 2s] [--concurrency 32] [--only proofkey|node]
-#                    [--million]
+#                    [--million] [--steady 4m]
 #
 # Prints one JSON line per server and scenario (also kept in
 # target/bench/results.jsonl), then a table with the ratios.
 # --million also runs a million complete flows against proofkey and reports
 # its resident memory and database size before and after a sweep.
+# --steady D runs complete flows for D against a second proofkey whose rows
+# expire within about a minute (code_retention 0s, access tokens 1m, a
+# sweep every 10s) and samples its database size and resident memory every
+# 15 seconds (target/bench/steady.tsv): the database grows for about a
+# minute, then stops. With the default settings the same plateau comes
+# after the code retention (1h) and the token lifetime have passed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +24,7 @@ warmup=2s
 concurrency=32
 only=
 million=
+steady=
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) duration=$2; shift 2 ;;
@@ -25,7 +32,8 @@ while [ $# -gt 0 ]; do
     --concurrency) concurrency=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
     --million) million=1; shift ;;
-    *) echo "usage: $0 [--duration D] [--warmup D] [--concurrency N] [--only proofkey|node] [--million]" >&2; exit 2 ;;
+    --steady) steady=$2; shift 2 ;;
+    *) echo "usage: $0 [--duration D] [--warmup D] [--concurrency N] [--only proofkey|node] [--million] [--steady D]" >&2; exit 2 ;;
   esac
 done
 
@@ -93,6 +101,38 @@ if [ "$only" != node ]; then
       "database $(du -sh "$work" | cut -f1)" >&2
   fi
   kill "$pk_pid"; wait "$pk_pid" 2>/dev/null || true
+  if [ -n "$steady" ]; then
+    echo "== steady state: flows for $steady, rows expiring within about a minute" >&2
+    mkdir -p "$work/steady"
+    export PROOFKEY_DATABASE_URL="sqlite://$work/steady/bench.db"
+    "$pk" client create --id bench-cli --public --redirect-uri http://127.0.0.1/callback \
+      --scope openid --scope api --scope offline_access \
+      --grant-type authorization_code --grant-type refresh_token >/dev/null
+    secret=$("$pk" client create --id bench-svc --confidential --redirect-uri https://svc.example/cb \
+      --scope api --grant-type client_credentials --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
+    echo bench-password | "$pk" user create bench --password-stdin >/dev/null
+    port=$(free_port)
+    RUST_LOG=warn "$pk" serve --listen "127.0.0.1:$port" --code-retention 0s \
+      --access-token-lifetime 1m --sweep-interval 10s 2>"$out/proofkey-steady.log" &
+    pk_pid=$!
+    pids+=("$pk_pid")
+    wait_http "http://127.0.0.1:$port/healthz"
+    LOAD_DURATION=$steady LOAD_WARMUP=0s load proofkey "http://127.0.0.1:$port" bench-cli bench-svc "$secret" \
+      --flow-scope api --scenario flow > "$out/steady.jsonl" &
+    lg_pid=$!
+    printf 'seconds\tdatabase_bytes\tresident_kib\n' > "$out/steady.tsv"
+    start=$(date +%s)
+    while kill -0 "$lg_pid" 2>/dev/null; do
+      printf '%s\t%s\t%s\n' "$(( $(date +%s) - start ))" "$(du -sb "$work/steady" | cut -f1)" \
+        "$(ps -o rss= -p "$pk_pid" | tr -d ' ')" >> "$out/steady.tsv"
+      sleep 15
+    done
+    wait "$lg_pid"
+    cat "$out/steady.jsonl"
+    echo "steady state (target/bench/steady.tsv):" >&2
+    (column -t "$out/steady.tsv" 2>/dev/null || cat "$out/steady.tsv") >&2
+    kill "$pk_pid"; wait "$pk_pid" 2>/dev/null || true
+  fi
   unset PROOFKEY_DATABASE_URL
 fi
 
