@@ -161,7 +161,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// revoked a day ago, sessions, used `jti`s, device codes.
     async fn sweep(&self, now: i64, codes_expired_before: i64) -> StoreResult<SweepCounts>;
 
-    /// Upkeep of the database file between requests, run every second by
+    /// Upkeep of the database file between requests, run every half second by
     /// each node. SQLite: a `PASSIVE` then a `RESTART` checkpoint, which
     /// copy the write-ahead log into the database and let the next write
     /// start the log over. Without it, under steady load some reader always
