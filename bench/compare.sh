@@ -72,6 +72,18 @@ load() { # label issuer client-id confidential-id secret [loadgen args...]
     --duration "${LOAD_DURATION:-$duration}" --warmup "${LOAD_WARMUP:-$warmup}" "$@"
 }
 
+# The benchmark's clients and user in $PROOFKEY_DATABASE_URL; prints the
+# confidential client's secret.
+provision() {
+  "$pk" client create --id bench-cli --public --redirect-uri http://127.0.0.1/callback \
+    --scope openid --scope api --scope offline_access \
+    --grant-type authorization_code --grant-type refresh_token >/dev/null
+  echo bench-password | "$pk" user create bench --password-stdin >/dev/null
+  "$pk" client create --id bench-svc --confidential --redirect-uri https://svc.example/cb \
+    --scope api --grant-type client_credentials --json |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])'
+}
+
 results=$out/results.jsonl
 : > "$results"
 
@@ -79,12 +91,7 @@ if [ "$only" != node ]; then
   echo "== proofkey" >&2
   db="sqlite://$work/bench.db"
   export PROOFKEY_DATABASE_URL=$db
-  "$pk" client create --id bench-cli --public --redirect-uri http://127.0.0.1/callback \
-    --scope openid --scope api --scope offline_access \
-    --grant-type authorization_code --grant-type refresh_token >/dev/null
-  secret=$("$pk" client create --id bench-svc --confidential --redirect-uri https://svc.example/cb \
-    --scope api --grant-type client_credentials --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
-  echo bench-password | "$pk" user create bench --password-stdin >/dev/null
+  secret=$(provision)
   port=$(free_port)
   RUST_LOG=warn "$pk" serve --listen "127.0.0.1:$port" 2>"$out/proofkey.log" &
   pk_pid=$!
@@ -105,12 +112,7 @@ if [ "$only" != node ]; then
     echo "== steady state: flows for $steady, rows expiring within about a minute" >&2
     mkdir -p "$work/steady"
     export PROOFKEY_DATABASE_URL="sqlite://$work/steady/bench.db"
-    "$pk" client create --id bench-cli --public --redirect-uri http://127.0.0.1/callback \
-      --scope openid --scope api --scope offline_access \
-      --grant-type authorization_code --grant-type refresh_token >/dev/null
-    secret=$("$pk" client create --id bench-svc --confidential --redirect-uri https://svc.example/cb \
-      --scope api --grant-type client_credentials --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
-    echo bench-password | "$pk" user create bench --password-stdin >/dev/null
+    secret=$(provision)
     port=$(free_port)
     RUST_LOG=warn "$pk" serve --listen "127.0.0.1:$port" --code-retention 0s \
       --access-token-lifetime 1m --sweep-interval 10s 2>"$out/proofkey-steady.log" &

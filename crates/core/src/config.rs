@@ -187,31 +187,25 @@ fn retention(
     default: u64,
     max: u64,
 ) -> Result<Duration, ConfigError> {
-    let d = match value {
-        None => Duration::from_secs(default),
-        Some(v) => humantime::parse_duration(v).map_err(|e| {
-            invalid(
-                setting,
-                format!("{v:?} is not a duration like \"0s\" or \"1h\": {e}"),
-            )
-        })?,
-    };
-    if d.as_secs() > max {
-        return Err(invalid(
-            setting,
-            format!(
-                "must be at most {}",
-                humantime::format_duration(Duration::from_secs(max))
-            ),
-        ));
-    }
-    Ok(d)
+    bounded(setting, value, default, 0, max)
 }
 
+/// A duration of at least a second, at most `max` seconds.
 fn lifetime(
     setting: &'static str,
     value: Option<&str>,
     default: u64,
+    max: u64,
+) -> Result<Duration, ConfigError> {
+    bounded(setting, value, default, 1, max)
+}
+
+/// `value` (or `default` seconds) as a duration of `min` to `max` seconds.
+fn bounded(
+    setting: &'static str,
+    value: Option<&str>,
+    default: u64,
+    min: u64,
     max: u64,
 ) -> Result<Duration, ConfigError> {
     let d = match value {
@@ -223,14 +217,14 @@ fn lifetime(
             )
         })?,
     };
-    if d.as_secs() < 1 || d.as_secs() > max {
-        return Err(invalid(
-            setting,
-            format!(
-                "must be between 1s and {}",
-                humantime::format_duration(Duration::from_secs(max))
-            ),
-        ));
+    if d.as_secs() < min || d.as_secs() > max {
+        let max = humantime::format_duration(Duration::from_secs(max));
+        let bounds = if min == 0 {
+            format!("must be at most {max}")
+        } else {
+            format!("must be between {min}s and {max}")
+        };
+        return Err(invalid(setting, bounds));
     }
     Ok(d)
 }
