@@ -514,16 +514,14 @@ impl Provider {
             .signer(ACCESS_TOKEN_ALG, now)
             .and_then(|k| k.sign_jwt(ACCESS_TOKEN_TYP, &claims))
             .map_err(OAuthError::server_error)?;
-        self.store
-            .insert_access_token(&AccessTokenRecord {
-                jti: jti.clone(),
-                grant_id: issue.grant_id.to_owned(),
-                client_id: client.id.clone(),
-                user_id: issue.subject.to_owned(),
-                scope: issue.scope.to_owned(),
-                expires_at: now + ttl as i64,
-            })
-            .await?;
+        let access_record = AccessTokenRecord {
+            jti: jti.clone(),
+            grant_id: issue.grant_id.to_owned(),
+            client_id: client.id.clone(),
+            user_id: issue.subject.to_owned(),
+            scope: issue.scope.to_owned(),
+            expires_at: now + ttl as i64,
+        };
 
         let id_token = if issue.id_token {
             let signer = keys
@@ -549,27 +547,38 @@ impl Provider {
             None
         };
 
-        let refresh_token = match &issue.refresh {
+        let refresh = match &issue.refresh {
             None => None,
             Some(family) => {
                 let token = secret::time_ordered_token().map_err(OAuthError::server_error)?;
                 let idle = now + self.config.refresh_token_idle_lifetime.as_secs() as i64;
-                self.store
-                    .insert_refresh_token(&RefreshTokenRecord {
-                        token_hash: secret::hash_token(&token),
-                        grant_id: issue.grant_id.to_owned(),
-                        client_id: client.id.clone(),
-                        user_id: issue.subject.to_owned(),
-                        scope: family.scope.to_owned(),
-                        auth_time: issue.auth_time.unwrap_or(now),
-                        issued_at: now,
-                        family_expires_at: family.expires_at,
-                        idle_expires_at: idle.min(family.expires_at),
-                    })
-                    .await?;
-                Some(token)
+                let record = RefreshTokenRecord {
+                    token_hash: secret::hash_token(&token),
+                    grant_id: issue.grant_id.to_owned(),
+                    client_id: client.id.clone(),
+                    user_id: issue.subject.to_owned(),
+                    scope: family.scope.to_owned(),
+                    auth_time: issue.auth_time.unwrap_or(now),
+                    issued_at: now,
+                    family_expires_at: family.expires_at,
+                    idle_expires_at: idle.min(family.expires_at),
+                };
+                Some((token, record))
             }
         };
+        // Both records at once: on SQLite they share one commit. Nothing is
+        // answered unless both are stored; a record stored for a response
+        // that then failed names a token nobody holds, and is swept.
+        let (stored_access, stored_refresh) =
+            tokio::join!(self.store.insert_access_token(&access_record), async {
+                match &refresh {
+                    Some((_, record)) => self.store.insert_refresh_token(record).await,
+                    None => Ok(()),
+                }
+            });
+        stored_access?;
+        stored_refresh?;
+        let refresh_token = refresh.map(|(token, _)| token);
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",
