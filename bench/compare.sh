@@ -9,7 +9,7 @@
 # Prints one JSON line per server and scenario (also kept in
 # target/bench/results.jsonl), then a table with the ratios.
 # --million also runs a million complete flows against proofkey and reports
-# its resident memory and database size before and after a sweep.
+# its resident memory and database size before and after them.
 # --steady D runs complete flows for D against a second proofkey whose rows
 # expire within about a minute (code_retention 0s, access tokens 1m, a
 # sweep every 10s) and samples its database size and resident memory every
@@ -84,6 +84,17 @@ provision() {
     python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])'
 }
 
+# Starts `proofkey serve` on a free port with extra serve arguments, its
+# log in $out/LOG; sets port and pk_pid, and returns once it answers.
+start_proofkey() { # log [serve args...]
+  local log=$1; shift
+  port=$(free_port)
+  RUST_LOG=warn "$pk" serve --listen "127.0.0.1:$port" "$@" 2>"$out/$log" &
+  pk_pid=$!
+  pids+=("$pk_pid")
+  wait_http "http://127.0.0.1:$port/healthz"
+}
+
 results=$out/results.jsonl
 : > "$results"
 
@@ -92,11 +103,7 @@ if [ "$only" != node ]; then
   db="sqlite://$work/bench.db"
   export PROOFKEY_DATABASE_URL=$db
   secret=$(provision)
-  port=$(free_port)
-  RUST_LOG=warn "$pk" serve --listen "127.0.0.1:$port" 2>"$out/proofkey.log" &
-  pk_pid=$!
-  pids+=("$pk_pid")
-  wait_http "http://127.0.0.1:$port/healthz"
+  start_proofkey proofkey.log
   load proofkey "http://127.0.0.1:$port" bench-cli bench-svc "$secret" \
     "${scenarios[@]}" | tee -a "$results"
   echo "proofkey resident memory: $(( $(ps -o rss= -p "$pk_pid") / 1024 )) MiB" >&2
@@ -113,12 +120,7 @@ if [ "$only" != node ]; then
     mkdir -p "$work/steady"
     export PROOFKEY_DATABASE_URL="sqlite://$work/steady/bench.db"
     secret=$(provision)
-    port=$(free_port)
-    RUST_LOG=warn "$pk" serve --listen "127.0.0.1:$port" --code-retention 0s \
-      --access-token-lifetime 1m --sweep-interval 10s 2>"$out/proofkey-steady.log" &
-    pk_pid=$!
-    pids+=("$pk_pid")
-    wait_http "http://127.0.0.1:$port/healthz"
+    start_proofkey proofkey-steady.log --code-retention 0s --access-token-lifetime 1m --sweep-interval 10s
     LOAD_DURATION=$steady LOAD_WARMUP=0s load proofkey "http://127.0.0.1:$port" bench-cli bench-svc "$secret" \
       --flow-scope api --scenario flow > "$out/steady.jsonl" &
     lg_pid=$!

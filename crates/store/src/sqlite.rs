@@ -76,15 +76,6 @@ enum Request {
     Restart(oneshot::Sender<StoreResult<(i64, i64)>>),
 }
 
-impl std::fmt::Debug for Request {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Request::Work(_) => "Work",
-            Request::Restart(_) => "Restart",
-        })
-    }
-}
-
 /// One caller's statements, run on the connection's thread.
 trait Job: Send {
     /// Runs the statements inside the batch's transaction.
@@ -221,10 +212,7 @@ fn serve(conn: Connection, requests: mpsc::Receiver<Request>) {
 /// One transaction for the whole batch; the commit's outcome (as text,
 /// since every job of the batch gets it).
 fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> Result<(), String> {
-    let begun = exec(conn, "BEGIN IMMEDIATE", []);
-    if let Err(e) = begun {
-        return Err(e.to_string());
-    }
+    exec(conn, "BEGIN IMMEDIATE", []).map_err(|e| e.to_string())?;
     for job in batch.iter_mut() {
         job.run(conn);
         if conn.is_autocommit() {
