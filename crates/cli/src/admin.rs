@@ -20,7 +20,7 @@ const MIN_PASSWORD_LEN: usize = 8;
 pub struct Db {
     /// Database URL.
     #[arg(long, global = true, env = "PROOFKEY_DATABASE_URL", default_value = proofkey_core::config::DEFAULT_DATABASE, value_name = "URL")]
-    database: String,
+    database: proofkey_core::config::DatabaseUrl,
 }
 
 #[derive(Debug, Subcommand)]
@@ -238,16 +238,16 @@ fn finish(outcome: Outcome, as_json: bool) -> ExitCode {
 }
 
 async fn open(db: &Db) -> Result<std::sync::Arc<dyn Store>, Outcome> {
-    let shown = proofkey_core::config::redact_url(&db.database);
+    let shown = db.database.redacted();
     if !["sqlite:", "postgres://", "postgresql://"]
         .iter()
-        .any(|p| db.database.starts_with(p))
+        .any(|p| db.database.expose().starts_with(p))
     {
         return Err(Outcome::BadInput(format!(
             "--database {shown:?}: use sqlite://PATH or postgres://USER@HOST/DB"
         )));
     }
-    proofkey_store::open(&db.database)
+    proofkey_store::open(db.database.expose())
         .await
         .map_err(|e| Outcome::Failed(format!("database {shown}: {e}")))
 }
@@ -258,7 +258,7 @@ pub fn run_migrate(db: Db) -> ExitCode {
     finish(
         block_on(async move {
             open(&db).await?;
-            let shown = proofkey_core::config::redact_url(&db.database);
+            let shown = db.database.redacted();
             Ok(Outcome::Ok {
                 json: json!({"migrated": shown}),
                 text: format!("{shown}: migrations applied"),
@@ -442,8 +442,10 @@ fn validate_jwks(text: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn new_secret() -> Result<String, Outcome> {
-    secret::random_token(32).map_err(|e| Outcome::Failed(format!("random number generator: {e}")))
+fn new_secret() -> Result<secret::ClientSecret, Outcome> {
+    secret::random_token(32)
+        .map(secret::ClientSecret::new)
+        .map_err(|e| Outcome::Failed(format!("random number generator: {e}")))
 }
 
 pub fn run_client(cmd: ClientCommand) -> ExitCode {
@@ -482,9 +484,10 @@ async fn client(cmd: ClientCommand) -> Result<Outcome, Outcome> {
             let mut j = client_json(&c);
             let mut text = format!("created client\n{}", client_text(&c));
             if let Some(s) = secret {
-                j["client_secret"] = json!(s);
+                j["client_secret"] = json!(s.expose());
                 text.push_str(&format!(
-                    "\nclient_secret: {s}\n(shown once; only a keyed hash is stored)"
+                    "\nclient_secret: {}\n(shown once; only a keyed hash is stored)",
+                    s.expose()
                 ));
             }
             Outcome::Ok { json: j, text }
@@ -522,7 +525,11 @@ async fn client(cmd: ClientCommand) -> Result<Outcome, Outcome> {
             }
         }
         ClientCommand::Delete { id, db, .. } => {
-            if !open(&db).await?.delete_client(&id).await? {
+            if !open(&db)
+                .await?
+                .delete_client(&id, SystemClock.now())
+                .await?
+            {
                 return Err(no_client(&id));
             }
             Outcome::Ok {
@@ -545,16 +552,17 @@ async fn client(cmd: ClientCommand) -> Result<Outcome, Outcome> {
                 return Err(no_client(&id));
             }
             Outcome::Ok {
-                json: json!({"client_id": id, "client_secret": s}),
+                json: json!({"client_id": id, "client_secret": s.expose()}),
                 text: format!(
-                    "client_secret: {s}\n(shown once; the old secret stops working within 5 seconds on running servers)"
+                    "client_secret: {}\n(shown once; the old secret stops working within 5 seconds on running servers)",
+                    s.expose()
                 ),
             }
         }
     })
 }
 
-fn read_password() -> Result<String, String> {
+fn read_password() -> Result<secret::Password, String> {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
         eprint!("password: ");
@@ -564,8 +572,9 @@ fn read_password() -> Result<String, String> {
         .lock()
         .read_line(&mut line)
         .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
-    let password = line.trim_end_matches(['\n', '\r']).to_owned();
-    if password.chars().count() < MIN_PASSWORD_LEN {
+    let line = zeroize::Zeroizing::new(line);
+    let password = secret::Password::new(line.trim_end_matches(['\n', '\r']));
+    if password.expose().chars().count() < MIN_PASSWORD_LEN {
         return Err(format!(
             "the password must be at least {MIN_PASSWORD_LEN} characters"
         ));
@@ -573,7 +582,7 @@ fn read_password() -> Result<String, String> {
     Ok(password)
 }
 
-async fn hash_password(password: String) -> Result<String, Outcome> {
+async fn hash_password(password: secret::Password) -> Result<String, Outcome> {
     tokio::task::spawn_blocking(move || password::hash(&password))
         .await
         .map_err(|e| Outcome::Failed(e.to_string()))?
@@ -678,7 +687,11 @@ async fn user(cmd: UserCommand) -> Result<Outcome, Outcome> {
             }
         }
         UserCommand::Delete { username, db, .. } => {
-            if !open(&db).await?.delete_user(&username).await? {
+            if !open(&db)
+                .await?
+                .delete_user(&username, SystemClock.now())
+                .await?
+            {
                 return Err(no_user(&username));
             }
             Outcome::Ok {
@@ -710,10 +723,12 @@ async fn user(cmd: UserCommand) -> Result<Outcome, Outcome> {
         UserCommand::Revoke { username, db, .. } => {
             let store = open(&db).await?;
             let user = user_by_name(store.as_ref(), &username).await?;
-            let (sessions, tokens) = store.revoke_user(&user.id, SystemClock.now()).await?;
+            let (sessions, grants) = store.revoke_user(&user.id, SystemClock.now()).await?;
             Outcome::Ok {
-                json: json!({"username": username, "sessions_ended": sessions, "tokens_revoked": tokens}),
-                text: format!("{username}: {sessions} sessions ended, {tokens} tokens revoked"),
+                json: json!({"username": username, "sessions_ended": sessions, "grants_revoked": grants}),
+                text: format!(
+                    "{username}: {sessions} sessions ended, {grants} authorizations revoked (every token of them)"
+                ),
             }
         }
         UserCommand::SetPassword { username, db, .. } => {
@@ -823,7 +838,7 @@ pub async fn ensure_demo(store: &dyn Store) -> Result<(), String> {
         .map_err(|e| e.to_string())?
         .is_none()
     {
-        let hash = tokio::task::spawn_blocking(|| password::hash("demo"))
+        let hash = tokio::task::spawn_blocking(|| password::hash(&secret::Password::new("demo")))
             .await
             .map_err(|e| e.to_string())??;
         let id = secret::random_token(16).map_err(|e| e.to_string())?;

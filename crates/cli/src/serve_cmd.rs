@@ -15,7 +15,8 @@ use proofkey_pkce::{CodeChallenge, CodeVerifier};
 pub struct ServeArgs {
     /// TOML file with any of: listen, issuer, database, code_lifetime,
     /// access_token_lifetime, id_token_lifetime, session_lifetime,
-    /// refresh_token_lifetime, refresh_token_idle_lifetime, sweep_interval,
+    /// refresh_token_lifetime, refresh_token_idle_lifetime,
+    /// refresh_token_reuse_interval, sweep_interval,
     /// code_retention,
     /// device_code_lifetime, device_poll_interval, database_max_connections,
     /// database_acquire_timeout,
@@ -30,7 +31,7 @@ pub struct ServeArgs {
     issuer: Option<String>,
     /// Database URL [default: sqlite://proofkey.db].
     #[arg(long, env = "PROOFKEY_DATABASE_URL", value_name = "URL")]
-    database: Option<String>,
+    database: Option<proofkey_core::config::DatabaseUrl>,
     /// Authorization code lifetime, at most 10m [default: 60s].
     #[arg(long, env = "PROOFKEY_CODE_LIFETIME", value_name = "DURATION")]
     code_lifetime: Option<String>,
@@ -53,6 +54,15 @@ pub struct ServeArgs {
         value_name = "DURATION"
     )]
     refresh_token_idle_lifetime: Option<String>,
+    /// How long after a rotation the client may present the rotated refresh
+    /// token again when its answer was lost (the new token unused), getting
+    /// a fresh pair instead of losing the family; 0s (off) to 5m [default: 0s].
+    #[arg(
+        long,
+        env = "PROOFKEY_REFRESH_TOKEN_REUSE_INTERVAL",
+        value_name = "DURATION"
+    )]
+    refresh_token_reuse_interval: Option<String>,
     /// How often expired rows are deleted [default: 5m].
     #[arg(long, env = "PROOFKEY_SWEEP_INTERVAL", value_name = "DURATION")]
     sweep_interval: Option<String>,
@@ -124,6 +134,7 @@ fn config(args: &ServeArgs) -> Result<Config, String> {
         session_lifetime: args.session_lifetime.clone(),
         refresh_token_lifetime: args.refresh_token_lifetime.clone(),
         refresh_token_idle_lifetime: args.refresh_token_idle_lifetime.clone(),
+        refresh_token_reuse_interval: args.refresh_token_reuse_interval.clone(),
         sweep_interval: args.sweep_interval.clone(),
         code_retention: args.code_retention.clone(),
         device_code_lifetime: args.device_code_lifetime.clone(),
@@ -165,12 +176,13 @@ pub fn run(args: ServeArgs) -> ExitCode {
 }
 
 async fn serve(config: Config, dev: bool) -> Result<(), String> {
-    let db = proofkey_core::config::redact_url(&config.database);
-    let pool = proofkey_store::PoolSettings {
+    let db = config.database.redacted();
+    let settings = proofkey_store::StoreSettings {
         max_connections: config.database_max_connections,
         acquire_timeout: config.database_acquire_timeout,
+        ..proofkey_store::StoreSettings::default()
     };
-    let store = proofkey_store::open_with(&config.database, &pool)
+    let store = proofkey_store::open_with(config.database.expose(), &settings)
         .await
         .map_err(|e| format!("database {db}: {e}"))?;
     if dev {
@@ -197,10 +209,6 @@ async fn serve(config: Config, dev: bool) -> Result<(), String> {
         Arc::clone(&provider),
         proofkey_server::KEY_RELOAD_INTERVAL,
     ));
-    let checkpointer = tokio::spawn(proofkey_server::checkpointer(
-        Arc::clone(&provider),
-        proofkey_server::CHECKPOINT_INTERVAL,
-    ));
     tracing::info!(listen = %local, issuer = %issuer, database = %db, "proofkey serving");
     if dev {
         print_dev_flow(&issuer);
@@ -208,7 +216,6 @@ async fn serve(config: Config, dev: bool) -> Result<(), String> {
     let served = proofkey_server::serve(listener, provider, shutdown_signal()).await;
     sweeper.abort();
     reloader.abort();
-    checkpointer.abort();
     served.map_err(|e| format!("server error: {e}"))?;
     tracing::info!("shut down");
     Ok(())

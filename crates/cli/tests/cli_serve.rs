@@ -196,7 +196,7 @@ fn the_readme_dev_flow_works_and_sigterm_shuts_down_gracefully() {
     );
     let revoked = admin(&["user", "revoke", "demo", "--json"]);
     assert_eq!(revoked["sessions_ended"], 1);
-    assert!(revoked["tokens_revoked"].as_u64().unwrap() >= 1);
+    assert!(revoked["grants_revoked"].as_u64().unwrap() >= 1);
     let userinfo = http
         .get(format!("{base}/userinfo"))
         .bearer_auth(token["access_token"].as_str().unwrap())

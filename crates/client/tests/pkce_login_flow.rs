@@ -369,7 +369,7 @@ async fn device_polling_backs_off_on_slow_down_and_reports_denial() {
             if n == 4 {
                 let hash = proofkey_core::secret::hash_token(&code);
                 store
-                    .decide_device_code(&hash, now, "sub-alice", now, false)
+                    .decide_device_code(&hash, now, &proofkey_core::model::DeviceDecision::Deny)
                     .await
                     .unwrap();
             }

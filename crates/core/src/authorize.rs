@@ -82,9 +82,41 @@ pub enum AuthorizeError {
 }
 
 /// Parameters as name/value pairs, with the duplicates §3.1 forbids found.
-#[derive(Debug, Clone, Default)]
+/// Its `Debug` shows the values of [`SECRET_PARAMS`] as `<redacted>`.
+#[derive(Clone, Default)]
 pub struct Params {
     pairs: Vec<(String, String)>,
+}
+
+/// Parameters whose values are secrets (codes, verifiers, tokens, client
+/// credentials, passwords, user codes), never shown.
+pub const SECRET_PARAMS: &[&str] = &[
+    "code",
+    "code_verifier",
+    "refresh_token",
+    "client_secret",
+    "client_assertion",
+    "token",
+    "device_code",
+    "user_code",
+    "password",
+    "id_token_hint",
+    "csrf",
+];
+
+impl std::fmt::Debug for Params {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.pairs.iter().map(|(k, v)| {
+                let shown = if SECRET_PARAMS.contains(&k.as_str()) {
+                    "<redacted>"
+                } else {
+                    v.as_str()
+                };
+                (k.as_str(), shown)
+            }))
+            .finish()
+    }
 }
 
 impl Params {
@@ -282,4 +314,23 @@ pub fn error_redirect(
     }
     extra.push(("iss", issuer));
     redirect_with(redirect_uri, &extra)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_show_no_secret_in_debug() {
+        let p = Params::new(vec![
+            ("grant_type".into(), "authorization_code".into()),
+            ("code".into(), "the-code-value".into()),
+            ("code_verifier".into(), "the-verifier-value".into()),
+            ("client_secret".into(), "the-secret-value".into()),
+            ("refresh_token".into(), "the-refresh-value".into()),
+        ]);
+        let shown = format!("{p:?}");
+        assert!(shown.contains("authorization_code"), "{shown}");
+        assert!(!shown.contains("-value"), "{shown}");
+    }
 }

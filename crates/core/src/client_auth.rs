@@ -13,7 +13,8 @@ use base64::Engine as _;
 
 use crate::error::OAuthError;
 use crate::model::Client;
-use crate::secret::SecretHasher;
+use crate::secret::{ClientSecret, SecretHasher};
+use crate::Provider;
 
 /// How the request tried to authenticate.
 #[derive(Debug)]
@@ -23,14 +24,14 @@ pub enum Presented {
         /// Decoded id.
         id: String,
         /// Decoded secret.
-        secret: String,
+        secret: ClientSecret,
     },
     /// `client_id` and `client_secret` in the body.
     Post {
         /// Id.
         id: String,
         /// Secret.
-        secret: String,
+        secret: ClientSecret,
     },
     /// `client_id` only.
     None {
@@ -143,7 +144,10 @@ pub fn presented(
                 "client_id in the body differs from the Basic credentials",
             ));
         }
-        return Ok(Presented::Basic { id, secret });
+        return Ok(Presented::Basic {
+            id,
+            secret: ClientSecret::new(secret),
+        });
     }
     let Some(id) = client_id else {
         return Err(OAuthError::invalid_client(
@@ -153,7 +157,7 @@ pub fn presented(
     Ok(match client_secret {
         Some(secret) => Presented::Post {
             id: id.to_owned(),
-            secret: secret.to_owned(),
+            secret: ClientSecret::new(secret),
         },
         None => Presented::None { id: id.to_owned() },
     })
@@ -195,134 +199,127 @@ pub fn authenticate(
     }
 }
 
-/// Fetches a client's `jwks_uri` (the HTTP layer provides it; core does no I/O).
-#[async_trait::async_trait]
-pub trait JwksFetcher: Send + Sync + std::fmt::Debug {
-    /// The JWK Set document at `uri`.
-    async fn fetch(&self, uri: &str) -> Result<String, String>;
-}
+pub use crate::clients::JwksFetcher;
 
 /// How long a fetched JWK Set is reused.
 pub const JWKS_CACHE_TTL: i64 = 300;
 /// A fetched set younger than this is not fetched again for an unknown key.
 pub const JWKS_REFETCH_MIN: i64 = 30;
 
-impl crate::Provider {
-    /// Authenticates the client of a token, revocation or introspection
-    /// request by the method its registration implies.
-    pub async fn authenticate_client(
-        &self,
-        authorization: Option<&str>,
-        params: &crate::authorize::Params,
-    ) -> Result<Client, OAuthError> {
-        let presented = presented(authorization, params)?;
-        let client = self.client(presented.client_id()).await?;
-        match &presented {
-            Presented::Assertion { assertion, .. } => {
-                let client = client
-                    .ok_or_else(|| OAuthError::invalid_client("client authentication failed"))?;
-                self.verify_assertion(&client, assertion).await?;
-                Ok(client)
+/// Authenticates the client of a token, revocation or introspection
+/// request by the method its registration implies.
+pub async fn authenticate_client(
+    p: &Provider,
+    authorization: Option<&str>,
+    params: &crate::authorize::Params,
+) -> Result<Client, OAuthError> {
+    let presented = presented(authorization, params)?;
+    let client = p.clients().get(presented.client_id()).await?;
+    match &presented {
+        Presented::Assertion { assertion, .. } => {
+            let client =
+                client.ok_or_else(|| OAuthError::invalid_client("client authentication failed"))?;
+            verify_assertion(p, &client, assertion).await?;
+            Ok(client)
+        }
+        _ => authenticate(client, &presented, p.hasher()),
+    }
+}
+
+async fn client_jwks(
+    p: &Provider,
+    client: &Client,
+    refresh: bool,
+) -> Result<serde_json::Value, OAuthError> {
+    if let Some(jwks) = &client.jwks {
+        return serde_json::from_str(jwks).map_err(OAuthError::server_error);
+    }
+    let Some(uri) = &client.jwks_uri else {
+        return Err(OAuthError::invalid_client("client authentication failed"));
+    };
+    let now = p.now();
+    if let Ok(cache) = p.clients().jwks_cache.lock() {
+        if let Some((at, doc)) = cache.get(uri) {
+            let fresh = now - at < JWKS_CACHE_TTL && !(refresh && now - at >= JWKS_REFETCH_MIN);
+            if fresh {
+                return Ok(doc.clone());
             }
-            _ => authenticate(client, &presented, self.hasher()),
         }
     }
-
-    async fn client_jwks(
-        &self,
-        client: &Client,
-        refresh: bool,
-    ) -> Result<serde_json::Value, OAuthError> {
-        if let Some(jwks) = &client.jwks {
-            return serde_json::from_str(jwks).map_err(OAuthError::server_error);
-        }
-        let Some(uri) = &client.jwks_uri else {
-            return Err(OAuthError::invalid_client("client authentication failed"));
-        };
-        let now = self.now();
-        if let Ok(cache) = self.jwks_cache.lock() {
-            if let Some((at, doc)) = cache.get(uri) {
-                let fresh = now - at < JWKS_CACHE_TTL && !(refresh && now - at >= JWKS_REFETCH_MIN);
-                if fresh {
-                    return Ok(doc.clone());
-                }
-            }
-        }
-        let Some(fetcher) = &self.jwks_fetcher else {
-            return Err(OAuthError::server_error(
-                "no JWKS fetcher configured for jwks_uri clients",
-            ));
-        };
-        let text = fetcher.fetch(uri).await.map_err(|e| {
+    let Some(fetcher) = &p.clients().jwks_fetcher else {
+        return Err(OAuthError::server_error(
+            "no JWKS fetcher configured for jwks_uri clients",
+        ));
+    };
+    let text = fetcher.fetch(uri).await.map_err(|e| {
             tracing::warn!(client_id = %client.id, jwks_uri = %uri, error = %e, "cannot fetch client JWKS");
             OAuthError::invalid_client("the client's jwks_uri could not be fetched")
         })?;
-        let doc: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|_| OAuthError::invalid_client("the client's jwks_uri is not a JWK Set"))?;
-        if let Ok(mut cache) = self.jwks_cache.lock() {
-            cache.insert(uri.clone(), (now, doc.clone()));
-        }
-        Ok(doc)
+    let doc: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|_| OAuthError::invalid_client("the client's jwks_uri is not a JWK Set"))?;
+    if let Ok(mut cache) = p.clients().jwks_cache.lock() {
+        cache.insert(uri.clone(), (now, doc.clone()));
     }
+    Ok(doc)
+}
 
-    /// RFC 7523 §3 and OIDC Core §9 checks of a `private_key_jwt` assertion:
-    /// signed by a registered key; `iss` and `sub` the client id; `aud` the
-    /// issuer or the token endpoint; `exp` in the future; `nbf` passed; a
-    /// `jti` never seen before (recorded atomically until `exp`).
-    pub async fn verify_assertion(
-        &self,
-        client: &Client,
-        assertion: &str,
-    ) -> Result<(), OAuthError> {
-        let fail = |why: &str| {
-            tracing::info!(client_id = %client.id, reason = why, "client assertion refused");
-            OAuthError::invalid_client(format!("client assertion refused: {why}"))
-        };
-        if client.auth_method() != "private_key_jwt" {
-            return Err(OAuthError::invalid_client("client authentication failed"));
-        }
-        let jwks = self.client_jwks(client, false).await?;
-        let claims = match crate::keys::verify_with_jwks(assertion, &jwks) {
-            Ok(c) => c,
-            Err(crate::keys::JwtError::UnknownKey) if client.jwks_uri.is_some() => {
-                // The client may have rotated its keys.
-                let jwks = self.client_jwks(client, true).await?;
-                crate::keys::verify_with_jwks(assertion, &jwks)
-                    .map_err(|_| fail("signature does not verify"))?
-            }
-            Err(_) => return Err(fail("signature does not verify")),
-        };
-        let now = self.now();
-        if claims["iss"] != client.id.as_str() || claims["sub"] != client.id.as_str() {
-            return Err(fail("iss and sub must be the client_id"));
-        }
-        let issuer = &self.config().issuer;
-        let token_endpoint = format!("{issuer}{}", crate::discovery::paths::TOKEN);
-        let aud_ok = |a: &serde_json::Value| a == issuer.as_str() || a == token_endpoint.as_str();
-        let aud_valid = match &claims["aud"] {
-            serde_json::Value::Array(list) => list.iter().any(aud_ok),
-            a => aud_ok(a),
-        };
-        if !aud_valid {
-            return Err(fail("aud must be the issuer or the token endpoint"));
-        }
-        let Some(exp) = claims["exp"].as_i64() else {
-            return Err(fail("exp is required"));
-        };
-        if exp <= now {
-            return Err(fail("the assertion has expired"));
-        }
-        if claims["nbf"].as_i64().is_some_and(|nbf| nbf > now) {
-            return Err(fail("the assertion is not valid yet"));
-        }
-        let Some(jti) = claims["jti"].as_str().filter(|j| !j.is_empty()) else {
-            return Err(fail("jti is required"));
-        };
-        if !self.store().record_jti(&client.id, jti, exp).await? {
-            return Err(fail("jti has been used before (replay)"));
-        }
-        Ok(())
+/// RFC 7523 §3 and OIDC Core §9 checks of a `private_key_jwt` assertion:
+/// signed by a registered key; `iss` and `sub` the client id; `aud` the
+/// issuer or the token endpoint; `exp` in the future; `nbf` passed; a
+/// `jti` never seen before (recorded atomically until `exp`).
+pub async fn verify_assertion(
+    p: &Provider,
+    client: &Client,
+    assertion: &str,
+) -> Result<(), OAuthError> {
+    let fail = |why: &str| {
+        tracing::info!(client_id = %client.id, reason = why, "client assertion refused");
+        OAuthError::invalid_client(format!("client assertion refused: {why}"))
+    };
+    if client.auth_method() != "private_key_jwt" {
+        return Err(OAuthError::invalid_client("client authentication failed"));
     }
+    let jwks = client_jwks(p, client, false).await?;
+    let claims = match crate::keys::verify_with_jwks(assertion, &jwks) {
+        Ok(c) => c,
+        Err(crate::keys::JwtError::UnknownKey) if client.jwks_uri.is_some() => {
+            // The client may have rotated its keys.
+            let jwks = client_jwks(p, client, true).await?;
+            crate::keys::verify_with_jwks(assertion, &jwks)
+                .map_err(|_| fail("signature does not verify"))?
+        }
+        Err(_) => return Err(fail("signature does not verify")),
+    };
+    let now = p.now();
+    if claims["iss"] != client.id.as_str() || claims["sub"] != client.id.as_str() {
+        return Err(fail("iss and sub must be the client_id"));
+    }
+    let issuer = &p.config().issuer;
+    let token_endpoint = format!("{issuer}{}", crate::discovery::paths::TOKEN);
+    let aud_ok = |a: &serde_json::Value| a == issuer.as_str() || a == token_endpoint.as_str();
+    let aud_valid = match &claims["aud"] {
+        serde_json::Value::Array(list) => list.iter().any(aud_ok),
+        a => aud_ok(a),
+    };
+    if !aud_valid {
+        return Err(fail("aud must be the issuer or the token endpoint"));
+    }
+    let Some(exp) = claims["exp"].as_i64() else {
+        return Err(fail("exp is required"));
+    };
+    if exp <= now {
+        return Err(fail("the assertion has expired"));
+    }
+    if claims["nbf"].as_i64().is_some_and(|nbf| nbf > now) {
+        return Err(fail("the assertion is not valid yet"));
+    }
+    let Some(jti) = claims["jti"].as_str().filter(|j| !j.is_empty()) else {
+        return Err(fail("jti is required"));
+    };
+    if !p.store().record_jti(&client.id, jti, exp).await? {
+        return Err(fail("jti has been used before (replay)"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -335,7 +332,7 @@ mod tests {
         match presented(Some(&header), &crate::authorize::Params::default()).unwrap() {
             Presented::Basic { id, secret } => {
                 assert_eq!(id, "my:client");
-                assert_eq!(secret, "s+cret x");
+                assert_eq!(secret.expose(), "s+cret x");
             }
             other => panic!("{other:?}"),
         }

@@ -23,7 +23,7 @@ pub struct Settings {
     /// `issuer = "https://auth.example.com"`.
     pub issuer: Option<String>,
     /// `database = "sqlite://proofkey.db"`.
-    pub database: Option<String>,
+    pub database: Option<DatabaseUrl>,
     /// `code_lifetime = "60s"` (at most 10 minutes, RFC 6749 §4.1.2).
     pub code_lifetime: Option<String>,
     /// `access_token_lifetime = "10m"`.
@@ -36,6 +36,11 @@ pub struct Settings {
     pub refresh_token_lifetime: Option<String>,
     /// `refresh_token_idle_lifetime = "7d"`: unused this long, a refresh token dies.
     pub refresh_token_idle_lifetime: Option<String>,
+    /// `refresh_token_reuse_interval = "0s"` (off): how long after a
+    /// rotation the client may present the rotated token again, when the
+    /// token that replaced it was never used (a lost answer), and get a
+    /// fresh pair instead of losing the family. At most 5 minutes.
+    pub refresh_token_reuse_interval: Option<String>,
     /// `sweep_interval = "5m"`: how often expired rows are deleted.
     pub sweep_interval: Option<String>,
     /// `code_retention = "1h"`: how long a code's record is kept after the
@@ -80,6 +85,9 @@ impl Settings {
             refresh_token_idle_lifetime: self
                 .refresh_token_idle_lifetime
                 .or(lower.refresh_token_idle_lifetime),
+            refresh_token_reuse_interval: self
+                .refresh_token_reuse_interval
+                .or(lower.refresh_token_reuse_interval),
             sweep_interval: self.sweep_interval.or(lower.sweep_interval),
             code_retention: self.code_retention.or(lower.code_retention),
             device_code_lifetime: self.device_code_lifetime.or(lower.device_code_lifetime),
@@ -132,8 +140,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Issuer identifier, without a trailing slash (RFC 8414 §2).
     pub issuer: String,
-    /// Database URL (`sqlite://PATH` or `postgres://...`).
-    pub database: String,
+    /// Database URL (`sqlite://PATH` or `postgres://...`); its `Debug`
+    /// hides the password.
+    pub database: DatabaseUrl,
     /// PostgreSQL pool size per node.
     pub database_max_connections: u32,
     /// Wait for a database connection.
@@ -150,6 +159,9 @@ pub struct Config {
     pub refresh_token_lifetime: Duration,
     /// Refresh token idle lifetime.
     pub refresh_token_idle_lifetime: Duration,
+    /// The refresh token reuse interval (see
+    /// [`Settings::refresh_token_reuse_interval`]); zero is off.
+    pub refresh_token_reuse_interval: Duration,
     /// Housekeeping interval.
     pub sweep_interval: Duration,
     /// How long a code's record outlives the code (see
@@ -161,6 +173,49 @@ pub struct Config {
     pub device_poll_interval: Duration,
     /// PKCE policy (S256 only unless `allow_insecure_plain`).
     pub pkce: ChallengePolicy,
+}
+
+/// A database URL, which may carry a password: zeroed when dropped; its
+/// `Debug` shows it with the password replaced by `***` ([`redact_url`]);
+/// no `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(zeroize::Zeroizing<String>);
+
+impl DatabaseUrl {
+    /// Wraps a URL.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(zeroize::Zeroizing::new(url.into()))
+    }
+
+    /// The URL itself, password included: to connect.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with its password replaced by `***`, for logs and messages.
+    pub fn redacted(&self) -> String {
+        redact_url(&self.0)
+    }
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self::new(s))
+    }
+}
+
+impl<'de> Deserialize<'de> for DatabaseUrl {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Self::new)
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DatabaseUrl({:?})", self.redacted())
+    }
 }
 
 /// A database URL with its password replaced by `***`, for logs and errors.
@@ -250,14 +305,16 @@ impl Config {
             None => format!("http://{listen}"),
         };
         let issuer = validate_issuer(&issuer, s.allow_insecure_http_issuer.unwrap_or(false))?;
-        let database = s.database.unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
+        let database = s
+            .database
+            .unwrap_or_else(|| DatabaseUrl::new(DEFAULT_DATABASE));
         let known = ["sqlite:", "postgres://", "postgresql://"];
-        if !known.iter().any(|p| database.starts_with(p)) {
+        if !known.iter().any(|p| database.expose().starts_with(p)) {
             return Err(invalid(
                 "database",
                 format!(
                     "{:?} is not a database URL; use sqlite://PATH or postgres://USER@HOST/DB",
-                    redact_url(&database)
+                    database.redacted()
                 ),
             ));
         }
@@ -310,6 +367,12 @@ impl Config {
                 7 * 86_400,
                 365 * 86_400,
             )?,
+            refresh_token_reuse_interval: retention(
+                "refresh_token_reuse_interval",
+                s.refresh_token_reuse_interval.as_deref(),
+                0,
+                300,
+            )?,
             sweep_interval: lifetime("sweep_interval", s.sweep_interval.as_deref(), 300, 86_400)?,
             code_retention: retention("code_retention", s.code_retention.as_deref(), 3600, 86_400)?,
             device_code_lifetime: lifetime(
@@ -334,7 +397,7 @@ impl Config {
     pub fn for_issuer(issuer: &str, database: &str) -> Result<Config, ConfigError> {
         Self::from_settings(Settings {
             issuer: Some(issuer.to_owned()),
-            database: Some(database.to_owned()),
+            database: Some(DatabaseUrl::new(database)),
             ..Settings::default()
         })
     }
@@ -381,7 +444,8 @@ mod tests {
         let c = Config::from_settings(Settings::default()).unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(c.issuer, "http://127.0.0.1:8080");
-        assert_eq!(c.database, "sqlite://proofkey.db");
+        assert_eq!(c.database.expose(), "sqlite://proofkey.db");
+        assert_eq!(c.refresh_token_reuse_interval.as_secs(), 0, "off");
         assert_eq!(c.code_lifetime.as_secs(), 60);
         assert_eq!(c.refresh_token_lifetime.as_secs(), 30 * 86_400);
         assert_eq!(c.refresh_token_idle_lifetime.as_secs(), 7 * 86_400);
@@ -417,7 +481,7 @@ mod tests {
         })
         .starts_with("code_lifetime:"));
         assert!(bad(Settings {
-            database: Some("mysql://x".into()),
+            database: Some(DatabaseUrl::new("mysql://x")),
             ..Default::default()
         })
         .starts_with("database:"));
@@ -458,19 +522,47 @@ mod tests {
     }
 
     #[test]
+    fn the_reuse_interval_is_off_by_default_and_at_most_five_minutes() {
+        let with = |v: &str| {
+            Config::from_settings(Settings {
+                refresh_token_reuse_interval: Some(v.into()),
+                ..Default::default()
+            })
+        };
+        assert_eq!(
+            with("30s").unwrap().refresh_token_reuse_interval.as_secs(),
+            30
+        );
+        assert_eq!(
+            with("0s").unwrap().refresh_token_reuse_interval.as_secs(),
+            0
+        );
+        let e = with("6m").unwrap_err().to_string();
+        assert!(
+            e.starts_with("refresh_token_reuse_interval:") && e.contains("at most"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn postgres_urls_are_accepted_and_passwords_never_shown() {
         let c = Config::from_settings(Settings {
-            database: Some("postgres://pk:s3cret@db.internal/proofkey".into()),
+            database: Some(DatabaseUrl::new(
+                "postgres://pk:s3cret@db.internal/proofkey",
+            )),
             ..Default::default()
         })
         .unwrap();
         assert_eq!(c.database_max_connections, 16);
         assert_eq!(
-            redact_url(&c.database),
+            c.database.redacted(),
             "postgres://pk:***@db.internal/proofkey"
         );
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("pk:***@db.internal"), "{shown}");
         let e = Config::from_settings(Settings {
-            database: Some("mysql://u:pw@h/db".into()),
+            database: Some(DatabaseUrl::new("mysql://u:pw@h/db")),
             ..Default::default()
         })
         .unwrap_err()

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use crate::authorize::Params;
 use crate::discovery::paths;
 use crate::error::{ErrorCode, OAuthError};
-use crate::model::{Client, DeviceCode, DeviceStatus, Session, DEVICE_CODE_GRANT};
+use crate::model::{Client, DeviceCode, DeviceDecision, DeviceStatus, Session, DEVICE_CODE_GRANT};
 use crate::{scope, secret, Provider};
 
 /// §6.1: 20 consonants, no vowels (no words) and no look-alikes: 8 of them
@@ -106,118 +106,124 @@ impl AttemptLimiter {
     }
 }
 
-impl Provider {
-    /// §3.1–§3.2: a device authorization request from an authenticated
-    /// client allowed the device grant.
-    pub async fn device_authorization(
-        &self,
-        client: &Client,
-        params: &Params,
-    ) -> Result<Value, OAuthError> {
-        if !client.may_use(DEVICE_CODE_GRANT) {
-            return Err(OAuthError::new(
-                ErrorCode::UnauthorizedClient,
-                "this client may not use the device authorization grant",
-            ));
-        }
-        let requested = scope::parse(
-            params
-                .get("scope")
-                .map_err(OAuthError::invalid_request)?
-                .unwrap_or(""),
-        );
-        if let Some(bad) = requested.iter().find(|s| !client.scopes.contains(s)) {
-            return Err(OAuthError::new(
-                ErrorCode::InvalidScope,
-                format!("scope {bad:?} is not available to this client"),
-            ));
-        }
-        let device_code = secret::random_token(32).map_err(OAuthError::server_error)?;
-        let user_code = new_user_code().map_err(OAuthError::server_error)?;
-        let normalized = normalize_user_code(&user_code).unwrap_or_default();
-        let now = self.now();
-        let ttl = self.config().device_code_lifetime.as_secs() as i64;
-        let interval = self.config().device_poll_interval.as_secs() as i64;
-        self.store()
-            .insert_device_code(&DeviceCode {
-                device_code_hash: secret::hash_token(&device_code),
-                user_code_hash: secret::hash_token(&normalized),
-                client_id: client.id.clone(),
-                scope: scope::join(&requested),
-                issued_at: now,
-                expires_at: now + ttl,
-                interval,
-                status: DeviceStatus::Pending,
-                user_id: None,
-                auth_time: None,
-            })
-            .await?;
-        let verification_uri = format!("{}{}", self.config().issuer, paths::DEVICE);
-        Ok(json!({
-            "device_code": device_code,
-            "user_code": user_code,
-            "verification_uri": verification_uri,
-            "verification_uri_complete": format!("{verification_uri}?user_code={user_code}"),
-            "expires_in": ttl,
-            "interval": interval,
-        }))
+/// §3.1–§3.2: a device authorization request from an authenticated
+/// client allowed the device grant.
+pub async fn authorization(
+    p: &Provider,
+    client: &Client,
+    params: &Params,
+) -> Result<Value, OAuthError> {
+    if !client.may_use(DEVICE_CODE_GRANT) {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "this client may not use the device authorization grant",
+        ));
     }
-
-    /// §3.3: the pending authorization for a user code typed on the
-    /// verification page. Wrong codes count against `limiter_key` (the
-    /// browser's address); past the limit every code is refused until the
-    /// window ends.
-    pub async fn device_lookup(
-        &self,
-        user_code: &str,
-        limiter_key: &str,
-    ) -> Result<(DeviceCode, Client), UserCodeError> {
-        let now = self.now();
-        if self.user_code_attempts.blocked(limiter_key, now) {
-            tracing::warn!(key = limiter_key, "user code attempts blocked");
-            return Err(UserCodeError::TooManyAttempts);
-        }
-        let found = match normalize_user_code(user_code) {
-            None => None,
-            Some(n) => self
-                .store()
-                .pending_device_code(&secret::hash_token(&n), now)
-                .await
-                .map_err(|_| UserCodeError::Unavailable)?,
-        };
-        let Some(record) = found else {
-            self.user_code_attempts.fail(limiter_key, now);
-            return Err(UserCodeError::Invalid);
-        };
-        let client = self
-            .client(&record.client_id)
-            .await
-            .map_err(|_| UserCodeError::Unavailable)?
-            .ok_or(UserCodeError::Invalid)?;
-        Ok((record, client))
+    let requested = scope::parse(
+        params
+            .get("scope")
+            .map_err(OAuthError::invalid_request)?
+            .unwrap_or(""),
+    );
+    if let Some(bad) = requested.iter().find(|s| !client.scopes.contains(s)) {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            format!("scope {bad:?} is not available to this client"),
+        ));
     }
+    let device_code = secret::random_token(32).map_err(OAuthError::server_error)?;
+    let user_code = new_user_code().map_err(OAuthError::server_error)?;
+    let normalized = normalize_user_code(&user_code).unwrap_or_default();
+    let now = p.now();
+    let ttl = p.config().device_code_lifetime.as_secs() as i64;
+    let interval = p.config().device_poll_interval.as_secs() as i64;
+    p.store()
+        .insert_device_code(&DeviceCode {
+            device_code_hash: secret::hash_token(&device_code),
+            user_code_hash: secret::hash_token(&normalized),
+            client_id: client.id.clone(),
+            scope: scope::join(&requested),
+            issued_at: now,
+            expires_at: now + ttl,
+            interval,
+            status: DeviceStatus::Pending,
+            user_id: None,
+            auth_time: None,
+            grant_id: None,
+        })
+        .await?;
+    let verification_uri = format!("{}{}", p.config().issuer, paths::DEVICE);
+    Ok(json!({
+        "device_code": device_code,
+        "user_code": user_code,
+        "verification_uri": verification_uri,
+        "verification_uri_complete": format!("{verification_uri}?user_code={user_code}"),
+        "expires_in": ttl,
+        "interval": interval,
+    }))
+}
 
-    /// §3.3: the user's decision. False if the code is no longer pending.
-    pub async fn device_decide(
-        &self,
-        user_code: &str,
-        session: &Session,
-        approve: bool,
-    ) -> Result<bool, OAuthError> {
-        let Some(n) = normalize_user_code(user_code) else {
-            return Ok(false);
-        };
-        Ok(self
+/// §3.3: the pending authorization for a user code typed on the
+/// verification page. Wrong codes count against `limiter_key` (the
+/// browser's address); past the limit every code is refused until the
+/// window ends.
+pub async fn lookup(
+    p: &Provider,
+    user_code: &str,
+    limiter_key: &str,
+) -> Result<(DeviceCode, Client), UserCodeError> {
+    let now = p.now();
+    if p.user_code_attempts().blocked(limiter_key, now) {
+        tracing::warn!(key = limiter_key, "user code attempts blocked");
+        return Err(UserCodeError::TooManyAttempts);
+    }
+    let found = match normalize_user_code(user_code) {
+        None => None,
+        Some(n) => p
             .store()
-            .decide_device_code(
-                &secret::hash_token(&n),
-                self.now(),
-                &session.user_id,
-                session.auth_time,
-                approve,
-            )
-            .await?)
-    }
+            .pending_device_code(&secret::hash_token(&n), now)
+            .await
+            .map_err(|_| UserCodeError::Unavailable)?,
+    };
+    let Some(record) = found else {
+        p.user_code_attempts().fail(limiter_key, now);
+        return Err(UserCodeError::Invalid);
+    };
+    let client = p
+        .clients()
+        .get(&record.client_id)
+        .await
+        .map_err(|_| UserCodeError::Unavailable)?
+        .ok_or(UserCodeError::Invalid)?;
+    Ok((record, client))
+}
+
+/// §3.3: the user's decision. Approving creates the grant the device's
+/// tokens will belong to. False if the code is no longer pending.
+pub async fn decide(
+    p: &Provider,
+    user_code: &str,
+    session: &Session,
+    approve: bool,
+) -> Result<bool, OAuthError> {
+    let Some(n) = normalize_user_code(user_code) else {
+        return Ok(false);
+    };
+    let now = p.now();
+    let decision = if approve {
+        DeviceDecision::Approve {
+            grant_id: secret::time_ordered_id(10).map_err(OAuthError::server_error)?,
+            user_id: session.user_id.clone(),
+            auth_time: session.auth_time,
+            // Until the device's tokens move it on: as long as the code.
+            expires_at: now + p.config().device_code_lifetime.as_secs() as i64,
+        }
+    } else {
+        DeviceDecision::Deny
+    };
+    Ok(p.store()
+        .decide_device_code(&secret::hash_token(&n), now, &decision)
+        .await?)
 }
 
 #[cfg(test)]

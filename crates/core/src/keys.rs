@@ -94,7 +94,7 @@ pub fn generate(
     Ok(StoredKey {
         kid,
         alg: alg.to_owned(),
-        private_pkcs8: der,
+        private_pkcs8: crate::secret::PrivateKeyDer::new(der),
         created_at: now,
         activates_at,
     })
@@ -109,7 +109,7 @@ impl SigningKey {
         };
         let (alg, pair, jwk) = match stored.alg.as_str() {
             "RS256" => {
-                let kp = rsa::KeyPair::from_pkcs8(&stored.private_pkcs8)
+                let kp = rsa::KeyPair::from_pkcs8(stored.private_pkcs8.expose())
                     .map_err(|e| unreadable(e.to_string()))?;
                 let public = kp.public_key();
                 let jwk = json!({
@@ -122,7 +122,7 @@ impl SigningKey {
             "ES256" => {
                 let kp = EcdsaKeyPair::from_pkcs8(
                     &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-                    &stored.private_pkcs8,
+                    stored.private_pkcs8.expose(),
                 )
                 .map_err(|e| unreadable(e.to_string()))?;
                 // Uncompressed SEC1 point: 0x04 || x (32) || y (32).
@@ -139,7 +139,7 @@ impl SigningKey {
                 ("ES256", Pair::Ec(kp), jwk)
             }
             "EdDSA" => {
-                let kp = Ed25519KeyPair::from_pkcs8(&stored.private_pkcs8)
+                let kp = Ed25519KeyPair::from_pkcs8(stored.private_pkcs8.expose())
                     .map_err(|e| unreadable(e.to_string()))?;
                 let jwk = json!({
                     "kty": "OKP",

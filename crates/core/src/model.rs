@@ -35,8 +35,8 @@ pub const SUPPORTED_GRANT_TYPES: &[&str] = &[
 /// RFC 8628 §3.4 grant type.
 pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
-/// A registered client.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+/// A registered client. Its `Debug` leaves out the secret's hash.
+#[derive(Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Client {
     /// `client_id`.
     pub id: String,
@@ -72,6 +72,47 @@ pub struct Client {
     pub always_issue_refresh_token: bool,
 }
 
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field(
+                "secret_hash",
+                &self.secret_hash.as_ref().map(|_| "<redacted>"),
+            )
+            .field("redirect_uris", &self.redirect_uris)
+            .field("scopes", &self.scopes)
+            .field("grant_types", &self.grant_types)
+            .field("skip_consent", &self.skip_consent)
+            .field("id_token_alg", &self.id_token_alg)
+            .field("created_at", &self.created_at)
+            .field("jwks", &self.jwks)
+            .field("jwks_uri", &self.jwks_uri)
+            .field("post_logout_redirect_uris", &self.post_logout_redirect_uris)
+            .field("rotate_refresh_tokens", &self.rotate_refresh_tokens)
+            .field(
+                "always_issue_refresh_token",
+                &self.always_issue_refresh_token,
+            )
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("email", &self.email)
+            .field("name", &self.name)
+            .field("password_hash", &"<redacted>")
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
 impl Client {
     /// `token_endpoint_auth_method` as registered (OIDC Registration §2).
     pub fn auth_method(&self) -> &'static str {
@@ -90,8 +131,8 @@ impl Client {
     }
 }
 
-/// A resource owner.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A resource owner. Its `Debug` leaves out the password's hash.
+#[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct User {
     /// Stable, opaque subject identifier (`sub`).
     pub id: String,
@@ -119,11 +160,38 @@ pub struct Session {
     pub expires_at: i64,
 }
 
+/// A grant: one authorization of a client, by a user or (for
+/// `client_credentials`) by the client itself. Every code, access token,
+/// refresh token and device authorization issued under it references it;
+/// revoking it ends all of them at once, and nothing can be issued under
+/// it afterwards (see [`crate::store::GrantStore`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// Its id, unique and not secret ([`crate::secret::time_ordered_id`]).
+    pub id: String,
+    /// The client authorized.
+    pub client_id: String,
+    /// The user who authorized it; `None` for `client_credentials`.
+    pub user_id: Option<String>,
+    /// The scope granted, space-separated.
+    pub scope: String,
+    /// When the user authenticated (OIDC `auth_time`).
+    pub auth_time: Option<i64>,
+    /// Nothing issued under the grant lives past this: its code's record,
+    /// its tokens, its refresh family. Each issuance moves it forward as
+    /// far as what it issues lives; the row is swept after it.
+    pub expires_at: i64,
+    /// When the user (or client) authorized it.
+    pub created_at: i64,
+}
+
 /// An authorization code as stored: only the hash of the code itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizationCode {
-    /// SHA-256 of the code; also the id of the grant its tokens belong to.
+    /// SHA-256 of the code (see [`crate::secret::hash_token`]).
     pub code_hash: String,
+    /// The grant it belongs to, created with it.
+    pub grant_id: String,
     /// The client it was issued to.
     pub client_id: String,
     /// The `redirect_uri` of the authorization request, as sent.
@@ -146,15 +214,76 @@ pub struct AuthorizationCode {
     pub expires_at: i64,
 }
 
-/// What consuming a code found (see [`crate::Store::consume_code`]).
+/// A code as found by its hash, used or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCode {
+    /// The record.
+    pub code: AuthorizationCode,
+    /// Whether it has been redeemed or spent already.
+    pub used: bool,
+}
+
+/// What spending a code found (see [`crate::store::GrantStore::consume_code`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CodeConsumption {
     /// This call consumed it; no other call ever will.
     Consumed(Box<AuthorizationCode>),
-    /// It had been consumed before: a replay.
-    AlreadyUsed,
+    /// It had been consumed before: a replay, of this grant.
+    AlreadyUsed {
+        /// The grant the code belongs to.
+        grant_id: String,
+    },
     /// No such code.
     NotFound,
+}
+
+/// The records of one token response, signed before they are stored: the
+/// access token's, and the refresh token's when one is issued. Both belong
+/// to the same grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTokens {
+    /// The access token's record.
+    pub access: AccessTokenRecord,
+    /// The refresh token's record, if one is issued.
+    pub refresh: Option<RefreshTokenRecord>,
+}
+
+impl NewTokens {
+    /// The grant they belong to.
+    pub fn grant_id(&self) -> &str {
+        &self.access.grant_id
+    }
+
+    /// When the last of them expires: how far the grant must live.
+    pub fn horizon(&self) -> i64 {
+        self.refresh.as_ref().map_or(self.access.expires_at, |r| {
+            r.family_expires_at.max(self.access.expires_at)
+        })
+    }
+}
+
+/// What an issuance transaction did (see [`crate::store::GrantStore`]).
+/// Whatever it answers, it either did everything (consumed or rotated, and
+/// stored every new record) or nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Issued {
+    /// Consumed (or rotated) and stored: the tokens may be answered.
+    Stored,
+    /// Stored, as a lost answer's retry within the refresh token reuse
+    /// interval: the rotated token's unseen child (and the access token
+    /// issued with it) were revoked, and the new refresh token replaces it.
+    Reissued,
+    /// The code, refresh token or device code had been used already.
+    /// Nothing was stored; for codes and refresh tokens this is evidence of
+    /// theft, and the caller revokes the grant in a transaction of its own.
+    Replayed {
+        /// The grant it belongs to.
+        grant_id: String,
+    },
+    /// Unknown, expired or revoked: nothing was stored.
+    NotFound,
+    /// The grant has been revoked: nothing was stored.
+    GrantRevoked,
 }
 
 /// An issued access token, kept by `jti` so that it can be revoked.
@@ -182,7 +311,7 @@ pub struct StoredKey {
     /// JWS `alg`: RS256, ES256 or EdDSA.
     pub alg: String,
     /// PKCS#8 DER of the private key.
-    pub private_pkcs8: Vec<u8>,
+    pub private_pkcs8: crate::secret::PrivateKeyDer,
     /// Creation time.
     pub created_at: i64,
     /// When it starts signing. Until then it is only published, so that
@@ -212,17 +341,42 @@ pub struct RefreshTokenRecord {
     pub family_expires_at: i64,
     /// Idle expiry: unused until then, the token dies.
     pub idle_expires_at: i64,
+    /// The `jti` of the access token issued with it (`None` for tokens
+    /// issued before this was recorded), revoked with it when it is an
+    /// unseen child replaced within the reuse interval.
+    pub access_jti: Option<String>,
 }
 
-/// What presenting a refresh token found.
+/// A refresh token as found by its hash, whatever its state.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RefreshUse {
-    /// This call took it (rotating: no other call ever will).
-    Taken(Box<RefreshTokenRecord>),
-    /// It had been rotated already: reuse, evidence of theft.
-    Reused(Box<RefreshTokenRecord>),
-    /// Unknown or revoked.
-    Invalid,
+pub struct RefreshTokenState {
+    /// The record.
+    pub record: RefreshTokenRecord,
+    /// When it was rotated (presented and replaced), if it was.
+    pub rotated_at: Option<i64>,
+    /// Whether it, or its grant, has been revoked.
+    pub revoked: bool,
+}
+
+/// How [`crate::store::GrantStore::rotate_refresh_and_issue`] treats the
+/// presented refresh token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// Rotate it: spent now, replaced by the new refresh token. If it was
+    /// rotated already at or after `retry_since` (the reuse interval's
+    /// start, when one is configured) and the token that replaced it has
+    /// never been presented, that unseen child is revoked and the new
+    /// token replaces it instead (a lost answer's retry).
+    Rotate {
+        /// The start of the reuse interval, if there is one.
+        retry_since: Option<i64>,
+    },
+    /// Keep it (a confidential client registered without rotation); its
+    /// idle expiry moves to this time, never past the family's.
+    Keep {
+        /// The new idle expiry.
+        idle_expires_at: i64,
+    },
 }
 
 /// A session as listed for administrators.
@@ -251,6 +405,8 @@ pub struct SweepCounts {
     pub jtis: u64,
     /// Device codes.
     pub device_codes: u64,
+    /// Grants, with anything still left of them.
+    pub grants: u64,
 }
 
 /// The state of a device authorization (RFC 8628 §3.3-§3.5).
@@ -287,6 +443,26 @@ pub struct DeviceCode {
     pub user_id: Option<String>,
     /// When they authenticated.
     pub auth_time: Option<i64>,
+    /// The grant created when the user approved.
+    pub grant_id: Option<String>,
+}
+
+/// The user's decision on a device authorization (RFC 8628 §3.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceDecision {
+    /// Approved: a grant is created for the device's client and scope.
+    Approve {
+        /// The new grant's id.
+        grant_id: String,
+        /// The user.
+        user_id: String,
+        /// When they authenticated.
+        auth_time: i64,
+        /// The grant's expiry until tokens are issued.
+        expires_at: i64,
+    },
+    /// Denied.
+    Deny,
 }
 
 /// What a poll of the token endpoint found (RFC 8628 §3.5).

@@ -8,22 +8,24 @@ use argon2::password_hash::{
 };
 use argon2::Argon2;
 
+use crate::secret::Password;
+
 /// A PHC string (`$argon2id$v=19$...`) for `password`, with a random salt.
-pub fn hash(password: &str) -> Result<String, String> {
+pub fn hash(password: &Password) -> Result<String, String> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
+        .hash_password(password.expose().as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| e.to_string())
 }
 
 /// Whether `password` matches the PHC string `stored`. A malformed stored
 /// hash counts as a mismatch.
-pub fn verify(password: &str, stored: &str) -> bool {
+pub fn verify(password: &Password, stored: &str) -> bool {
     PasswordHash::new(stored)
         .map(|h| {
             Argon2::default()
-                .verify_password(password.as_bytes(), &h)
+                .verify_password(password.expose().as_bytes(), &h)
                 .is_ok()
         })
         .unwrap_or(false)
@@ -36,7 +38,7 @@ pub fn dummy_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DUMMY.get_or_init(|| {
         let random = crate::secret::random_token(16).unwrap_or_default();
-        hash(&random).unwrap_or_default()
+        hash(&Password::new(random)).unwrap_or_default()
     })
 }
 
@@ -46,12 +48,13 @@ mod tests {
 
     #[test]
     fn argon2id_round_trip() {
-        let h = hash("correct horse").unwrap();
+        let pw = |s: &str| Password::new(s);
+        let h = hash(&pw("correct horse")).unwrap();
         assert!(h.starts_with("$argon2id$"));
-        assert!(verify("correct horse", &h));
-        assert!(!verify("wrong", &h));
-        assert!(!verify("x", "not a hash"));
+        assert!(verify(&pw("correct horse"), &h));
+        assert!(!verify(&pw("wrong"), &h));
+        assert!(!verify(&pw("x"), "not a hash"));
         assert!(PasswordHash::new(dummy_hash()).is_ok());
-        assert!(!verify("x", dummy_hash()));
+        assert!(!verify(&pw("x"), dummy_hash()));
     }
 }

@@ -16,146 +16,143 @@ pub enum Found {
     Refresh(RefreshTokenRecord),
 }
 
-impl Provider {
-    async fn find_access(&self, token: &str) -> Result<Option<Found>, OAuthError> {
-        let Some(claims) = self.access_token_claims(token) else {
-            return Ok(None);
-        };
-        let jti = claims["jti"].as_str().unwrap_or_default();
-        Ok(self
-            .store()
-            .get_access_token(jti, self.now())
-            .await?
-            .map(|r| Found::Access(r, claims)))
-    }
+async fn find_access(p: &Provider, token: &str) -> Result<Option<Found>, OAuthError> {
+    let Some(claims) = p.keys().access_token_claims(token) else {
+        return Ok(None);
+    };
+    let jti = claims["jti"].as_str().unwrap_or_default();
+    Ok(p.store()
+        .get_access_token(jti, p.now())
+        .await?
+        .map(|r| Found::Access(r, claims)))
+}
 
-    async fn find_refresh(&self, token: &str) -> Result<Option<Found>, OAuthError> {
-        Ok(self
-            .store()
-            .get_refresh_token(&secret::hash_token(token), self.now())
-            .await?
-            .map(Found::Refresh))
-    }
+async fn find_refresh(p: &Provider, token: &str) -> Result<Option<Found>, OAuthError> {
+    Ok(p.store()
+        .get_refresh_token(&secret::hash_token(token), p.now())
+        .await?
+        .map(Found::Refresh))
+}
 
-    /// The live token with this value. `token_type_hint` decides which kind
-    /// is looked up first; it is never trusted (RFC 7009 §2.1, RFC 7662 §2.1).
-    pub async fn find_token(
-        &self,
-        token: &str,
-        hint: Option<&str>,
-    ) -> Result<Option<Found>, OAuthError> {
-        if hint == Some("refresh_token") {
-            if let Some(f) = self.find_refresh(token).await? {
-                return Ok(Some(f));
-            }
-            return self.find_access(token).await;
-        }
-        if let Some(f) = self.find_access(token).await? {
+/// The live token with this value (its grant live too). `token_type_hint`
+/// decides which kind is looked up first; it is never trusted (RFC 7009
+/// §2.1, RFC 7662 §2.1).
+pub async fn find_token(
+    p: &Provider,
+    token: &str,
+    hint: Option<&str>,
+) -> Result<Option<Found>, OAuthError> {
+    if hint == Some("refresh_token") {
+        if let Some(f) = find_refresh(p, token).await? {
             return Ok(Some(f));
         }
-        self.find_refresh(token).await
+        return find_access(p, token).await;
     }
+    if let Some(f) = find_access(p, token).await? {
+        return Ok(Some(f));
+    }
+    find_refresh(p, token).await
+}
 
-    /// RFC 7009 §2.1: revokes `token` if it belongs to `client`. Unknown,
-    /// expired or already revoked tokens are not an error (§2.2). Revoking a
-    /// refresh token revokes every token of its grant, access tokens
-    /// included. A token of another client is refused.
-    pub async fn revoke(&self, client_id: &str, params: &Params) -> Result<(), OAuthError> {
-        let get = |n: &str| params.get(n).map_err(OAuthError::invalid_request);
-        let token =
-            get("token")?.ok_or_else(|| OAuthError::invalid_request("token is required"))?;
-        let hint = get("token_type_hint")?;
-        let now = self.now();
-        match self.find_token(token, hint).await? {
-            None => Ok(()),
-            Some(Found::Access(r, _)) => {
-                if r.client_id != client_id {
-                    return Err(not_yours());
-                }
-                self.store()
-                    .revoke_access_token(&r.jti, client_id, now)
-                    .await?;
-                tracing::info!(client_id, "access token revoked");
-                Ok(())
+/// RFC 7009 §2.1: revokes `token` if it belongs to `client`. Unknown,
+/// expired or already revoked tokens are not an error (§2.2). Revoking a
+/// refresh token revokes its grant: every token of it, access tokens
+/// included. A token of another client is refused.
+pub async fn revoke(p: &Provider, client_id: &str, params: &Params) -> Result<(), OAuthError> {
+    let get = |n: &str| params.get(n).map_err(OAuthError::invalid_request);
+    let token = get("token")?.ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let hint = get("token_type_hint")?;
+    let now = p.now();
+    match find_token(p, token, hint).await? {
+        None => Ok(()),
+        Some(Found::Access(r, _)) => {
+            if r.client_id != client_id {
+                return Err(not_yours());
             }
-            Some(Found::Refresh(r)) => {
-                if r.client_id != client_id {
-                    return Err(not_yours());
-                }
-                let n = self.store().revoke_grant(&r.grant_id, now).await?;
-                tracing::info!(
-                    client_id,
-                    revoked = n,
-                    "refresh token revoked with its grant"
-                );
-                Ok(())
+            p.store()
+                .revoke_access_token(&r.jti, client_id, now)
+                .await?;
+            tracing::info!(client_id, "access token revoked");
+            Ok(())
+        }
+        Some(Found::Refresh(r)) => {
+            if r.client_id != client_id {
+                return Err(not_yours());
             }
+            let live = p.store().revoke_grant(&r.grant_id, now).await?;
+            tracing::info!(
+                client_id,
+                grant_id = %r.grant_id,
+                live,
+                "refresh token revoked with its grant"
+            );
+            Ok(())
         }
     }
+}
 
-    /// RFC 7662 §2.2: the state of `token` for an authenticated confidential
-    /// client. Anything not active is exactly `{"active": false}`.
-    pub async fn introspect(
-        &self,
-        caller: &crate::model::Client,
-        params: &Params,
-    ) -> Result<Value, OAuthError> {
-        if caller.kind != ClientKind::Confidential {
-            return Err(OAuthError::invalid_client(
-                "introspection requires an authenticated confidential client (RFC 7662 §2.1)",
-            ));
-        }
-        let get = |n: &str| params.get(n).map_err(OAuthError::invalid_request);
-        let token =
-            get("token")?.ok_or_else(|| OAuthError::invalid_request("token is required"))?;
-        let hint = get("token_type_hint")?;
-        let inactive = json!({"active": false});
-        let username = |id: String| async move {
-            self.store()
-                .get_user(&id)
-                .await
-                .ok()
-                .flatten()
-                .map(|u| u.username)
-        };
-        Ok(match self.find_token(token, hint).await? {
-            None => inactive,
-            Some(Found::Access(r, claims)) => {
-                let mut v = json!({
-                    "active": true,
-                    "token_type": "Bearer",
-                    "scope": r.scope,
-                    "client_id": r.client_id,
-                    "sub": claims["sub"],
-                    "aud": claims["aud"],
-                    "iss": claims["iss"],
-                    "exp": claims["exp"],
-                    "iat": claims["iat"],
-                    "jti": r.jti,
-                });
-                if let Some(u) = username(r.user_id).await {
-                    v["username"] = json!(u);
-                }
-                v
-            }
-            Some(Found::Refresh(r)) => {
-                let mut v = json!({
-                    "active": true,
-                    "token_type": "refresh_token",
-                    "scope": r.scope,
-                    "client_id": r.client_id,
-                    "sub": r.user_id,
-                    "iss": self.config().issuer,
-                    "exp": r.idle_expires_at.min(r.family_expires_at),
-                    "iat": r.issued_at,
-                });
-                if let Some(u) = username(r.user_id).await {
-                    v["username"] = json!(u);
-                }
-                v
-            }
-        })
+/// RFC 7662 §2.2: the state of `token` for an authenticated confidential
+/// client. Anything not active (its grant revoked included) is exactly
+/// `{"active": false}`.
+pub async fn introspect(
+    p: &Provider,
+    caller: &crate::model::Client,
+    params: &Params,
+) -> Result<Value, OAuthError> {
+    if caller.kind != ClientKind::Confidential {
+        return Err(OAuthError::invalid_client(
+            "introspection requires an authenticated confidential client (RFC 7662 §2.1)",
+        ));
     }
+    let get = |n: &str| params.get(n).map_err(OAuthError::invalid_request);
+    let token = get("token")?.ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let hint = get("token_type_hint")?;
+    let inactive = json!({"active": false});
+    let username = |id: String| async move {
+        p.store()
+            .get_user(&id)
+            .await
+            .ok()
+            .flatten()
+            .map(|u| u.username)
+    };
+    Ok(match find_token(p, token, hint).await? {
+        None => inactive,
+        Some(Found::Access(r, claims)) => {
+            let mut v = json!({
+                "active": true,
+                "token_type": "Bearer",
+                "scope": r.scope,
+                "client_id": r.client_id,
+                "sub": claims["sub"],
+                "aud": claims["aud"],
+                "iss": claims["iss"],
+                "exp": claims["exp"],
+                "iat": claims["iat"],
+                "jti": r.jti,
+            });
+            if let Some(u) = username(r.user_id).await {
+                v["username"] = json!(u);
+            }
+            v
+        }
+        Some(Found::Refresh(r)) => {
+            let mut v = json!({
+                "active": true,
+                "token_type": "refresh_token",
+                "scope": r.scope,
+                "client_id": r.client_id,
+                "sub": r.user_id,
+                "iss": p.config().issuer,
+                "exp": r.idle_expires_at.min(r.family_expires_at),
+                "iat": r.issued_at,
+            });
+            if let Some(u) = username(r.user_id).await {
+                v["username"] = json!(u);
+            }
+            v
+        }
+    })
 }
 
 fn not_yours() -> OAuthError {

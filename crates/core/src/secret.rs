@@ -11,6 +11,113 @@ use aws_lc_rs::{digest, hmac};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+/// Declares a secret as a type (oauth2-rs's `new_secret_type!`): the value
+/// is zeroed when dropped, `Debug` shows only the type's name, there is no
+/// `Display` and no `Clone`, and [`expose`](ClientSecret::expose) is the
+/// one way to the value, so that a log line or a `{:?}` cannot leak it.
+macro_rules! secret_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        pub struct $name(Zeroizing<String>);
+
+        impl $name {
+            /// Wraps a value.
+            pub fn new(value: impl Into<String>) -> Self {
+                Self(Zeroizing::new(value.into()))
+            }
+
+            /// The value itself: for the wire and for hashing only.
+            pub fn expose(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!(stringify!($name), "(<redacted>)"))
+            }
+        }
+    };
+}
+
+secret_type!(
+    /// A client secret (RFC 6749 §2.3.1), as presented or as generated.
+    ClientSecret
+);
+secret_type!(
+    /// The value of an `Authorization` request header, which carries
+    /// client credentials (RFC 6749 §2.3.1).
+    Credentials
+);
+secret_type!(
+    /// A user's password, as typed (hashed with argon2id, never stored).
+    Password
+);
+secret_type!(
+    /// An authorization code (RFC 6749 §4.1.2), as issued: a
+    /// [`time_ordered_token`]. (Its stored record is
+    /// [`crate::model::AuthorizationCode`].)
+    Code
+);
+secret_type!(
+    /// A refresh token (RFC 6749 §1.5), as issued: a [`time_ordered_token`].
+    /// It serializes as its value, for the token response.
+    RefreshToken
+);
+
+impl Code {
+    /// A fresh code.
+    pub fn generate() -> Result<Self, getrandom::Error> {
+        time_ordered_token().map(Self::new)
+    }
+
+    /// Its storage form ([`hash_token`]).
+    pub fn hash(&self) -> String {
+        hash_token(self.expose())
+    }
+}
+
+impl RefreshToken {
+    /// A fresh refresh token.
+    pub fn generate() -> Result<Self, getrandom::Error> {
+        time_ordered_token().map(Self::new)
+    }
+
+    /// Its storage form ([`hash_token`]).
+    pub fn hash(&self) -> String {
+        hash_token(self.expose())
+    }
+}
+
+impl serde::Serialize for RefreshToken {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.expose())
+    }
+}
+
+/// A PKCS#8 private key (DER), zeroed when dropped, never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PrivateKeyDer(Zeroizing<Vec<u8>>);
+
+impl PrivateKeyDer {
+    /// Wraps DER bytes.
+    pub fn new(der: Vec<u8>) -> Self {
+        Self(Zeroizing::new(der))
+    }
+
+    /// The DER bytes: to parse the key or to store it.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for PrivateKeyDer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PrivateKeyDer(<redacted>)")
+    }
+}
 
 /// `bytes` random octets from the OS CSPRNG, base64url without padding.
 pub fn random_token(bytes: usize) -> Result<String, getrandom::Error> {
@@ -105,12 +212,12 @@ impl SecretHasher {
     }
 
     /// The stored form of `secret`.
-    pub fn hash(&self, secret: &str) -> String {
-        URL_SAFE_NO_PAD.encode(hmac::sign(&self.0, secret.as_bytes()))
+    pub fn hash(&self, secret: &ClientSecret) -> String {
+        URL_SAFE_NO_PAD.encode(hmac::sign(&self.0, secret.expose().as_bytes()))
     }
 
     /// Whether `secret` matches `stored`, in constant time.
-    pub fn verify(&self, secret: &str, stored: &str) -> bool {
+    pub fn verify(&self, secret: &ClientSecret, stored: &str) -> bool {
         self.hash(secret).as_bytes().ct_eq(stored.as_bytes()).into()
     }
 }
@@ -181,8 +288,29 @@ mod tests {
     fn keyed_hash_depends_on_the_key() {
         let a = SecretHasher::new(&[1; 32]);
         let b = SecretHasher::new(&[2; 32]);
-        assert_ne!(a.hash("s"), b.hash("s"));
-        assert!(a.verify("s", &a.hash("s")));
-        assert!(!a.verify("t", &a.hash("s")));
+        let s = ClientSecret::new("s");
+        assert_ne!(a.hash(&s), b.hash(&s));
+        assert!(a.verify(&s, &a.hash(&s)));
+        assert!(!a.verify(&ClientSecret::new("t"), &a.hash(&s)));
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug() {
+        let code = Code::generate().unwrap();
+        let refresh = RefreshToken::generate().unwrap();
+        let shown = format!(
+            "{code:?} {refresh:?} {:?} {:?} {:?}",
+            ClientSecret::new("hunter2"),
+            Password::new("hunter2"),
+            PrivateKeyDer::new(b"hunter2".to_vec())
+        );
+        assert!(!shown.contains(code.expose()), "{shown}");
+        assert!(!shown.contains(refresh.expose()), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert_eq!(code.hash(), hash_token(code.expose()));
+        assert_eq!(
+            serde_json::to_string(&refresh).unwrap(),
+            format!("\"{}\"", refresh.expose())
+        );
     }
 }

@@ -18,7 +18,7 @@ pub async fn cors(State(s): State<AppState>, req: Request, next: Next) -> Respon
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let allowed = match &origin {
-        Some(o) => match s.provider.cors_allowed(o).await {
+        Some(o) => match s.provider.clients().cors_allowed(o).await {
             Ok(a) => a,
             Err(e) => {
                 tracing::error!(error = %e, "CORS origin lookup failed");

@@ -1,6 +1,7 @@
-//! Periodic deletion of expired codes, tokens, sessions and `jti`s, and
-//! checkpoints of SQLite's write-ahead log, so that the database stops
-//! growing; and the periodic reload of the signing keys.
+//! Periodic deletion of expired codes, tokens, grants, sessions and
+//! `jti`s, so that the database stops growing; and the periodic reload of
+//! the signing keys. (Checkpoints of SQLite's write-ahead log are the
+//! store's own: `proofkey_store::CHECKPOINT_INTERVAL`.)
 
 use std::future::Future;
 use std::sync::Arc;
@@ -36,6 +37,8 @@ pub async fn sweeper(provider: Arc<Provider>, interval: Duration) {
                 refresh_tokens = c.refresh_tokens,
                 sessions = c.sessions,
                 jtis = c.jtis,
+                device_codes = c.device_codes,
+                grants = c.grants,
                 "swept expired rows"
             ),
             Err(e) => tracing::warn!(error = %e, "sweep failed; will retry"),
@@ -54,23 +57,6 @@ pub async fn key_reloader(provider: Arc<Provider>, interval: Duration) {
     every(interval, false, || async {
         if let Err(e) = provider.reload_keys().await {
             tracing::warn!(error = %e, "cannot reload signing keys; keeping the current ones");
-        }
-    })
-    .await;
-}
-
-/// How often each node checkpoints the database (see
-/// [`proofkey_core::Store::checkpoint`]). Each checkpoint briefly stalls
-/// the SQLite store's writes (its fsyncs); half a second measured a shorter
-/// latency tail than one or two seconds, at the same throughput
-/// (docs/performance.md).
-pub const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
-
-/// Checkpoints every `interval` until the task is dropped.
-pub async fn checkpointer(provider: Arc<Provider>, interval: Duration) {
-    every(interval, false, || async {
-        if let Err(e) = provider.checkpoint().await {
-            tracing::warn!(error = %e, "database checkpoint failed; will retry");
         }
     })
     .await;

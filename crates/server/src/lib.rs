@@ -54,9 +54,7 @@ pub fn app(provider: Arc<Provider>) -> Router {
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }
 
-pub use housekeeping::{
-    checkpointer, key_reloader, sweeper, CHECKPOINT_INTERVAL, KEY_RELOAD_INTERVAL,
-};
+pub use housekeeping::{key_reloader, sweeper, KEY_RELOAD_INTERVAL};
 pub use jwks_fetch::HttpJwksFetcher;
 
 /// Serves until `shutdown` completes, then finishes in-flight requests.

@@ -71,17 +71,19 @@ mod issuance {
     async fn a_token_of_the_older_kind_still_refreshes() {
         let s = setup().await;
         let body = tokens_for(&s, "app", "alice", "openid offline_access").await;
-        let now = proofkey_core::Clock::now(&s.clock);
-        let mut record = s
-            .store
-            .get_refresh_token(&proofkey_core::secret::hash_token(&rt(&body)), now)
-            .await
-            .unwrap()
-            .unwrap();
+        let hash = proofkey_core::secret::hash_token(&rt(&body));
         let older = proofkey_core::secret::random_token(32).unwrap();
         assert_eq!(older.len(), 43);
-        record.token_hash = proofkey_core::secret::hash_token(&older);
-        s.store.insert_refresh_token(&record).await.unwrap();
+        // A row of the family under the older token's storage form.
+        s.sql(&format!(
+            "INSERT INTO refresh_tokens (token_hash, grant_id, client_id, user_id, scope, auth_time,
+               issued_at, family_expires_at, idle_expires_at)
+             SELECT '{}', grant_id, client_id, user_id, scope, auth_time, issued_at,
+               family_expires_at, idle_expires_at
+             FROM refresh_tokens WHERE token_hash = '{hash}'",
+            proofkey_core::secret::hash_token(&older)
+        ))
+        .await;
         let (status, refreshed) = refresh(&s, "app", &older, None).await;
         assert_eq!(status, 200, "{refreshed}");
         assert_eq!(rt(&refreshed).len(), 56);
@@ -233,7 +235,10 @@ mod rotation {
         })
         .await;
         // Give it a secret through the provider's hasher.
-        let hash = s.provider.hasher().hash("conf-secret");
+        let hash = s
+            .provider
+            .hasher()
+            .hash(&proofkey_core::secret::ClientSecret::new("conf-secret"));
         s.store.set_client_secret("conf", &hash).await.unwrap();
         let verifier = proofkey_pkce::CodeVerifier::generate();
         let mut req = AuthRequest::new("conf", &verifier);

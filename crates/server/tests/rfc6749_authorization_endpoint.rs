@@ -534,9 +534,13 @@ mod oidc_request_parameters {
         let s = setup().await;
         let mut b = s.browser();
         b.authorize(&s.base, &req(), "alice").await;
-        assert!(s.store.delete_client("app").await.unwrap());
+        assert!(s
+            .store
+            .delete_client("app", proofkey_core::Clock::now(&s.clock))
+            .await
+            .unwrap());
         s.clock
-            .advance(proofkey_core::provider::CLIENT_CACHE_TTL.as_secs() as i64 + 1);
+            .advance(proofkey_core::clients::CLIENT_CACHE_TTL.as_secs() as i64 + 1);
         let page = b.get(&req().url(&s.base)).await;
         assert_eq!(page.status, 400);
     }
@@ -546,7 +550,11 @@ mod oidc_request_parameters {
         let s = setup().await;
         let mut b = s.browser();
         b.authorize(&s.base, &req(), "alice").await;
-        assert!(s.store.delete_user("alice").await.unwrap());
+        assert!(s
+            .store
+            .delete_user("alice", proofkey_core::Clock::now(&s.clock))
+            .await
+            .unwrap());
         // Consent was remembered: were the session still alive, this would
         // be a code. The user's sessions went with the user.
         let page = b.get(&req().url(&s.base)).await;

@@ -118,8 +118,18 @@ mod pkce {
         // (the authorization endpoint requires code_challenge) and the store
         // refuses to hold one.
         let s = setup().await;
+        let grant = proofkey_core::model::Grant {
+            id: "g-no-challenge".into(),
+            client_id: "app".into(),
+            user_id: Some("sub-alice".into()),
+            scope: "openid".into(),
+            auth_time: Some(0),
+            expires_at: i64::MAX,
+            created_at: 0,
+        };
         let rec = proofkey_core::model::AuthorizationCode {
             code_hash: proofkey_core::secret::hash_token("no-challenge"),
+            grant_id: grant.id.clone(),
             client_id: "app".into(),
             redirect_uri: REDIRECT.into(),
             code_challenge: String::new(),
@@ -131,7 +141,7 @@ mod pkce {
             issued_at: 0,
             expires_at: i64::MAX,
         };
-        assert!(s.store.insert_code(&rec).await.is_err());
+        assert!(s.store.create_grant_with_code(&grant, &rec).await.is_err());
         let v = CodeVerifier::generate();
         assert_token_error(
             &s,

@@ -300,7 +300,10 @@ mod client_credentials {
             c.scopes = vec!["read".into(), "write".into(), "openid".into()];
         })
         .await;
-        let hash = s.provider.hasher().hash("svc-secret");
+        let hash = s
+            .provider
+            .hasher()
+            .hash(&proofkey_core::secret::ClientSecret::new("svc-secret"));
         s.store.set_client_secret("svc", &hash).await.unwrap();
         s
     }

@@ -1,22 +1,38 @@
 //! RFC 6749 §4.1.2 single-use codes in the store: what an authorization
-//! (insert) and a redemption (the one-statement atomic consumption) cost on
-//! a real SQLite file, and on PostgreSQL when PROOFKEY_TEST_POSTGRES (or
-//! the machine's postgres://postgres@127.0.0.1:5432) answers.
+//! (a grant and its code, one transaction) and a redemption (finding the
+//! code, then consuming it and storing an access and a refresh token in one
+//! transaction) cost on a real SQLite file, and on PostgreSQL when
+//! PROOFKEY_TEST_POSTGRES (or the machine's postgres://postgres@127.0.0.1:5432)
+//! answers.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use proofkey_core::model::{AuthorizationCode, CodeConsumption};
+use proofkey_core::model::{
+    AccessTokenRecord, AuthorizationCode, Grant, Issued, NewTokens, RefreshTokenRecord,
+};
 use proofkey_core::Store;
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
-fn code() -> AuthorizationCode {
+const NOW: i64 = 1_800_000_000;
+
+fn grant_and_code() -> (Grant, AuthorizationCode) {
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    AuthorizationCode {
+    let grant = Grant {
+        id: format!("g{n:016x}"),
+        client_id: "bench-cli".into(),
+        user_id: Some("user-1".into()),
+        scope: "openid profile".into(),
+        auth_time: Some(NOW),
+        expires_at: NOW + 3_660,
+        created_at: NOW,
+    };
+    let code = AuthorizationCode {
         code_hash: format!("{n:064x}"),
+        grant_id: grant.id.clone(),
         client_id: "bench-cli".into(),
         redirect_uri: "http://127.0.0.1/callback".into(),
         code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
@@ -24,33 +40,72 @@ fn code() -> AuthorizationCode {
         scope: "openid profile".into(),
         nonce: None,
         user_id: "user-1".into(),
-        auth_time: 1_800_000_000,
-        issued_at: 1_800_000_000,
-        expires_at: 1_800_000_060,
+        auth_time: NOW,
+        issued_at: NOW,
+        expires_at: NOW + 60,
+    };
+    (grant, code)
+}
+
+/// The records of a token response with a refresh token.
+fn tokens(grant_id: &str) -> NewTokens {
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    NewTokens {
+        access: AccessTokenRecord {
+            jti: format!("j{n:016x}"),
+            grant_id: grant_id.into(),
+            client_id: "bench-cli".into(),
+            user_id: "user-1".into(),
+            scope: "openid profile".into(),
+            expires_at: NOW + 600,
+        },
+        refresh: Some(RefreshTokenRecord {
+            token_hash: format!("r{n:063x}"),
+            grant_id: grant_id.into(),
+            client_id: "bench-cli".into(),
+            user_id: "user-1".into(),
+            scope: "openid profile".into(),
+            auth_time: NOW,
+            issued_at: NOW,
+            family_expires_at: NOW + 86_400,
+            idle_expires_at: NOW + 86_400,
+            access_jti: None,
+        }),
     }
 }
 
 fn bench_store(c: &mut Criterion, name: &str, rt: &tokio::runtime::Runtime, store: Arc<dyn Store>) {
-    c.bench_function(&format!("{name}: insert code"), |b| {
-        b.to_async(rt).iter(|| {
-            let store = store.clone();
-            async move { store.insert_code(&code()).await.unwrap() }
-        })
-    });
-    c.bench_function(&format!("{name}: insert + consume code"), |b| {
+    c.bench_function(&format!("{name}: grant + code"), |b| {
         b.to_async(rt).iter(|| {
             let store = store.clone();
             async move {
-                let c = code();
-                store.insert_code(&c).await.unwrap();
-                let got = store
-                    .consume_code(&c.code_hash, 1_800_000_001)
-                    .await
-                    .unwrap();
-                assert!(matches!(got, CodeConsumption::Consumed(_)));
+                let (g, code) = grant_and_code();
+                store.create_grant_with_code(&g, &code).await.unwrap()
             }
         })
     });
+    c.bench_function(
+        &format!("{name}: grant + code, then find + redeem and issue"),
+        |b| {
+            b.to_async(rt).iter(|| {
+                let store = store.clone();
+                async move {
+                    let (g, code) = grant_and_code();
+                    store.create_grant_with_code(&g, &code).await.unwrap();
+                    let found = store.find_code(&code.code_hash).await.unwrap().unwrap();
+                    let got = store
+                        .redeem_code_and_issue(
+                            &code.code_hash,
+                            NOW + 1,
+                            &tokens(&found.code.grant_id),
+                        )
+                        .await
+                        .unwrap();
+                    assert_eq!(got, Issued::Stored);
+                }
+            })
+        },
+    );
 }
 
 fn stores(c: &mut Criterion) {

@@ -1,36 +1,51 @@
-//! [`proofkey_core::Store`] on SQLite (rusqlite, one connection per node,
-//! statements run inline) and PostgreSQL (sqlx, a pool).
+//! The store traits of `proofkey_core::store` on SQLite (rusqlite, the
+//! embedded default) and PostgreSQL (sqlx, for several stateless nodes).
+//!
+//! `statements.rs` holds every statement once; `ops/` every operation once
+//! (which statements it runs, in which order, and what follows from
+//! their results), on the [`tx::Backend`] seam; `rows.rs` maps rows to
+//! records once. The drivers (`sqlite/`, `postgres.rs`) only bind, run
+//! and read statements and begin and end transactions.
 //!
 //! **Invariant:** single-use things are consumed by one SQL statement
-//! (`UPDATE ... WHERE used_at IS NULL RETURNING`), never read-then-write.
+//! (`UPDATE ... WHERE used_at IS NULL RETURNING`), never read-then-write;
+//! every issuance is one atomic operation.
 
+mod ops;
 mod postgres;
 mod rows;
 mod sqlite;
 mod statements;
+mod tx;
 
-pub use postgres::{PgAdmin, PgStore};
-pub use sqlite::SqliteStore;
+pub use postgres::PgAdmin;
+pub use sqlite::CHECKPOINT_INTERVAL;
+pub use tx::Database;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use proofkey_core::{Store, StoreError};
 
-/// Connection pool settings, per node, for PostgreSQL (a SQLite node has
-/// one connection).
+/// Store settings, per node.
 #[derive(Debug, Clone)]
-pub struct PoolSettings {
-    /// Most connections per node.
+pub struct StoreSettings {
+    /// PostgreSQL: most connections per node (a SQLite node has one).
     pub max_connections: u32,
-    /// How long a request waits for a connection before it fails with 503.
-    pub acquire_timeout: std::time::Duration,
+    /// How long a request waits for a PostgreSQL connection, or for room
+    /// in the SQLite engine's queue, before it fails with `Unavailable`.
+    pub acquire_timeout: Duration,
+    /// SQLite: how often the store checkpoints its write-ahead log; `None`
+    /// for no checkpointer (tests that watch the log; a short-lived tool).
+    pub checkpoint_interval: Option<Duration>,
 }
 
-impl Default for PoolSettings {
+impl Default for StoreSettings {
     fn default() -> Self {
         Self {
             max_connections: 16,
-            acquire_timeout: std::time::Duration::from_secs(5),
+            acquire_timeout: Duration::from_secs(5),
+            checkpoint_interval: Some(CHECKPOINT_INTERVAL),
         }
     }
 }
@@ -38,30 +53,19 @@ impl Default for PoolSettings {
 /// Opens (creating and migrating) the store behind a database URL:
 /// `sqlite://PATH` or `postgres://...`.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
-    open_with(url, &PoolSettings::default()).await
+    open_with(url, &StoreSettings::default()).await
 }
 
-/// [`open`] with pool settings.
-pub async fn open_with(url: &str, pool: &PoolSettings) -> Result<Arc<dyn Store>, StoreError> {
+/// [`open`] with settings.
+pub async fn open_with(url: &str, settings: &StoreSettings) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::open_with(url, pool).await?))
+        Ok(Arc::new(Database::open_sqlite(url, settings).await?))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(PgStore::open(url, pool).await?))
+        Ok(Arc::new(Database::open_postgres(url, settings).await?))
     } else {
         Err(StoreError::Backend(format!(
-            "unsupported database URL {url:?}; use sqlite://PATH or postgres://USER@HOST/DB"
+            "unsupported database URL {:?}; use sqlite://PATH or postgres://USER@HOST/DB",
+            proofkey_core::config::redact_url(url)
         )))
-    }
-}
-
-pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
-    match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            StoreError::Conflict("record".into())
-        }
-        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-            StoreError::Unavailable(e.to_string())
-        }
-        _ => StoreError::Backend(e.to_string()),
     }
 }

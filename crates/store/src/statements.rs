@@ -1,176 +1,264 @@
 //! Every SQL statement of the stores, written once in SQLite's dialect.
-//! The SQLite store runs them as they are; the PostgreSQL store adapts each
-//! with `postgres::to_postgres` (placeholders, `INSERT OR IGNORE`, `MIN`).
+//! The SQLite driver runs them as they are; the PostgreSQL driver runs
+//! each one's translation ([`Stmt::pg`]: placeholders, `INSERT OR IGNORE`,
+//! two-argument `MIN`/`MAX`), made once, on first use.
 //!
 //! **Invariant:** a statement's behaviour is changed here, once, and the
 //! store contract suite (`tests/store_contract.rs`) checks it on both.
+//!
+//! **Invariant:** `MIN(` and `MAX(` appear only as SQLite's two-argument
+//! scalar functions (PostgreSQL's `LEAST` and `GREATEST`), never as
+//! aggregates; a statement uses either `?` or `?N` placeholders, not both.
 
-pub(crate) const INSERT_CLIENT: &str = "INSERT INTO clients (id, name, kind, secret_hash, redirect_uris, scopes, grant_types, skip_consent, id_token_alg, created_at,
-     jwks, jwks_uri, post_logout_redirect_uris, rotate_refresh_tokens, always_issue_refresh_token)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+use std::sync::OnceLock;
 
-pub(crate) const GET_CLIENT: &str = "SELECT * FROM clients WHERE id = ?";
-
-pub(crate) const LIST_CLIENTS: &str = "SELECT * FROM clients ORDER BY id";
-
-pub(crate) const DELETE_CLIENT: &str = "DELETE FROM clients WHERE id = ?";
-
-pub(crate) const SET_CLIENT_SECRET: &str =
-    "UPDATE clients SET secret_hash = ? WHERE id = ? AND kind = 'confidential'";
-
-pub(crate) const INSERT_USER: &str = "INSERT INTO users (id, username, email, name, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)";
-
-pub(crate) const GET_USER_BY_USERNAME: &str = "SELECT * FROM users WHERE username = ?";
-
-pub(crate) const GET_USER: &str = "SELECT * FROM users WHERE id = ?";
-
-pub(crate) const LIST_USERS: &str = "SELECT * FROM users ORDER BY username";
-
-pub(crate) const DELETE_USER: &str = "DELETE FROM users WHERE username = ?";
-
-pub(crate) const SET_PASSWORD: &str = "UPDATE users SET password_hash = ? WHERE username = ?";
-
-pub(crate) const INSERT_SESSION: &str =
-    "INSERT INTO sessions (id_hash, user_id, auth_time, expires_at) VALUES (?, ?, ?, ?)";
-
-pub(crate) const GET_SESSION: &str =
-    "SELECT user_id, auth_time, expires_at FROM sessions WHERE id_hash = ? AND expires_at > ?";
-
-pub(crate) const INSERT_CONSENT: &str =
-    "INSERT OR IGNORE INTO consents (user_id, client_id, scope) VALUES (?, ?, ?)";
-
-pub(crate) const GET_CONSENT: &str =
-    "SELECT scope FROM consents WHERE user_id = ? AND client_id = ?";
-
-pub(crate) const INSERT_CODE: &str = "INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, code_challenge, code_challenge_method, scope, nonce, user_id, auth_time, issued_at, expires_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-
-pub(crate) const CONSUME_CODE: &str = "UPDATE authorization_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL RETURNING *";
-
-pub(crate) const CODE_EXISTS: &str = "SELECT 1 FROM authorization_codes WHERE code_hash = ?";
-
-pub(crate) const INSERT_ACCESS_TOKEN: &str = "INSERT INTO access_tokens (jti, grant_id, client_id, user_id, scope, expires_at) VALUES (?, ?, ?, ?, ?, ?)";
-
-pub(crate) const ACCESS_TOKEN_ACTIVE: &str =
-    "SELECT 1 FROM access_tokens WHERE jti = ? AND revoked_at IS NULL AND expires_at > ?";
-
-pub(crate) const GET_ACCESS_TOKEN: &str =
-    "SELECT * FROM access_tokens WHERE jti = ? AND revoked_at IS NULL AND expires_at > ?";
-
-pub(crate) const REVOKE_ACCESS_TOKEN: &str = "UPDATE access_tokens SET revoked_at = ? WHERE jti = ? AND client_id = ? AND revoked_at IS NULL";
-
-pub(crate) const REVOKE_GRANT_ACCESS: &str =
-    "UPDATE access_tokens SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL";
-
-pub(crate) const REVOKE_GRANT_REFRESH: &str =
-    "UPDATE refresh_tokens SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL";
-
-pub(crate) const INSERT_REFRESH_TOKEN: &str = "INSERT INTO refresh_tokens (token_hash, grant_id, client_id, user_id, scope, auth_time, issued_at, family_expires_at, idle_expires_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
-
-pub(crate) const ROTATE_REFRESH_TOKEN: &str = "UPDATE refresh_tokens SET rotated_at = ?1
-     WHERE token_hash = ?2 AND rotated_at IS NULL AND revoked_at IS NULL
-     AND family_expires_at > ?1 AND idle_expires_at > ?1
-     RETURNING *";
-
-pub(crate) const EXTEND_REFRESH_TOKEN: &str =
-    "UPDATE refresh_tokens SET idle_expires_at = MIN(?3, family_expires_at)
-     WHERE token_hash = ?2 AND rotated_at IS NULL AND revoked_at IS NULL
-     AND family_expires_at > ?1 AND idle_expires_at > ?1
-     RETURNING *";
-
-pub(crate) const REUSED_REFRESH_TOKEN: &str = "SELECT * FROM refresh_tokens WHERE token_hash = ? AND rotated_at IS NOT NULL AND revoked_at IS NULL";
-
-pub(crate) const GET_REFRESH_TOKEN: &str = "SELECT * FROM refresh_tokens WHERE token_hash = ?1 AND rotated_at IS NULL AND revoked_at IS NULL
-     AND family_expires_at > ?2 AND idle_expires_at > ?2";
-
-pub(crate) const RECORD_JTI: &str =
-    "INSERT OR IGNORE INTO used_jtis (client_id, jti, expires_at) VALUES (?, ?, ?)";
-
-pub(crate) const LIST_SESSIONS: &str =
-    "SELECT substr(id_hash, 1, 12) AS id, auth_time, expires_at FROM sessions
-     WHERE user_id = ? AND expires_at > ? ORDER BY auth_time";
-
-pub(crate) const DELETE_SESSION: &str = "DELETE FROM sessions WHERE id_hash = ?";
-
-pub(crate) const DELETE_USER_SESSIONS: &str = "DELETE FROM sessions WHERE user_id = ?";
-
-pub(crate) const REVOKE_USER_ACCESS: &str =
-    "UPDATE access_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL";
-
-pub(crate) const REVOKE_USER_REFRESH: &str =
-    "UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL";
-
-pub(crate) const INSERT_DEVICE_CODE: &str = "INSERT INTO device_codes (device_code_hash, user_code_hash, client_id, scope, issued_at, expires_at, poll_interval)
-     VALUES (?, ?, ?, ?, ?, ?, ?)";
-
-pub(crate) const PENDING_DEVICE_CODE: &str =
-    "SELECT * FROM device_codes WHERE user_code_hash = ? AND status = 'pending' AND expires_at > ?";
-
-pub(crate) const DECIDE_DEVICE_CODE: &str =
-    "UPDATE device_codes SET status = ?, user_id = ?, auth_time = ?
-     WHERE user_code_hash = ? AND status = 'pending' AND expires_at > ?";
-
-pub(crate) const POLL_DEVICE_CODE: &str = "UPDATE device_codes
-     SET slow = (last_polled_at IS NOT NULL AND ?1 - last_polled_at < poll_interval),
-     poll_interval = CASE WHEN last_polled_at IS NOT NULL AND ?1 - last_polled_at < poll_interval
-     THEN poll_interval + 5 ELSE poll_interval END,
-     last_polled_at = ?1
-     WHERE device_code_hash = ?2 AND consumed_at IS NULL
-     RETURNING *";
-
-pub(crate) const CONSUME_DEVICE_CODE: &str = "UPDATE device_codes SET consumed_at = ?1
-     WHERE device_code_hash = ?2 AND status = 'approved' AND consumed_at IS NULL AND expires_at > ?1
-     RETURNING *";
-
-pub(crate) const LIST_KEYS: &str = "SELECT kid, alg, private_pkcs8, created_at, activates_at FROM signing_keys ORDER BY created_at, kid";
-
-pub(crate) const INSERT_KEY: &str = "INSERT INTO signing_keys (kid, alg, private_pkcs8, created_at, activates_at) VALUES (?, ?, ?, ?, ?)";
-
-pub(crate) const SETTING_OR_INIT: &str = "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = settings.value RETURNING value";
-
-/// An expired-row sweep: a table and which of its rows may go, with `?1`
-/// the cut-off time. Each backend makes its own DELETE of it (SQLite in
-/// chunks, see `sqlite.rs`).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Sweep {
-    pub table: &'static str,
-    /// Its primary key (most tables are `WITHOUT ROWID`).
-    pub key: &'static str,
-    pub condition: &'static str,
+/// A statement, and its PostgreSQL translation once made.
+#[derive(Debug)]
+pub(crate) struct Stmt {
+    sqlite: &'static str,
+    pg: OnceLock<String>,
 }
 
-/// Codes are kept `code_retention` past expiry (the caller passes the
-/// cut-off) so that a late replay still revokes what was issued from them.
-pub(crate) const SWEEP_CODES: Sweep = Sweep {
-    table: "authorization_codes",
-    key: "code_hash",
-    condition: "expires_at < ?1",
-};
-pub(crate) const SWEEP_ACCESS_TOKENS: Sweep = Sweep {
-    table: "access_tokens",
-    key: "jti",
-    condition: "expires_at < ?1",
-};
-/// Rotated tokens stay while their family lives: their reuse must still be
-/// detected.
-pub(crate) const SWEEP_REFRESH_TOKENS: Sweep = Sweep {
-    table: "refresh_tokens",
-    key: "token_hash",
-    condition: "family_expires_at < ?1 OR (rotated_at IS NULL AND idle_expires_at < ?1) OR (revoked_at IS NOT NULL AND revoked_at < ?1 - 86400)",
-};
-pub(crate) const SWEEP_SESSIONS: Sweep = Sweep {
-    table: "sessions",
-    key: "id_hash",
-    condition: "expires_at < ?1",
-};
-pub(crate) const SWEEP_JTIS: Sweep = Sweep {
-    table: "used_jtis",
-    key: "client_id, jti",
-    condition: "expires_at < ?1",
-};
-pub(crate) const SWEEP_DEVICE_CODES: Sweep = Sweep {
-    table: "device_codes",
-    key: "device_code_hash",
-    condition: "expires_at < ?1",
-};
+impl Stmt {
+    pub(crate) const fn new(sqlite: &'static str) -> Self {
+        Self {
+            sqlite,
+            pg: OnceLock::new(),
+        }
+    }
+
+    /// As SQLite runs it.
+    pub(crate) fn sqlite(&'static self) -> &'static str {
+        self.sqlite
+    }
+
+    /// As PostgreSQL runs it, translated on first use.
+    pub(crate) fn pg(&'static self) -> &'static str {
+        self.pg.get_or_init(|| to_postgres(self.sqlite))
+    }
+}
+
+/// The dialect translation (see the module docs).
+pub(crate) fn to_postgres(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 32);
+    let mut n = 0;
+    let mut chars = s.chars().peekable();
+    let mut in_str = false;
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            in_str = !in_str;
+            out.push(c);
+        } else if c == '?' && !in_str {
+            let mut digits = String::new();
+            while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                digits.push(*d);
+                chars.next();
+            }
+            if digits.is_empty() {
+                n += 1;
+                out.push_str(&format!("${n}"));
+            } else {
+                out.push('$');
+                out.push_str(&digits);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    let mut out = out.replace("MIN(", "LEAST(").replace("MAX(", "GREATEST(");
+    if let Some(rest) = out.strip_prefix("INSERT OR IGNORE ") {
+        out = format!("INSERT {} ON CONFLICT DO NOTHING", rest.trim_end());
+    }
+    out
+}
+
+macro_rules! statements {
+    ($($(#[$doc:meta])* $name:ident = $sql:expr;)*) => {
+        $($(#[$doc])* pub(crate) static $name: Stmt = Stmt::new($sql);)*
+        /// Every statement, for the translation test.
+        #[cfg(test)]
+        pub(crate) static ALL: &[&Stmt] = &[$(&$name),*];
+    };
+}
+
+statements! {
+    // Clients.
+    INSERT_CLIENT = "INSERT INTO clients (id, name, kind, secret_hash, redirect_uris, scopes, grant_types, skip_consent, id_token_alg, created_at,
+         jwks, jwks_uri, post_logout_redirect_uris, rotate_refresh_tokens, always_issue_refresh_token)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    GET_CLIENT = "SELECT * FROM clients WHERE id = ?";
+    LIST_CLIENTS = "SELECT * FROM clients ORDER BY id";
+    DELETE_CLIENT = "DELETE FROM clients WHERE id = ?";
+    SET_CLIENT_SECRET = "UPDATE clients SET secret_hash = ? WHERE id = ? AND kind = 'confidential'";
+    RECORD_JTI = "INSERT OR IGNORE INTO used_jtis (client_id, jti, expires_at) VALUES (?, ?, ?)";
+
+    // Users, sessions, consents.
+    INSERT_USER = "INSERT INTO users (id, username, email, name, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)";
+    GET_USER_BY_USERNAME = "SELECT * FROM users WHERE username = ?";
+    GET_USER = "SELECT * FROM users WHERE id = ?";
+    LIST_USERS = "SELECT * FROM users ORDER BY username";
+    DELETE_USER = "DELETE FROM users WHERE id = ?";
+    SET_PASSWORD = "UPDATE users SET password_hash = ? WHERE username = ?";
+    INSERT_SESSION = "INSERT INTO sessions (id_hash, user_id, auth_time, expires_at) VALUES (?, ?, ?, ?)";
+    GET_SESSION = "SELECT user_id, auth_time, expires_at FROM sessions WHERE id_hash = ? AND expires_at > ?";
+    LIST_SESSIONS = "SELECT substr(id_hash, 1, 12) AS id, auth_time, expires_at FROM sessions
+         WHERE user_id = ? AND expires_at > ? ORDER BY auth_time";
+    DELETE_SESSION = "DELETE FROM sessions WHERE id_hash = ?";
+    DELETE_USER_SESSIONS = "DELETE FROM sessions WHERE user_id = ?";
+    INSERT_CONSENT = "INSERT OR IGNORE INTO consents (user_id, client_id, scope) VALUES (?, ?, ?)";
+    GET_CONSENT = "SELECT scope FROM consents WHERE user_id = ? AND client_id = ?";
+
+    // Grants.
+    INSERT_GRANT = "INSERT INTO grants (id, client_id, user_id, scope, auth_time, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)";
+    /// Holds the grant's row until the transaction ends (PostgreSQL: its
+    /// row lock; SQLite: the one writer), checks it is live, and moves its
+    /// expiry forward. Every issuance runs it before storing anything.
+    HOLD_GRANT = "UPDATE grants SET expires_at = MAX(expires_at, ?1) WHERE id = ?2 AND revoked_at IS NULL";
+    /// A revoked grant is kept a day (its tokens' replays are answered as
+    /// such), then swept with what is left of it.
+    REVOKE_GRANT = "UPDATE grants SET revoked_at = ?1, expires_at = MIN(expires_at, ?1 + 86400)
+         WHERE id = ?2 AND revoked_at IS NULL";
+    REVOKE_USER_GRANTS = "UPDATE grants SET revoked_at = ?1, expires_at = MIN(expires_at, ?1 + 86400)
+         WHERE user_id = ?2 AND revoked_at IS NULL";
+    REVOKE_CLIENT_GRANTS = "UPDATE grants SET revoked_at = ?1, expires_at = MIN(expires_at, ?1 + 86400)
+         WHERE client_id = ?2 AND revoked_at IS NULL";
+
+    // Authorization codes.
+    INSERT_CODE = "INSERT INTO authorization_codes (code_hash, grant_id, client_id, redirect_uri, code_challenge, code_challenge_method, scope, nonce, user_id, auth_time, issued_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    FIND_CODE = "SELECT * FROM authorization_codes WHERE code_hash = ?";
+    CONSUME_CODE = "UPDATE authorization_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL RETURNING *";
+    REDEEM_CODE = "UPDATE authorization_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL RETURNING grant_id";
+    CODE_GRANT = "SELECT grant_id FROM authorization_codes WHERE code_hash = ?";
+
+    // Access tokens.
+    INSERT_ACCESS_TOKEN = "INSERT INTO access_tokens (jti, grant_id, client_id, user_id, scope, expires_at) VALUES (?, ?, ?, ?, ?, ?)";
+    ACCESS_TOKEN_ACTIVE = "SELECT 1 AS active FROM access_tokens a JOIN grants g ON g.id = a.grant_id
+         WHERE a.jti = ? AND a.revoked_at IS NULL AND a.expires_at > ? AND g.revoked_at IS NULL";
+    GET_ACCESS_TOKEN = "SELECT a.* FROM access_tokens a JOIN grants g ON g.id = a.grant_id
+         WHERE a.jti = ? AND a.revoked_at IS NULL AND a.expires_at > ? AND g.revoked_at IS NULL";
+    REVOKE_ACCESS_TOKEN = "UPDATE access_tokens SET revoked_at = ? WHERE jti = ? AND client_id = ? AND revoked_at IS NULL";
+    REVOKE_ACCESS_BY_JTI = "UPDATE access_tokens SET revoked_at = ? WHERE jti = ? AND revoked_at IS NULL";
+
+    // Refresh tokens.
+    INSERT_REFRESH_TOKEN = "INSERT INTO refresh_tokens (token_hash, grant_id, client_id, user_id, scope, auth_time, issued_at, family_expires_at, idle_expires_at, access_jti)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    FIND_REFRESH_TOKEN = "SELECT r.*, g.revoked_at AS grant_revoked_at FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id
+         WHERE r.token_hash = ?";
+    ROTATE_REFRESH_TOKEN = "UPDATE refresh_tokens SET rotated_at = ?1, replaced_by = ?3
+         WHERE token_hash = ?2 AND rotated_at IS NULL AND revoked_at IS NULL
+         AND family_expires_at > ?1 AND idle_expires_at > ?1
+         RETURNING grant_id";
+    KEEP_REFRESH_TOKEN = "UPDATE refresh_tokens SET idle_expires_at = MIN(?3, family_expires_at)
+         WHERE token_hash = ?2 AND rotated_at IS NULL AND revoked_at IS NULL
+         AND family_expires_at > ?1 AND idle_expires_at > ?1
+         RETURNING grant_id";
+    ROTATED_REFRESH_TOKEN = "SELECT grant_id, replaced_by, rotated_at FROM refresh_tokens
+         WHERE token_hash = ?2 AND rotated_at IS NOT NULL AND family_expires_at > ?1";
+    /// A lost answer's unseen child: never presented, not revoked.
+    REVOKE_UNSEEN_CHILD = "UPDATE refresh_tokens SET revoked_at = ?1
+         WHERE token_hash = ?2 AND rotated_at IS NULL AND revoked_at IS NULL
+         RETURNING access_jti";
+    REPLACE_CHILD = "UPDATE refresh_tokens SET replaced_by = ?3 WHERE token_hash = ?1 AND replaced_by = ?2";
+    GET_REFRESH_TOKEN = "SELECT r.* FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id
+         WHERE r.token_hash = ?1 AND r.rotated_at IS NULL AND r.revoked_at IS NULL
+         AND r.family_expires_at > ?2 AND r.idle_expires_at > ?2 AND g.revoked_at IS NULL";
+
+    // Device authorizations.
+    INSERT_DEVICE_CODE = "INSERT INTO device_codes (device_code_hash, user_code_hash, client_id, scope, issued_at, expires_at, poll_interval)
+         VALUES (?, ?, ?, ?, ?, ?, ?)";
+    PENDING_DEVICE_CODE = "SELECT * FROM device_codes WHERE user_code_hash = ? AND status = 'pending' AND expires_at > ?";
+    DECIDE_DEVICE_CODE = "UPDATE device_codes SET status = ?1, user_id = ?2, auth_time = ?3
+         WHERE user_code_hash = ?4 AND status = 'pending' AND expires_at > ?5";
+    INSERT_DEVICE_GRANT = "INSERT INTO grants (id, client_id, user_id, scope, auth_time, expires_at, created_at)
+         SELECT ?1, client_id, ?2, scope, ?3, ?4, ?5 FROM device_codes WHERE user_code_hash = ?6";
+    SET_DEVICE_GRANT = "UPDATE device_codes SET grant_id = ?1 WHERE user_code_hash = ?2";
+    POLL_DEVICE_CODE = "UPDATE device_codes
+         SET slow = (last_polled_at IS NOT NULL AND ?1 - last_polled_at < poll_interval),
+         poll_interval = CASE WHEN last_polled_at IS NOT NULL AND ?1 - last_polled_at < poll_interval
+         THEN poll_interval + 5 ELSE poll_interval END,
+         last_polled_at = ?1
+         WHERE device_code_hash = ?2 AND consumed_at IS NULL
+         RETURNING *";
+    CONSUME_DEVICE_CODE = "UPDATE device_codes SET consumed_at = ?1
+         WHERE device_code_hash = ?2 AND status = 'approved' AND consumed_at IS NULL AND expires_at > ?1
+         RETURNING grant_id";
+    DEVICE_CODE_CONSUMED = "SELECT grant_id FROM device_codes WHERE device_code_hash = ? AND consumed_at IS NOT NULL";
+
+    // Keys and settings.
+    LIST_KEYS = "SELECT kid, alg, private_pkcs8, created_at, activates_at FROM signing_keys ORDER BY created_at, kid";
+    INSERT_KEY = "INSERT INTO signing_keys (kid, alg, private_pkcs8, created_at, activates_at) VALUES (?, ?, ?, ?, ?)";
+    SETTING_OR_INIT = "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = settings.value RETURNING value";
+    PING = "SELECT 1 AS one";
+
+    // Sweeps: each deletes at most SWEEP_CHUNK rows (see `ops/maintenance.rs`),
+    // with ?1 the cut-off time.
+    /// Codes are kept `code_retention` past expiry (the caller passes the
+    /// cut-off) so that a late replay still revokes their grant.
+    SWEEP_CODES = "DELETE FROM authorization_codes WHERE code_hash IN
+         (SELECT code_hash FROM authorization_codes WHERE expires_at < ?1 LIMIT 1000)";
+    SWEEP_ACCESS_TOKENS = "DELETE FROM access_tokens WHERE jti IN
+         (SELECT jti FROM access_tokens WHERE expires_at < ?1 LIMIT 1000)";
+    /// Rotated tokens stay while their family lives: their reuse must still
+    /// be detected.
+    SWEEP_REFRESH_TOKENS = "DELETE FROM refresh_tokens WHERE token_hash IN
+         (SELECT token_hash FROM refresh_tokens WHERE family_expires_at < ?1
+          OR (rotated_at IS NULL AND idle_expires_at < ?1)
+          OR (revoked_at IS NOT NULL AND revoked_at < ?1 - 86400) LIMIT 1000)";
+    SWEEP_SESSIONS = "DELETE FROM sessions WHERE id_hash IN
+         (SELECT id_hash FROM sessions WHERE expires_at < ?1 LIMIT 1000)";
+    SWEEP_JTIS = "DELETE FROM used_jtis WHERE (client_id, jti) IN
+         (SELECT client_id, jti FROM used_jtis WHERE expires_at < ?1 LIMIT 1000)";
+    SWEEP_DEVICE_CODES = "DELETE FROM device_codes WHERE device_code_hash IN
+         (SELECT device_code_hash FROM device_codes WHERE expires_at < ?1 LIMIT 1000)";
+    /// Last: a grant goes with whatever is left of it (ON DELETE CASCADE),
+    /// which is little, since everything in it expires by its expiry (a
+    /// revoked grant's is at most a day after its revocation).
+    SWEEP_GRANTS = "DELETE FROM grants WHERE id IN
+         (SELECT id FROM grants WHERE expires_at < ?1 LIMIT 1000)";
+}
+
+/// Rows deleted per sweep statement (the `LIMIT` of each), so that a sweep
+/// after hours of heavy load never holds the database for more than
+/// moments.
+pub(crate) const SWEEP_CHUNK: u64 = 1000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn translates_placeholders_and_dialect() {
+        assert_eq!(
+            to_postgres("SELECT * FROM t WHERE a = ? AND b = ?"),
+            "SELECT * FROM t WHERE a = $1 AND b = $2"
+        );
+        assert_eq!(
+            to_postgres("UPDATE t SET x = ?1 WHERE y = ?2 AND z > ?1"),
+            "UPDATE t SET x = $1 WHERE y = $2 AND z > $1"
+        );
+        assert_eq!(
+            to_postgres("INSERT OR IGNORE INTO t (a) VALUES (?)"),
+            "INSERT INTO t (a) VALUES ($1) ON CONFLICT DO NOTHING"
+        );
+        assert_eq!(to_postgres("SET a = MIN(?3, b)"), "SET a = LEAST($3, b)");
+        assert_eq!(to_postgres("SET a = MAX(a, ?1)"), "SET a = GREATEST(a, $1)");
+        assert_eq!(to_postgres("WHERE s = '?'"), "WHERE s = '?'");
+    }
+
+    /// Every statement keeps to the rules the translation relies on, and
+    /// is translated once.
+    #[test]
+    fn every_statement_translates_once_and_keeps_the_rules() {
+        for st in ALL {
+            let s = st.sqlite();
+            let numbered = s.contains("?1");
+            let plain = s
+                .char_indices()
+                .any(|(i, c)| c == '?' && !s[i + 1..].starts_with(|d: char| d.is_ascii_digit()));
+            assert!(!(numbered && plain), "mixed placeholders: {s}");
+            assert!(!st.pg().contains('?'), "{}", st.pg());
+            assert!(std::ptr::eq(st.pg(), st.pg()), "translated once");
+        }
+    }
+}

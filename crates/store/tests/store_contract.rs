@@ -1,23 +1,200 @@
 //! The store contract: the same suite against SQLite (a real file) and
 //! PostgreSQL (the server this machine runs; see `pg_url`). The PostgreSQL
 //! half fails, never skips, when that server is missing.
+//!
+//! Organised by aggregate: clients, users and sessions, grants and their
+//! issuance transactions, device authorizations, keys, upkeep. Faults are
+//! injected inside the database itself (a trigger that aborts an insert,
+//! on both backends), so that they strike in the middle of a transaction,
+//! after the consumption it must undo.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 
-use proofkey_core::model::{AuthorizationCode, Client, ClientKind, CodeConsumption};
+use proofkey_core::model::{
+    AccessTokenRecord, AuthorizationCode, Client, ClientKind, CodeConsumption, DeviceCode,
+    DeviceDecision, DevicePoll, DeviceStatus, Grant, Issued, NewTokens, RefreshTokenRecord,
+    Rotation, Session, StoredKey, User,
+};
+use proofkey_core::secret::PrivateKeyDer;
+use proofkey_core::store::GrantStore as _;
 use proofkey_core::{Store, StoreError};
 
-async fn sqlite() -> (tempfile::TempDir, Arc<dyn Store>) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("contract.db").display());
-    let store = proofkey_store::open(&url).await.unwrap();
-    (dir, store)
+/// A backend under test, with a way to run raw SQL on its database (to
+/// inject faults and to look at rows as another process would).
+struct Db {
+    store: Arc<dyn Store>,
+    raw: Raw,
+    _guard: Guard,
 }
 
-fn code(hash: &str) -> AuthorizationCode {
+enum Raw {
+    Sqlite(std::path::PathBuf),
+    Pg(sqlx::PgPool),
+}
+
+#[allow(dead_code)]
+enum Guard {
+    Dir(tempfile::TempDir),
+    Pg(PgDb),
+}
+
+impl Db {
+    async fn exec(&self, sql: &str) {
+        match &self.raw {
+            Raw::Sqlite(path) => {
+                let c = rusqlite::Connection::open(path).unwrap();
+                c.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+                c.execute_batch(sql).unwrap();
+            }
+            Raw::Pg(pool) => {
+                sqlx::raw_sql(sql).execute(pool).await.unwrap();
+            }
+        }
+    }
+
+    /// Makes every insert into `table` fail, inside the transaction that
+    /// attempts it, until [`Db::heal`].
+    async fn break_inserts(&self, table: &str) {
+        match &self.raw {
+            Raw::Sqlite(_) => {
+                self.exec(&format!(
+                    "CREATE TRIGGER fail_{table} BEFORE INSERT ON {table}
+                     BEGIN SELECT RAISE(ABORT, 'injected fault'); END;"
+                ))
+                .await
+            }
+            Raw::Pg(_) => {
+                self.exec(&format!(
+                    "CREATE FUNCTION fail_{table}() RETURNS trigger LANGUAGE plpgsql AS
+                     $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$;
+                     CREATE TRIGGER fail_{table} BEFORE INSERT ON {table}
+                     FOR EACH ROW EXECUTE FUNCTION fail_{table}();"
+                ))
+                .await
+            }
+        }
+    }
+
+    async fn heal(&self, table: &str) {
+        match &self.raw {
+            Raw::Sqlite(_) => self.exec(&format!("DROP TRIGGER fail_{table}")).await,
+            Raw::Pg(_) => {
+                self.exec(&format!(
+                    "DROP TRIGGER fail_{table} ON {table}; DROP FUNCTION fail_{table}();"
+                ))
+                .await
+            }
+        }
+    }
+}
+
+async fn sqlite() -> Db {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("contract.db");
+    let store = proofkey_store::open(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    Db {
+        store,
+        raw: Raw::Sqlite(path),
+        _guard: Guard::Dir(dir),
+    }
+}
+
+/// `PROOFKEY_TEST_POSTGRES` or the machine's server.
+fn pg_url() -> String {
+    std::env::var("PROOFKEY_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// A fresh database on the PostgreSQL server, dropped when the guard is
+/// (whether the test passed or not).
+struct PgDb {
+    base: String,
+    name: String,
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        use sqlx::Connection as _;
+        let (base, name) = (self.base.clone(), self.name.clone());
+        // Dropped inside a test's runtime: drop the database from a thread
+        // with a runtime of its own, and wait for it.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(mut c) = sqlx::PgConnection::connect(&format!("{base}/postgres")).await {
+                    let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = sqlx::query(&drop).execute(&mut c).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+async fn postgres() -> Db {
+    use sqlx::Connection as _;
+    let base = pg_url();
+    let mut admin = sqlx::PgConnection::connect(&format!("{base}/postgres"))
+        .await
+        .unwrap_or_else(|e| {
+            panic!("PostgreSQL at {base} is required for these tests (set PROOFKEY_TEST_POSTGRES): {e}")
+        });
+    let name = format!(
+        "pk_contract_{}",
+        proofkey_core::secret::random_token(9)
+            .unwrap()
+            .to_lowercase()
+            .replace(['-', '_'], "x")
+    );
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let guard = PgDb {
+        base: base.clone(),
+        name: name.clone(),
+    };
+    let url = format!("{base}/{name}");
+    let store = proofkey_store::open(&url).await.unwrap();
+    let raw = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&url)
+        .await
+        .unwrap();
+    Db {
+        store,
+        raw: Raw::Pg(raw),
+        _guard: Guard::Pg(guard),
+    }
+}
+
+// ---------------------------------------------------------------------
+// Records.
+
+const NOW: i64 = 1_000;
+
+fn grant(id: &str) -> Grant {
+    Grant {
+        id: id.into(),
+        client_id: "c".into(),
+        user_id: Some("u".into()),
+        scope: "openid offline_access".into(),
+        auth_time: Some(1),
+        expires_at: NOW + 100,
+        created_at: 2,
+    }
+}
+
+fn code(hash: &str, grant_id: &str) -> AuthorizationCode {
     AuthorizationCode {
         code_hash: hash.into(),
+        grant_id: grant_id.into(),
         client_id: "c".into(),
         redirect_uri: "http://127.0.0.1/cb".into(),
         code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
@@ -27,65 +204,97 @@ fn code(hash: &str) -> AuthorizationCode {
         user_id: "u".into(),
         auth_time: 1,
         issued_at: 2,
-        expires_at: 3,
+        expires_at: NOW + 60,
     }
 }
 
-async fn a_code_is_consumed_once_then_reported_as_used(s: Arc<dyn Store>) {
-    s.insert_code(&code("h1")).await.unwrap();
-    assert_eq!(
-        s.consume_code("h1", 10).await.unwrap(),
-        CodeConsumption::Consumed(Box::new(code("h1")))
-    );
-    assert_eq!(
-        s.consume_code("h1", 11).await.unwrap(),
-        CodeConsumption::AlreadyUsed
-    );
-    assert_eq!(
-        s.consume_code("nope", 11).await.unwrap(),
-        CodeConsumption::NotFound
-    );
+/// A code under a grant of its own (named after the code).
+async fn new_code(s: &dyn Store, hash: &str) -> AuthorizationCode {
+    let c = code(hash, &format!("g-{hash}"));
+    s.create_grant_with_code(&grant(&c.grant_id), &c)
+        .await
+        .unwrap();
+    c
 }
 
-async fn of_concurrent_consumptions_exactly_one_wins(s: Arc<dyn Store>) {
-    s.insert_code(&code("race")).await.unwrap();
-    let tasks: Vec<_> = (0..16)
-        .map(|_| {
-            let s = Arc::clone(&s);
-            tokio::spawn(async move { s.consume_code("race", 10).await.unwrap() })
-        })
-        .collect();
-    let mut wins = 0;
-    for t in tasks {
-        if matches!(t.await.unwrap(), CodeConsumption::Consumed(_)) {
-            wins += 1;
-        }
+/// An access token and, when `refresh` names one, a refresh token, of `grant`.
+fn tokens(grant_id: &str, jti: &str, refresh: Option<&str>) -> NewTokens {
+    NewTokens {
+        access: AccessTokenRecord {
+            jti: jti.into(),
+            grant_id: grant_id.into(),
+            client_id: "c".into(),
+            user_id: "u".into(),
+            scope: "openid".into(),
+            expires_at: NOW + 600,
+        },
+        refresh: refresh.map(|hash| RefreshTokenRecord {
+            token_hash: hash.into(),
+            grant_id: grant_id.into(),
+            client_id: "c".into(),
+            user_id: "u".into(),
+            scope: "openid offline_access".into(),
+            auth_time: 1,
+            issued_at: NOW,
+            family_expires_at: NOW + 10_000,
+            idle_expires_at: NOW + 5_000,
+            access_jti: Some(jti.into()),
+        }),
     }
-    assert_eq!(wins, 1);
 }
 
-async fn a_code_without_a_challenge_cannot_be_stored(s: Arc<dyn Store>) {
-    let mut c = code("empty");
-    c.code_challenge = String::new();
-    assert!(s.insert_code(&c).await.is_err());
+/// A grant with a redeemed code: its access token `{g}-at0` and refresh
+/// token `{g}-rt0`, live.
+async fn family(s: &dyn Store, g: &str) {
+    let c = code(&format!("{g}-code"), g);
+    s.create_grant_with_code(&grant(g), &c).await.unwrap();
+    let t = tokens(g, &format!("{g}-at0"), Some(&format!("{g}-rt0")));
+    assert_eq!(
+        s.redeem_code_and_issue(&c.code_hash, NOW, &t)
+            .await
+            .unwrap(),
+        Issued::Stored
+    );
 }
 
-async fn duplicate_clients_conflict_and_nothing_changes(s: Arc<dyn Store>) {
-    let c = Client {
-        id: "a".into(),
-        name: "A".into(),
+async fn live_access(s: &dyn Store, jti: &str) -> bool {
+    let active = s.access_token_active(jti, NOW).await.unwrap();
+    assert_eq!(
+        active,
+        s.get_access_token(jti, NOW).await.unwrap().is_some(),
+        "both readers agree on {jti}"
+    );
+    active
+}
+
+async fn live_refresh(s: &dyn Store, hash: &str) -> bool {
+    s.get_refresh_token(hash, NOW).await.unwrap().is_some()
+}
+
+fn rotate() -> Rotation {
+    Rotation::Rotate { retry_since: None }
+}
+
+// ---------------------------------------------------------------------
+// Clients.
+
+fn client(id: &str) -> Client {
+    Client {
+        id: id.into(),
+        name: id.to_uppercase(),
         kind: ClientKind::Public,
-        secret_hash: None,
         redirect_uris: vec!["https://a.example/cb".into()],
         scopes: vec!["openid".into()],
         grant_types: vec!["authorization_code".into()],
-        skip_consent: false,
         id_token_alg: "RS256".into(),
-        created_at: 0,
         ..Client::default()
-    };
-    s.create_client(&c).await.unwrap();
-    let mut other = c.clone();
+    }
+}
+
+async fn duplicate_clients_conflict_and_nothing_changes(db: Db) {
+    let s = db.store.as_ref();
+    s.create_client(&client("a")).await.unwrap();
+    let mut other = client("a");
     other.name = "B".into();
     assert!(matches!(
         s.create_client(&other).await,
@@ -94,11 +303,186 @@ async fn duplicate_clients_conflict_and_nothing_changes(s: Arc<dyn Store>) {
     assert_eq!(s.get_client("a").await.unwrap().unwrap().name, "A");
 }
 
+async fn deleting_a_client_revokes_its_grants(db: Db) {
+    let s = db.store.as_ref();
+    s.create_client(&client("c")).await.unwrap();
+    family(s, "g1").await;
+    assert!(s.delete_client("c", NOW).await.unwrap());
+    assert!(s.get_client("c").await.unwrap().is_none());
+    assert!(!live_access(s, "g1-at0").await);
+    assert!(!live_refresh(s, "g1-rt0").await);
+    assert!(!s.delete_client("c", NOW).await.unwrap());
+}
+
+async fn assertion_jtis_are_single_use(db: Db) {
+    let s = db.store.as_ref();
+    assert!(s.record_jti("c", "j1", 100).await.unwrap());
+    assert!(!s.record_jti("c", "j1", 100).await.unwrap());
+    assert!(s.record_jti("other", "j1", 100).await.unwrap());
+}
+
+// ---------------------------------------------------------------------
+// Users, sessions, consents.
+
+fn user() -> User {
+    User {
+        id: "u".into(),
+        username: "ann".into(),
+        email: None,
+        name: None,
+        password_hash: "h".into(),
+        created_at: 0,
+    }
+}
+
+fn session(expires_at: i64) -> Session {
+    Session {
+        user_id: "u".into(),
+        auth_time: 1,
+        expires_at,
+    }
+}
+
+async fn users_sessions_consents_and_revocation(db: Db) {
+    let s = db.store.as_ref();
+    s.create_user(&user()).await.unwrap();
+    assert!(matches!(
+        s.create_user(&user()).await,
+        Err(StoreError::Conflict(_))
+    ));
+    s.create_client(&client("c")).await.unwrap();
+    for (h, exp) in [("s1", 100), ("s2", 5)] {
+        s.create_session(h, &session(exp)).await.unwrap();
+    }
+    assert_eq!(s.list_sessions("u", 10).await.unwrap().len(), 1);
+    assert!(s.get_session("s1", 10).await.unwrap().is_some());
+    assert!(s.get_session("s2", 10).await.unwrap().is_none(), "expired");
+    s.grant_consent("u", "c", &["openid".into(), "email".into()])
+        .await
+        .unwrap();
+    s.grant_consent("u", "c", &["openid".into()]).await.unwrap();
+    let mut granted = s.get_consent("u", "c").await.unwrap();
+    granted.sort();
+    assert_eq!(granted, ["email", "openid"]);
+
+    family(s, "g1").await;
+    family(s, "g2").await;
+    let (ended, grants) = s.revoke_user("u", 10).await.unwrap();
+    assert_eq!((ended, grants), (2, 2));
+    assert!(s.get_session("s1", 10).await.unwrap().is_none());
+    for t in ["g1-at0", "g2-at0"] {
+        assert!(!live_access(s, t).await, "{t}");
+    }
+    assert!(!live_refresh(s, "g1-rt0").await);
+
+    s.create_session("s3", &session(100)).await.unwrap();
+    family(s, "g3").await;
+    assert!(s.delete_user("ann", NOW).await.unwrap());
+    assert!(!s.delete_user("ann", NOW).await.unwrap());
+    assert!(
+        s.get_consent("u", "c").await.unwrap().is_empty(),
+        "consents go with the user"
+    );
+    // The authorization endpoint relies on it: a live session has a user.
+    assert!(
+        s.get_session("s3", 10).await.unwrap().is_none(),
+        "sessions go with the user"
+    );
+    assert!(
+        !live_access(s, "g3-at0").await,
+        "grants are revoked with the user"
+    );
+}
+
+// ---------------------------------------------------------------------
+// Codes.
+
+async fn a_code_is_consumed_once_then_reported_as_used(db: Db) {
+    let s = db.store.as_ref();
+    let c = new_code(s, "h1").await;
+    let found = s.find_code("h1").await.unwrap().unwrap();
+    assert_eq!((found.code, found.used), (c.clone(), false));
+    assert_eq!(
+        s.consume_code("h1", 10).await.unwrap(),
+        CodeConsumption::Consumed(Box::new(c.clone()))
+    );
+    assert!(s.find_code("h1").await.unwrap().unwrap().used);
+    assert_eq!(
+        s.consume_code("h1", 11).await.unwrap(),
+        CodeConsumption::AlreadyUsed {
+            grant_id: c.grant_id.clone()
+        }
+    );
+    // A spent code cannot be redeemed.
+    assert_eq!(
+        s.redeem_code_and_issue("h1", 12, &tokens(&c.grant_id, "at", None))
+            .await
+            .unwrap(),
+        Issued::Replayed {
+            grant_id: c.grant_id
+        }
+    );
+    assert!(!live_access(s, "at").await);
+    assert_eq!(
+        s.consume_code("nope", 11).await.unwrap(),
+        CodeConsumption::NotFound
+    );
+    assert!(s.find_code("nope").await.unwrap().is_none());
+}
+
+async fn a_code_without_a_challenge_is_stored_with_no_grant(db: Db) {
+    let s = db.store.as_ref();
+    let mut c = code("empty", "g-empty");
+    c.code_challenge = String::new();
+    assert!(s
+        .create_grant_with_code(&grant("g-empty"), &c)
+        .await
+        .is_err());
+    // The grant and its code are one transaction: neither was stored, so
+    // the same grant id is free.
+    let ok = code("ok", "g-empty");
+    s.create_grant_with_code(&grant("g-empty"), &ok)
+        .await
+        .unwrap();
+}
+
+/// Of concurrent redemptions of one code, across connections, exactly one
+/// stores its tokens; the others are told it was replayed and store
+/// nothing.
+async fn of_concurrent_redemptions_exactly_one_stores(db: Db) {
+    let s = Arc::clone(&db.store);
+    let c = new_code(s.as_ref(), "race").await;
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let (s, g) = (Arc::clone(&s), c.grant_id.clone());
+            tokio::spawn(async move {
+                let t = tokens(&g, &format!("at{i}"), Some(&format!("rt{i}")));
+                (i, s.redeem_code_and_issue("race", NOW, &t).await.unwrap())
+            })
+        })
+        .collect();
+    let mut winners = vec![];
+    for t in tasks {
+        match t.await.unwrap() {
+            (i, Issued::Stored) => winners.push(i),
+            (_, Issued::Replayed { grant_id }) => assert_eq!(grant_id, c.grant_id),
+            (_, other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1);
+    for i in 0..16 {
+        let won = winners.contains(&i);
+        assert_eq!(live_access(s.as_ref(), &format!("at{i}")).await, won);
+        assert_eq!(live_refresh(s.as_ref(), &format!("rt{i}")).await, won);
+    }
+}
+
 /// Many requests at once, some of which fail: each succeeds or fails on
 /// its own. (The SQLite store runs concurrent requests in one transaction;
 /// a failure must not take the others with it, nor be committed.)
-async fn concurrent_requests_succeed_or_fail_alone(s: Arc<dyn Store>) {
-    s.insert_code(&code("taken")).await.unwrap();
+async fn concurrent_requests_succeed_or_fail_alone(db: Db) {
+    let s = Arc::clone(&db.store);
+    new_code(s.as_ref(), "taken").await;
     let mut tasks = Vec::new();
     for i in 0..64 {
         let s = Arc::clone(&s);
@@ -109,7 +493,11 @@ async fn concurrent_requests_succeed_or_fail_alone(s: Arc<dyn Store>) {
             } else {
                 format!("new-{i}")
             };
-            (hash.clone(), s.insert_code(&code(&hash)).await)
+            let c = code(&hash, &format!("g-{i}"));
+            (
+                hash,
+                s.create_grant_with_code(&grant(&c.grant_id), &c).await,
+            )
         }));
     }
     let mut conflicts = 0;
@@ -136,116 +524,267 @@ async fn concurrent_requests_succeed_or_fail_alone(s: Arc<dyn Store>) {
     ));
 }
 
-async fn settings_are_initialised_once(s: Arc<dyn Store>) {
-    assert_eq!(s.setting_or_init("k", "first").await.unwrap(), "first");
-    assert_eq!(s.setting_or_init("k", "second").await.unwrap(), "first");
-}
-
-async fn revoking_a_grant_deactivates_its_tokens_only(s: Arc<dyn Store>) {
-    for (jti, grant) in [("t1", "g1"), ("t2", "g1"), ("t3", "g2")] {
-        s.insert_access_token(&proofkey_core::model::AccessTokenRecord {
-            jti: jti.into(),
-            grant_id: grant.into(),
-            client_id: "c".into(),
-            user_id: "u".into(),
-            scope: "openid".into(),
-            expires_at: 100,
-        })
-        .await
-        .unwrap();
-    }
-    assert_eq!(s.revoke_grant("g1", 5).await.unwrap(), 2);
-    assert!(!s.access_token_active("t1", 5).await.unwrap());
-    assert!(!s.access_token_active("t2", 5).await.unwrap());
-    assert!(s.access_token_active("t3", 5).await.unwrap());
-    assert!(
-        !s.access_token_active("t3", 100).await.unwrap(),
-        "expired at 100"
+/// A fault while storing the tokens rolls the redemption back whole: the
+/// code is unused, so the client's retry redeems it.
+async fn a_failed_redemption_leaves_the_code_unused(db: Db) {
+    let s = db.store.as_ref();
+    let c = new_code(s, "fault").await;
+    let t = tokens(&c.grant_id, "at-fault", Some("rt-fault"));
+    db.break_inserts("refresh_tokens").await;
+    assert!(s.redeem_code_and_issue("fault", NOW, &t).await.is_err());
+    assert!(!s.find_code("fault").await.unwrap().unwrap().used);
+    assert!(!live_access(s, "at-fault").await, "nothing half-stored");
+    db.heal("refresh_tokens").await;
+    assert_eq!(
+        s.redeem_code_and_issue("fault", NOW, &t).await.unwrap(),
+        Issued::Stored
     );
+    assert!(live_access(s, "at-fault").await);
+    assert!(live_refresh(s, "rt-fault").await);
 }
 
-#[tokio::test]
-async fn sqlite_runs_in_wal_mode_on_a_real_file() {
-    let (d, s) = sqlite().await;
-    s.setting_or_init("x", "y").await.unwrap();
-    assert!(d.path().join("contract.db").exists());
+// ---------------------------------------------------------------------
+// Grants and their tokens.
+
+async fn revoking_a_grant_ends_its_tokens_only(db: Db) {
+    let s = db.store.as_ref();
+    family(s, "g1").await;
+    family(s, "g2").await;
+    assert!(s.revoke_grant("g1", 5).await.unwrap());
+    assert!(!s.revoke_grant("g1", 6).await.unwrap(), "revoked once");
+    assert!(!live_access(s, "g1-at0").await);
+    assert!(!live_refresh(s, "g1-rt0").await);
+    let found = s.find_refresh_token("g1-rt0").await.unwrap().unwrap();
+    assert!(found.revoked, "a revoked grant's tokens read as revoked");
+    assert!(live_access(s, "g2-at0").await);
+    assert!(live_refresh(s, "g2-rt0").await);
     assert!(
-        d.path().join("contract.db-wal").exists(),
-        "WAL journal missing"
+        !s.access_token_active("g2-at0", NOW + 600).await.unwrap(),
+        "expired at NOW + 600"
     );
+    // One access token alone (RFC 7009), by its client only.
+    assert!(!s.revoke_access_token("g2-at0", "other", NOW).await.unwrap());
+    assert!(s.revoke_access_token("g2-at0", "c", NOW).await.unwrap());
+    assert!(!live_access(s, "g2-at0").await);
+    assert!(live_refresh(s, "g2-rt0").await);
 }
 
-fn refresh(hash: &str, grant: &str) -> proofkey_core::model::RefreshTokenRecord {
-    proofkey_core::model::RefreshTokenRecord {
-        token_hash: hash.into(),
-        grant_id: grant.into(),
-        client_id: "c".into(),
-        user_id: "u".into(),
-        scope: "openid offline_access".into(),
-        auth_time: 1,
-        issued_at: 1,
-        family_expires_at: 1000,
-        idle_expires_at: 500,
-    }
+/// Once a grant is revoked nothing can be issued under it, by any grant
+/// type, and what was presented for it stays unusable.
+async fn nothing_is_issued_into_a_revoked_grant(db: Db) {
+    let s = db.store.as_ref();
+    let c = new_code(s, "late").await;
+    s.revoke_grant(&c.grant_id, NOW).await.unwrap();
+    assert_eq!(
+        s.redeem_code_and_issue("late", NOW, &tokens(&c.grant_id, "late-at", None))
+            .await
+            .unwrap(),
+        Issued::GrantRevoked
+    );
+    assert!(!live_access(s, "late-at").await);
+
+    family(s, "g").await;
+    s.revoke_grant("g", NOW).await.unwrap();
+    let t = tokens("g", "g-at1", Some("g-rt1"));
+    assert_eq!(
+        s.rotate_refresh_and_issue("g-rt0", NOW, rotate(), &t)
+            .await
+            .unwrap(),
+        Issued::GrantRevoked
+    );
+    assert!(!live_access(s, "g-at1").await);
+    assert!(!live_refresh(s, "g-rt1").await);
 }
 
-async fn refresh_rotation_is_atomic_and_reuse_is_reported(s: Arc<dyn Store>) {
-    use proofkey_core::model::RefreshUse;
-    s.insert_refresh_token(&refresh("r1", "g")).await.unwrap();
-    let tasks: Vec<_> = (0..16)
-        .map(|_| {
+async fn refresh_rotation_is_atomic_and_reuse_is_reported(db: Db) {
+    let s = Arc::clone(&db.store);
+    family(s.as_ref(), "g").await;
+    let tasks: Vec<_> = (1..=16)
+        .map(|i| {
             let s = Arc::clone(&s);
-            tokio::spawn(async move { s.use_refresh_token("r1", 10, true, 600).await.unwrap() })
+            tokio::spawn(async move {
+                let t = tokens("g", &format!("at{i}"), Some(&format!("rt{i}")));
+                let got = s.rotate_refresh_and_issue("g-rt0", NOW, rotate(), &t);
+                (i, got.await.unwrap())
+            })
         })
         .collect();
-    let mut taken = 0;
-    let mut reused = 0;
+    let mut winners = vec![];
     for t in tasks {
         match t.await.unwrap() {
-            RefreshUse::Taken(_) => taken += 1,
-            RefreshUse::Reused(r) => {
-                assert_eq!(r.grant_id, "g");
-                reused += 1
-            }
-            RefreshUse::Invalid => panic!("a rotated token is reuse, not invalid"),
+            (i, Issued::Stored) => winners.push(i),
+            (_, Issued::Replayed { grant_id }) => assert_eq!(grant_id, "g"),
+            (_, other) => panic!("{other:?}"),
         }
     }
-    assert_eq!((taken, reused), (1, 15));
-    assert!(s.get_refresh_token("r1", 10).await.unwrap().is_none());
-    // Idle and absolute expiry, revocation.
-    s.insert_refresh_token(&refresh("r2", "g2")).await.unwrap();
+    assert_eq!(winners.len(), 1, "exactly one rotation");
+    let w = winners[0];
+    for i in 1..=16 {
+        assert_eq!(live_refresh(s.as_ref(), &format!("rt{i}")).await, i == w);
+    }
+    let rotated = s.find_refresh_token("g-rt0").await.unwrap().unwrap();
+    assert_eq!(rotated.rotated_at, Some(NOW));
+    assert!(!live_refresh(s.as_ref(), "g-rt0").await);
     assert_eq!(
-        s.use_refresh_token("r2", 500, false, 900).await.unwrap(),
-        RefreshUse::Invalid
+        s.rotate_refresh_and_issue("unknown", NOW, rotate(), &tokens("g", "x", Some("y")))
+            .await
+            .unwrap(),
+        Issued::NotFound
     );
-    s.insert_refresh_token(&refresh("r3", "g3")).await.unwrap();
+}
+
+async fn a_kept_refresh_token_moves_its_idle_expiry_never_past_the_family(db: Db) {
+    let s = db.store.as_ref();
+    family(s, "k").await;
+    let keep = Rotation::Keep {
+        idle_expires_at: NOW + 20_000,
+    };
+    assert_eq!(
+        s.rotate_refresh_and_issue("k-rt0", NOW, keep, &tokens("k", "k-at1", None))
+            .await
+            .unwrap(),
+        Issued::Stored
+    );
+    let live = s.get_refresh_token("k-rt0", NOW).await.unwrap().unwrap();
+    assert_eq!(live.idle_expires_at, NOW + 10_000, "capped by the family");
+    assert!(live_access(s, "k-at1").await);
+    // Past its idle expiry a token is refused.
+    family(s, "idle").await;
+    let later = NOW + 5_000;
+    assert_eq!(
+        s.rotate_refresh_and_issue("idle-rt0", later, rotate(), &tokens("idle", "a", Some("b")))
+            .await
+            .unwrap(),
+        Issued::NotFound
+    );
+}
+
+/// A fault while storing the new tokens rolls the rotation back: the old
+/// refresh token is still live and the retry rotates it.
+async fn a_failed_rotation_leaves_the_refresh_token_live(db: Db) {
+    let s = db.store.as_ref();
+    family(s, "f").await;
+    let t = tokens("f", "f-at1", Some("f-rt1"));
+    db.break_inserts("access_tokens").await;
+    assert!(s
+        .rotate_refresh_and_issue("f-rt0", NOW, rotate(), &t)
+        .await
+        .is_err());
+    assert!(live_refresh(s, "f-rt0").await, "not rotated");
+    db.heal("access_tokens").await;
+    assert_eq!(
+        s.rotate_refresh_and_issue("f-rt0", NOW, rotate(), &t)
+            .await
+            .unwrap(),
+        Issued::Stored
+    );
+    assert!(live_refresh(s, "f-rt1").await);
+    assert!(live_access(s, "f-at1").await);
+}
+
+/// Within the reuse interval, presenting the token just rotated again
+/// revokes its unseen child (and the access token issued with it) and
+/// issues a fresh pair; once the child was used, or outside the interval,
+/// it is a replay.
+async fn a_retry_within_the_reuse_interval_replaces_the_unseen_child(db: Db) {
+    let s = db.store.as_ref();
+    family(s, "r").await;
+    let first = tokens("r", "r-at1", Some("r-rt1"));
+    let retry = Rotation::Rotate {
+        retry_since: Some(NOW - 30),
+    };
+    assert_eq!(
+        s.rotate_refresh_and_issue("r-rt0", NOW, retry, &first)
+            .await
+            .unwrap(),
+        Issued::Stored
+    );
+    // The answer was lost: the client presents r-rt0 again.
+    let second = tokens("r", "r-at2", Some("r-rt2"));
+    assert_eq!(
+        s.rotate_refresh_and_issue("r-rt0", NOW + 5, retry, &second)
+            .await
+            .unwrap(),
+        Issued::Reissued
+    );
+    assert!(
+        !live_refresh(s, "r-rt1").await,
+        "the unseen child is revoked"
+    );
+    assert!(!live_access(s, "r-at1").await, "with its access token");
+    assert!(live_refresh(s, "r-rt2").await);
+    assert!(live_access(s, "r-at2").await);
+    assert!(live_access(s, "r-at0").await, "the grant lives");
+    // The client uses its new token; now r-rt0 again is a replay.
+    let third = tokens("r", "r-at3", Some("r-rt3"));
+    assert_eq!(
+        s.rotate_refresh_and_issue("r-rt2", NOW + 6, retry, &third)
+            .await
+            .unwrap(),
+        Issued::Stored
+    );
+    let fourth = tokens("r", "r-at4", Some("r-rt4"));
+    assert_eq!(
+        s.rotate_refresh_and_issue("r-rt0", NOW + 7, retry, &fourth)
+            .await
+            .unwrap(),
+        Issued::Replayed {
+            grant_id: "r".into()
+        },
+        "the child was seen"
+    );
+    assert!(!live_refresh(s, "r-rt4").await);
+    // Outside the interval a rotated token is a replay at once.
+    family(s, "o").await;
+    s.rotate_refresh_and_issue("o-rt0", NOW, retry, &tokens("o", "o-at1", Some("o-rt1")))
+        .await
+        .unwrap();
+    let late = Rotation::Rotate {
+        retry_since: Some(NOW + 1),
+    };
     assert!(matches!(
-        s.use_refresh_token("r3", 10, false, 2000).await.unwrap(),
-        RefreshUse::Taken(_)
+        s.rotate_refresh_and_issue(
+            "o-rt0",
+            NOW + 40,
+            late,
+            &tokens("o", "o-at2", Some("o-rt2"))
+        )
+        .await
+        .unwrap(),
+        Issued::Replayed { .. }
     ));
-    let live = s.get_refresh_token("r3", 10).await.unwrap().unwrap();
-    assert_eq!(
-        live.idle_expires_at, 1000,
-        "idle expiry never passes the family's"
-    );
-    s.revoke_grant("g3", 11).await.unwrap();
-    assert_eq!(
-        s.use_refresh_token("r3", 12, false, 2000).await.unwrap(),
-        RefreshUse::Invalid
+    assert!(
+        live_refresh(s, "o-rt1").await,
+        "the store revokes nothing itself"
     );
 }
 
-async fn assertion_jtis_are_single_use(s: Arc<dyn Store>) {
-    assert!(s.record_jti("c", "j1", 100).await.unwrap());
-    assert!(!s.record_jti("c", "j1", 100).await.unwrap());
-    assert!(s.record_jti("other", "j1", 100).await.unwrap());
+async fn client_credentials_tokens_have_a_grant_of_their_own(db: Db) {
+    let s = db.store.as_ref();
+    let mut g = grant("cc");
+    g.user_id = None;
+    g.auth_time = None;
+    s.issue_client_credentials(&g, &tokens("cc", "cc-at", None))
+        .await
+        .unwrap();
+    assert!(live_access(s, "cc-at").await);
+    assert!(
+        s.issue_client_credentials(&grant("other"), &tokens("cc", "x", None))
+            .await
+            .is_err(),
+        "the token must belong to the new grant"
+    );
+    s.revoke_grant("cc", NOW).await.unwrap();
+    assert!(!live_access(s, "cc-at").await);
 }
 
-async fn device_codes_poll_decide_and_consume(s: Arc<dyn Store>) {
-    use proofkey_core::model::{DeviceCode, DevicePoll, DeviceStatus};
-    s.insert_device_code(&DeviceCode {
+// ---------------------------------------------------------------------
+// Device authorizations.
+
+fn device() -> DeviceCode {
+    DeviceCode {
         device_code_hash: "d".into(),
-        user_code_hash: "u".into(),
+        user_code_hash: "uc".into(),
         client_id: "c".into(),
         scope: "openid".into(),
         issued_at: 0,
@@ -254,9 +793,22 @@ async fn device_codes_poll_decide_and_consume(s: Arc<dyn Store>) {
         status: DeviceStatus::Pending,
         user_id: None,
         auth_time: None,
-    })
-    .await
-    .unwrap();
+        grant_id: None,
+    }
+}
+
+fn approve(grant_id: &str) -> DeviceDecision {
+    DeviceDecision::Approve {
+        grant_id: grant_id.into(),
+        user_id: "user".into(),
+        auth_time: 30,
+        expires_at: 600,
+    }
+}
+
+async fn device_codes_poll_decide_and_redeem(db: Db) {
+    let s = Arc::clone(&db.store);
+    s.insert_device_code(&device()).await.unwrap();
     let poll = |now| {
         let s = Arc::clone(&s);
         async move {
@@ -271,110 +823,104 @@ async fn device_codes_poll_decide_and_consume(s: Arc<dyn Store>) {
     assert_eq!(poll(10).await, (5, false, DeviceStatus::Pending));
     assert_eq!(poll(12).await, (10, true, DeviceStatus::Pending));
     assert_eq!(poll(30).await, (10, false, DeviceStatus::Pending));
-    assert!(
-        s.consume_device_code("d", 31).await.unwrap().is_none(),
+    assert_eq!(
+        s.redeem_device_code_and_issue("d", 31, &tokens("dg", "d-at", None))
+            .await
+            .unwrap(),
+        Issued::NotFound,
         "not approved yet"
     );
-    assert!(s.pending_device_code("u", 31).await.unwrap().is_some());
+    assert!(s.pending_device_code("uc", 31).await.unwrap().is_some());
     assert!(s
-        .decide_device_code("u", 31, "user", 30, true)
+        .decide_device_code("uc", 31, &approve("dg"))
         .await
         .unwrap());
     assert!(
-        !s.decide_device_code("u", 31, "user", 30, false)
+        !s.decide_device_code("uc", 31, &DeviceDecision::Deny)
             .await
             .unwrap(),
         "decided once"
     );
-    let got = s.consume_device_code("d", 32).await.unwrap().unwrap();
-    assert_eq!(got.user_id.as_deref(), Some("user"));
-    assert!(s.consume_device_code("d", 33).await.unwrap().is_none());
+    let DevicePoll::Polled { record, .. } = s.poll_device_code("d", 40).await.unwrap() else {
+        panic!("not found");
+    };
+    assert_eq!(record.user_id.as_deref(), Some("user"));
+    assert_eq!(record.grant_id.as_deref(), Some("dg"));
+    // Of concurrent polls exactly one redeems.
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let s = Arc::clone(&s);
+            tokio::spawn(async move {
+                let t = tokens("dg", &format!("d-at{i}"), None);
+                s.redeem_device_code_and_issue("d", 41, &t).await.unwrap()
+            })
+        })
+        .collect();
+    let mut stored = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Issued::Stored => stored += 1,
+            Issued::Replayed { grant_id } => assert_eq!(grant_id, "dg"),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(stored, 1);
     assert_eq!(
-        s.poll_device_code("d", 40).await.unwrap(),
+        s.poll_device_code("d", 50).await.unwrap(),
         DevicePoll::NotFound
     );
 }
 
-async fn users_sessions_consents_and_revocation(s: Arc<dyn Store>) {
-    use proofkey_core::model::{Session, User};
-    let u = User {
-        id: "u1".into(),
-        username: "ann".into(),
-        email: None,
-        name: None,
-        password_hash: "h".into(),
-        created_at: 0,
-    };
-    s.create_user(&u).await.unwrap();
-    assert!(matches!(
-        s.create_user(&u).await,
-        Err(StoreError::Conflict(_))
-    ));
-    let c = Client {
-        id: "c".into(),
-        name: "C".into(),
-        redirect_uris: vec![],
-        scopes: vec![],
-        grant_types: vec![],
-        id_token_alg: "RS256".into(),
-        ..Client::default()
-    };
-    s.create_client(&c).await.unwrap();
-    for (h, exp) in [("s1", 100), ("s2", 5)] {
-        s.create_session(
-            h,
-            &Session {
-                user_id: "u1".into(),
-                auth_time: 1,
-                expires_at: exp,
-            },
-        )
+async fn a_failed_device_redemption_leaves_the_code_for_the_next_poll(db: Db) {
+    let s = db.store.as_ref();
+    s.insert_device_code(&device()).await.unwrap();
+    assert!(s
+        .decide_device_code("uc", 31, &approve("dg"))
         .await
-        .unwrap();
-    }
-    assert_eq!(s.list_sessions("u1", 10).await.unwrap().len(), 1);
-    assert!(s.get_session("s1", 10).await.unwrap().is_some());
-    assert!(s.get_session("s2", 10).await.unwrap().is_none(), "expired");
-    s.grant_consent("u1", "c", &["openid".into(), "email".into()])
-        .await
-        .unwrap();
-    s.grant_consent("u1", "c", &["openid".into()])
-        .await
-        .unwrap();
-    let mut granted = s.get_consent("u1", "c").await.unwrap();
-    granted.sort();
-    assert_eq!(granted, ["email", "openid"]);
-    let (ended, _) = s.revoke_user("u1", 10).await.unwrap();
-    assert_eq!(ended, 2);
-    assert!(s.get_session("s1", 10).await.unwrap().is_none());
-    s.create_session(
-        "s3",
-        &Session {
-            user_id: "u1".into(),
-            auth_time: 1,
-            expires_at: 100,
-        },
-    )
-    .await
-    .unwrap();
-    assert!(s.delete_user("ann").await.unwrap());
-    assert!(
-        s.get_consent("u1", "c").await.unwrap().is_empty(),
-        "consents go with the user"
+        .unwrap());
+    let t = tokens("dg", "d-at", Some("d-rt"));
+    db.break_inserts("refresh_tokens").await;
+    assert!(s.redeem_device_code_and_issue("d", 40, &t).await.is_err());
+    db.heal("refresh_tokens").await;
+    assert_eq!(
+        s.redeem_device_code_and_issue("d", 41, &t).await.unwrap(),
+        Issued::Stored
     );
-    // The authorization endpoint relies on it: a live session has a user.
-    assert!(
-        s.get_session("s3", 10).await.unwrap().is_none(),
-        "sessions go with the user"
-    );
+    assert!(live_access(s, "d-at").await);
 }
 
-async fn keys_round_trip_in_order(s: Arc<dyn Store>) {
+async fn a_denied_device_code_gets_no_grant(db: Db) {
+    let s = db.store.as_ref();
+    s.insert_device_code(&device()).await.unwrap();
+    assert!(s
+        .decide_device_code("uc", 31, &DeviceDecision::Deny)
+        .await
+        .unwrap());
+    assert_eq!(
+        s.redeem_device_code_and_issue("d", 40, &tokens("dg", "d-at", None))
+            .await
+            .unwrap(),
+        Issued::NotFound
+    );
+    assert!(!s.revoke_grant("dg", 40).await.unwrap(), "no such grant");
+}
+
+// ---------------------------------------------------------------------
+// Keys, settings, upkeep.
+
+async fn settings_are_initialised_once(db: Db) {
+    let s = db.store.as_ref();
+    assert_eq!(s.setting_or_init("k", "first").await.unwrap(), "first");
+    assert_eq!(s.setting_or_init("k", "second").await.unwrap(), "first");
+}
+
+async fn keys_round_trip_in_order(db: Db) {
+    let s = db.store.as_ref();
     for (kid, at) in [("b", 2), ("a", 1)] {
-        s.insert_key(&proofkey_core::model::StoredKey {
+        s.insert_key(&StoredKey {
             kid: kid.into(),
             alg: "ES256".into(),
-            private_pkcs8: vec![1, 2, 3],
+            private_pkcs8: PrivateKeyDer::new(vec![1, 2, 3]),
             created_at: at,
             activates_at: at + 10,
         })
@@ -386,24 +932,92 @@ async fn keys_round_trip_in_order(s: Arc<dyn Store>) {
         keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
         ["a", "b"]
     );
-    assert_eq!(keys[0].private_pkcs8, [1, 2, 3]);
+    assert_eq!(keys[0].private_pkcs8.expose(), [1, 2, 3]);
     assert_eq!(keys[0].activates_at, 11);
     s.ping().await.unwrap();
 }
 
-async fn a_checkpoint_keeps_every_record(s: Arc<dyn Store>) {
-    s.insert_code(&code("before-checkpoint")).await.unwrap();
-    s.checkpoint().await.unwrap();
-    s.checkpoint().await.unwrap();
+async fn a_sweep_deletes_only_what_expired(db: Db) {
+    let s = db.store.as_ref();
+    let c = new_code(s, "old").await;
+    family(s, "gg").await;
+    assert!(s.record_jti("c", "j", 50).await.unwrap());
+    // The code expires at NOW + 60: kept while the cut-off is not past that.
+    let none = s.sweep(NOW, NOW + 60).await.unwrap();
     assert_eq!(
-        s.consume_code("before-checkpoint", 10).await.unwrap(),
-        CodeConsumption::Consumed(Box::new(code("before-checkpoint")))
+        none.codes + none.refresh_tokens + none.access_tokens + none.grants + none.jtis,
+        1,
+        "only the jti"
+    );
+    // The family expires at NOW + 10,000, its grant with it.
+    let swept = s.sweep(NOW + 10_001, NOW).await.unwrap();
+    assert_eq!(
+        (swept.access_tokens, swept.refresh_tokens, swept.codes),
+        (1, 1, 0)
+    );
+    assert_eq!(
+        swept.grants, 2,
+        "gg, and old's (whose code is left to cascade)"
+    );
+    assert!(
+        s.find_code(&c.code_hash).await.unwrap().is_none(),
+        "a grant takes what is left of it"
+    );
+    // A revoked grant is kept a day (however long it was to live), then
+    // goes with what is left of it.
+    let mut long = grant("rv");
+    long.expires_at = NOW + 1_000_000;
+    let mut rv = code("rv-code", "rv");
+    rv.expires_at = NOW + 1_000_000;
+    s.create_grant_with_code(&long, &rv).await.unwrap();
+    s.revoke_grant("rv", NOW).await.unwrap();
+    assert_eq!(s.sweep(NOW + 86_399, NOW).await.unwrap().grants, 0);
+    let swept = s.sweep(NOW + 86_401, NOW).await.unwrap();
+    assert_eq!(swept.grants, 1);
+    assert!(s.find_code("rv-code").await.unwrap().is_none());
+}
+
+/// However many rows expired (sweeps delete in chunks of 1,000, so that
+/// they never hold the database long), all go, and nothing else does.
+async fn a_large_sweep_deletes_every_expired_row(db: Db) {
+    let s = db.store.as_ref();
+    for i in 0..2_345 {
+        new_code(s, &format!("expired-{i}")).await;
+    }
+    let mut live = code("live", "g-live");
+    live.expires_at = 1_000_000;
+    let mut g = grant("g-live");
+    g.expires_at = 1_000_000;
+    s.create_grant_with_code(&g, &live).await.unwrap();
+    let swept = s.sweep(10_000, 10_000).await.unwrap();
+    assert_eq!((swept.codes, swept.grants), (2_345, 2_345));
+    assert!(matches!(
+        s.consume_code("live", 20).await.unwrap(),
+        CodeConsumption::Consumed(_)
+    ));
+    assert_eq!(s.sweep(10_000, 10_000).await.unwrap().codes, 0);
+}
+
+// ---------------------------------------------------------------------
+// One backend only.
+
+#[tokio::test]
+async fn sqlite_runs_in_wal_mode_on_a_real_file() {
+    let db = sqlite().await;
+    db.store.setting_or_init("x", "y").await.unwrap();
+    let Raw::Sqlite(path) = &db.raw else {
+        unreachable!()
+    };
+    assert!(path.exists());
+    assert!(
+        path.with_extension("db-wal").exists(),
+        "WAL journal missing"
     );
 }
 
 /// SQLite only: a checkpoint lets the next write start the write-ahead log
 /// over, where without one the log keeps every frame (under steady load,
-/// passive auto-checkpoints never get that far; see `Store::checkpoint`).
+/// passive auto-checkpoints never get that far; see `sqlite/checkpoint.rs`).
 #[tokio::test]
 async fn sqlite_checkpoint_starts_the_log_over() {
     // The WAL file header's checkpoint sequence number (bytes 12..16, big
@@ -413,26 +1027,73 @@ async fn sqlite_checkpoint_starts_the_log_over() {
         let bytes = std::fs::read(wal).unwrap();
         u32::from_be_bytes(bytes[12..16].try_into().unwrap())
     }
-    let (dir, s) = sqlite().await;
-    let wal = dir.path().join("contract.db-wal");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("contract.db");
+    let settings = proofkey_store::StoreSettings {
+        checkpoint_interval: None,
+        ..Default::default()
+    };
+    let s =
+        proofkey_store::Database::open_sqlite(&format!("sqlite://{}", path.display()), &settings)
+            .await
+            .unwrap();
+    let wal = path.with_extension("db-wal");
     for i in 0..100 {
-        s.insert_code(&code(&format!("w{i}"))).await.unwrap();
+        new_code(&s, &format!("w{i}")).await;
     }
     // Far below the 1,000-page auto-checkpoint: no write starts it over.
     let first = log_generation(&wal);
-    s.insert_code(&code("still-the-same-log")).await.unwrap();
+    new_code(&s, "still-the-same-log").await;
     assert_eq!(log_generation(&wal), first);
     s.checkpoint().await.unwrap();
-    s.insert_code(&code("after")).await.unwrap();
+    new_code(&s, "after").await;
     assert_ne!(log_generation(&wal), first, "the log started over");
+    assert!(matches!(
+        s.consume_code("w0", 10).await.unwrap(),
+        CodeConsumption::Consumed(_)
+    ));
+}
+
+/// SQLite only: the store checkpoints by itself (every half second).
+#[tokio::test]
+async fn sqlite_checkpoints_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("contract.db");
+    let settings = proofkey_store::StoreSettings {
+        checkpoint_interval: Some(std::time::Duration::from_millis(20)),
+        ..Default::default()
+    };
+    let s =
+        proofkey_store::Database::open_sqlite(&format!("sqlite://{}", path.display()), &settings)
+            .await
+            .unwrap();
+    let wal = path.with_extension("db-wal");
+    let generation = || {
+        let bytes = std::fs::read(&wal).unwrap();
+        u32::from_be_bytes(bytes[12..16].try_into().unwrap())
+    };
+    new_code(&s, "first").await;
+    let first = generation();
+    // Writes go on until one of them finds the log started over; bounded.
+    for i in 0..2_000 {
+        new_code(&s, &format!("n{i}")).await;
+        if generation() != first {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+    panic!("no checkpoint in 2,000 writes");
 }
 
 /// SQLite only: when the store answers, the change is committed: another
 /// connection to the file (another process) sees the code as used at once.
 #[tokio::test]
 async fn sqlite_answers_after_the_commit() {
-    let (dir, s) = sqlite().await;
-    let other = rusqlite::Connection::open(dir.path().join("contract.db")).unwrap();
+    let db = sqlite().await;
+    let Raw::Sqlite(path) = &db.raw else {
+        unreachable!()
+    };
+    let other = rusqlite::Connection::open(path).unwrap();
     let used = |hash: &str| -> Option<i64> {
         other
             .query_row(
@@ -444,10 +1105,10 @@ async fn sqlite_answers_after_the_commit() {
     };
     for i in 0..50 {
         let hash = format!("c{i}");
-        s.insert_code(&code(&hash)).await.unwrap();
+        new_code(db.store.as_ref(), &hash).await;
         assert_eq!(used(&hash), None);
         assert!(matches!(
-            s.consume_code(&hash, 2).await.unwrap(),
+            db.store.consume_code(&hash, 2).await.unwrap(),
             CodeConsumption::Consumed(_)
         ));
         assert_eq!(
@@ -458,104 +1119,78 @@ async fn sqlite_answers_after_the_commit() {
     }
 }
 
-async fn a_sweep_deletes_only_what_expired(s: Arc<dyn Store>) {
-    s.insert_code(&code("old")).await.unwrap();
-    s.insert_refresh_token(&refresh("rr", "gg")).await.unwrap();
-    assert!(s.record_jti("c", "j", 50).await.unwrap());
-    // The code expires at 3: kept while the cut-off is not past that.
-    let none = s.sweep(4, 3).await.unwrap();
-    assert_eq!(none.codes + none.refresh_tokens + none.jtis, 0);
-    let swept = s.sweep(10_000, 3).await.unwrap();
-    assert_eq!((swept.codes, swept.refresh_tokens, swept.jtis), (0, 1, 1));
-    let swept = s.sweep(10_000, 4).await.unwrap();
-    assert_eq!((swept.codes, swept.refresh_tokens, swept.jtis), (1, 0, 0));
-}
-
-/// However many rows expired (the SQLite store deletes them in chunks of
-/// 1,000, so that a sweep never holds its connection long), all go, and
-/// nothing else does.
-async fn a_large_sweep_deletes_every_expired_row(s: Arc<dyn Store>) {
-    for i in 0..2_345 {
-        s.insert_code(&code(&format!("expired-{i}"))).await.unwrap();
-    }
-    let mut live = code("live");
-    live.expires_at = 1_000_000;
-    s.insert_code(&live).await.unwrap();
-    let swept = s.sweep(10_000, 10_000).await.unwrap();
-    assert_eq!(swept.codes, 2_345);
-    assert!(matches!(
-        s.consume_code("live", 20).await.unwrap(),
-        CodeConsumption::Consumed(_)
-    ));
-    assert_eq!(s.sweep(10_000, 10_000).await.unwrap().codes, 0);
-}
-
-/// `PROOFKEY_TEST_POSTGRES` or the machine's server.
-fn pg_url() -> String {
-    std::env::var("PROOFKEY_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
-}
-
-/// A fresh database on the PostgreSQL server, dropped by the guard.
-#[derive(Debug)]
-pub struct PgDb {
-    admin: sqlx::PgPool,
-    name: String,
-}
-
-impl PgDb {
-    async fn drop_now(self) {
-        let _ = sqlx::query(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        ))
-        .execute(&self.admin)
-        .await;
-    }
-}
-
-async fn postgres() -> (PgDb, Arc<dyn Store>) {
-    let base = pg_url();
-    let admin = sqlx::PgPool::connect(&format!("{base}/postgres"))
+/// PostgreSQL only: a revocation that arrives while an issuance's
+/// transaction is open (held there by a slow insert) waits for it, then
+/// ends what it stored; an issuance that arrives after a revocation stores
+/// nothing. No interleaving leaves a live token in a revoked grant.
+#[tokio::test]
+async fn postgres_a_revocation_during_an_issuance_waits_and_ends_its_tokens() {
+    let db = postgres().await;
+    let s = Arc::clone(&db.store);
+    family(s.as_ref(), "slow").await;
+    db.exec(
+        "CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS
+         $$ BEGIN PERFORM pg_sleep(0.3); RETURN NEW; END $$;
+         CREATE TRIGGER slow_insert BEFORE INSERT ON refresh_tokens
+         FOR EACH ROW EXECUTE FUNCTION slow_insert();",
+    )
+    .await;
+    let issuing = {
+        let s = Arc::clone(&s);
+        tokio::spawn(async move {
+            let t = tokens("slow", "slow-at1", Some("slow-rt1"));
+            s.rotate_refresh_and_issue("slow-rt0", NOW, rotate(), &t)
+                .await
+                .unwrap()
+        })
+    };
+    // Wait until the issuance holds the grant's row (its update is done
+    // and the slow insert has begun), then revoke.
+    let Raw::Pg(pool) = &db.raw else {
+        unreachable!()
+    };
+    for _ in 0..600 {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'INSERT INTO refresh_tokens%' AND state = 'active'",
+        )
+        .fetch_one(pool)
         .await
-        .unwrap_or_else(|e| panic!("PostgreSQL at {base} is required for these tests (set PROOFKEY_TEST_POSTGRES): {e}"));
-    let name = format!(
-        "pk_contract_{}",
-        proofkey_core::secret::random_token(9)
-            .unwrap()
-            .to_lowercase()
-            .replace(['-', '_'], "x")
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert!(s.revoke_grant("slow", NOW).await.unwrap());
+    assert_eq!(issuing.await.unwrap(), Issued::Stored, "it committed first");
+    assert!(!live_access(s.as_ref(), "slow-at1").await);
+    assert!(!live_refresh(s.as_ref(), "slow-rt1").await);
+    // And after the revocation nothing more is issued.
+    let t = tokens("slow", "slow-at2", Some("slow-rt2"));
+    assert_eq!(
+        s.rotate_refresh_and_issue("slow-rt1", NOW, rotate(), &t)
+            .await
+            .unwrap(),
+        Issued::GrantRevoked
     );
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let store = proofkey_store::open(&format!("{base}/{name}"))
-        .await
-        .unwrap();
-    (PgDb { admin, name }, store)
+    assert!(!live_access(s.as_ref(), "slow-at2").await);
 }
 
 macro_rules! both_backends {
     ($($name:ident),* $(,)?) => {
         mod on_sqlite {
-            use super::*;
             $(
                 #[tokio::test]
                 async fn $name() {
-                    let (_d, s) = sqlite().await;
-                    super::$name(s).await;
+                    super::$name(super::sqlite().await).await;
                 }
             )*
         }
         mod on_postgres {
-            use super::*;
             $(
                 #[tokio::test]
                 async fn $name() {
-                    let (db, s) = postgres().await;
-                    super::$name(s).await;
-                    db.drop_now().await;
+                    super::$name(super::postgres().await).await;
                 }
             )*
         }
@@ -563,19 +1198,27 @@ macro_rules! both_backends {
 }
 
 both_backends!(
-    refresh_rotation_is_atomic_and_reuse_is_reported,
+    duplicate_clients_conflict_and_nothing_changes,
+    deleting_a_client_revokes_its_grants,
     assertion_jtis_are_single_use,
-    device_codes_poll_decide_and_consume,
     users_sessions_consents_and_revocation,
+    a_code_is_consumed_once_then_reported_as_used,
+    a_code_without_a_challenge_is_stored_with_no_grant,
+    of_concurrent_redemptions_exactly_one_stores,
+    concurrent_requests_succeed_or_fail_alone,
+    a_failed_redemption_leaves_the_code_unused,
+    revoking_a_grant_ends_its_tokens_only,
+    nothing_is_issued_into_a_revoked_grant,
+    refresh_rotation_is_atomic_and_reuse_is_reported,
+    a_kept_refresh_token_moves_its_idle_expiry_never_past_the_family,
+    a_failed_rotation_leaves_the_refresh_token_live,
+    a_retry_within_the_reuse_interval_replaces_the_unseen_child,
+    client_credentials_tokens_have_a_grant_of_their_own,
+    device_codes_poll_decide_and_redeem,
+    a_failed_device_redemption_leaves_the_code_for_the_next_poll,
+    a_denied_device_code_gets_no_grant,
+    settings_are_initialised_once,
     keys_round_trip_in_order,
     a_sweep_deletes_only_what_expired,
     a_large_sweep_deletes_every_expired_row,
-    a_checkpoint_keeps_every_record,
-    a_code_is_consumed_once_then_reported_as_used,
-    of_concurrent_consumptions_exactly_one_wins,
-    a_code_without_a_challenge_cannot_be_stored,
-    duplicate_clients_conflict_and_nothing_changes,
-    settings_are_initialised_once,
-    concurrent_requests_succeed_or_fail_alone,
-    revoking_a_grant_deactivates_its_tokens_only
 );

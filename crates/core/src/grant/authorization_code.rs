@@ -5,16 +5,22 @@ use proofkey_pkce::{CodeChallenge, CodeVerifier, Method};
 
 use super::{param, TokenResponse};
 use crate::error::OAuthError;
-use crate::model::{Client, CodeConsumption};
-use crate::provider::{Issue, RefreshFamily};
+use crate::issuer::{Issue, RefreshFamily};
+use crate::model::{AuthorizationCode, Client, CodeConsumption, Issued, StoredCode};
 use crate::{secret, Provider};
 
 /// The grant's registered name.
 pub const GRANT_TYPE: &str = "authorization_code";
 
-/// Redeems a code for tokens. The code is consumed atomically before any
-/// other check, so a code presented with a wrong verifier, by the wrong
-/// client, or after its expiry can never be tried again.
+/// Redeems a code for tokens.
+///
+/// A code is used once (RFC 6749 §4.1.2), whatever happens: a presentation
+/// that fails a check (wrong verifier, client, redirect URI, or expired)
+/// spends it; one that passes redeems it, in the same transaction that
+/// stores the tokens, so that an error while storing them leaves the code
+/// as it was. A second presentation of a used code is a replay, evidence
+/// that it was stolen, and revokes its grant: every token issued from it,
+/// whichever of the two requests committed first.
 pub async fn exchange(
     provider: &Provider,
     client: &Client,
@@ -26,23 +32,88 @@ pub async fn exchange(
     let now = provider.now();
 
     let code_hash = secret::hash_token(code);
-    let code = match provider.store().consume_code(&code_hash, now).await? {
-        CodeConsumption::Consumed(c) => c,
-        CodeConsumption::NotFound => {
-            return Err(OAuthError::invalid_grant(
-                "the authorization code is invalid",
-            ))
+    let code = match provider.store().find_code(&code_hash).await? {
+        None => return Err(unknown()),
+        Some(StoredCode { used: true, code }) => {
+            return Err(replayed(provider, client, &code.grant_id).await?)
         }
-        CodeConsumption::AlreadyUsed => {
-            // RFC 6749 §4.1.2: a code used twice is evidence of theft;
-            // revoke what was issued from it.
-            let revoked = provider.store().revoke_grant(&code_hash, now).await?;
-            tracing::warn!(client_id = %client.id, revoked, "authorization code replayed; tokens of its grant revoked");
-            return Err(OAuthError::invalid_grant(
-                "the authorization code has already been used; tokens issued from it are revoked",
-            ));
-        }
+        Some(StoredCode { code, .. }) => code,
     };
+    if let Err(refused) = check(&code, client, redirect_uri, verifier, now) {
+        return Err(
+            match provider.store().consume_code(&code_hash, now).await? {
+                CodeConsumption::AlreadyUsed { grant_id } => {
+                    replayed(provider, client, &grant_id).await?
+                }
+                CodeConsumption::Consumed(_) | CodeConsumption::NotFound => refused,
+            },
+        );
+    }
+
+    // OAuth 2.1 §4.3: a refresh token when the client may refresh and either
+    // offline_access was granted or the client is registered to always get one.
+    let scopes: Vec<&str> = code.scope.split(' ').collect();
+    let refresh = client.may_use(super::refresh_token::GRANT_TYPE)
+        && (scopes.contains(&"offline_access") || client.always_issue_refresh_token);
+    let family_expiry = now + provider.config().refresh_token_lifetime.as_secs() as i64;
+    let issuance = provider.issuer().issue(
+        &provider.keys().current(),
+        client,
+        &Issue {
+            grant_id: &code.grant_id,
+            subject: &code.user_id,
+            scope: &code.scope,
+            auth_time: Some(code.auth_time),
+            nonce: code.nonce.as_deref(),
+            id_token: scopes.contains(&"openid"),
+            refresh: refresh.then_some(RefreshFamily {
+                scope: &code.scope,
+                expires_at: family_expiry,
+            }),
+        },
+        now,
+    )?;
+    match provider
+        .store()
+        .redeem_code_and_issue(&code_hash, now, &issuance.records)
+        .await?
+    {
+        Issued::Stored | Issued::Reissued => Ok(issuance.response),
+        Issued::Replayed { grant_id } => Err(replayed(provider, client, &grant_id).await?),
+        Issued::NotFound => Err(unknown()),
+        Issued::GrantRevoked => Err(OAuthError::invalid_grant("the authorization was revoked")),
+    }
+}
+
+fn unknown() -> OAuthError {
+    OAuthError::invalid_grant("the authorization code is invalid")
+}
+
+/// RFC 6749 §4.1.2, RFC 9700 §4.2.4: a code used twice was stolen; its
+/// grant is revoked, in a transaction of its own. The error to answer.
+async fn replayed(
+    provider: &Provider,
+    client: &Client,
+    grant_id: &str,
+) -> Result<OAuthError, OAuthError> {
+    let revoked = provider
+        .store()
+        .revoke_grant(grant_id, provider.now())
+        .await?;
+    tracing::warn!(client_id = %client.id, grant_id, revoked, "authorization code replayed; its grant is revoked");
+    Ok(OAuthError::invalid_grant(
+        "the authorization code has already been used; tokens issued from it are revoked",
+    ))
+}
+
+/// Everything a code must satisfy before tokens are issued for it.
+fn check(
+    code: &AuthorizationCode,
+    client: &Client,
+    redirect_uri: Option<&str>,
+    verifier: Option<&str>,
+    now: i64,
+) -> Result<(), OAuthError> {
     if code.client_id != client.id {
         return Err(OAuthError::invalid_grant(
             "the authorization code was issued to another client",
@@ -82,28 +153,5 @@ pub async fn exchange(
             "code_verifier does not match code_challenge (RFC 7636 §4.6)",
         ));
     }
-
-    // OAuth 2.1 §4.3: a refresh token when the client may refresh and either
-    // offline_access was granted or the client is registered to always get one.
-    let scopes: Vec<&str> = code.scope.split(' ').collect();
-    let refresh = client.may_use(super::refresh_token::GRANT_TYPE)
-        && (scopes.contains(&"offline_access") || client.always_issue_refresh_token);
-    let family_expiry = provider.new_family_expiry();
-    provider
-        .issue_tokens(
-            client,
-            &Issue {
-                grant_id: &code.code_hash,
-                subject: &code.user_id,
-                scope: &code.scope,
-                auth_time: Some(code.auth_time),
-                nonce: code.nonce.as_deref(),
-                id_token: scopes.contains(&"openid"),
-                refresh: refresh.then_some(RefreshFamily {
-                    scope: &code.scope,
-                    expires_at: family_expiry,
-                }),
-            },
-        )
-        .await
+    Ok(())
 }

@@ -1,10 +1,11 @@
 //! `grant_type=client_credentials` (RFC 6749 §4.4): a confidential client
-//! acting on its own behalf, within its registered scopes.
+//! acting on its own behalf, within its registered scopes. Each token gets
+//! a grant of its own (no user), stored with it in one transaction.
 
 use super::{param, TokenResponse};
 use crate::error::{ErrorCode, OAuthError};
-use crate::model::{Client, ClientKind};
-use crate::provider::Issue;
+use crate::issuer::Issue;
+use crate::model::{Client, ClientKind, Grant};
 use crate::{scope, secret, Provider};
 
 /// The grant's registered name.
@@ -46,20 +47,35 @@ pub async fn grant(
             req
         }
     };
-    let grant_id = secret::random_token(16).map_err(OAuthError::server_error)?;
+    let now = provider.now();
     let scope = scope::join(&scopes);
+    let grant_id = secret::time_ordered_id(10).map_err(OAuthError::server_error)?;
+    let issuance = provider.issuer().issue(
+        &provider.keys().current(),
+        client,
+        &Issue {
+            grant_id: &grant_id,
+            subject: &client.id,
+            scope: &scope,
+            auth_time: None,
+            nonce: None,
+            id_token: false,
+            refresh: None,
+        },
+        now,
+    )?;
+    let grant = Grant {
+        id: grant_id,
+        client_id: client.id.clone(),
+        user_id: None,
+        scope,
+        auth_time: None,
+        expires_at: issuance.records.horizon(),
+        created_at: now,
+    };
     provider
-        .issue_tokens(
-            client,
-            &Issue {
-                grant_id: &grant_id,
-                subject: &client.id,
-                scope: &scope,
-                auth_time: None,
-                nonce: None,
-                id_token: false,
-                refresh: None,
-            },
-        )
-        .await
+        .store()
+        .issue_client_credentials(&grant, &issuance.records)
+        .await?;
+    Ok(issuance.response)
 }

@@ -3,13 +3,19 @@
 
 use super::{param, TokenResponse};
 use crate::error::{ErrorCode, OAuthError};
-use crate::model::{Client, DevicePoll, DeviceStatus};
-use crate::provider::{Issue, RefreshFamily};
+use crate::issuer::{Issue, RefreshFamily};
+use crate::model::{Client, DevicePoll, DeviceStatus, Issued};
 use crate::{secret, Provider};
 
 pub use crate::model::DEVICE_CODE_GRANT as GRANT_TYPE;
 
-/// One poll.
+fn used() -> OAuthError {
+    OAuthError::invalid_grant("the device code is invalid or was already used")
+}
+
+/// One poll. Approved, the device code is redeemed in the same transaction
+/// that stores the tokens: of concurrent polls one gets them, and an error
+/// while storing leaves the code to be redeemed by the next poll.
 pub async fn poll(
     provider: &Provider,
     client: &Client,
@@ -20,11 +26,7 @@ pub async fn poll(
     let hash = secret::hash_token(device_code);
     let now = provider.now();
     let (record, slow_down) = match provider.store().poll_device_code(&hash, now).await? {
-        DevicePoll::NotFound => {
-            return Err(OAuthError::invalid_grant(
-                "the device code is invalid or was already used",
-            ))
-        }
+        DevicePoll::NotFound => return Err(used()),
         DevicePoll::Polled { record, slow_down } => (record, slow_down),
     };
     if record.client_id != client.id {
@@ -55,38 +57,45 @@ pub async fn poll(
             "the user denied the request",
         )),
         DeviceStatus::Approved => {
-            // Single use: of concurrent polls, one gets the tokens.
-            let Some(record) = provider.store().consume_device_code(&hash, now).await? else {
-                return Err(OAuthError::invalid_grant(
-                    "the device code was already used",
-                ));
-            };
-            let Some(user_id) = record.user_id.as_deref() else {
+            let (Some(user_id), Some(grant_id)) =
+                (record.user_id.as_deref(), record.grant_id.as_deref())
+            else {
                 return Err(OAuthError::server_error(
-                    "approved device code without a user",
+                    "approved device code without a user or grant",
                 ));
             };
             let scopes: Vec<&str> = record.scope.split(' ').filter(|s| !s.is_empty()).collect();
             let refresh = client.may_use(super::refresh_token::GRANT_TYPE)
                 && (scopes.contains(&"offline_access") || client.always_issue_refresh_token);
-            let family_expiry = provider.new_family_expiry();
-            provider
-                .issue_tokens(
-                    client,
-                    &Issue {
-                        grant_id: &record.device_code_hash,
-                        subject: user_id,
+            let family_expiry = now + provider.config().refresh_token_lifetime.as_secs() as i64;
+            let issuance = provider.issuer().issue(
+                &provider.keys().current(),
+                client,
+                &Issue {
+                    grant_id,
+                    subject: user_id,
+                    scope: &record.scope,
+                    auth_time: record.auth_time,
+                    nonce: None,
+                    id_token: scopes.contains(&"openid"),
+                    refresh: refresh.then_some(RefreshFamily {
                         scope: &record.scope,
-                        auth_time: record.auth_time,
-                        nonce: None,
-                        id_token: scopes.contains(&"openid"),
-                        refresh: refresh.then_some(RefreshFamily {
-                            scope: &record.scope,
-                            expires_at: family_expiry,
-                        }),
-                    },
-                )
-                .await
+                        expires_at: family_expiry,
+                    }),
+                },
+                now,
+            )?;
+            match provider
+                .store()
+                .redeem_device_code_and_issue(&hash, now, &issuance.records)
+                .await?
+            {
+                Issued::Stored | Issued::Reissued => Ok(issuance.response),
+                Issued::Replayed { .. } | Issued::NotFound => Err(used()),
+                Issued::GrantRevoked => {
+                    Err(OAuthError::invalid_grant("the authorization was revoked"))
+                }
+            }
         }
     }
 }

@@ -6,38 +6,20 @@ pub mod client_credentials;
 pub mod device_code;
 pub mod refresh_token;
 
-use serde::Serialize;
-
 use crate::authorize::Params;
 use crate::error::{ErrorCode, OAuthError};
 use crate::Provider;
 
-/// A token request as received.
+pub use crate::issuer::TokenResponse;
+
+/// A token request as received. Its `Debug` shows no secret (see
+/// [`Params`]).
 #[derive(Debug)]
 pub struct TokenRequest {
     /// Form parameters.
     pub params: Params,
     /// The `Authorization` header, if any.
-    pub authorization: Option<String>,
-}
-
-/// RFC 6749 §5.1 successful response.
-#[derive(Debug, Serialize)]
-pub struct TokenResponse {
-    /// The access token (a JWT, RFC 9068).
-    pub access_token: String,
-    /// Always `Bearer`.
-    pub token_type: &'static str,
-    /// Lifetime in seconds.
-    pub expires_in: u64,
-    /// Granted scope.
-    pub scope: String,
-    /// OIDC ID token, when `openid` was granted.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id_token: Option<String>,
-    /// Refresh token (OAuth 2.1 §4.3), when the client may refresh.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub refresh_token: Option<String>,
+    pub authorization: Option<crate::secret::Credentials>,
 }
 
 fn param<'a>(params: &'a Params, name: &str) -> Result<Option<&'a str>, OAuthError> {
@@ -48,9 +30,12 @@ fn param<'a>(params: &'a Params, name: &str) -> Result<Option<&'a str>, OAuthErr
 /// `grant_type` (RFC 6749 §4.1.3, §4.4, §6).
 pub async fn token(provider: &Provider, req: &TokenRequest) -> Result<TokenResponse, OAuthError> {
     let p = &req.params;
-    let client = provider
-        .authenticate_client(req.authorization.as_deref(), p)
-        .await?;
+    let client = crate::client_auth::authenticate_client(
+        provider,
+        req.authorization.as_ref().map(|a| a.expose()),
+        p,
+    )
+    .await?;
     let grant_type = param(p, "grant_type")?
         .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
     if !SUPPORTED.contains(&grant_type) {

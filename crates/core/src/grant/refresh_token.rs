@@ -1,18 +1,37 @@
 //! `grant_type=refresh_token` (RFC 6749 §6, OAuth 2.1 §4.3, RFC 9700 §4.14).
 //!
 //! Public clients' tokens rotate at every use; presenting a token that was
-//! already rotated means it was copied, so the whole family (every token of
-//! the grant) is revoked (RFC 9700 §4.14.2). Confidential clients may be
+//! already rotated means it was copied, so its grant (every token of the
+//! family) is revoked (RFC 9700 §4.14.2). Confidential clients may be
 //! registered with non-rotating tokens. Scope may be narrowed, never widened.
+//!
+//! The rotation and the storing of the new tokens are one transaction
+//! (`GrantStore::rotate_refresh_and_issue`): if storing fails, the
+//! presented token is left as it was and the client's retry succeeds.
+//!
+//! With `refresh_token_reuse_interval` set, a client whose answer was lost
+//! may present the token it just rotated again within that interval: as
+//! long as the token that replaced it has never been presented (the lost
+//! answer's "unseen child"), that child and the access token issued with it
+//! are revoked and the client gets a fresh pair, instead of losing the
+//! family. Outside the interval, or once the child has been used, reuse
+//! revokes the family as before. The trade-off: within the interval, a
+//! thief who replays a stolen, just-rotated token before the client uses
+//! its new one takes over the family (the client's next refresh then fails
+//! and reveals it); off by default, as RFC 9700 §4.14.2 describes rotation.
 
 use super::{param, TokenResponse};
 use crate::error::{ErrorCode, OAuthError};
-use crate::model::{Client, ClientKind, RefreshUse};
-use crate::provider::{Issue, RefreshFamily};
+use crate::issuer::{Issue, RefreshFamily};
+use crate::model::{Client, ClientKind, Issued, Rotation};
 use crate::{scope, secret, Provider};
 
 /// The grant's registered name.
 pub const GRANT_TYPE: &str = "refresh_token";
+
+fn invalid() -> OAuthError {
+    OAuthError::invalid_grant("the refresh token is invalid, expired or revoked")
+}
 
 /// Redeems a refresh token.
 pub async fn refresh(
@@ -24,34 +43,32 @@ pub async fn refresh(
         .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
     let requested = param(p, "scope")?.map(scope::parse);
     let now = provider.now();
-    let rotate = client.kind == ClientKind::Public || client.rotate_refresh_tokens;
-    let idle = now + provider.config().refresh_token_idle_lifetime.as_secs() as i64;
+    let config = provider.config();
+    let hash = secret::hash_token(token);
 
-    let record = match provider
-        .store()
-        .use_refresh_token(&secret::hash_token(token), now, rotate, idle)
-        .await?
-    {
-        RefreshUse::Taken(r) => r,
-        RefreshUse::Invalid => {
-            return Err(OAuthError::invalid_grant(
-                "the refresh token is invalid, expired or revoked",
-            ))
-        }
-        RefreshUse::Reused(r) => {
-            let revoked = provider.store().revoke_grant(&r.grant_id, now).await?;
-            tracing::warn!(client_id = %client.id, revoked, "rotated refresh token reused; its family is revoked");
-            return Err(OAuthError::invalid_grant(
-                "the refresh token was already used; every token of this authorization is revoked",
-            ));
-        }
+    let Some(found) = provider.store().find_refresh_token(&hash).await? else {
+        return Err(invalid());
     };
+    let record = &found.record;
+    let expired = record.family_expires_at <= now
+        || (found.rotated_at.is_none() && record.idle_expires_at <= now);
+    if found.revoked || expired {
+        return Err(invalid());
+    }
     if record.client_id != client.id {
-        // A token of another client: stolen. Burnt above if rotating; end the family.
+        // A token of another client: stolen. End the family.
         provider.store().revoke_grant(&record.grant_id, now).await?;
         return Err(OAuthError::invalid_grant(
             "the refresh token was issued to another client",
         ));
+    }
+    let rotate = client.kind == ClientKind::Public || client.rotate_refresh_tokens;
+    let interval = config.refresh_token_reuse_interval.as_secs() as i64;
+    let retry_since = (rotate && interval > 0).then_some(now - interval);
+    if let Some(rotated_at) = found.rotated_at {
+        if retry_since.is_none_or(|since| rotated_at < since) {
+            return Err(reused(provider, client, &record.grant_id).await?);
+        }
     }
     let granted = scope::parse(&record.scope);
     let scopes = match requested {
@@ -72,21 +89,58 @@ pub async fn refresh(
         ));
     }
     let scope = scope::join(&scopes);
-    provider
-        .issue_tokens(
-            client,
-            &Issue {
-                grant_id: &record.grant_id,
-                subject: &record.user_id,
-                scope: &scope,
-                auth_time: Some(record.auth_time),
-                nonce: None,
-                id_token: scopes.iter().any(|s| s == "openid"),
-                refresh: rotate.then_some(RefreshFamily {
-                    scope: &record.scope,
-                    expires_at: record.family_expires_at,
-                }),
-            },
-        )
-        .await
+    let issuance = provider.issuer().issue(
+        &provider.keys().current(),
+        client,
+        &Issue {
+            grant_id: &record.grant_id,
+            subject: &record.user_id,
+            scope: &scope,
+            auth_time: Some(record.auth_time),
+            nonce: None,
+            id_token: scopes.iter().any(|s| s == "openid"),
+            refresh: rotate.then_some(RefreshFamily {
+                scope: &record.scope,
+                expires_at: record.family_expires_at,
+            }),
+        },
+        now,
+    )?;
+    let rotation = if rotate {
+        Rotation::Rotate { retry_since }
+    } else {
+        Rotation::Keep {
+            idle_expires_at: now + config.refresh_token_idle_lifetime.as_secs() as i64,
+        }
+    };
+    match provider
+        .store()
+        .rotate_refresh_and_issue(&hash, now, rotation, &issuance.records)
+        .await?
+    {
+        Issued::Stored => Ok(issuance.response),
+        Issued::Reissued => {
+            tracing::info!(client_id = %client.id, grant_id = %record.grant_id, "refresh token presented again within the reuse interval; its unseen successor is revoked");
+            Ok(issuance.response)
+        }
+        Issued::Replayed { grant_id } => Err(reused(provider, client, &grant_id).await?),
+        Issued::NotFound | Issued::GrantRevoked => Err(invalid()),
+    }
+}
+
+/// RFC 9700 §4.14.2: a rotated refresh token presented again was copied;
+/// its grant is revoked, in a transaction of its own. The error to answer.
+async fn reused(
+    provider: &Provider,
+    client: &Client,
+    grant_id: &str,
+) -> Result<OAuthError, OAuthError> {
+    let revoked = provider
+        .store()
+        .revoke_grant(grant_id, provider.now())
+        .await?;
+    tracing::warn!(client_id = %client.id, grant_id, revoked, "rotated refresh token reused; its family is revoked");
+    Ok(OAuthError::invalid_grant(
+        "the refresh token was already used; every token of this authorization is revoked",
+    ))
 }

@@ -13,8 +13,8 @@ use axum::response::{IntoResponse, Response};
 use minijinja::context;
 use proofkey_core::authorize::{error_redirect, AuthorizeError, Params, ValidRequest};
 use proofkey_core::model::{Session, User};
-use proofkey_core::secret;
-use proofkey_core::Next;
+use proofkey_core::secret::{self, Password};
+use proofkey_core::{authorization, session, Next};
 use subtle::ConstantTimeEq;
 
 use crate::responses::redirect;
@@ -39,7 +39,7 @@ pub async fn post(State(s): State<AppState>, headers: HeaderMap, body: Bytes) ->
 }
 
 async fn validated(s: &AppState, p: &Params) -> Result<ValidRequest, Response> {
-    s.provider.validate_authorize(p).await.map_err(|e| match e {
+    authorization::validate(&s.provider, p).await.map_err(|e| match e {
         AuthorizeError::Unavailable => s.pages.render(
             StatusCode::SERVICE_UNAVAILABLE,
             "message.html",
@@ -76,9 +76,7 @@ async fn session(
     s: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<Session>, proofkey_core::OAuthError> {
-    Ok(s.provider
-        .session(cookies::get(headers, cookies::SESSION))
-        .await?)
+    Ok(session::find(&s.provider, cookies::get(headers, cookies::SESSION)).await?)
 }
 
 async fn authorize(s: &AppState, headers: &HeaderMap, p: &Params) -> Response {
@@ -90,7 +88,7 @@ async fn authorize(s: &AppState, headers: &HeaderMap, p: &Params) -> Response {
         Ok(sess) => sess,
         Err(e) => return server_error_redirect(s, &req, &e),
     };
-    match s.provider.next(&req, session.as_ref()).await {
+    match authorization::next(&s.provider, &req, session.as_ref()).await {
         Ok(Next::Login) => login_page(s, headers, &req, "", None),
         Ok(Next::Consent(user)) => consent_page(s, headers, &req, &user),
         Ok(Next::Redirect(url)) => redirect(&url),
@@ -229,7 +227,7 @@ pub async fn login(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -
     }
     let username = p.get("username").ok().flatten().unwrap_or_default();
     let password = p.get("password").ok().flatten().unwrap_or_default();
-    let user = match s.provider.check_password(username, password).await {
+    let user = match session::check_password(&s.provider, username, Password::new(password)).await {
         Ok(u) => u,
         Err(e) => return server_error_redirect(&s, &req, &e),
     };
@@ -244,7 +242,7 @@ pub async fn login(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -
             Some("Invalid username or password."),
         );
     };
-    let cookie = match s.provider.start_session(&user).await {
+    let cookie = match session::start(&s.provider, &user).await {
         Ok(c) => c,
         Err(e) => return server_error_redirect(&s, &req, &e),
     };
@@ -282,7 +280,7 @@ pub async fn consent(State(s): State<AppState>, headers: HeaderMap, body: Bytes)
                 .error("the consent form was submitted without a decision")
         }
     };
-    match s.provider.consent(&req, &session, allow).await {
+    match authorization::consent(&s.provider, &req, &session, allow).await {
         Ok(url) => redirect(&url),
         Err(e) => server_error_redirect(&s, &req, &e),
     }

@@ -10,8 +10,10 @@ use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use minijinja::context;
-use proofkey_core::device::{display_user_code, normalize_user_code};
+use proofkey_core::device::{self, display_user_code, normalize_user_code};
 use proofkey_core::model::Session;
+use proofkey_core::secret::Password;
+use proofkey_core::{client_auth, session};
 
 use super::authorize::{csrf_ok, csrf_token, with_cookie};
 use crate::responses::{json_no_store, token_error};
@@ -28,11 +30,11 @@ pub async fn authorization(State(s): State<AppState>, headers: HeaderMap, body: 
     let auth = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let client = match s.provider.authenticate_client(auth, &p).await {
+    let client = match client_auth::authenticate_client(&s.provider, auth, &p).await {
         Ok(c) => c,
         Err(e) => return token_error(&e),
     };
-    match s.provider.device_authorization(&client, &p).await {
+    match device::authorization(&s.provider, &client, &p).await {
         Ok(v) => json_no_store(StatusCode::OK, v),
         Err(e) => token_error(&e),
     }
@@ -55,8 +57,7 @@ fn entry_page(s: &AppState, headers: &HeaderMap, logged_in: bool, f: Form<'_>) -
 }
 
 async fn session(s: &AppState, headers: &HeaderMap) -> Option<Session> {
-    s.provider
-        .session(cookies::get(headers, cookies::SESSION))
+    session::find(&s.provider, cookies::get(headers, cookies::SESSION))
         .await
         .ok()
         .flatten()
@@ -101,7 +102,9 @@ pub async fn submit(
         None => {
             let username = p.get("username").ok().flatten().unwrap_or_default();
             let password = p.get("password").ok().flatten().unwrap_or_default();
-            let user = match s.provider.check_password(username, password).await {
+            let user = match session::check_password(&s.provider, username, Password::new(password))
+                .await
+            {
                 Ok(Some(u)) => u,
                 Ok(None) => {
                     let f = Form {
@@ -113,7 +116,7 @@ pub async fn submit(
                 }
                 Err(_) => return s.pages.error("the server is temporarily unavailable"),
             };
-            let cookie = match s.provider.start_session(&user).await {
+            let cookie = match session::start(&s.provider, &user).await {
                 Ok(c) => c,
                 Err(_) => return s.pages.error("the server is temporarily unavailable"),
             };
@@ -124,13 +127,13 @@ pub async fn submit(
                 cfg.session_lifetime.as_secs(),
                 cfg.https(),
             ));
-            match s.provider.session(Some(&cookie)).await {
+            match session::find(&s.provider, Some(&cookie)).await {
                 Ok(Some(sess)) => sess,
                 _ => return s.pages.error("the server is temporarily unavailable"),
             }
         }
     };
-    let (record, client) = match s.provider.device_lookup(code, &peer.ip().to_string()).await {
+    let (record, client) = match device::lookup(&s.provider, code, &peer.ip().to_string()).await {
         Ok(found) => found,
         Err(e) => {
             let f = Form {
@@ -178,7 +181,7 @@ pub async fn decision(State(s): State<AppState>, headers: HeaderMap, body: Bytes
         Some("deny") => false,
         _ => return s.pages.error("the form was submitted without a decision"),
     };
-    let (title, message) = match s.provider.device_decide(code, &session, approve).await {
+    let (title, message) = match device::decide(&s.provider, code, &session, approve).await {
         Ok(true) if approve => ("Device connected", "You can return to your device."),
         Ok(true) => (
             "Request denied",

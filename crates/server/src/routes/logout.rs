@@ -10,6 +10,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use minijinja::context;
 use proofkey_core::authorize::Params;
+use proofkey_core::{logout, session};
 
 use super::authorize::{csrf_ok, csrf_token, with_cookie};
 use crate::responses::redirect;
@@ -44,12 +45,12 @@ const PARAMS: &[&str] = &[
 ];
 
 async fn logout(s: &AppState, headers: &HeaderMap, p: &Params, confirmed: bool) -> Response {
-    let req = match s.provider.end_session_request(p).await {
+    let req = match logout::end_session_request(&s.provider, p).await {
         Ok(r) => r,
         Err(message) => return s.pages.error(&message),
     };
     let cookie = cookies::get(headers, cookies::SESSION);
-    let session = match s.provider.session(cookie).await {
+    let session = match session::find(&s.provider, cookie).await {
         Ok(sess) => sess,
         Err(e) => {
             tracing::error!(error = %e, "session lookup failed");
@@ -76,7 +77,7 @@ async fn logout(s: &AppState, headers: &HeaderMap, p: &Params, confirmed: bool) 
             );
             return with_cookie(resp, set);
         }
-        if let Err(e) = s.provider.end_session(cookie).await {
+        if let Err(e) = session::end(&s.provider, cookie).await {
             tracing::error!(error = %e, "ending the session failed");
             return s.pages.error("the server is temporarily unavailable");
         }

@@ -4,7 +4,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use proofkey_core::OAuthError;
+use proofkey_core::{client_auth, revocation, OAuthError};
 
 use crate::responses::{json_no_store, no_store, token_error};
 use crate::{params, AppState};
@@ -28,15 +28,12 @@ pub async fn revoke(State(s): State<AppState>, headers: HeaderMap, body: Bytes) 
         return form_required();
     }
     let p = params::parse(&body);
-    let client = match s
-        .provider
-        .authenticate_client(authorization(&headers), &p)
-        .await
-    {
-        Ok(c) => c,
-        Err(e) => return token_error(&e),
-    };
-    match s.provider.revoke(&client.id, &p).await {
+    let client =
+        match client_auth::authenticate_client(&s.provider, authorization(&headers), &p).await {
+            Ok(c) => c,
+            Err(e) => return token_error(&e),
+        };
+    match revocation::revoke(&s.provider, &client.id, &p).await {
         Ok(()) => (StatusCode::OK, no_store()).into_response(),
         Err(e) => token_error(&e),
     }
@@ -48,15 +45,12 @@ pub async fn introspect(State(s): State<AppState>, headers: HeaderMap, body: Byt
         return form_required();
     }
     let p = params::parse(&body);
-    let client = match s
-        .provider
-        .authenticate_client(authorization(&headers), &p)
-        .await
-    {
-        Ok(c) => c,
-        Err(e) => return token_error(&e),
-    };
-    match s.provider.introspect(&client, &p).await {
+    let client =
+        match client_auth::authenticate_client(&s.provider, authorization(&headers), &p).await {
+            Ok(c) => c,
+            Err(e) => return token_error(&e),
+        };
+    match revocation::introspect(&s.provider, &client, &p).await {
         Ok(v) => json_no_store(StatusCode::OK, v),
         Err(e) => token_error(&e),
     }

@@ -22,7 +22,7 @@ pub async fn token(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -
         authorization: headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
+            .map(proofkey_core::secret::Credentials::new),
     };
     match grant::token(&s.provider, &req).await {
         Ok(resp) => json_no_store(StatusCode::OK, resp),

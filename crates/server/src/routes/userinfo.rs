@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
+use proofkey_core::userinfo;
 
 use crate::responses::{bearer_error, json_no_store};
 use crate::AppState;
@@ -20,7 +21,7 @@ pub async fn userinfo(State(s): State<AppState>, headers: HeaderMap) -> Response
     let Some(token) = bearer else {
         return bearer_error(None);
     };
-    match s.provider.userinfo(token).await {
+    match userinfo::userinfo(&s.provider, token).await {
         Ok(info) => json_no_store(StatusCode::OK, info),
         Err(e) => bearer_error(Some(&e)),
     }

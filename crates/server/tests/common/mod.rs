@@ -21,6 +21,8 @@ pub struct TestServer {
     pub store: Arc<dyn Store>,
     pub provider: Arc<Provider>,
     pub http: reqwest::Client,
+    /// The database URL.
+    pub db: String,
     _dir: tempfile::TempDir,
 }
 
@@ -49,11 +51,12 @@ impl TestServer {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let mut config = Config::for_issuer(&base, db).unwrap();
         tweak(&mut config);
-        let pool = proofkey_store::PoolSettings {
+        let settings = proofkey_store::StoreSettings {
             max_connections: config.database_max_connections,
             acquire_timeout: config.database_acquire_timeout,
+            ..proofkey_store::StoreSettings::default()
         };
-        let store = proofkey_store::open_with(db, &pool).await.unwrap();
+        let store = proofkey_store::open_with(db, &settings).await.unwrap();
         // The real time, so that independent JWT libraries agree on expiry;
         // tests move it forward instead of sleeping.
         let clock = ManualClock::new(SystemClock.now());
@@ -74,7 +77,21 @@ impl TestServer {
             store,
             provider,
             http: http_client(),
+            db: db.to_owned(),
             _dir: dir,
+        }
+    }
+
+    /// Runs SQL on the server's database from outside, as another process
+    /// would: to inject a fault (a trigger) or to plant an old row.
+    pub async fn sql(&self, statements: &str) {
+        if let Some(path) = self.db.strip_prefix("sqlite://") {
+            let c = rusqlite::Connection::open(path).unwrap();
+            c.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+            c.execute_batch(statements).unwrap();
+        } else {
+            let admin = proofkey_store::PgAdmin::connect(&self.db).await.unwrap();
+            admin.execute(statements).await.unwrap();
         }
     }
 
@@ -108,7 +125,11 @@ impl TestServer {
         id_token_alg: &str,
         secret: Option<&str>,
     ) -> Client {
-        let secret_hash = secret.map(|s| self.provider.hasher().hash(s));
+        let secret_hash = secret.map(|s| {
+            self.provider
+                .hasher()
+                .hash(&proofkey_core::secret::ClientSecret::new(s))
+        });
         self.client_with(id, kind, redirect_uris, |c| {
             c.skip_consent = skip_consent;
             c.id_token_alg = id_token_alg.into();
@@ -153,7 +174,7 @@ impl TestServer {
             username: username.into(),
             email: Some(format!("{username}@example.com")),
             name: Some(format!("{username} Example")),
-            password_hash: password::hash(PASSWORD).unwrap(),
+            password_hash: password::hash(&proofkey_core::secret::Password::new(PASSWORD)).unwrap(),
             created_at: self.clock.now(),
         };
         self.store.create_user(&u).await.unwrap();

@@ -1,0 +1,162 @@
+//! The authorization endpoint's decisions (RFC 6749 §4.1.1-§4.1.2, OIDC
+//! Core §3.1.2.3-§3.1.2.5): what a valid request leads to given the
+//! browser's session (login, consent, or a redirect with a code or an
+//! error), and the code's issuance under a new grant. The request's checks
+//! themselves are in [`crate::authorize`].
+
+use crate::authorize::{self, AuthorizeError, Params, ValidRequest};
+use crate::error::{ErrorCode, OAuthError};
+use crate::model::{AuthorizationCode, Grant, Session, User};
+use crate::secret;
+use crate::{Provider, StoreError};
+
+/// What the authorization endpoint does next for a valid request.
+#[derive(Debug)]
+pub enum Next {
+    /// Show the login page.
+    Login,
+    /// Show the consent page for this user.
+    Consent(User),
+    /// Redirect to the client (a code or an error).
+    Redirect(String),
+}
+
+/// Validates an authorization request (see [`authorize::validate`]).
+pub async fn validate(p: &Provider, params: &Params) -> Result<ValidRequest, AuthorizeError> {
+    let client = match params.get("client_id") {
+        Ok(Some(id)) => p.clients().get(id).await.map_err(|e| match e {
+            StoreError::Unavailable(_) => {
+                tracing::error!(error = %e, "database unavailable");
+                AuthorizeError::Unavailable
+            }
+            other => AuthorizeError::Page(OAuthError::from(other).description),
+        })?,
+        _ => None,
+    };
+    authorize::validate(params, client, &p.config().pkce)
+}
+
+fn redirect_error(p: &Provider, req: &ValidRequest, code: ErrorCode, description: &str) -> String {
+    authorize::error_redirect(
+        &req.redirect_uri,
+        &OAuthError::new(code, description),
+        req.state.as_deref(),
+        &p.config().issuer,
+    )
+}
+
+/// What to do with a valid request, given the browser's session
+/// (OIDC Core §3.1.2.3 and §3.1.2.4; `prompt` per §3.1.2.1).
+pub async fn next(
+    p: &Provider,
+    req: &ValidRequest,
+    session: Option<&Session>,
+) -> Result<Next, OAuthError> {
+    // OIDC Core §3.1.2.1 max_age: an older authentication must be redone.
+    let fresh = |s: &&Session| req.max_age.is_none_or(|max| p.now() - s.auth_time <= max);
+    let Some(session) = session.filter(|_| !req.prompt.login).filter(fresh) else {
+        if req.prompt.none {
+            return Ok(Next::Redirect(redirect_error(
+                p,
+                req,
+                ErrorCode::LoginRequired,
+                "the user is not logged in",
+            )));
+        }
+        return Ok(Next::Login);
+    };
+    // A live session implies its user: deleting a user deletes its
+    // sessions (ON DELETE CASCADE), so the user is read only for the
+    // consent page, not on every silent authorization.
+    if !req.client.skip_consent {
+        let granted = p
+            .store()
+            .get_consent(&session.user_id, &req.client.id)
+            .await?;
+        let covered = req.scopes.iter().all(|s| granted.contains(s));
+        if req.prompt.consent || !covered {
+            if req.prompt.none {
+                return Ok(Next::Redirect(redirect_error(
+                    p,
+                    req,
+                    ErrorCode::ConsentRequired,
+                    "the user has not consented to this client and scope",
+                )));
+            }
+            let Some(user) = p.store().get_user(&session.user_id).await? else {
+                return Ok(Next::Login);
+            };
+            return Ok(Next::Consent(user));
+        }
+    }
+    Ok(Next::Redirect(issue_code(p, req, session).await?))
+}
+
+/// The user's answer on the consent page.
+pub async fn consent(
+    p: &Provider,
+    req: &ValidRequest,
+    session: &Session,
+    allow: bool,
+) -> Result<String, OAuthError> {
+    if !allow {
+        return Ok(redirect_error(
+            p,
+            req,
+            ErrorCode::AccessDenied,
+            "the user denied the request",
+        ));
+    }
+    p.store()
+        .grant_consent(&session.user_id, &req.client.id, &req.scopes)
+        .await?;
+    issue_code(p, req, session).await
+}
+
+/// Issues a code (RFC 6749 §4.1.2) under a new grant, stored together:
+/// 256 random bits behind a clock part ([`secret::time_ordered_token`]),
+/// kept only as a hash with everything the token endpoint checks; the
+/// redirect carries `code`, `state` and `iss` (RFC 9207 §2). The grant
+/// lives as long as the code's record (`code_retention` past its expiry),
+/// until a redemption moves it on.
+pub async fn issue_code(
+    p: &Provider,
+    req: &ValidRequest,
+    session: &Session,
+) -> Result<String, OAuthError> {
+    let code = secret::Code::generate().map_err(OAuthError::server_error)?;
+    let now = p.now();
+    let config = p.config();
+    let expires_at = now + config.code_lifetime.as_secs() as i64;
+    let scope = crate::scope::join(&req.scopes);
+    let grant = Grant {
+        id: secret::time_ordered_id(10).map_err(OAuthError::server_error)?,
+        client_id: req.client.id.clone(),
+        user_id: Some(session.user_id.clone()),
+        scope: scope.clone(),
+        auth_time: Some(session.auth_time),
+        expires_at: expires_at + config.code_retention.as_secs() as i64,
+        created_at: now,
+    };
+    let record = AuthorizationCode {
+        code_hash: code.hash(),
+        grant_id: grant.id.clone(),
+        client_id: req.client.id.clone(),
+        redirect_uri: req.redirect_uri.clone(),
+        code_challenge: req.challenge.as_str(),
+        code_challenge_method: req.challenge.method().as_str().to_owned(),
+        scope,
+        nonce: req.nonce.clone(),
+        user_id: session.user_id.clone(),
+        auth_time: session.auth_time,
+        issued_at: now,
+        expires_at,
+    };
+    p.store().create_grant_with_code(&grant, &record).await?;
+    let mut extra = vec![("code", code.expose())];
+    if let Some(s) = req.state.as_deref() {
+        extra.push(("state", s));
+    }
+    extra.push(("iss", config.issuer.as_str()));
+    Ok(authorize::redirect_with(&req.redirect_uri, &extra))
+}

@@ -1,0 +1,202 @@
+//! Token issuance, without I/O: the access token (RFC 9068), the ID token
+//! (OIDC Core §2, §3.1.3.6) and the refresh token (RFC 6749 §6) of one
+//! token response, signed and ready, with the records the store keeps of
+//! them. The grant modules then hand the records to one store operation
+//! that consumes what was presented and stores them, or does nothing
+//! (`crate::store::GrantStore`).
+//!
+//! **Invariant:** everything is signed before anything is stored; a
+//! response is answered only once its records are stored, so a token that
+//! a client holds always has its record (and its grant).
+
+use serde::Serialize;
+
+use crate::error::OAuthError;
+use crate::keys::KeySet;
+use crate::model::{AccessTokenRecord, Client, NewTokens, RefreshTokenRecord};
+use crate::secret::{self, RefreshToken};
+use crate::tokens::{AccessTokenClaims, IdTokenClaims, ACCESS_TOKEN_ALG, ACCESS_TOKEN_TYP};
+use crate::Config;
+
+/// What to issue at the token endpoint.
+#[derive(Debug)]
+pub struct Issue<'a> {
+    /// The grant the tokens belong to.
+    pub grant_id: &'a str,
+    /// `sub`: the user, or the client itself for `client_credentials`.
+    pub subject: &'a str,
+    /// Scope of the access token.
+    pub scope: &'a str,
+    /// When the user authenticated.
+    pub auth_time: Option<i64>,
+    /// OIDC nonce for the ID token.
+    pub nonce: Option<&'a str>,
+    /// Whether to issue an ID token.
+    pub id_token: bool,
+    /// Whether to issue a refresh token, and of which family.
+    pub refresh: Option<RefreshFamily<'a>>,
+}
+
+/// A refresh token family: its scope and absolute expiry.
+#[derive(Debug)]
+pub struct RefreshFamily<'a> {
+    /// Scope of the grant (RFC 6749 §6: kept on rotation).
+    pub scope: &'a str,
+    /// Absolute expiry of the family.
+    pub expires_at: i64,
+}
+
+/// RFC 6749 §5.1 successful response. Its `Debug` shows no token.
+#[derive(Serialize)]
+pub struct TokenResponse {
+    /// The access token (a JWT, RFC 9068).
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Lifetime in seconds.
+    pub expires_in: u64,
+    /// Granted scope.
+    pub scope: String,
+    /// OIDC ID token, when `openid` was granted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    /// Refresh token (OAuth 2.1 §4.3), when the client may refresh.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<RefreshToken>,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &"<redacted>")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .field("id_token", &self.id_token.as_ref().map(|_| "<redacted>"))
+            .field("refresh_token", &self.refresh_token)
+            .finish()
+    }
+}
+
+/// A signed token response and the records to store before answering it.
+#[derive(Debug)]
+pub struct Issuance {
+    /// What the client gets.
+    pub response: TokenResponse,
+    /// What the store keeps.
+    pub records: NewTokens,
+}
+
+/// Signs token responses (see the module docs).
+#[derive(Debug, Clone)]
+pub struct TokenIssuer {
+    issuer: String,
+    access_token_lifetime: u64,
+    id_token_lifetime: i64,
+    refresh_token_idle_lifetime: i64,
+}
+
+impl TokenIssuer {
+    /// An issuer with the configuration's URL and lifetimes.
+    pub fn new(config: &Config) -> Self {
+        Self {
+            issuer: config.issuer.clone(),
+            access_token_lifetime: config.access_token_lifetime.as_secs(),
+            id_token_lifetime: config.id_token_lifetime.as_secs() as i64,
+            refresh_token_idle_lifetime: config.refresh_token_idle_lifetime.as_secs() as i64,
+        }
+    }
+
+    /// Signs an access token, an ID token when `issue.id_token`, and makes a
+    /// refresh token of the given family when `issue.refresh` is set, at
+    /// `now` with `keys`.
+    pub fn issue(
+        &self,
+        keys: &KeySet,
+        client: &Client,
+        issue: &Issue<'_>,
+        now: i64,
+    ) -> Result<Issuance, OAuthError> {
+        let ttl = self.access_token_lifetime;
+        let jti = secret::time_ordered_id(10).map_err(OAuthError::server_error)?;
+        let claims = AccessTokenClaims {
+            iss: &self.issuer,
+            exp: now + ttl as i64,
+            aud: &self.issuer,
+            sub: issue.subject,
+            client_id: &client.id,
+            iat: now,
+            jti: &jti,
+            scope: issue.scope,
+            auth_time: issue.auth_time,
+        };
+        let access_token = keys
+            .signer(ACCESS_TOKEN_ALG, now)
+            .and_then(|k| k.sign_jwt(ACCESS_TOKEN_TYP, &claims))
+            .map_err(OAuthError::server_error)?;
+        let access = AccessTokenRecord {
+            jti: jti.clone(),
+            grant_id: issue.grant_id.to_owned(),
+            client_id: client.id.clone(),
+            user_id: issue.subject.to_owned(),
+            scope: issue.scope.to_owned(),
+            expires_at: now + ttl as i64,
+        };
+
+        let id_token = if issue.id_token {
+            let signer = keys
+                .signer(&client.id_token_alg, now)
+                .map_err(OAuthError::server_error)?;
+            let at_hash = signer.half_hash(&access_token);
+            let claims = IdTokenClaims {
+                iss: &self.issuer,
+                sub: issue.subject,
+                aud: &client.id,
+                exp: now + self.id_token_lifetime,
+                iat: now,
+                auth_time: issue.auth_time.unwrap_or(now),
+                nonce: issue.nonce,
+                at_hash: &at_hash,
+            };
+            Some(
+                signer
+                    .sign_jwt("JWT", &claims)
+                    .map_err(OAuthError::server_error)?,
+            )
+        } else {
+            None
+        };
+
+        let (refresh_token, refresh) = match &issue.refresh {
+            None => (None, None),
+            Some(family) => {
+                let token = RefreshToken::generate().map_err(OAuthError::server_error)?;
+                let idle = now + self.refresh_token_idle_lifetime;
+                let record = RefreshTokenRecord {
+                    token_hash: token.hash(),
+                    grant_id: issue.grant_id.to_owned(),
+                    client_id: client.id.clone(),
+                    user_id: issue.subject.to_owned(),
+                    scope: family.scope.to_owned(),
+                    auth_time: issue.auth_time.unwrap_or(now),
+                    issued_at: now,
+                    family_expires_at: family.expires_at,
+                    idle_expires_at: idle.min(family.expires_at),
+                    access_jti: Some(jti),
+                };
+                (Some(token), Some(record))
+            }
+        };
+        Ok(Issuance {
+            response: TokenResponse {
+                access_token,
+                token_type: "Bearer",
+                expires_in: ttl,
+                scope: issue.scope.to_owned(),
+                id_token,
+                refresh_token,
+            },
+            records: NewTokens { access, refresh },
+        })
+    }
+}

@@ -1,0 +1,29 @@
+//! Registered clients, and the client assertion `jti`s they have used.
+
+use async_trait::async_trait;
+
+use super::StoreResult;
+use crate::model::Client;
+
+/// Clients (RFC 6749 §2) and their `private_key_jwt` assertions' `jti`s
+/// (RFC 7523 §3).
+#[async_trait]
+pub trait ClientStore: Send + Sync {
+    /// Creates a client. `Conflict` if the id is taken; nothing is written then.
+    async fn create_client(&self, client: &Client) -> StoreResult<()>;
+    /// The client with this id.
+    async fn get_client(&self, id: &str) -> StoreResult<Option<Client>>;
+    /// All clients, ordered by id.
+    async fn list_clients(&self) -> StoreResult<Vec<Client>>;
+    /// Deletes a client and revokes every grant it holds at `now`, in one
+    /// transaction: no token issued to it is accepted afterwards. False if
+    /// there was no such client (nothing changes then).
+    async fn delete_client(&self, id: &str, now: i64) -> StoreResult<bool>;
+    /// Replaces a client's secret hash; false if there is no such
+    /// confidential client.
+    async fn set_client_secret(&self, id: &str, secret_hash: &str) -> StoreResult<bool>;
+    /// Records a client assertion's `jti` until `expires_at`. False if it was
+    /// recorded before (a replay), in one atomic statement: of concurrent
+    /// calls with the same `jti`, exactly one gets true.
+    async fn record_jti(&self, client_id: &str, jti: &str, expires_at: i64) -> StoreResult<bool>;
+}

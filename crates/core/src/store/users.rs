@@ -1,0 +1,49 @@
+//! Users, their browser sessions and their consents.
+
+use async_trait::async_trait;
+
+use super::StoreResult;
+use crate::model::{Session, SessionInfo, User};
+
+/// Resource owners, their login sessions and what they consented to.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Creates a user. `Conflict` if the username is taken.
+    async fn create_user(&self, user: &User) -> StoreResult<()>;
+    /// The user with this username.
+    async fn get_user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
+    /// The user with this id (`sub`).
+    async fn get_user(&self, id: &str) -> StoreResult<Option<User>>;
+    /// All users, ordered by username.
+    async fn list_users(&self) -> StoreResult<Vec<User>>;
+    /// Deletes a user with their sessions and consents, and revokes every
+    /// grant they gave at `now`, in one transaction; false if there was no
+    /// such user. A live session therefore always has a user (the
+    /// authorization endpoint relies on it).
+    async fn delete_user(&self, username: &str, now: i64) -> StoreResult<bool>;
+    /// Replaces a password hash; false if there is no such user.
+    async fn set_password(&self, username: &str, password_hash: &str) -> StoreResult<bool>;
+
+    /// Stores a session under the hash of its cookie value.
+    async fn create_session(&self, id_hash: &str, session: &Session) -> StoreResult<()>;
+    /// The session, if it exists and `now < expires_at`.
+    async fn get_session(&self, id_hash: &str, now: i64) -> StoreResult<Option<Session>>;
+    /// The user's live sessions.
+    async fn list_sessions(&self, user_id: &str, now: i64) -> StoreResult<Vec<SessionInfo>>;
+    /// Ends one session.
+    async fn delete_session(&self, id_hash: &str) -> StoreResult<()>;
+    /// Ends every session of a user and revokes every grant they gave, in
+    /// one transaction; returns (sessions ended, grants revoked).
+    async fn revoke_user(&self, user_id: &str, now: i64) -> StoreResult<(u64, u64)>;
+
+    /// Records that the user granted these scopes to the client, adding to
+    /// what was granted before, in one transaction.
+    async fn grant_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        scopes: &[String],
+    ) -> StoreResult<()>;
+    /// Scopes the user has granted to the client.
+    async fn get_consent(&self, user_id: &str, client_id: &str) -> StoreResult<Vec<String>>;
+}

@@ -1,0 +1,54 @@
+//! The UserInfo endpoint (OIDC Core §5.3), with errors per RFC 6750 §3.1.
+
+use serde_json::{json, Value};
+
+use crate::error::{ErrorCode, OAuthError};
+use crate::Provider;
+
+/// The claims about the user of a bearer access token. Errors are
+/// `invalid_token` for a bad signature, another issuer, an expired or a
+/// revoked token (its grant's revocation included), `insufficient_scope`
+/// without `openid`.
+pub async fn userinfo(p: &Provider, bearer: &str) -> Result<Value, OAuthError> {
+    let invalid = |d: &str| OAuthError::new(ErrorCode::InvalidToken, d);
+    let claims = p
+        .keys()
+        .access_token_claims(bearer)
+        .ok_or_else(|| invalid("the access token is invalid"))?;
+    let now = p.now();
+    if claims["exp"].as_i64().is_none_or(|exp| exp <= now) {
+        return Err(invalid("the access token has expired"));
+    }
+    let jti = claims["jti"].as_str().unwrap_or_default();
+    if !p.store().access_token_active(jti, now).await? {
+        return Err(invalid("the access token has been revoked"));
+    }
+    let sub = claims["sub"].as_str().unwrap_or_default();
+    let Some(user) = p.store().get_user(sub).await? else {
+        return Err(invalid("the access token's user no longer exists"));
+    };
+    let scopes: Vec<&str> = claims["scope"]
+        .as_str()
+        .unwrap_or_default()
+        .split(' ')
+        .collect();
+    if !scopes.contains(&"openid") {
+        return Err(OAuthError::new(
+            ErrorCode::InsufficientScope,
+            "the userinfo endpoint needs the openid scope",
+        ));
+    }
+    let mut info = json!({"sub": user.id});
+    if scopes.contains(&"profile") {
+        info["preferred_username"] = json!(user.username);
+        if let Some(n) = &user.name {
+            info["name"] = json!(n);
+        }
+    }
+    if scopes.contains(&"email") {
+        if let Some(e) = &user.email {
+            info["email"] = json!(e);
+        }
+    }
+    Ok(info)
+}

@@ -1,0 +1,82 @@
+//! [`ClientStore`] on any backend.
+
+use async_trait::async_trait;
+use proofkey_core::model::Client;
+use proofkey_core::store::{ClientStore, StoreResult};
+
+use super::conflict;
+use crate::rows;
+use crate::statements as sql;
+use crate::tx::args;
+use crate::Database;
+
+#[async_trait]
+impl ClientStore for Database {
+    async fn create_client(&self, c: &Client) -> StoreResult<()> {
+        let (id, args) = (c.id.clone(), rows::client_args(c));
+        self.single(move |tx| {
+            Box::pin(async move {
+                tx.exec(&sql::INSERT_CLIENT, args)
+                    .await
+                    .map_err(conflict(format!("client {id:?}")))?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn get_client(&self, id: &str) -> StoreResult<Option<Client>> {
+        let id = id.to_owned();
+        self.single(move |tx| {
+            Box::pin(async move {
+                let row = tx.one(&sql::GET_CLIENT, args![id]).await?;
+                row.as_ref().map(rows::client).transpose()
+            })
+        })
+        .await
+    }
+
+    async fn list_clients(&self) -> StoreResult<Vec<Client>> {
+        self.single(|tx| {
+            Box::pin(async move {
+                let all = tx.all(&sql::LIST_CLIENTS, args![]).await?;
+                all.iter().map(rows::client).collect()
+            })
+        })
+        .await
+    }
+
+    async fn delete_client(&self, id: &str, now: i64) -> StoreResult<bool> {
+        let id = id.to_owned();
+        self.atomic(move |tx| {
+            Box::pin(async move {
+                tx.exec(&sql::REVOKE_CLIENT_GRANTS, args![now, &id]).await?;
+                Ok(tx.exec(&sql::DELETE_CLIENT, args![&id]).await? > 0)
+            })
+        })
+        .await
+    }
+
+    async fn set_client_secret(&self, id: &str, secret_hash: &str) -> StoreResult<bool> {
+        let (id, hash) = (id.to_owned(), secret_hash.to_owned());
+        self.single(move |tx| {
+            Box::pin(
+                async move { Ok(tx.exec(&sql::SET_CLIENT_SECRET, args![hash, id]).await? > 0) },
+            )
+        })
+        .await
+    }
+
+    async fn record_jti(&self, client_id: &str, jti: &str, expires_at: i64) -> StoreResult<bool> {
+        let (client_id, jti) = (client_id.to_owned(), jti.to_owned());
+        self.single(move |tx| {
+            Box::pin(async move {
+                let n = tx
+                    .exec(&sql::RECORD_JTI, args![client_id, jti, expires_at])
+                    .await?;
+                Ok(n == 1)
+            })
+        })
+        .await
+    }
+}

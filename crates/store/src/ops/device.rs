@@ -1,0 +1,141 @@
+//! [`DeviceStore`] on any backend.
+
+use async_trait::async_trait;
+use proofkey_core::model::{DeviceCode, DeviceDecision, DevicePoll, Issued, NewTokens};
+use proofkey_core::store::{DeviceStore, StoreResult};
+
+use super::grants::{finish, same_grant};
+use crate::rows;
+use crate::statements as sql;
+use crate::tx::args;
+use crate::Database;
+
+#[async_trait]
+impl DeviceStore for Database {
+    async fn insert_device_code(&self, d: &DeviceCode) -> StoreResult<()> {
+        let args = rows::device_args(d);
+        self.single(move |tx| {
+            Box::pin(async move {
+                tx.exec(&sql::INSERT_DEVICE_CODE, args).await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn pending_device_code(
+        &self,
+        user_code_hash: &str,
+        now: i64,
+    ) -> StoreResult<Option<DeviceCode>> {
+        let user_code_hash = user_code_hash.to_owned();
+        self.single(move |tx| {
+            Box::pin(async move {
+                let row = tx
+                    .one(&sql::PENDING_DEVICE_CODE, args![user_code_hash, now])
+                    .await?;
+                row.as_ref().map(rows::device).transpose()
+            })
+        })
+        .await
+    }
+
+    async fn decide_device_code(
+        &self,
+        user_code_hash: &str,
+        now: i64,
+        decision: &DeviceDecision,
+    ) -> StoreResult<bool> {
+        let (user_code_hash, decision) = (user_code_hash.to_owned(), decision.clone());
+        self.atomic(move |tx| {
+            Box::pin(async move {
+                let (status, user_id, auth_time) = match &decision {
+                    DeviceDecision::Approve {
+                        user_id, auth_time, ..
+                    } => ("approved", Some(user_id.clone()), Some(*auth_time)),
+                    DeviceDecision::Deny => ("denied", None, None),
+                };
+                let decided = tx
+                    .exec(
+                        &sql::DECIDE_DEVICE_CODE,
+                        args![status, user_id, auth_time, &user_code_hash, now],
+                    )
+                    .await?;
+                if decided == 0 {
+                    return Ok(false);
+                }
+                if let DeviceDecision::Approve {
+                    grant_id,
+                    user_id,
+                    auth_time,
+                    expires_at,
+                } = decision
+                {
+                    tx.exec(
+                        &sql::INSERT_DEVICE_GRANT,
+                        args![
+                            &grant_id,
+                            user_id,
+                            auth_time,
+                            expires_at,
+                            now,
+                            &user_code_hash
+                        ],
+                    )
+                    .await?;
+                    tx.exec(&sql::SET_DEVICE_GRANT, args![grant_id, user_code_hash])
+                        .await?;
+                }
+                Ok(true)
+            })
+        })
+        .await
+    }
+
+    async fn poll_device_code(&self, device_code_hash: &str, now: i64) -> StoreResult<DevicePoll> {
+        let device_code_hash = device_code_hash.to_owned();
+        self.single(move |tx| {
+            Box::pin(async move {
+                // Every expression in SET reads the row as it was before the
+                // update, so `slow` records whether this poll beat the
+                // interval then in force.
+                let Some(row) = tx
+                    .one(&sql::POLL_DEVICE_CODE, args![now, device_code_hash])
+                    .await?
+                else {
+                    return Ok(DevicePoll::NotFound);
+                };
+                Ok(DevicePoll::Polled {
+                    record: Box::new(rows::device(&row)?),
+                    slow_down: row.get("slow")?,
+                })
+            })
+        })
+        .await
+    }
+
+    async fn redeem_device_code_and_issue(
+        &self,
+        device_code_hash: &str,
+        now: i64,
+        tokens: &NewTokens,
+    ) -> StoreResult<Issued> {
+        let (hash, tokens) = (device_code_hash.to_owned(), tokens.clone());
+        self.atomic(move |tx| {
+            Box::pin(async move {
+                let Some(row) = tx.one(&sql::CONSUME_DEVICE_CODE, args![now, &hash]).await? else {
+                    let used = tx.one(&sql::DEVICE_CODE_CONSUMED, args![hash]).await?;
+                    return Ok(match used {
+                        Some(r) => Issued::Replayed {
+                            grant_id: r.get::<Option<String>>("grant_id")?.unwrap_or_default(),
+                        },
+                        None => Issued::NotFound,
+                    });
+                };
+                same_grant(&row, &tokens)?;
+                finish(tx, &tokens, Issued::Stored).await
+            })
+        })
+        .await
+    }
+}

@@ -1,0 +1,333 @@
+//! [`GrantStore`] on any backend: the issuance transactions.
+//!
+//! Every issuance ends in [`hold_and_store`]: the grant's row is updated
+//! (`HOLD_GRANT`, which only matches a live grant) before anything is
+//! stored. On PostgreSQL that update takes the row's lock until the
+//! transaction ends, and a revocation updates the same row first, so the
+//! two are ordered: a revocation that comes first makes the issuance store
+//! nothing; one that comes second waits for the issuance's commit and its
+//! readers (which all join the grant) refuse what the issuance stored. On
+//! SQLite one thread runs every transaction, one after another.
+
+use async_trait::async_trait;
+use proofkey_core::model::{
+    AccessTokenRecord, AuthorizationCode, CodeConsumption, Grant, Issued, NewTokens,
+    RefreshTokenRecord, RefreshTokenState, Rotation, StoredCode,
+};
+use proofkey_core::store::{GrantStore, StoreResult};
+use proofkey_core::StoreError;
+
+use crate::rows;
+use crate::statements as sql;
+use crate::tx::{args, Row, Tx};
+use crate::Database;
+
+/// Holds the grant of `tokens` (live only), moves its expiry to their
+/// horizon, and stores them. False, having stored nothing, if the grant
+/// is revoked or gone.
+pub(super) async fn hold_and_store(tx: &mut dyn Tx, tokens: &NewTokens) -> StoreResult<bool> {
+    let held = tx
+        .exec(&sql::HOLD_GRANT, args![tokens.horizon(), tokens.grant_id()])
+        .await?;
+    if held == 0 {
+        return Ok(false);
+    }
+    tx.exec(&sql::INSERT_ACCESS_TOKEN, rows::access_args(&tokens.access))
+        .await?;
+    if let Some(refresh) = &tokens.refresh {
+        tx.exec(&sql::INSERT_REFRESH_TOKEN, rows::refresh_args(refresh))
+            .await?;
+    }
+    Ok(true)
+}
+
+/// The grant of what was consumed must be the grant of what is issued.
+pub(super) fn same_grant(consumed: &Row, tokens: &NewTokens) -> StoreResult<()> {
+    let grant_id: String = consumed.get("grant_id")?;
+    let refresh_ok = tokens
+        .refresh
+        .as_ref()
+        .is_none_or(|r| r.grant_id == tokens.access.grant_id);
+    if grant_id == tokens.grant_id() && refresh_ok {
+        Ok(())
+    } else {
+        Err(StoreError::Backend(
+            "the tokens belong to another grant than what was presented".into(),
+        ))
+    }
+}
+
+/// `Stored` (or `done`) if the grant was held and the tokens stored.
+pub(super) async fn finish(
+    tx: &mut dyn Tx,
+    tokens: &NewTokens,
+    done: Issued,
+) -> StoreResult<Issued> {
+    Ok(if hold_and_store(tx, tokens).await? {
+        done
+    } else {
+        Issued::GrantRevoked
+    })
+}
+
+/// A code that could not be consumed: used before (`Replayed`) or unknown.
+async fn code_not_consumed(tx: &mut dyn Tx, code_hash: &str) -> StoreResult<Option<String>> {
+    let row = tx.one(&sql::CODE_GRANT, args![code_hash]).await?;
+    row.map(|r| r.get("grant_id")).transpose()
+}
+
+/// The rotated-token branch of a refresh: a lost answer's retry within the
+/// reuse interval when `retry_since` allows it and the child is unseen,
+/// otherwise a replay.
+async fn refresh_not_rotated(
+    tx: &mut dyn Tx,
+    token_hash: &str,
+    now: i64,
+    retry_since: Option<i64>,
+    tokens: &NewTokens,
+) -> StoreResult<Issued> {
+    let Some(rotated) = tx
+        .one(&sql::ROTATED_REFRESH_TOKEN, args![now, token_hash])
+        .await?
+    else {
+        return Ok(Issued::NotFound);
+    };
+    let grant_id: String = rotated.get("grant_id")?;
+    let rotated_at: i64 = rotated.get("rotated_at")?;
+    let child: Option<String> = rotated.get("replaced_by")?;
+    let new_child = tokens.refresh.as_ref().map(|r| r.token_hash.as_str());
+    if let (Some(since), Some(child), Some(new_child)) = (retry_since, child, new_child) {
+        if rotated_at >= since {
+            same_grant(&rotated, tokens)?;
+            if let Some(unseen) = tx
+                .one(&sql::REVOKE_UNSEEN_CHILD, args![now, child.as_str()])
+                .await?
+            {
+                if let Some(jti) = unseen.get::<Option<String>>("access_jti")? {
+                    tx.exec(&sql::REVOKE_ACCESS_BY_JTI, args![now, jti]).await?;
+                }
+                let replaced = tx
+                    .exec(&sql::REPLACE_CHILD, args![token_hash, child, new_child])
+                    .await?;
+                if replaced == 1 {
+                    return finish(tx, tokens, Issued::Reissued).await;
+                }
+            }
+        }
+    }
+    Ok(Issued::Replayed { grant_id })
+}
+
+#[async_trait]
+impl GrantStore for Database {
+    async fn create_grant_with_code(
+        &self,
+        grant: &Grant,
+        code: &AuthorizationCode,
+    ) -> StoreResult<()> {
+        let (grant, code) = (rows::grant_args(grant), rows::code_args(code));
+        self.atomic(move |tx| {
+            Box::pin(async move {
+                tx.exec(&sql::INSERT_GRANT, grant).await?;
+                tx.exec(&sql::INSERT_CODE, code).await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn find_code(&self, code_hash: &str) -> StoreResult<Option<StoredCode>> {
+        let code_hash = code_hash.to_owned();
+        self.single(move |tx| {
+            Box::pin(async move {
+                let Some(row) = tx.one(&sql::FIND_CODE, args![code_hash]).await? else {
+                    return Ok(None);
+                };
+                Ok(Some(StoredCode {
+                    code: rows::code(&row)?,
+                    used: row.get::<Option<i64>>("used_at")?.is_some(),
+                }))
+            })
+        })
+        .await
+    }
+
+    async fn consume_code(&self, code_hash: &str, now: i64) -> StoreResult<CodeConsumption> {
+        let code_hash = code_hash.to_owned();
+        self.single(move |tx| {
+            Box::pin(async move {
+                if let Some(row) = tx.one(&sql::CONSUME_CODE, args![now, &code_hash]).await? {
+                    return Ok(CodeConsumption::Consumed(Box::new(rows::code(&row)?)));
+                }
+                Ok(match code_not_consumed(tx, &code_hash).await? {
+                    Some(grant_id) => CodeConsumption::AlreadyUsed { grant_id },
+                    None => CodeConsumption::NotFound,
+                })
+            })
+        })
+        .await
+    }
+
+    async fn redeem_code_and_issue(
+        &self,
+        code_hash: &str,
+        now: i64,
+        tokens: &NewTokens,
+    ) -> StoreResult<Issued> {
+        let (code_hash, tokens) = (code_hash.to_owned(), tokens.clone());
+        self.atomic(move |tx| {
+            Box::pin(async move {
+                let Some(row) = tx.one(&sql::REDEEM_CODE, args![now, &code_hash]).await? else {
+                    return Ok(match code_not_consumed(tx, &code_hash).await? {
+                        Some(grant_id) => Issued::Replayed { grant_id },
+                        None => Issued::NotFound,
+                    });
+                };
+                same_grant(&row, &tokens)?;
+                finish(tx, &tokens, Issued::Stored).await
+            })
+        })
+        .await
+    }
+
+    async fn find_refresh_token(&self, token_hash: &str) -> StoreResult<Option<RefreshTokenState>> {
+        let token_hash = token_hash.to_owned();
+        self.single(move |tx| {
+            Box::pin(async move {
+                let row = tx.one(&sql::FIND_REFRESH_TOKEN, args![token_hash]).await?;
+                row.as_ref().map(rows::refresh_state).transpose()
+            })
+        })
+        .await
+    }
+
+    async fn rotate_refresh_and_issue(
+        &self,
+        token_hash: &str,
+        now: i64,
+        rotation: Rotation,
+        tokens: &NewTokens,
+    ) -> StoreResult<Issued> {
+        let (token_hash, tokens) = (token_hash.to_owned(), tokens.clone());
+        self.atomic(move |tx| {
+            Box::pin(async move {
+                let taken = match rotation {
+                    Rotation::Keep { idle_expires_at } => {
+                        tx.one(
+                            &sql::KEEP_REFRESH_TOKEN,
+                            args![now, &token_hash, idle_expires_at],
+                        )
+                        .await?
+                    }
+                    Rotation::Rotate { retry_since } => {
+                        let Some(child) = tokens.refresh.as_ref().map(|r| r.token_hash.clone())
+                        else {
+                            return Err(StoreError::Backend(
+                                "a rotation needs the refresh token that replaces it".into(),
+                            ));
+                        };
+                        let taken = tx
+                            .one(&sql::ROTATE_REFRESH_TOKEN, args![now, &token_hash, child])
+                            .await?;
+                        if taken.is_none() {
+                            return refresh_not_rotated(tx, &token_hash, now, retry_since, &tokens)
+                                .await;
+                        }
+                        taken
+                    }
+                };
+                let Some(row) = taken else {
+                    return Ok(Issued::NotFound);
+                };
+                same_grant(&row, &tokens)?;
+                finish(tx, &tokens, Issued::Stored).await
+            })
+        })
+        .await
+    }
+
+    async fn issue_client_credentials(&self, grant: &Grant, tokens: &NewTokens) -> StoreResult<()> {
+        if tokens.grant_id() != grant.id || tokens.refresh.is_some() {
+            return Err(StoreError::Backend(
+                "client_credentials issues one access token of its own grant".into(),
+            ));
+        }
+        let (grant, access) = (rows::grant_args(grant), rows::access_args(&tokens.access));
+        self.atomic(move |tx| {
+            Box::pin(async move {
+                tx.exec(&sql::INSERT_GRANT, grant).await?;
+                tx.exec(&sql::INSERT_ACCESS_TOKEN, access).await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn revoke_grant(&self, grant_id: &str, now: i64) -> StoreResult<bool> {
+        let grant_id = grant_id.to_owned();
+        self.single(move |tx| {
+            Box::pin(
+                async move { Ok(tx.exec(&sql::REVOKE_GRANT, args![now, grant_id]).await? > 0) },
+            )
+        })
+        .await
+    }
+
+    async fn access_token_active(&self, jti: &str, now: i64) -> StoreResult<bool> {
+        let jti = jti.to_owned();
+        self.single(move |tx| {
+            Box::pin(async move {
+                Ok(tx
+                    .one(&sql::ACCESS_TOKEN_ACTIVE, args![jti, now])
+                    .await?
+                    .is_some())
+            })
+        })
+        .await
+    }
+
+    async fn get_access_token(
+        &self,
+        jti: &str,
+        now: i64,
+    ) -> StoreResult<Option<AccessTokenRecord>> {
+        let jti = jti.to_owned();
+        self.single(move |tx| {
+            Box::pin(async move {
+                let row = tx.one(&sql::GET_ACCESS_TOKEN, args![jti, now]).await?;
+                row.as_ref().map(rows::access).transpose()
+            })
+        })
+        .await
+    }
+
+    async fn revoke_access_token(&self, jti: &str, client_id: &str, now: i64) -> StoreResult<bool> {
+        let (jti, client_id) = (jti.to_owned(), client_id.to_owned());
+        self.single(move |tx| {
+            Box::pin(async move {
+                let n = tx
+                    .exec(&sql::REVOKE_ACCESS_TOKEN, args![now, jti, client_id])
+                    .await?;
+                Ok(n > 0)
+            })
+        })
+        .await
+    }
+
+    async fn get_refresh_token(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<Option<RefreshTokenRecord>> {
+        let token_hash = token_hash.to_owned();
+        self.single(move |tx| {
+            Box::pin(async move {
+                let row = tx
+                    .one(&sql::GET_REFRESH_TOKEN, args![token_hash, now])
+                    .await?;
+                row.as_ref().map(rows::refresh).transpose()
+            })
+        })
+        .await
+    }
+}

@@ -1,0 +1,193 @@
+//! [`UserStore`] on any backend.
+
+use async_trait::async_trait;
+use proofkey_core::model::{Session, SessionInfo, User};
+use proofkey_core::store::{StoreResult, UserStore};
+
+use super::conflict;
+use crate::rows;
+use crate::statements as sql;
+use crate::tx::args;
+use crate::Database;
+
+#[async_trait]
+impl UserStore for Database {
+    async fn create_user(&self, u: &User) -> StoreResult<()> {
+        let (name, args) = (u.username.clone(), rows::user_args(u));
+        self.single(move |tx| {
+            Box::pin(async move {
+                tx.exec(&sql::INSERT_USER, args)
+                    .await
+                    .map_err(conflict(format!("user {name:?}")))?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn get_user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+        let username = username.to_owned();
+        self.single(move |tx| {
+            Box::pin(async move {
+                let row = tx.one(&sql::GET_USER_BY_USERNAME, args![username]).await?;
+                row.as_ref().map(rows::user).transpose()
+            })
+        })
+        .await
+    }
+
+    async fn get_user(&self, id: &str) -> StoreResult<Option<User>> {
+        let id = id.to_owned();
+        self.single(move |tx| {
+            Box::pin(async move {
+                let row = tx.one(&sql::GET_USER, args![id]).await?;
+                row.as_ref().map(rows::user).transpose()
+            })
+        })
+        .await
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        self.single(|tx| {
+            Box::pin(async move {
+                let all = tx.all(&sql::LIST_USERS, args![]).await?;
+                all.iter().map(rows::user).collect()
+            })
+        })
+        .await
+    }
+
+    async fn delete_user(&self, username: &str, now: i64) -> StoreResult<bool> {
+        let username = username.to_owned();
+        self.atomic(move |tx| {
+            Box::pin(async move {
+                let Some(row) = tx.one(&sql::GET_USER_BY_USERNAME, args![username]).await? else {
+                    return Ok(false);
+                };
+                let id: String = row.get("id")?;
+                tx.exec(&sql::REVOKE_USER_GRANTS, args![now, &id]).await?;
+                // Sessions and consents go with the user (ON DELETE CASCADE).
+                Ok(tx.exec(&sql::DELETE_USER, args![id]).await? > 0)
+            })
+        })
+        .await
+    }
+
+    async fn set_password(&self, username: &str, password_hash: &str) -> StoreResult<bool> {
+        let (username, hash) = (username.to_owned(), password_hash.to_owned());
+        self.single(move |tx| {
+            Box::pin(
+                async move { Ok(tx.exec(&sql::SET_PASSWORD, args![hash, username]).await? > 0) },
+            )
+        })
+        .await
+    }
+
+    async fn create_session(&self, id_hash: &str, s: &Session) -> StoreResult<()> {
+        let args = args![id_hash, &s.user_id, s.auth_time, s.expires_at];
+        self.single(move |tx| {
+            Box::pin(async move {
+                tx.exec(&sql::INSERT_SESSION, args).await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn get_session(&self, id_hash: &str, now: i64) -> StoreResult<Option<Session>> {
+        let id_hash = id_hash.to_owned();
+        self.single(move |tx| {
+            Box::pin(async move {
+                let Some(r) = tx.one(&sql::GET_SESSION, args![id_hash, now]).await? else {
+                    return Ok(None);
+                };
+                Ok(Some(Session {
+                    user_id: r.get("user_id")?,
+                    auth_time: r.get("auth_time")?,
+                    expires_at: r.get("expires_at")?,
+                }))
+            })
+        })
+        .await
+    }
+
+    async fn list_sessions(&self, user_id: &str, now: i64) -> StoreResult<Vec<SessionInfo>> {
+        let user_id = user_id.to_owned();
+        self.single(move |tx| {
+            Box::pin(async move {
+                let all = tx.all(&sql::LIST_SESSIONS, args![user_id, now]).await?;
+                all.iter()
+                    .map(|r| {
+                        Ok(SessionInfo {
+                            id: r.get("id")?,
+                            auth_time: r.get("auth_time")?,
+                            expires_at: r.get("expires_at")?,
+                        })
+                    })
+                    .collect()
+            })
+        })
+        .await
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> StoreResult<()> {
+        let id_hash = id_hash.to_owned();
+        self.single(move |tx| {
+            Box::pin(async move {
+                tx.exec(&sql::DELETE_SESSION, args![id_hash]).await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn revoke_user(&self, user_id: &str, now: i64) -> StoreResult<(u64, u64)> {
+        let user_id = user_id.to_owned();
+        self.atomic(move |tx| {
+            Box::pin(async move {
+                let sessions = tx.exec(&sql::DELETE_USER_SESSIONS, args![&user_id]).await?;
+                let grants = tx
+                    .exec(&sql::REVOKE_USER_GRANTS, args![now, &user_id])
+                    .await?;
+                Ok((sessions, grants))
+            })
+        })
+        .await
+    }
+
+    async fn grant_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        scopes: &[String],
+    ) -> StoreResult<()> {
+        let (user_id, client_id) = (user_id.to_owned(), client_id.to_owned());
+        // An empty scope set is remembered too, as the empty string.
+        let scopes = if scopes.is_empty() {
+            vec![String::new()]
+        } else {
+            scopes.to_vec()
+        };
+        self.atomic(move |tx| {
+            Box::pin(async move {
+                for s in scopes {
+                    tx.exec(&sql::INSERT_CONSENT, args![&user_id, &client_id, s])
+                        .await?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn get_consent(&self, user_id: &str, client_id: &str) -> StoreResult<Vec<String>> {
+        let (user_id, client_id) = (user_id.to_owned(), client_id.to_owned());
+        self.single(move |tx| {
+            Box::pin(async move {
+                let all = tx.all(&sql::GET_CONSENT, args![user_id, client_id]).await?;
+                all.iter().map(|r| r.get("scope")).collect()
+            })
+        })
+        .await
+    }
+}

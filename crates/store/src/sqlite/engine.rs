@@ -1,0 +1,221 @@
+//! The SQLite commit engine: one connection per node, on a thread of its
+//! own, with group commit.
+//!
+//! Requests send their operations to that thread as jobs, through a
+//! bounded queue: a caller waits (asynchronously, up to the acquire
+//! timeout, then `Unavailable`) while it is full, so a flood of requests
+//! costs waiting, never unbounded memory. The thread takes every job
+//! waiting (up to [`MAX_BATCH`]), runs them in one `BEGIN IMMEDIATE`
+//! transaction, each job in a savepoint of its own (so that a failing job
+//! rolls back alone, exactly as if it had been a transaction of its own),
+//! commits once, and only then answers each job. Under load a commit
+//! serves dozens of requests: one WAL append, one lock round, one write of
+//! each hot page. Request threads never block on the connection and never
+//! sleep in SQLite's busy handler. Measured with `bench/compare.sh`
+//! (docs/performance.md).
+//!
+//! **Invariant:** a job is answered only after the transaction holding it
+//! has committed: a consumed code or a rotated refresh token is durable
+//! (to `synchronous = NORMAL`'s measure) before the caller acts on it. If
+//! SQLite rolls the whole transaction back, every job of the batch fails.
+//!
+//! **Invariant:** the thread is the node's only writer; its transactions
+//! run one after another, so no two jobs ever interleave.
+
+use std::time::Duration;
+
+use proofkey_core::store::StoreResult;
+use proofkey_core::StoreError;
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+use super::map_err;
+
+/// Most jobs in one transaction. Large enough that a commit serves every
+/// request in flight at a few hundred concurrent clients; small enough that
+/// one batch never keeps the first job's caller waiting long.
+pub(super) const MAX_BATCH: usize = 256;
+
+/// Most jobs waiting for the thread. Past it, callers wait for room (up to
+/// the acquire timeout): back-pressure instead of unbounded memory.
+pub(super) const QUEUE_CAPACITY: usize = 4 * MAX_BATCH;
+
+/// What the connection's thread is asked to do.
+pub(super) enum Request {
+    /// An operation, run in the next batch.
+    Work(Box<dyn Job>),
+    /// `PRAGMA wal_checkpoint(RESTART)`, between batches (see
+    /// `checkpoint.rs`).
+    Restart(oneshot::Sender<StoreResult<(i64, i64)>>),
+}
+
+/// One caller's operation, run on the connection's thread.
+pub(super) trait Job: Send {
+    /// Runs the operation inside the batch's transaction.
+    fn run(&mut self, c: &mut Connection);
+    /// Answers the caller once the batch is over; `committed` is the
+    /// outcome of its transaction.
+    fn finish(self: Box<Self>, committed: &Result<(), String>);
+}
+
+/// A job made of a function of the connection.
+pub(super) struct Call<T, F> {
+    work: Option<F>,
+    result: Option<StoreResult<T>>,
+    reply: oneshot::Sender<StoreResult<T>>,
+}
+
+impl<T, F> Call<T, F> {
+    pub(super) fn new(work: F, reply: oneshot::Sender<StoreResult<T>>) -> Self {
+        Self {
+            work: Some(work),
+            result: None,
+            reply,
+        }
+    }
+}
+
+impl<T, F> Job for Call<T, F>
+where
+    T: Send,
+    F: FnOnce(&mut Connection) -> StoreResult<T> + Send,
+{
+    fn run(&mut self, c: &mut Connection) {
+        if let Some(work) = self.work.take() {
+            self.result = Some(in_savepoint(c, work));
+        }
+    }
+
+    fn finish(self: Box<Self>, committed: &Result<(), String>) {
+        let answer = match (committed, self.result) {
+            (Ok(()), Some(result)) => result,
+            (Ok(()), None) => Err(StoreError::Backend("the operation did not run".into())),
+            (Err(e), _) => Err(StoreError::Unavailable(e.clone())),
+        };
+        // The caller may have gone (its request was dropped): nothing to do.
+        let _ = self.reply.send(answer);
+    }
+}
+
+/// Runs `work` in a savepoint: rolled back alone if it fails, as a
+/// transaction of its own would be.
+fn in_savepoint<T>(
+    c: &mut Connection,
+    work: impl FnOnce(&mut Connection) -> StoreResult<T>,
+) -> StoreResult<T> {
+    run(c, "SAVEPOINT job").map_err(map_err)?;
+    let result = work(c);
+    if result.is_err() {
+        run(c, "ROLLBACK TO job").map_err(map_err)?;
+    }
+    run(c, "RELEASE job").map_err(map_err)?;
+    result
+}
+
+/// Runs a statement of the engine's own, prepared once.
+fn run(c: &Connection, statement: &str) -> rusqlite::Result<()> {
+    c.prepare_cached(statement)?.execute([]).map(|_| ())
+}
+
+/// The connection's thread: takes every job waiting (up to [`MAX_BATCH`]),
+/// runs them in one `BEGIN IMMEDIATE` transaction, commits, answers them;
+/// a checkpoint request runs between batches. Ends when every sender
+/// (every clone of the store) is gone.
+pub(super) fn serve(mut conn: Connection, mut requests: mpsc::Receiver<Request>) {
+    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = requests.blocking_recv() {
+        let mut restart = None;
+        let mut next = Some(first);
+        while let Some(request) = next.take() {
+            match request {
+                Request::Work(job) => batch.push(job),
+                Request::Restart(reply) => {
+                    restart = Some(reply);
+                    break;
+                }
+            }
+            if batch.len() < MAX_BATCH {
+                next = requests.try_recv().ok();
+            }
+        }
+        if !batch.is_empty() {
+            let committed = run_batch(&mut conn, &mut batch);
+            for job in batch.drain(..) {
+                job.finish(&committed);
+            }
+        }
+        if let Some(reply) = restart {
+            let outcome = conn
+                .query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+                })
+                .map_err(map_err);
+            let _ = reply.send(outcome);
+        }
+    }
+}
+
+/// One transaction for the whole batch; the commit's outcome (as text,
+/// since every job of the batch gets it).
+fn run_batch(conn: &mut Connection, batch: &mut [Box<dyn Job>]) -> Result<(), String> {
+    run(conn, "BEGIN IMMEDIATE").map_err(|e| e.to_string())?;
+    for job in batch.iter_mut() {
+        job.run(conn);
+        if conn.is_autocommit() {
+            // SQLite rolled the whole transaction back (an I/O error, a full
+            // disk): every job of the batch failed, none may say otherwise.
+            tracing::error!(jobs = batch.len(), "SQLite rolled back a batch");
+            return Err("the transaction was rolled back by the database".into());
+        }
+    }
+    match run(conn, "COMMIT") {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            tracing::error!(error = %e, jobs = batch.len(), "SQLite commit failed; rolled back");
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            Err(e.to_string())
+        }
+    }
+}
+
+/// The sending side: what a store handle holds.
+#[derive(Debug, Clone)]
+pub(super) struct Queue {
+    pub(super) jobs: mpsc::Sender<Request>,
+    /// How long a caller waits for room in a full queue.
+    pub(super) enqueue_timeout: Duration,
+}
+
+impl Queue {
+    /// Sends a request, waiting for room up to the timeout.
+    pub(super) async fn send(&self, request: Request) -> StoreResult<()> {
+        match tokio::time::timeout(self.enqueue_timeout, self.jobs.send(request)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(stopped()),
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "the database is overloaded: {QUEUE_CAPACITY} operations waiting for {:?}",
+                self.enqueue_timeout
+            ))),
+        }
+    }
+
+    /// Runs `work` on the connection's thread in the next batch, and waits
+    /// (asynchronously) for its answer, which comes after the commit. Once
+    /// queued, the work runs whether or not the caller still waits.
+    pub(super) async fn call<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        self.send(Request::Work(Box::new(Call::new(work, reply))))
+            .await?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+pub(super) fn stopped() -> StoreError {
+    StoreError::Unavailable("the SQLite connection's thread has stopped".into())
+}

@@ -1,0 +1,391 @@
+//! The SQLite store: the embedded default.
+//!
+//! WAL journal mode lets readers proceed while one writer writes;
+//! `synchronous = NORMAL` in WAL mode syncs at checkpoints rather than at
+//! every commit, so a power loss can lose the last transactions (codes and
+//! tokens of the last moments, which clients then simply re-request) but
+//! never corrupts the database.
+//!
+//! `engine.rs` is the commit engine (one connection on a thread of its
+//! own, group commit, a bounded queue); `checkpoint.rs` keeps the
+//! write-ahead log small; this module opens the database and runs the
+//! operations of `ops/` on the engine's connection ([`SqliteTx`]).
+//!
+//! Migrations are sqlx's (the `_sqlx_migrations` table of databases made by
+//! earlier versions stays valid), run on a short-lived sqlx connection at
+//! open.
+
+mod checkpoint;
+mod engine;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use proofkey_core::store::StoreResult;
+use proofkey_core::StoreError;
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::Connection;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{ConnectOptions as _, Connection as _};
+use tokio::sync::mpsc;
+
+use crate::statements::Stmt;
+use crate::tx::{Arg, Backend, Driver, Mode, Op, Row, Tx, TxFuture, Value};
+use crate::{Database, StoreSettings};
+
+pub use checkpoint::CHECKPOINT_INTERVAL;
+
+/// How long a statement waits for another process's write lock (an admin
+/// command, say) before it fails.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The SQLite driver: a handle on the engine's queue. Clones share the
+/// engine's thread, which ends when the last clone is dropped.
+#[derive(Debug, Clone)]
+pub(crate) struct Sqlite {
+    queue: engine::Queue,
+    path: Arc<str>,
+}
+
+pub(crate) fn map_err(e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode;
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+        {
+            StoreError::Conflict("record".into())
+        }
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(
+                f.code,
+                ErrorCode::DatabaseBusy
+                    | ErrorCode::DatabaseLocked
+                    | ErrorCode::CannotOpen
+                    | ErrorCode::DiskFull
+                    | ErrorCode::SystemIoFailure
+            ) =>
+        {
+            StoreError::Unavailable(e.to_string())
+        }
+        _ => StoreError::Backend(e.to_string()),
+    }
+}
+
+/// Opens a rusqlite connection with the store's settings.
+fn connect(path: &str) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA foreign_keys = ON;
+         -- 4 MiB of page cache: the node's only connection.
+         PRAGMA cache_size = -4096;
+         -- The store's checkpointer (checkpoint.rs) checkpoints the log;
+         -- SQLite's own passive checkpoints would run inside request
+         -- transactions and stop every request for their copy and fsync.
+         PRAGMA wal_autocheckpoint = 0;
+         -- After a checkpoint resets the log, its file is cut back to this
+         -- size (it is otherwise reused at its largest).
+         PRAGMA journal_size_limit = 67108864;",
+    )?;
+    conn.set_prepared_statement_cache_capacity(128);
+    Ok(conn)
+}
+
+impl Database {
+    /// Opens `sqlite://PATH` (or `sqlite:PATH`), creating the file if
+    /// needed, and applies pending migrations. The acquire timeout bounds
+    /// the wait for room in the engine's queue; the checkpoint interval
+    /// starts the checkpointer (see `checkpoint.rs`).
+    pub async fn open_sqlite(url: &str, settings: &StoreSettings) -> Result<Self, StoreError> {
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url)
+            .to_owned();
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))
+            .map_err(|e| StoreError::Backend(e.to_string()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let mut migrator = options
+            .connect()
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("cannot open {path}: {e}")))?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&mut migrator)
+            .await
+            .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
+        migrator
+            .close()
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let conn = connect(&path)
+            .map_err(|e| StoreError::Unavailable(format!("cannot open {path}: {e}")))?;
+        let (jobs, requests) = mpsc::channel(engine::QUEUE_CAPACITY);
+        std::thread::Builder::new()
+            .name("proofkey-sqlite".into())
+            .spawn(move || engine::serve(conn, requests))
+            .map_err(|e| StoreError::Backend(format!("cannot start the SQLite thread: {e}")))?;
+        let path: Arc<str> = path.into();
+        if let Some(interval) = settings.checkpoint_interval {
+            checkpoint::start(Arc::clone(&path), jobs.downgrade(), interval)?;
+        }
+        Ok(Database {
+            driver: Driver::Sqlite(Sqlite {
+                queue: engine::Queue {
+                    jobs,
+                    enqueue_timeout: settings.acquire_timeout,
+                },
+                path,
+            }),
+        })
+    }
+
+    /// SQLite: checkpoints the write-ahead log now (the checkpointer does
+    /// it every [`CHECKPOINT_INTERVAL`]; see `checkpoint.rs`). PostgreSQL
+    /// manages its own log: nothing to do.
+    pub async fn checkpoint(&self) -> StoreResult<()> {
+        match &self.driver {
+            Driver::Sqlite(s) => checkpoint::now(&s.path, &s.queue).await,
+            Driver::Pg(_) => Ok(()),
+        }
+    }
+}
+
+#[async_trait]
+impl Backend for Sqlite {
+    /// Every operation runs as one job: in a savepoint of its batch's
+    /// transaction, atomic whatever its mode.
+    async fn run<T: Send + 'static>(&self, _mode: Mode, op: Op<T>) -> StoreResult<T> {
+        self.queue
+            .call(move |conn| {
+                let mut tx = SqliteTx { conn };
+                ready(op(&mut tx))
+            })
+            .await
+    }
+}
+
+/// The result of an operation's future, which runs SQLite's statements
+/// synchronously and so is ready at its first poll.
+fn ready<T>(mut fut: TxFuture<'_, T>) -> StoreResult<T> {
+    match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(result) => result,
+        Poll::Pending => Err(StoreError::Backend(
+            "an operation waited for something other than SQLite".into(),
+        )),
+    }
+}
+
+/// The engine's connection, inside the batch's transaction.
+struct SqliteTx<'c> {
+    conn: &'c mut Connection,
+}
+
+impl rusqlite::ToSql for Arg {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        use rusqlite::types::Value as V;
+        Ok(match self {
+            Arg::Text(Some(s)) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Arg::Text(None) | Arg::Int(None) => ToSqlOutput::Owned(V::Null),
+            Arg::Int(Some(i)) => ToSqlOutput::Owned(V::Integer(*i)),
+            Arg::Bool(b) => ToSqlOutput::Owned(V::Integer(i64::from(*b))),
+            Arg::Blob(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
+        })
+    }
+}
+
+fn read_row(names: &[String], r: &rusqlite::Row<'_>) -> StoreResult<Row> {
+    let mut columns = Vec::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        let value = match r.get_ref(i).map_err(map_err)? {
+            ValueRef::Null => Value::Null,
+            ValueRef::Integer(n) => Value::Int(n),
+            ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+            ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+            ValueRef::Real(_) => {
+                return Err(StoreError::Backend(format!(
+                    "column {name:?} holds a real number"
+                )))
+            }
+        };
+        columns.push((name.clone(), value));
+    }
+    Ok(Row::new(columns))
+}
+
+impl SqliteTx<'_> {
+    fn rows(&mut self, st: &'static Stmt, args: &[Arg], limit: usize) -> StoreResult<Vec<Row>> {
+        let mut statement = self.conn.prepare_cached(st.sqlite()).map_err(map_err)?;
+        let names: Vec<String> = statement
+            .column_names()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let mut rows = statement
+            .query(rusqlite::params_from_iter(args))
+            .map_err(map_err)?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(map_err)? {
+            out.push(read_row(&names, r)?);
+            if out.len() == limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl Tx for SqliteTx<'_> {
+    async fn exec(&mut self, st: &'static Stmt, args: Vec<Arg>) -> StoreResult<u64> {
+        let mut statement = self.conn.prepare_cached(st.sqlite()).map_err(map_err)?;
+        let n = statement
+            .execute(rusqlite::params_from_iter(&args))
+            .map_err(map_err)?;
+        Ok(n as u64)
+    }
+
+    async fn one(&mut self, st: &'static Stmt, args: Vec<Arg>) -> StoreResult<Option<Row>> {
+        Ok(self.rows(st, &args, 1)?.pop())
+    }
+
+    async fn all(&mut self, st: &'static Stmt, args: Vec<Arg>) -> StoreResult<Vec<Row>> {
+        self.rows(st, &args, usize::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::tx::args;
+
+    async fn store() -> (tempfile::TempDir, Database) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("batch.db").display());
+        let settings = StoreSettings::default();
+        (dir, Database::open_sqlite(&url, &settings).await.unwrap())
+    }
+
+    fn path(s: &Database) -> Arc<str> {
+        match &s.driver {
+            Driver::Sqlite(d) => Arc::clone(&d.path),
+            Driver::Pg(_) => unreachable!(),
+        }
+    }
+
+    static INSERT_SETTING: Stmt = Stmt::new("INSERT INTO settings (name, value) VALUES (?1, 'v')");
+    static SETTING_NAMES: Stmt = Stmt::new("SELECT name FROM settings");
+
+    /// A job that fails after writing leaves nothing behind, and the jobs
+    /// around it, in the same transaction or not, commit.
+    #[tokio::test]
+    async fn a_failing_job_rolls_back_alone() {
+        let (_dir, s) = store().await;
+        let write = |name: String, fail: bool| {
+            s.atomic(move |tx| {
+                Box::pin(async move {
+                    tx.exec(&INSERT_SETTING, args![name]).await?;
+                    if fail {
+                        return Err(StoreError::Backend("failed on purpose".into()));
+                    }
+                    Ok(())
+                })
+            })
+        };
+        for i in 0..20 {
+            // Sent together, so that the thread usually takes them as one batch.
+            let (a, b, c) = tokio::join!(
+                write(format!("a{i}"), false),
+                write(format!("b{i}"), true),
+                write(format!("c{i}"), false)
+            );
+            a.unwrap();
+            assert!(matches!(b, Err(StoreError::Backend(_))));
+            c.unwrap();
+        }
+        let names: Vec<String> = s
+            .single(|tx| {
+                Box::pin(async move {
+                    let rows = tx.all(&SETTING_NAMES, args![]).await?;
+                    rows.iter().map(|r| r.get("name")).collect()
+                })
+            })
+            .await
+            .unwrap();
+        assert_eq!(names.iter().filter(|n| n.starts_with('a')).count(), 20);
+        assert_eq!(names.iter().filter(|n| n.starts_with('c')).count(), 20);
+        assert!(!names.iter().any(|n| n.starts_with('b')), "{names:?}");
+    }
+
+    /// Dropping every clone of the store ends its thread; a caller of a
+    /// stopped store gets `Unavailable`, not a hang.
+    #[tokio::test]
+    async fn the_thread_ends_with_the_last_clone() {
+        use proofkey_core::store::Maintenance;
+        let (_dir, s) = store().await;
+        let (jobs, requests) = mpsc::channel(1);
+        drop(requests);
+        let stopped = Database {
+            driver: Driver::Sqlite(Sqlite {
+                queue: engine::Queue {
+                    jobs,
+                    enqueue_timeout: Duration::from_secs(1),
+                },
+                path: path(&s),
+            }),
+        };
+        assert!(matches!(
+            stopped.ping().await,
+            Err(StoreError::Unavailable(_))
+        ));
+        s.ping().await.unwrap();
+    }
+
+    /// A full queue makes callers wait, and past the timeout fail with
+    /// `Unavailable`, without queueing their work: memory stays bounded.
+    #[tokio::test]
+    async fn a_full_queue_pushes_back() {
+        use proofkey_core::store::Maintenance;
+        let (jobs, requests) = mpsc::channel(2);
+        let (_dir, s) = store().await;
+        let stalled = Database {
+            driver: Driver::Sqlite(Sqlite {
+                queue: engine::Queue {
+                    jobs,
+                    enqueue_timeout: Duration::from_millis(50),
+                },
+                path: path(&s),
+            }),
+        };
+        // Nobody serves this queue: two requests fill it.
+        let waiting: Vec<_> = (0..2)
+            .map(|_| {
+                let st = stalled.clone();
+                tokio::spawn(async move { st.ping().await })
+            })
+            .collect();
+        while requests.len() < 2 {
+            tokio::task::yield_now().await;
+        }
+        let refused = stalled.ping().await;
+        assert!(
+            matches!(&refused, Err(StoreError::Unavailable(m)) if m.contains("overloaded")),
+            "{refused:?}"
+        );
+        assert_eq!(requests.len(), 2, "the refused call queued nothing");
+        drop(requests);
+        for w in waiting {
+            assert!(w.await.unwrap().is_err());
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! The one seam between the store's operations, written once in `ops/`,
+//! and the two drivers: a [`Tx`] runs statements from `statements.rs` with
+//! bound [`Arg`]s and hands back owned [`Row`]s; a [`Backend`] runs an
+//! operation either atomically (one transaction) or, for single-statement
+//! operations, as it comes.
+//!
+//! **Invariant:** no operation's control flow exists twice. A driver
+//! knows how to bind, run and read a statement, and how to begin and end a
+//! transaction; which statements an operation runs, in which order, and
+//! what it concludes from their results is written once in `ops/`.
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use proofkey_core::store::StoreResult;
+use proofkey_core::StoreError;
+
+use crate::statements::Stmt;
+
+/// A statement's bound parameter, typed even when NULL (PostgreSQL infers
+/// nothing from a NULL).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Arg {
+    Text(Option<String>),
+    Int(Option<i64>),
+    Bool(bool),
+    Blob(Vec<u8>),
+}
+
+impl From<&str> for Arg {
+    fn from(v: &str) -> Self {
+        Arg::Text(Some(v.to_owned()))
+    }
+}
+impl From<&String> for Arg {
+    fn from(v: &String) -> Self {
+        Arg::Text(Some(v.clone()))
+    }
+}
+impl From<String> for Arg {
+    fn from(v: String) -> Self {
+        Arg::Text(Some(v))
+    }
+}
+impl From<Option<String>> for Arg {
+    fn from(v: Option<String>) -> Self {
+        Arg::Text(v)
+    }
+}
+impl From<&Option<String>> for Arg {
+    fn from(v: &Option<String>) -> Self {
+        Arg::Text(v.clone())
+    }
+}
+impl From<Option<&str>> for Arg {
+    fn from(v: Option<&str>) -> Self {
+        Arg::Text(v.map(str::to_owned))
+    }
+}
+impl From<i64> for Arg {
+    fn from(v: i64) -> Self {
+        Arg::Int(Some(v))
+    }
+}
+impl From<Option<i64>> for Arg {
+    fn from(v: Option<i64>) -> Self {
+        Arg::Int(v)
+    }
+}
+impl From<bool> for Arg {
+    fn from(v: bool) -> Self {
+        Arg::Bool(v)
+    }
+}
+impl From<&[u8]> for Arg {
+    fn from(v: &[u8]) -> Self {
+        Arg::Blob(v.to_vec())
+    }
+}
+
+/// A statement's parameters, in order.
+macro_rules! args {
+    ($($e:expr),* $(,)?) => { vec![$($crate::tx::Arg::from($e)),*] };
+}
+pub(crate) use args;
+
+/// A column's value as read.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Value {
+    Null,
+    Int(i64),
+    Bool(bool),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+/// A row, owned, with its column names.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Row {
+    columns: Vec<(String, Value)>,
+}
+
+impl Row {
+    pub(crate) fn new(columns: Vec<(String, Value)>) -> Self {
+        Self { columns }
+    }
+
+    /// The column `name`, decoded.
+    pub(crate) fn get<T: FromValue>(&self, name: &str) -> StoreResult<T> {
+        let value = self
+            .columns
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
+            .ok_or_else(|| StoreError::Backend(format!("no column {name:?} in the row")))?;
+        T::from_value(value)
+            .ok_or_else(|| StoreError::Backend(format!("column {name:?} holds {value:?}")))
+    }
+}
+
+/// A Rust type a column decodes to.
+pub(crate) trait FromValue: Sized {
+    fn from_value(v: &Value) -> Option<Self>;
+}
+
+impl FromValue for String {
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Text(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+}
+impl FromValue for i64 {
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+}
+impl FromValue for bool {
+    fn from_value(v: &Value) -> Option<Self> {
+        // SQLite keeps booleans as integers.
+        match v {
+            Value::Bool(b) => Some(*b),
+            Value::Int(i) => Some(*i != 0),
+            _ => None,
+        }
+    }
+}
+impl FromValue for Vec<u8> {
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Blob(b) => Some(b.clone()),
+            _ => None,
+        }
+    }
+}
+impl<T: FromValue> FromValue for Option<T> {
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Null => Some(None),
+            other => T::from_value(other).map(Some),
+        }
+    }
+}
+
+/// Statements run inside an operation: in its transaction when it is
+/// atomic.
+#[async_trait]
+pub(crate) trait Tx: Send {
+    /// Runs a statement; how many rows it changed.
+    async fn exec(&mut self, st: &'static Stmt, args: Vec<Arg>) -> StoreResult<u64>;
+    /// The first row a statement returns, if any. A statement that changes
+    /// rows (`UPDATE ... RETURNING`) changes them all, whatever is read.
+    async fn one(&mut self, st: &'static Stmt, args: Vec<Arg>) -> StoreResult<Option<Row>>;
+    /// Every row a statement returns.
+    async fn all(&mut self, st: &'static Stmt, args: Vec<Arg>) -> StoreResult<Vec<Row>>;
+}
+
+/// A boxed future borrowing the transaction.
+pub(crate) type TxFuture<'t, T> = Pin<Box<dyn Future<Output = StoreResult<T>> + Send + 't>>;
+
+/// An operation: statements on a [`Tx`], and what follows from them.
+pub(crate) type Op<T> = Box<dyn for<'t> FnOnce(&'t mut dyn Tx) -> TxFuture<'t, T> + Send>;
+
+/// How an operation runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// All its statements commit together, or none does (its error rolls
+    /// back everything it did).
+    Atomic,
+    /// A single statement: no transaction needed around it (PostgreSQL
+    /// saves the `BEGIN`/`COMMIT` round trips; SQLite runs every
+    /// operation in its batch's transaction anyway).
+    Single,
+}
+
+/// A driver: where operations run.
+#[async_trait]
+pub(crate) trait Backend: Send + Sync + Debug + 'static {
+    /// Runs `op` as `mode` says, and answers after it has committed.
+    async fn run<T: Send + 'static>(&self, mode: Mode, op: Op<T>) -> StoreResult<T>;
+}
+
+/// The drivers.
+#[derive(Debug, Clone)]
+pub(crate) enum Driver {
+    Sqlite(crate::sqlite::Sqlite),
+    Pg(crate::postgres::Pg),
+}
+
+/// The store: every operation of `ops/`, on SQLite or PostgreSQL. Open it
+/// with [`crate::open`] (or [`Database::open_sqlite`],
+/// [`Database::open_postgres`]).
+#[derive(Debug, Clone)]
+pub struct Database {
+    pub(crate) driver: Driver,
+}
+
+impl Database {
+    async fn run<T: Send + 'static>(&self, mode: Mode, op: Op<T>) -> StoreResult<T> {
+        match &self.driver {
+            Driver::Sqlite(d) => d.run(mode, op).await,
+            Driver::Pg(d) => d.run(mode, op).await,
+        }
+    }
+
+    /// Runs an atomic operation.
+    pub(crate) async fn atomic<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: for<'t> FnOnce(&'t mut dyn Tx) -> TxFuture<'t, T> + Send + 'static,
+    {
+        self.run(Mode::Atomic, Box::new(f)).await
+    }
+
+    /// Runs a single-statement operation.
+    pub(crate) async fn single<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: for<'t> FnOnce(&'t mut dyn Tx) -> TxFuture<'t, T> + Send + 'static,
+    {
+        self.run(Mode::Single, Box::new(f)).await
+    }
+}
