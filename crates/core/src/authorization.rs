@@ -117,8 +117,8 @@ pub async fn consent(
 /// 256 random bits behind a clock part ([`secret::time_ordered_token`]),
 /// kept only as a hash with everything the token endpoint checks; the
 /// redirect carries `code`, `state` and `iss` (RFC 9207 §2). The grant
-/// lives as long as the code's record (`code_retention` past its expiry),
-/// until a redemption moves it on.
+/// lives as long as the code's record (`code_retention` past its expiry)
+/// and what its redemption will issue, whichever is longer.
 pub async fn issue_code(
     p: &Provider,
     req: &ValidRequest,
@@ -135,7 +135,10 @@ pub async fn issue_code(
         user_id: Some(session.user_id.clone()),
         scope: scope.clone(),
         auth_time: Some(session.auth_time),
-        expires_at: expires_at + config.code_retention.as_secs() as i64,
+        expires_at: (expires_at + config.code_retention.as_secs() as i64).max(
+            p.issuer()
+                .grant_expiry(&req.client, &scope, expires_at),
+        ),
         created_at: now,
     };
     let record = AuthorizationCode {

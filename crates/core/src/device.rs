@@ -210,20 +210,27 @@ pub async fn decide(
         return Ok(false);
     };
     let now = p.now();
+    let hash = secret::hash_token(&n);
     let decision = if approve {
+        let Some(pending) = p.store().pending_device_code(&hash, now).await? else {
+            return Ok(false);
+        };
+        let Some(client) = p.clients().get(&pending.client_id).await? else {
+            return Ok(false);
+        };
         DeviceDecision::Approve {
             grant_id: secret::time_ordered_id(10).map_err(OAuthError::server_error)?,
             user_id: session.user_id.clone(),
             auth_time: session.auth_time,
-            // Until the device's tokens move it on: as long as the code.
-            expires_at: now + p.config().device_code_lifetime.as_secs() as i64,
+            // The device's tokens come at the latest when its code expires.
+            expires_at: p
+                .issuer()
+                .grant_expiry(&client, &pending.scope, pending.expires_at),
         }
     } else {
         DeviceDecision::Deny
     };
-    Ok(p.store()
-        .decide_device_code(&secret::hash_token(&n), now, &decision)
-        .await?)
+    Ok(p.store().decide_device_code(&hash, now, &decision).await?)
 }
 
 #[cfg(test)]

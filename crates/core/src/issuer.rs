@@ -87,12 +87,22 @@ pub struct Issuance {
     pub records: NewTokens,
 }
 
+/// OAuth 2.1 §4.3: whether a refresh token is issued with the tokens of a
+/// grant of `scope`: when the client may refresh and either
+/// `offline_access` was granted or the client is registered to always get
+/// one.
+pub fn refresh_due(client: &Client, scope: &str) -> bool {
+    client.may_use(crate::grant::refresh_token::GRANT_TYPE)
+        && (scope.split(' ').any(|s| s == "offline_access") || client.always_issue_refresh_token)
+}
+
 /// Signs token responses (see the module docs).
 #[derive(Debug, Clone)]
 pub struct TokenIssuer {
     issuer: String,
     access_token_lifetime: u64,
     id_token_lifetime: i64,
+    refresh_token_lifetime: i64,
     refresh_token_idle_lifetime: i64,
 }
 
@@ -103,8 +113,30 @@ impl TokenIssuer {
             issuer: config.issuer.clone(),
             access_token_lifetime: config.access_token_lifetime.as_secs(),
             id_token_lifetime: config.id_token_lifetime.as_secs() as i64,
+            refresh_token_lifetime: config.refresh_token_lifetime.as_secs() as i64,
             refresh_token_idle_lifetime: config.refresh_token_idle_lifetime.as_secs() as i64,
         }
+    }
+
+    /// How long a grant must live whose first tokens are issued at the
+    /// latest at `first_issue_by` (its code's or device code's expiry):
+    /// as long as its refresh family if a refresh token is due, else as
+    /// long as its access token. Set when the grant is created, so that
+    /// issuing into it need not move it (the store moves it only if
+    /// something would outlive it).
+    pub fn grant_expiry(&self, client: &Client, scope: &str, first_issue_by: i64) -> i64 {
+        first_issue_by
+            + if refresh_due(client, scope) {
+                self.refresh_token_lifetime
+            } else {
+                self.access_token_lifetime as i64
+            }
+    }
+
+    /// The absolute expiry of a refresh token family that starts at `now`
+    /// (OAuth 2.1 §4.3.1).
+    pub fn family_expiry(&self, now: i64) -> i64 {
+        now + self.refresh_token_lifetime
     }
 
     /// Signs an access token, an ID token when `issue.id_token`, and makes a

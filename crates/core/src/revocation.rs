@@ -57,14 +57,41 @@ pub async fn find_token(
 /// RFC 7009 §2.1: revokes `token` if it belongs to `client`. Unknown,
 /// expired or already revoked tokens are not an error (§2.2). Revoking a
 /// refresh token revokes its grant: every token of it, access tokens
-/// included. A token of another client is refused.
+/// included (§2.1's SHOULD). A token of another client is refused.
+///
+/// A refresh token that was rotated meanwhile (a refresh of it raced the
+/// revocation, or the client revokes the token it held before its last
+/// refresh) still names its grant, which the client means to end: the
+/// grant is revoked too, so that a logout never loses to a refresh in
+/// flight.
 pub async fn revoke(p: &Provider, client_id: &str, params: &Params) -> Result<(), OAuthError> {
     let get = |n: &str| params.get(n).map_err(OAuthError::invalid_request);
     let token = get("token")?.ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     let hint = get("token_type_hint")?;
     let now = p.now();
     match find_token(p, token, hint).await? {
-        None => Ok(()),
+        None => {
+            let Some(found) = p
+                .store()
+                .find_refresh_token(&secret::hash_token(token))
+                .await?
+            else {
+                return Ok(());
+            };
+            if found.record.client_id != client_id {
+                return Err(not_yours());
+            }
+            if found.rotated_at.is_some() && !found.revoked {
+                let live = p.store().revoke_grant(&found.record.grant_id, now).await?;
+                tracing::info!(
+                    client_id,
+                    grant_id = %found.record.grant_id,
+                    live,
+                    "rotated refresh token revoked with its grant"
+                );
+            }
+            Ok(())
+        }
         Some(Found::Access(r, _)) => {
             if r.client_id != client_id {
                 return Err(not_yours());

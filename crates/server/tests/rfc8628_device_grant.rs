@@ -39,26 +39,6 @@ async fn poll(s: &TestServer, device_code: &str) -> (u16, serde_json::Value) {
     (status, body)
 }
 
-/// The user's part in a browser: sign in on the page, enter the code, decide.
-async fn user_decides(s: &TestServer, b: &mut Browser, typed_code: &str, decision: &str) -> Page {
-    let page = b.get(&format!("{}/device", s.base)).await;
-    let mut form = page.hidden_fields();
-    form.push(("user_code".into(), typed_code.into()));
-    if page.body.contains("name=\"password\"") {
-        form.push(("username".into(), "alice".into()));
-        form.push(("password".into(), PASSWORD.into()));
-    }
-    let confirm = b.post(&format!("{}/device", s.base), &form).await;
-    assert!(
-        confirm.body.contains("name=\"decision\""),
-        "{}",
-        confirm.body
-    );
-    let mut form = confirm.hidden_fields();
-    form.push(("decision".into(), decision.into()));
-    b.post(&format!("{}/device/decision", s.base), &form).await
-}
-
 #[tokio::test]
 async fn discovery_advertises_the_device_grant() {
     let s = setup().await;

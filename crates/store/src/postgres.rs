@@ -19,7 +19,7 @@ use sqlx::postgres::{PgArguments, PgPoolOptions, PgRow};
 use sqlx::query::Query;
 use sqlx::{Column as _, PgPool, Postgres, Row as _, TypeInfo as _};
 
-use crate::statements::Stmt;
+use crate::statements::{Dialect, Stmt};
 use crate::tx::{Arg, Backend, Driver, Mode, Op, Row, Tx, Value};
 use crate::{Database, StoreSettings};
 
@@ -108,8 +108,11 @@ fn bind(st: &'static Stmt, args: Vec<Arg>) -> Query<'static, Postgres, PgArgumen
     q
 }
 
-fn read_row(r: &PgRow) -> StoreResult<Row> {
-    let mut columns = Vec::with_capacity(r.len());
+fn read_row(st: &'static Stmt, r: &PgRow) -> StoreResult<Row> {
+    let names = st.columns(Dialect::Pg, || {
+        r.columns().iter().map(|c| c.name().to_owned()).collect()
+    });
+    let mut values = Vec::with_capacity(r.len());
     for (i, c) in r.columns().iter().enumerate() {
         let decoded = match c.type_info().name() {
             "TEXT" | "VARCHAR" | "NAME" => r
@@ -134,9 +137,9 @@ fn read_row(r: &PgRow) -> StoreResult<Row> {
                 )))
             }
         };
-        columns.push((c.name().to_owned(), decoded.map_err(map_err)?));
+        values.push(decoded.map_err(map_err)?);
     }
-    Ok(Row::new(columns))
+    Ok(Row::new(names, values))
 }
 
 #[async_trait]
@@ -161,7 +164,10 @@ impl Tx for PgTx<'_> {
             PgTx::Pool(pool) => q.fetch_all(*pool).await,
             PgTx::Tx(tx) => q.fetch_all(&mut ***tx).await,
         };
-        rows.map_err(map_err)?.iter().map(read_row).collect()
+        rows.map_err(map_err)?
+            .iter()
+            .map(|r| read_row(st, r))
+            .collect()
     }
 }
 

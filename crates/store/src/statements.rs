@@ -12,11 +12,22 @@
 
 use std::sync::OnceLock;
 
-/// A statement, and its PostgreSQL translation once made.
+use crate::tx::Columns;
+
+/// A statement, its PostgreSQL translation once made, and the names of
+/// the columns it returns on each driver once read.
 #[derive(Debug)]
 pub(crate) struct Stmt {
     sqlite: &'static str,
     pg: OnceLock<String>,
+    columns: [OnceLock<Columns>; 2],
+}
+
+/// Which driver's column names (they agree; each reads its own).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Dialect {
+    Sqlite = 0,
+    Pg = 1,
 }
 
 impl Stmt {
@@ -24,7 +35,18 @@ impl Stmt {
         Self {
             sqlite,
             pg: OnceLock::new(),
+            columns: [OnceLock::new(), OnceLock::new()],
         }
+    }
+
+    /// The names of the columns this statement returns on `dialect`,
+    /// read by `read` the first time.
+    pub(crate) fn columns(
+        &'static self,
+        dialect: Dialect,
+        read: impl FnOnce() -> Vec<String>,
+    ) -> Columns {
+        std::sync::Arc::clone(self.columns[dialect as usize].get_or_init(|| read().into()))
     }
 
     /// As SQLite runs it.
@@ -111,9 +133,13 @@ statements! {
     // Grants.
     INSERT_GRANT = "INSERT INTO grants (id, client_id, user_id, scope, auth_time, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)";
     /// Holds the grant's row until the transaction ends (PostgreSQL: its
-    /// row lock; SQLite: the one writer), checks it is live, and moves its
-    /// expiry forward. Every issuance runs it before storing anything.
-    HOLD_GRANT = "UPDATE grants SET expires_at = MAX(expires_at, ?1) WHERE id = ?2 AND revoked_at IS NULL";
+    /// row lock; SQLite: the one writer) and checks it is live. Every
+    /// issuance runs it before storing anything. It writes an unindexed
+    /// column (to the value it has), so that no index is rewritten.
+    HOLD_GRANT = "UPDATE grants SET revoked_at = NULL WHERE id = ? AND revoked_at IS NULL";
+    /// Moves a held grant's expiry forward, when what is issued would
+    /// outlive it (rarely: the grant's expiry is set for what it will hold).
+    EXTEND_GRANT = "UPDATE grants SET expires_at = ?1 WHERE id = ?2 AND expires_at < ?1";
     /// A revoked grant is kept a day (its tokens' replays are answered as
     /// such), then swept with what is left of it.
     REVOKE_GRANT = "UPDATE grants SET revoked_at = ?1, expires_at = MIN(expires_at, ?1 + 86400)

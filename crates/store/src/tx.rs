@@ -96,15 +96,20 @@ pub(crate) enum Value {
     Blob(Vec<u8>),
 }
 
-/// A row, owned, with its column names.
-#[derive(Debug, Clone, Default)]
+/// A statement's column names, read once per statement and driver
+/// ([`Stmt::columns`]) and shared by every row it returns.
+pub(crate) type Columns = std::sync::Arc<[String]>;
+
+/// A row, owned: its values, by the statement's columns.
+#[derive(Debug, Clone)]
 pub(crate) struct Row {
-    columns: Vec<(String, Value)>,
+    columns: Columns,
+    values: Vec<Value>,
 }
 
 impl Row {
-    pub(crate) fn new(columns: Vec<(String, Value)>) -> Self {
-        Self { columns }
+    pub(crate) fn new(columns: Columns, values: Vec<Value>) -> Self {
+        Self { columns, values }
     }
 
     /// The column `name`, decoded.
@@ -112,8 +117,8 @@ impl Row {
         let value = self
             .columns
             .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v)
+            .position(|n| n == name)
+            .and_then(|i| self.values.get(i))
             .ok_or_else(|| StoreError::Backend(format!("no column {name:?} in the row")))?;
         T::from_value(value)
             .ok_or_else(|| StoreError::Backend(format!("column {name:?} holds {value:?}")))

@@ -5,7 +5,7 @@ use proofkey_pkce::{CodeChallenge, CodeVerifier, Method};
 
 use super::{param, TokenResponse};
 use crate::error::OAuthError;
-use crate::issuer::{Issue, RefreshFamily};
+use crate::issuer::{refresh_due, Issue, RefreshFamily};
 use crate::model::{AuthorizationCode, Client, CodeConsumption, Issued, StoredCode};
 use crate::{secret, Provider};
 
@@ -50,12 +50,9 @@ pub async fn exchange(
         );
     }
 
-    // OAuth 2.1 §4.3: a refresh token when the client may refresh and either
-    // offline_access was granted or the client is registered to always get one.
     let scopes: Vec<&str> = code.scope.split(' ').collect();
-    let refresh = client.may_use(super::refresh_token::GRANT_TYPE)
-        && (scopes.contains(&"offline_access") || client.always_issue_refresh_token);
-    let family_expiry = now + provider.config().refresh_token_lifetime.as_secs() as i64;
+    let refresh = refresh_due(client, &code.scope);
+    let family_expiry = provider.issuer().family_expiry(now);
     let issuance = provider.issuer().issue(
         &provider.keys().current(),
         client,
@@ -90,20 +87,20 @@ fn unknown() -> OAuthError {
 }
 
 /// RFC 6749 §4.1.2, RFC 9700 §4.2.4: a code used twice was stolen; its
-/// grant is revoked, in a transaction of its own. The error to answer.
+/// grant is revoked. The error to answer.
 async fn replayed(
     provider: &Provider,
     client: &Client,
     grant_id: &str,
 ) -> Result<OAuthError, OAuthError> {
-    let revoked = provider
-        .store()
-        .revoke_grant(grant_id, provider.now())
-        .await?;
-    tracing::warn!(client_id = %client.id, grant_id, revoked, "authorization code replayed; its grant is revoked");
-    Ok(OAuthError::invalid_grant(
+    super::revoke_stolen(
+        provider,
+        client,
+        grant_id,
+        "authorization code replayed",
         "the authorization code has already been used; tokens issued from it are revoked",
-    ))
+    )
+    .await
 }
 
 /// Everything a code must satisfy before tokens are issued for it.

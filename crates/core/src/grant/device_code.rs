@@ -3,7 +3,7 @@
 
 use super::{param, TokenResponse};
 use crate::error::{ErrorCode, OAuthError};
-use crate::issuer::{Issue, RefreshFamily};
+use crate::issuer::{refresh_due, Issue, RefreshFamily};
 use crate::model::{Client, DevicePoll, DeviceStatus, Issued};
 use crate::{secret, Provider};
 
@@ -65,9 +65,8 @@ pub async fn poll(
                 ));
             };
             let scopes: Vec<&str> = record.scope.split(' ').filter(|s| !s.is_empty()).collect();
-            let refresh = client.may_use(super::refresh_token::GRANT_TYPE)
-                && (scopes.contains(&"offline_access") || client.always_issue_refresh_token);
-            let family_expiry = now + provider.config().refresh_token_lifetime.as_secs() as i64;
+            let refresh = refresh_due(client, &record.scope);
+            let family_expiry = provider.issuer().family_expiry(now);
             let issuance = provider.issuer().issue(
                 &provider.keys().current(),
                 client,

@@ -22,6 +22,24 @@ pub struct TokenRequest {
     pub authorization: Option<crate::secret::Credentials>,
 }
 
+/// Evidence of theft (RFC 9700 §4.14.2 a rotated refresh token presented
+/// again, RFC 6749 §4.1.2 a code used twice): revokes the grant, in a
+/// transaction of its own, and returns the `invalid_grant` to answer.
+async fn revoke_stolen(
+    provider: &Provider,
+    client: &crate::model::Client,
+    grant_id: &str,
+    evidence: &'static str,
+    description: &'static str,
+) -> Result<OAuthError, OAuthError> {
+    let revoked = provider
+        .store()
+        .revoke_grant(grant_id, provider.now())
+        .await?;
+    tracing::warn!(client_id = %client.id, grant_id, revoked, "{evidence}; its grant is revoked");
+    Ok(OAuthError::invalid_grant(description))
+}
+
 fn param<'a>(params: &'a Params, name: &str) -> Result<Option<&'a str>, OAuthError> {
     params.get(name).map_err(OAuthError::invalid_request)
 }

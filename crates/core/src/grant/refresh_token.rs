@@ -129,18 +129,18 @@ pub async fn refresh(
 }
 
 /// RFC 9700 §4.14.2: a rotated refresh token presented again was copied;
-/// its grant is revoked, in a transaction of its own. The error to answer.
+/// its grant is revoked. The error to answer.
 async fn reused(
     provider: &Provider,
     client: &Client,
     grant_id: &str,
 ) -> Result<OAuthError, OAuthError> {
-    let revoked = provider
-        .store()
-        .revoke_grant(grant_id, provider.now())
-        .await?;
-    tracing::warn!(client_id = %client.id, grant_id, revoked, "rotated refresh token reused; its family is revoked");
-    Ok(OAuthError::invalid_grant(
+    super::revoke_stolen(
+        provider,
+        client,
+        grant_id,
+        "rotated refresh token reused",
         "the refresh token was already used; every token of this authorization is revoked",
-    ))
+    )
+    .await
 }

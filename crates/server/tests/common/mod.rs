@@ -439,6 +439,32 @@ impl Browser {
     }
 }
 
+/// RFC 8628 §3.3, the user's part in a browser: sign in on the device
+/// page as alice (if asked), enter the code, decide.
+pub async fn user_decides(
+    s: &TestServer,
+    b: &mut Browser,
+    typed_code: &str,
+    decision: &str,
+) -> Page {
+    let page = b.get(&format!("{}/device", s.base)).await;
+    let mut form = page.hidden_fields();
+    form.push(("user_code".into(), typed_code.into()));
+    if page.body.contains("name=\"password\"") {
+        form.push(("username".into(), "alice".into()));
+        form.push(("password".into(), PASSWORD.into()));
+    }
+    let confirm = b.post(&format!("{}/device", s.base), &form).await;
+    assert!(
+        confirm.body.contains("name=\"decision\""),
+        "{}",
+        confirm.body
+    );
+    let mut form = confirm.hidden_fields();
+    form.push(("decision".into(), decision.into()));
+    b.post(&format!("{}/device/decision", s.base), &form).await
+}
+
 /// The code from a successful redirect, after checking `state` and `iss`.
 pub fn code_of(page: &Page, base: &str, state: &str) -> String {
     let p = page.redirect_params();

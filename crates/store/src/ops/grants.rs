@@ -23,15 +23,18 @@ use crate::tx::{args, Row, Tx};
 use crate::Database;
 
 /// Holds the grant of `tokens` (live only), moves its expiry to their
-/// horizon, and stores them. False, having stored nothing, if the grant
-/// is revoked or gone.
+/// horizon if they would outlive it, and stores them. False, having stored
+/// nothing, if the grant is revoked or gone.
 pub(super) async fn hold_and_store(tx: &mut dyn Tx, tokens: &NewTokens) -> StoreResult<bool> {
-    let held = tx
-        .exec(&sql::HOLD_GRANT, args![tokens.horizon(), tokens.grant_id()])
-        .await?;
+    let held = tx.exec(&sql::HOLD_GRANT, args![tokens.grant_id()]).await?;
     if held == 0 {
         return Ok(false);
     }
+    tx.exec(
+        &sql::EXTEND_GRANT,
+        args![tokens.horizon(), tokens.grant_id()],
+    )
+    .await?;
     tx.exec(&sql::INSERT_ACCESS_TOKEN, rows::access_args(&tokens.access))
         .await?;
     if let Some(refresh) = &tokens.refresh {

@@ -32,8 +32,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{ConnectOptions as _, Connection as _};
 use tokio::sync::mpsc;
 
-use crate::statements::Stmt;
-use crate::tx::{Arg, Backend, Driver, Mode, Op, Row, Tx, TxFuture, Value};
+use crate::statements::{Dialect, Stmt};
+use crate::tx::{Arg, Backend, Columns, Driver, Mode, Op, Row, Tx, TxFuture, Value};
 use crate::{Database, StoreSettings};
 
 pub use checkpoint::CHECKPOINT_INTERVAL;
@@ -203,8 +203,8 @@ impl rusqlite::ToSql for Arg {
     }
 }
 
-fn read_row(names: &[String], r: &rusqlite::Row<'_>) -> StoreResult<Row> {
-    let mut columns = Vec::with_capacity(names.len());
+fn read_row(names: &Columns, r: &rusqlite::Row<'_>) -> StoreResult<Row> {
+    let mut values = Vec::with_capacity(names.len());
     for (i, name) in names.iter().enumerate() {
         let value = match r.get_ref(i).map_err(map_err)? {
             ValueRef::Null => Value::Null,
@@ -217,19 +217,21 @@ fn read_row(names: &[String], r: &rusqlite::Row<'_>) -> StoreResult<Row> {
                 )))
             }
         };
-        columns.push((name.clone(), value));
+        values.push(value);
     }
-    Ok(Row::new(columns))
+    Ok(Row::new(Arc::clone(names), values))
 }
 
 impl SqliteTx<'_> {
     fn rows(&mut self, st: &'static Stmt, args: &[Arg], limit: usize) -> StoreResult<Vec<Row>> {
         let mut statement = self.conn.prepare_cached(st.sqlite()).map_err(map_err)?;
-        let names: Vec<String> = statement
-            .column_names()
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
+        let names = st.columns(Dialect::Sqlite, || {
+            statement
+                .column_names()
+                .into_iter()
+                .map(str::to_owned)
+                .collect()
+        });
         let mut rows = statement
             .query(rusqlite::params_from_iter(args))
             .map_err(map_err)?;
@@ -276,10 +278,19 @@ mod tests {
         (dir, Database::open_sqlite(&url, &settings).await.unwrap())
     }
 
-    fn path(s: &Database) -> Arc<str> {
-        match &s.driver {
-            Driver::Sqlite(d) => Arc::clone(&d.path),
-            Driver::Pg(_) => unreachable!(),
+    /// A store on `s`'s file whose engine is `jobs`' receiver.
+    fn on_queue(s: &Database, jobs: mpsc::Sender<engine::Request>, wait: Duration) -> Database {
+        let Driver::Sqlite(d) = &s.driver else {
+            unreachable!()
+        };
+        Database {
+            driver: Driver::Sqlite(Sqlite {
+                queue: engine::Queue {
+                    jobs,
+                    enqueue_timeout: wait,
+                },
+                path: Arc::clone(&d.path),
+            }),
         }
     }
 
@@ -335,15 +346,7 @@ mod tests {
         let (_dir, s) = store().await;
         let (jobs, requests) = mpsc::channel(1);
         drop(requests);
-        let stopped = Database {
-            driver: Driver::Sqlite(Sqlite {
-                queue: engine::Queue {
-                    jobs,
-                    enqueue_timeout: Duration::from_secs(1),
-                },
-                path: path(&s),
-            }),
-        };
+        let stopped = on_queue(&s, jobs, Duration::from_secs(1));
         assert!(matches!(
             stopped.ping().await,
             Err(StoreError::Unavailable(_))
@@ -358,15 +361,7 @@ mod tests {
         use proofkey_core::store::Maintenance;
         let (jobs, requests) = mpsc::channel(2);
         let (_dir, s) = store().await;
-        let stalled = Database {
-            driver: Driver::Sqlite(Sqlite {
-                queue: engine::Queue {
-                    jobs,
-                    enqueue_timeout: Duration::from_millis(50),
-                },
-                path: path(&s),
-            }),
-        };
+        let stalled = on_queue(&s, jobs, Duration::from_millis(50));
         // Nobody serves this queue: two requests fill it.
         let waiting: Vec<_> = (0..2)
             .map(|_| {
