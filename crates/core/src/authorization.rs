@@ -135,10 +135,8 @@ pub async fn issue_code(
         user_id: Some(session.user_id.clone()),
         scope: scope.clone(),
         auth_time: Some(session.auth_time),
-        expires_at: (expires_at + config.code_retention.as_secs() as i64).max(
-            p.issuer()
-                .grant_expiry(&req.client, &scope, expires_at),
-        ),
+        expires_at: (expires_at + config.code_retention.as_secs() as i64)
+            .max(p.issuer().grant_expiry(&req.client, &scope, expires_at)),
         created_at: now,
     };
     let record = AuthorizationCode {

@@ -166,12 +166,18 @@ async fn world() -> World {
     let url = format!("sqlite://{}", dir.path().join("interleavings.db").display());
     let inner = proofkey_store::open(&url).await.unwrap();
     let (tx, arrivals) = mpsc::unbounded_channel();
-    let store: Arc<dyn Store> = Arc::new(Pausing { inner, arrivals: tx });
+    let store: Arc<dyn Store> = Arc::new(Pausing {
+        inner,
+        arrivals: tx,
+    });
     let config = Config::for_issuer(ISSUER, &url).unwrap();
     let p = Provider::new(config, Arc::clone(&store), Arc::new(ManualClock::new(NOW)))
         .await
         .unwrap();
-    for (id, kind) in [("app", ClientKind::Public), ("rs", ClientKind::Confidential)] {
+    for (id, kind) in [
+        ("app", ClientKind::Public),
+        ("rs", ClientKind::Confidential),
+    ] {
         store
             .create_client(&Client {
                 id: id.into(),
@@ -246,7 +252,9 @@ async fn new_code(w: &World) -> (String, String) {
         auth_time: NOW,
         expires_at: NOW + 3600,
     };
-    let location = authorization::issue_code(&w.p, &req, &session).await.unwrap();
+    let location = authorization::issue_code(&w.p, &req, &session)
+        .await
+        .unwrap();
     let url = url::Url::parse(&location).unwrap();
     let code = url
         .query_pairs()
@@ -321,15 +329,19 @@ async fn run_schedule(
     p: &Arc<Provider>,
     requests: [Request; 2],
     choices: &[usize],
-) -> (Vec<(usize, usize)>, Vec<(usize, &'static str)>, [Outcome; 2]) {
+) -> (
+    Vec<(usize, usize)>,
+    Vec<(usize, &'static str)>,
+    [Outcome; 2],
+) {
     let mut tasks: Vec<Option<JoinHandle<Outcome>>> = requests
         .into_iter()
         .enumerate()
         .map(|(actor, r)| {
             let p = Arc::clone(p);
-            Some(tokio::spawn(ACTOR.scope(actor, async move {
-                run(&p, r).await
-            })))
+            Some(tokio::spawn(
+                ACTOR.scope(actor, async move { run(&p, r).await }),
+            ))
         })
         .collect();
     let mut parked: [Option<Parked>; 2] = [None, None];
@@ -424,7 +436,9 @@ async fn prepare(w: &World, s: Scenario) -> ([Request; 2], Vec<TokenResponse>) {
         Scenario::RedeemTwice => ([redeem.clone(), redeem], vec![]),
         Scenario::RedeemAndRevokeUser => ([redeem, Request::RevokeUser], vec![]),
         Scenario::RefreshTwice | Scenario::RefreshAndRevoke => {
-            let first = grant::token(&w.p, &exchange(&code, &verifier)).await.unwrap();
+            let first = grant::token(&w.p, &exchange(&code, &verifier))
+                .await
+                .unwrap();
             let rt = first.refresh_token.as_ref().unwrap().expose().to_owned();
             let again = Request::Token(Arc::new(refresh(&rt)));
             let other = match s {
@@ -462,7 +476,10 @@ async fn explore(scenario: Scenario) -> usize {
         let shown: Vec<String> = order.iter().map(|(a, c)| format!("{a}:{c}")).collect();
         assert!(seen.insert(shown.clone()), "schedule run twice: {shown:?}");
         let taken: Vec<usize> = made.iter().map(|(c, _)| *c).collect();
-        assert!(taken.starts_with(&prefix), "the same choices, the same schedule");
+        assert!(
+            taken.starts_with(&prefix),
+            "the same choices, the same schedule"
+        );
         check(scenario, &p, &order, &outcomes, &earlier, &shown).await;
         // Past the prefix the run took the first option at each point:
         // branch to every other.

@@ -131,7 +131,13 @@ fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 async fn post_token(s: &TestServer, form: &[(String, String)]) -> (u16, Value) {
-    let r = s.http.post(s.url("/token")).form(form).send().await.unwrap();
+    let r = s
+        .http
+        .post(s.url("/token"))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
@@ -200,7 +206,11 @@ async fn access_lives(s: &TestServer, token: &str) -> bool {
         .await
         .unwrap();
     let active = introspected["active"] == true;
-    assert_eq!(userinfo == 200, active, "userinfo {userinfo}, {introspected}");
+    assert_eq!(
+        userinfo == 200,
+        active,
+        "userinfo {userinfo}, {introspected}"
+    );
     if !active {
         assert_eq!(introspected, serde_json::json!({"active": false}));
         assert_eq!(userinfo, 401);
@@ -213,7 +223,10 @@ async fn access_lives(s: &TestServer, token: &str) -> bool {
 async fn refresh_lives(s: &TestServer, token: &str) -> bool {
     let (status, body) = post_token(s, &refresh_form(token)).await;
     if status != 200 {
-        assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_grant"))
+        );
     }
     status == 200
 }
@@ -222,10 +235,16 @@ async fn refresh_lives(s: &TestServer, token: &str) -> bool {
 async fn no_survivor(s: &TestServer, round: usize, bodies: &[&Value]) {
     for body in bodies {
         if let Some(at) = access(body) {
-            assert!(!access_lives(s, at).await, "round {round}: an access token survived");
+            assert!(
+                !access_lives(s, at).await,
+                "round {round}: an access token survived"
+            );
         }
         if let Some(rt) = refresh(body) {
-            assert!(!refresh_lives(s, rt).await, "round {round}: a refresh token survived");
+            assert!(
+                !refresh_lives(s, rt).await,
+                "round {round}: a refresh token survived"
+            );
         }
     }
 }
@@ -285,7 +304,10 @@ async fn a_failed_refresh_leaves_the_token_and_the_family_alive(backend: Backend
     backend.heal("access_tokens").await;
     let (status, second) = post_token(s, &refresh_form(token)).await;
     assert_eq!(status, 200, "the retry is not reuse: {second}");
-    assert!(access_lives(s, access(&first).unwrap()).await, "the family lives");
+    assert!(
+        access_lives(s, access(&first).unwrap()).await,
+        "the family lives"
+    );
     assert!(access_lives(s, access(&second).unwrap()).await);
     assert!(refresh_lives(s, refresh(&second).unwrap()).await);
     backend.stop().await;
@@ -336,7 +358,10 @@ async fn a_failed_device_redemption_leaves_the_device_code_redeemable(backend: B
     assert_eq!(status, 200, "{tokens}");
     assert!(access_lives(s, access(&tokens).unwrap()).await);
     let (status, again) = post_token(s, &poll).await;
-    assert_eq!((status, again["error"].as_str()), (400, Some("invalid_grant")));
+    assert_eq!(
+        (status, again["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
     backend.stop().await;
 }
 
@@ -360,10 +385,19 @@ async fn inside_the_reuse_interval_the_retry_works_and_the_unseen_child_dies(bac
     s.clock.advance(20);
     let (status, retry) = post_token(s, &refresh_form(token)).await;
     assert_eq!(status, 200, "the retry within 30 s works: {retry}");
-    assert!(!access_lives(s, access(&lost).unwrap()).await, "the lost pair dies");
-    assert!(access_lives(s, access(&first).unwrap()).await, "the family lives");
+    assert!(
+        !access_lives(s, access(&lost).unwrap()).await,
+        "the lost pair dies"
+    );
+    assert!(
+        access_lives(s, access(&first).unwrap()).await,
+        "the family lives"
+    );
     assert!(access_lives(s, access(&retry).unwrap()).await);
-    assert!(!refresh_lives(s, refresh(&lost).unwrap()).await, "the unseen child dies");
+    assert!(
+        !refresh_lives(s, refresh(&lost).unwrap()).await,
+        "the unseen child dies"
+    );
     assert!(refresh_lives(s, refresh(&retry).unwrap()).await);
     backend.stop().await;
 }
@@ -404,7 +438,10 @@ async fn a_used_child_makes_reuse_revoke_the_family_even_inside_the_interval(bac
 /// Off by default: the first reuse revokes the family at once.
 async fn without_the_setting_any_reuse_revokes_the_family(backend: Backend) {
     let s = &backend.s;
-    assert_eq!(s.provider.config().refresh_token_reuse_interval.as_secs(), 0);
+    assert_eq!(
+        s.provider.config().refresh_token_reuse_interval.as_secs(),
+        0
+    );
     let mut b = s.browser();
     let first = family(s, &mut b).await;
     let token = refresh(&first).unwrap();

@@ -19,6 +19,10 @@ use crate::tx::Columns;
 #[derive(Debug)]
 pub(crate) struct Stmt {
     sqlite: &'static str,
+    /// A `SELECT` that locks the rows it reads until the transaction ends:
+    /// `FOR UPDATE` on PostgreSQL; on SQLite, where one writer runs every
+    /// transaction in turn, nothing to add.
+    locks: bool,
     pg: OnceLock<String>,
     columns: [OnceLock<Columns>; 2],
 }
@@ -34,6 +38,17 @@ impl Stmt {
     pub(crate) const fn new(sqlite: &'static str) -> Self {
         Self {
             sqlite,
+            locks: false,
+            pg: OnceLock::new(),
+            columns: [OnceLock::new(), OnceLock::new()],
+        }
+    }
+
+    /// A `SELECT` that locks what it reads (see [`Stmt::locks`]).
+    const fn locking(sqlite: &'static str) -> Self {
+        Self {
+            sqlite,
+            locks: true,
             pg: OnceLock::new(),
             columns: [OnceLock::new(), OnceLock::new()],
         }
@@ -56,7 +71,14 @@ impl Stmt {
 
     /// As PostgreSQL runs it, translated on first use.
     pub(crate) fn pg(&'static self) -> &'static str {
-        self.pg.get_or_init(|| to_postgres(self.sqlite))
+        self.pg.get_or_init(|| {
+            let sql = to_postgres(self.sqlite);
+            if self.locks {
+                format!("{sql} FOR UPDATE")
+            } else {
+                sql
+            }
+        })
     }
 }
 
@@ -95,8 +117,8 @@ pub(crate) fn to_postgres(s: &str) -> String {
 }
 
 macro_rules! statements {
-    ($($(#[$doc:meta])* $name:ident = $sql:expr;)*) => {
-        $($(#[$doc])* pub(crate) static $name: Stmt = Stmt::new($sql);)*
+    ($($(#[$doc:meta])* $name:ident = $kind:ident($sql:expr);)*) => {
+        $($(#[$doc])* pub(crate) static $name: Stmt = Stmt::$kind($sql);)*
         /// Every statement, for the translation test.
         #[cfg(test)]
         pub(crate) static ALL: &[&Stmt] = &[$(&$name),*];
@@ -105,143 +127,141 @@ macro_rules! statements {
 
 statements! {
     // Clients.
-    INSERT_CLIENT = "INSERT INTO clients (id, name, kind, secret_hash, redirect_uris, scopes, grant_types, skip_consent, id_token_alg, created_at,
+    INSERT_CLIENT = new("INSERT INTO clients (id, name, kind, secret_hash, redirect_uris, scopes, grant_types, skip_consent, id_token_alg, created_at,
          jwks, jwks_uri, post_logout_redirect_uris, rotate_refresh_tokens, always_issue_refresh_token)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-    GET_CLIENT = "SELECT * FROM clients WHERE id = ?";
-    LIST_CLIENTS = "SELECT * FROM clients ORDER BY id";
-    DELETE_CLIENT = "DELETE FROM clients WHERE id = ?";
-    SET_CLIENT_SECRET = "UPDATE clients SET secret_hash = ? WHERE id = ? AND kind = 'confidential'";
-    RECORD_JTI = "INSERT OR IGNORE INTO used_jtis (client_id, jti, expires_at) VALUES (?, ?, ?)";
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    GET_CLIENT = new("SELECT * FROM clients WHERE id = ?");
+    LIST_CLIENTS = new("SELECT * FROM clients ORDER BY id");
+    DELETE_CLIENT = new("DELETE FROM clients WHERE id = ?");
+    SET_CLIENT_SECRET = new("UPDATE clients SET secret_hash = ? WHERE id = ? AND kind = 'confidential'");
+    RECORD_JTI = new("INSERT OR IGNORE INTO used_jtis (client_id, jti, expires_at) VALUES (?, ?, ?)");
 
     // Users, sessions, consents.
-    INSERT_USER = "INSERT INTO users (id, username, email, name, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)";
-    GET_USER_BY_USERNAME = "SELECT * FROM users WHERE username = ?";
-    GET_USER = "SELECT * FROM users WHERE id = ?";
-    LIST_USERS = "SELECT * FROM users ORDER BY username";
-    DELETE_USER = "DELETE FROM users WHERE id = ?";
-    SET_PASSWORD = "UPDATE users SET password_hash = ? WHERE username = ?";
-    INSERT_SESSION = "INSERT INTO sessions (id_hash, user_id, auth_time, expires_at) VALUES (?, ?, ?, ?)";
-    GET_SESSION = "SELECT user_id, auth_time, expires_at FROM sessions WHERE id_hash = ? AND expires_at > ?";
-    LIST_SESSIONS = "SELECT substr(id_hash, 1, 12) AS id, auth_time, expires_at FROM sessions
-         WHERE user_id = ? AND expires_at > ? ORDER BY auth_time";
-    DELETE_SESSION = "DELETE FROM sessions WHERE id_hash = ?";
-    DELETE_USER_SESSIONS = "DELETE FROM sessions WHERE user_id = ?";
-    INSERT_CONSENT = "INSERT OR IGNORE INTO consents (user_id, client_id, scope) VALUES (?, ?, ?)";
-    GET_CONSENT = "SELECT scope FROM consents WHERE user_id = ? AND client_id = ?";
+    INSERT_USER = new("INSERT INTO users (id, username, email, name, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)");
+    GET_USER_BY_USERNAME = new("SELECT * FROM users WHERE username = ?");
+    GET_USER = new("SELECT * FROM users WHERE id = ?");
+    LIST_USERS = new("SELECT * FROM users ORDER BY username");
+    DELETE_USER = new("DELETE FROM users WHERE id = ?");
+    SET_PASSWORD = new("UPDATE users SET password_hash = ? WHERE username = ?");
+    INSERT_SESSION = new("INSERT INTO sessions (id_hash, user_id, auth_time, expires_at) VALUES (?, ?, ?, ?)");
+    GET_SESSION = new("SELECT user_id, auth_time, expires_at FROM sessions WHERE id_hash = ? AND expires_at > ?");
+    LIST_SESSIONS = new("SELECT substr(id_hash, 1, 12) AS id, auth_time, expires_at FROM sessions
+         WHERE user_id = ? AND expires_at > ? ORDER BY auth_time");
+    DELETE_SESSION = new("DELETE FROM sessions WHERE id_hash = ?");
+    DELETE_USER_SESSIONS = new("DELETE FROM sessions WHERE user_id = ?");
+    INSERT_CONSENT = new("INSERT OR IGNORE INTO consents (user_id, client_id, scope) VALUES (?, ?, ?)");
+    GET_CONSENT = new("SELECT scope FROM consents WHERE user_id = ? AND client_id = ?");
 
     // Grants.
-    INSERT_GRANT = "INSERT INTO grants (id, client_id, user_id, scope, auth_time, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)";
-    /// Holds the grant's row until the transaction ends (PostgreSQL: its
-    /// row lock; SQLite: the one writer) and checks it is live. Every
-    /// issuance runs it before storing anything. It writes an unindexed
-    /// column (to the value it has), so that no index is rewritten.
-    HOLD_GRANT = "UPDATE grants SET revoked_at = NULL WHERE id = ? AND revoked_at IS NULL";
+    INSERT_GRANT = new("INSERT INTO grants (id, client_id, user_id, scope, auth_time, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    /// Holds the grant's row until the transaction ends and reads whether it
+    /// is live: on PostgreSQL `FOR UPDATE`, the lock a revocation's update
+    /// of the same row waits for (and that waits for it); on SQLite the one
+    /// writer runs every transaction in turn. Every issuance runs it before
+    /// storing anything.
+    HOLD_GRANT = locking("SELECT expires_at FROM grants WHERE id = ? AND revoked_at IS NULL");
     /// Moves a held grant's expiry forward, when what is issued would
     /// outlive it (rarely: the grant's expiry is set for what it will hold).
-    EXTEND_GRANT = "UPDATE grants SET expires_at = ?1 WHERE id = ?2 AND expires_at < ?1";
-    /// A revoked grant is kept a day (its tokens' replays are answered as
-    /// such), then swept with what is left of it.
-    REVOKE_GRANT = "UPDATE grants SET revoked_at = ?1, expires_at = MIN(expires_at, ?1 + 86400)
-         WHERE id = ?2 AND revoked_at IS NULL";
-    REVOKE_USER_GRANTS = "UPDATE grants SET revoked_at = ?1, expires_at = MIN(expires_at, ?1 + 86400)
-         WHERE user_id = ?2 AND revoked_at IS NULL";
-    REVOKE_CLIENT_GRANTS = "UPDATE grants SET revoked_at = ?1, expires_at = MIN(expires_at, ?1 + 86400)
-         WHERE client_id = ?2 AND revoked_at IS NULL";
+    EXTEND_GRANT = new("UPDATE grants SET expires_at = ?1 WHERE id = ?2 AND expires_at < ?1");
+    /// A revoked grant is kept, like any, until everything issued under it
+    /// has expired: its tokens' replays are still recognised.
+    REVOKE_GRANT = new("UPDATE grants SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL");
+    REVOKE_USER_GRANTS = new("UPDATE grants SET revoked_at = ?1 WHERE user_id = ?2 AND revoked_at IS NULL");
+    REVOKE_CLIENT_GRANTS = new("UPDATE grants SET revoked_at = ?1 WHERE client_id = ?2 AND revoked_at IS NULL");
 
     // Authorization codes.
-    INSERT_CODE = "INSERT INTO authorization_codes (code_hash, grant_id, client_id, redirect_uri, code_challenge, code_challenge_method, scope, nonce, user_id, auth_time, issued_at, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-    FIND_CODE = "SELECT * FROM authorization_codes WHERE code_hash = ?";
-    CONSUME_CODE = "UPDATE authorization_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL RETURNING *";
-    REDEEM_CODE = "UPDATE authorization_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL RETURNING grant_id";
-    CODE_GRANT = "SELECT grant_id FROM authorization_codes WHERE code_hash = ?";
+    INSERT_CODE = new("INSERT INTO authorization_codes (code_hash, grant_id, client_id, redirect_uri, code_challenge, code_challenge_method, scope, nonce, user_id, auth_time, issued_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    FIND_CODE = new("SELECT * FROM authorization_codes WHERE code_hash = ?");
+    CONSUME_CODE = new("UPDATE authorization_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL RETURNING *");
+    REDEEM_CODE = new("UPDATE authorization_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL RETURNING grant_id");
+    CODE_GRANT = new("SELECT grant_id FROM authorization_codes WHERE code_hash = ?");
 
     // Access tokens.
-    INSERT_ACCESS_TOKEN = "INSERT INTO access_tokens (jti, grant_id, client_id, user_id, scope, expires_at) VALUES (?, ?, ?, ?, ?, ?)";
-    ACCESS_TOKEN_ACTIVE = "SELECT 1 AS active FROM access_tokens a JOIN grants g ON g.id = a.grant_id
-         WHERE a.jti = ? AND a.revoked_at IS NULL AND a.expires_at > ? AND g.revoked_at IS NULL";
-    GET_ACCESS_TOKEN = "SELECT a.* FROM access_tokens a JOIN grants g ON g.id = a.grant_id
-         WHERE a.jti = ? AND a.revoked_at IS NULL AND a.expires_at > ? AND g.revoked_at IS NULL";
-    REVOKE_ACCESS_TOKEN = "UPDATE access_tokens SET revoked_at = ? WHERE jti = ? AND client_id = ? AND revoked_at IS NULL";
-    REVOKE_ACCESS_BY_JTI = "UPDATE access_tokens SET revoked_at = ? WHERE jti = ? AND revoked_at IS NULL";
+    INSERT_ACCESS_TOKEN = new("INSERT INTO access_tokens (jti, grant_id, client_id, user_id, scope, expires_at) VALUES (?, ?, ?, ?, ?, ?)");
+    ACCESS_TOKEN_ACTIVE = new("SELECT 1 AS active FROM access_tokens a JOIN grants g ON g.id = a.grant_id
+         WHERE a.jti = ? AND a.revoked_at IS NULL AND a.expires_at > ? AND g.revoked_at IS NULL");
+    GET_ACCESS_TOKEN = new("SELECT a.* FROM access_tokens a JOIN grants g ON g.id = a.grant_id
+         WHERE a.jti = ? AND a.revoked_at IS NULL AND a.expires_at > ? AND g.revoked_at IS NULL");
+    REVOKE_ACCESS_TOKEN = new("UPDATE access_tokens SET revoked_at = ? WHERE jti = ? AND client_id = ? AND revoked_at IS NULL");
+    REVOKE_ACCESS_BY_JTI = new("UPDATE access_tokens SET revoked_at = ? WHERE jti = ? AND revoked_at IS NULL");
 
     // Refresh tokens.
-    INSERT_REFRESH_TOKEN = "INSERT INTO refresh_tokens (token_hash, grant_id, client_id, user_id, scope, auth_time, issued_at, family_expires_at, idle_expires_at, access_jti)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-    FIND_REFRESH_TOKEN = "SELECT r.*, g.revoked_at AS grant_revoked_at FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id
-         WHERE r.token_hash = ?";
-    ROTATE_REFRESH_TOKEN = "UPDATE refresh_tokens SET rotated_at = ?1, replaced_by = ?3
+    INSERT_REFRESH_TOKEN = new("INSERT INTO refresh_tokens (token_hash, grant_id, client_id, user_id, scope, auth_time, issued_at, family_expires_at, idle_expires_at, access_jti)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    FIND_REFRESH_TOKEN = new("SELECT r.*, g.revoked_at AS grant_revoked_at FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id
+         WHERE r.token_hash = ?");
+    ROTATE_REFRESH_TOKEN = new("UPDATE refresh_tokens SET rotated_at = ?1, replaced_by = ?3
          WHERE token_hash = ?2 AND rotated_at IS NULL AND revoked_at IS NULL
          AND family_expires_at > ?1 AND idle_expires_at > ?1
-         RETURNING grant_id";
-    KEEP_REFRESH_TOKEN = "UPDATE refresh_tokens SET idle_expires_at = MIN(?3, family_expires_at)
+         RETURNING grant_id");
+    KEEP_REFRESH_TOKEN = new("UPDATE refresh_tokens SET idle_expires_at = MIN(?3, family_expires_at)
          WHERE token_hash = ?2 AND rotated_at IS NULL AND revoked_at IS NULL
          AND family_expires_at > ?1 AND idle_expires_at > ?1
-         RETURNING grant_id";
-    ROTATED_REFRESH_TOKEN = "SELECT grant_id, replaced_by, rotated_at FROM refresh_tokens
-         WHERE token_hash = ?2 AND rotated_at IS NOT NULL AND family_expires_at > ?1";
+         RETURNING grant_id");
+    ROTATED_REFRESH_TOKEN = new("SELECT grant_id, replaced_by, rotated_at FROM refresh_tokens
+         WHERE token_hash = ?2 AND rotated_at IS NOT NULL AND family_expires_at > ?1");
     /// A lost answer's unseen child: never presented, not revoked.
-    REVOKE_UNSEEN_CHILD = "UPDATE refresh_tokens SET revoked_at = ?1
+    REVOKE_UNSEEN_CHILD = new("UPDATE refresh_tokens SET revoked_at = ?1
          WHERE token_hash = ?2 AND rotated_at IS NULL AND revoked_at IS NULL
-         RETURNING access_jti";
-    REPLACE_CHILD = "UPDATE refresh_tokens SET replaced_by = ?3 WHERE token_hash = ?1 AND replaced_by = ?2";
-    GET_REFRESH_TOKEN = "SELECT r.* FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id
+         RETURNING access_jti");
+    REPLACE_CHILD = new("UPDATE refresh_tokens SET replaced_by = ?3 WHERE token_hash = ?1 AND replaced_by = ?2");
+    GET_REFRESH_TOKEN = new("SELECT r.* FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id
          WHERE r.token_hash = ?1 AND r.rotated_at IS NULL AND r.revoked_at IS NULL
-         AND r.family_expires_at > ?2 AND r.idle_expires_at > ?2 AND g.revoked_at IS NULL";
+         AND r.family_expires_at > ?2 AND r.idle_expires_at > ?2 AND g.revoked_at IS NULL");
 
     // Device authorizations.
-    INSERT_DEVICE_CODE = "INSERT INTO device_codes (device_code_hash, user_code_hash, client_id, scope, issued_at, expires_at, poll_interval)
-         VALUES (?, ?, ?, ?, ?, ?, ?)";
-    PENDING_DEVICE_CODE = "SELECT * FROM device_codes WHERE user_code_hash = ? AND status = 'pending' AND expires_at > ?";
-    DECIDE_DEVICE_CODE = "UPDATE device_codes SET status = ?1, user_id = ?2, auth_time = ?3
-         WHERE user_code_hash = ?4 AND status = 'pending' AND expires_at > ?5";
-    INSERT_DEVICE_GRANT = "INSERT INTO grants (id, client_id, user_id, scope, auth_time, expires_at, created_at)
-         SELECT ?1, client_id, ?2, scope, ?3, ?4, ?5 FROM device_codes WHERE user_code_hash = ?6";
-    SET_DEVICE_GRANT = "UPDATE device_codes SET grant_id = ?1 WHERE user_code_hash = ?2";
-    POLL_DEVICE_CODE = "UPDATE device_codes
+    INSERT_DEVICE_CODE = new("INSERT INTO device_codes (device_code_hash, user_code_hash, client_id, scope, issued_at, expires_at, poll_interval)
+         VALUES (?, ?, ?, ?, ?, ?, ?)");
+    PENDING_DEVICE_CODE = new("SELECT * FROM device_codes WHERE user_code_hash = ? AND status = 'pending' AND expires_at > ?");
+    DECIDE_DEVICE_CODE = new("UPDATE device_codes SET status = ?1, user_id = ?2, auth_time = ?3
+         WHERE user_code_hash = ?4 AND status = 'pending' AND expires_at > ?5");
+    INSERT_DEVICE_GRANT = new("INSERT INTO grants (id, client_id, user_id, scope, auth_time, expires_at, created_at)
+         SELECT ?1, client_id, ?2, scope, ?3, ?4, ?5 FROM device_codes WHERE user_code_hash = ?6");
+    SET_DEVICE_GRANT = new("UPDATE device_codes SET grant_id = ?1 WHERE user_code_hash = ?2");
+    POLL_DEVICE_CODE = new("UPDATE device_codes
          SET slow = (last_polled_at IS NOT NULL AND ?1 - last_polled_at < poll_interval),
          poll_interval = CASE WHEN last_polled_at IS NOT NULL AND ?1 - last_polled_at < poll_interval
          THEN poll_interval + 5 ELSE poll_interval END,
          last_polled_at = ?1
          WHERE device_code_hash = ?2 AND consumed_at IS NULL
-         RETURNING *";
-    CONSUME_DEVICE_CODE = "UPDATE device_codes SET consumed_at = ?1
+         RETURNING *");
+    CONSUME_DEVICE_CODE = new("UPDATE device_codes SET consumed_at = ?1
          WHERE device_code_hash = ?2 AND status = 'approved' AND consumed_at IS NULL AND expires_at > ?1
-         RETURNING grant_id";
-    DEVICE_CODE_CONSUMED = "SELECT grant_id FROM device_codes WHERE device_code_hash = ? AND consumed_at IS NOT NULL";
+         RETURNING grant_id");
+    DEVICE_CODE_CONSUMED = new("SELECT grant_id FROM device_codes WHERE device_code_hash = ? AND consumed_at IS NOT NULL");
 
     // Keys and settings.
-    LIST_KEYS = "SELECT kid, alg, private_pkcs8, created_at, activates_at FROM signing_keys ORDER BY created_at, kid";
-    INSERT_KEY = "INSERT INTO signing_keys (kid, alg, private_pkcs8, created_at, activates_at) VALUES (?, ?, ?, ?, ?)";
-    SETTING_OR_INIT = "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = settings.value RETURNING value";
-    PING = "SELECT 1 AS one";
+    LIST_KEYS = new("SELECT kid, alg, private_pkcs8, created_at, activates_at FROM signing_keys ORDER BY created_at, kid");
+    INSERT_KEY = new("INSERT INTO signing_keys (kid, alg, private_pkcs8, created_at, activates_at) VALUES (?, ?, ?, ?, ?)");
+    SETTING_OR_INIT = new("INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = settings.value RETURNING value");
+    PING = new("SELECT 1 AS one");
 
     // Sweeps: each deletes at most SWEEP_CHUNK rows (see `ops/maintenance.rs`),
     // with ?1 the cut-off time.
     /// Codes are kept `code_retention` past expiry (the caller passes the
     /// cut-off) so that a late replay still revokes their grant.
-    SWEEP_CODES = "DELETE FROM authorization_codes WHERE code_hash IN
-         (SELECT code_hash FROM authorization_codes WHERE expires_at < ?1 LIMIT 1000)";
-    SWEEP_ACCESS_TOKENS = "DELETE FROM access_tokens WHERE jti IN
-         (SELECT jti FROM access_tokens WHERE expires_at < ?1 LIMIT 1000)";
+    SWEEP_CODES = new("DELETE FROM authorization_codes WHERE code_hash IN
+         (SELECT code_hash FROM authorization_codes WHERE expires_at < ?1 LIMIT 1000)");
+    SWEEP_ACCESS_TOKENS = new("DELETE FROM access_tokens WHERE jti IN
+         (SELECT jti FROM access_tokens WHERE expires_at < ?1 LIMIT 1000)");
     /// Rotated tokens stay while their family lives: their reuse must still
     /// be detected.
-    SWEEP_REFRESH_TOKENS = "DELETE FROM refresh_tokens WHERE token_hash IN
+    SWEEP_REFRESH_TOKENS = new("DELETE FROM refresh_tokens WHERE token_hash IN
          (SELECT token_hash FROM refresh_tokens WHERE family_expires_at < ?1
           OR (rotated_at IS NULL AND idle_expires_at < ?1)
-          OR (revoked_at IS NOT NULL AND revoked_at < ?1 - 86400) LIMIT 1000)";
-    SWEEP_SESSIONS = "DELETE FROM sessions WHERE id_hash IN
-         (SELECT id_hash FROM sessions WHERE expires_at < ?1 LIMIT 1000)";
-    SWEEP_JTIS = "DELETE FROM used_jtis WHERE (client_id, jti) IN
-         (SELECT client_id, jti FROM used_jtis WHERE expires_at < ?1 LIMIT 1000)";
-    SWEEP_DEVICE_CODES = "DELETE FROM device_codes WHERE device_code_hash IN
-         (SELECT device_code_hash FROM device_codes WHERE expires_at < ?1 LIMIT 1000)";
-    /// Last: a grant goes with whatever is left of it (ON DELETE CASCADE),
-    /// which is little, since everything in it expires by its expiry (a
-    /// revoked grant's is at most a day after its revocation).
-    SWEEP_GRANTS = "DELETE FROM grants WHERE id IN
-         (SELECT id FROM grants WHERE expires_at < ?1 LIMIT 1000)";
+          OR (revoked_at IS NOT NULL AND revoked_at < ?1 - 86400) LIMIT 1000)");
+    SWEEP_SESSIONS = new("DELETE FROM sessions WHERE id_hash IN
+         (SELECT id_hash FROM sessions WHERE expires_at < ?1 LIMIT 1000)");
+    SWEEP_JTIS = new("DELETE FROM used_jtis WHERE (client_id, jti) IN
+         (SELECT client_id, jti FROM used_jtis WHERE expires_at < ?1 LIMIT 1000)");
+    SWEEP_DEVICE_CODES = new("DELETE FROM device_codes WHERE device_code_hash IN
+         (SELECT device_code_hash FROM device_codes WHERE expires_at < ?1 LIMIT 1000)");
+    /// Last: a grant goes once everything issued under it has expired
+    /// (its expiry is set, and moved, to cover it all), so that no row is
+    /// ever left naming a grant that is gone.
+    SWEEP_GRANTS = new("DELETE FROM grants WHERE id IN
+         (SELECT id FROM grants WHERE expires_at < ?1 LIMIT 1000)");
 }
 
 /// Rows deleted per sweep statement (the `LIMIT` of each), so that a sweep
@@ -270,6 +290,14 @@ mod tests {
         assert_eq!(to_postgres("SET a = MIN(?3, b)"), "SET a = LEAST($3, b)");
         assert_eq!(to_postgres("SET a = MAX(a, ?1)"), "SET a = GREATEST(a, $1)");
         assert_eq!(to_postgres("WHERE s = '?'"), "WHERE s = '?'");
+        assert_eq!(
+            HOLD_GRANT.sqlite(),
+            "SELECT expires_at FROM grants WHERE id = ? AND revoked_at IS NULL"
+        );
+        assert_eq!(
+            HOLD_GRANT.pg(),
+            "SELECT expires_at FROM grants WHERE id = $1 AND revoked_at IS NULL FOR UPDATE"
+        );
     }
 
     /// Every statement keeps to the rules the translation relies on, and

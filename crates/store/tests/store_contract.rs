@@ -76,6 +76,25 @@ impl Db {
         }
     }
 
+    /// How many rows name a grant that does not exist (always none: the
+    /// store creates a grant with what first names it, and sweeps it last).
+    async fn orphans(&self) -> i64 {
+        let sql = "SELECT (SELECT COUNT(*) FROM authorization_codes WHERE grant_id NOT IN (SELECT id FROM grants))
+             + (SELECT COUNT(*) FROM access_tokens WHERE grant_id NOT IN (SELECT id FROM grants))
+             + (SELECT COUNT(*) FROM refresh_tokens WHERE grant_id NOT IN (SELECT id FROM grants))
+             + (SELECT COUNT(*) FROM device_codes WHERE grant_id IS NOT NULL AND grant_id NOT IN (SELECT id FROM grants))";
+        match &self.raw {
+            Raw::Sqlite(path) => {
+                let c = rusqlite::Connection::open(path).unwrap();
+                c.query_row(sql, [], |r| r.get(0)).unwrap()
+            }
+            Raw::Pg(pool) => sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+        }
+    }
+
     async fn heal(&self, table: &str) {
         match &self.raw {
             Raw::Sqlite(_) => self.exec(&format!("DROP TRIGGER fail_{table}")).await,
@@ -939,42 +958,49 @@ async fn keys_round_trip_in_order(db: Db) {
 
 async fn a_sweep_deletes_only_what_expired(db: Db) {
     let s = db.store.as_ref();
+    // The fixtures' grants live 40 s past their codes: a code retention
+    // of 40 s.
+    let retention = 40;
     let c = new_code(s, "old").await;
     family(s, "gg").await;
     assert!(s.record_jti("c", "j", 50).await.unwrap());
     // The code expires at NOW + 60: kept while the cut-off is not past that.
-    let none = s.sweep(NOW, NOW + 60).await.unwrap();
+    let none = s.sweep(NOW, NOW - retention).await.unwrap();
     assert_eq!(
         none.codes + none.refresh_tokens + none.access_tokens + none.grants + none.jtis,
         1,
         "only the jti"
     );
-    // The family expires at NOW + 10,000, its grant with it.
-    let swept = s.sweep(NOW + 10_001, NOW).await.unwrap();
+    // Past the codes' retention (NOW + 100) their grant goes with them,
+    // unless it holds tokens: gg's family lives until NOW + 10,000.
+    let at = NOW + 101;
+    let swept = s.sweep(at, at - retention).await.unwrap();
+    assert_eq!((swept.codes, swept.grants), (2, 1));
+    assert!(s.find_code(&c.code_hash).await.unwrap().is_none());
+    assert!(live_refresh(s, "gg-rt0").await, "the family lives on");
+    let at = NOW + 10_001;
+    let swept = s.sweep(at, at - retention).await.unwrap();
     assert_eq!(
-        (swept.access_tokens, swept.refresh_tokens, swept.codes),
-        (1, 1, 0)
+        (swept.access_tokens, swept.refresh_tokens, swept.grants),
+        (1, 1, 1)
     );
-    assert_eq!(
-        swept.grants, 2,
-        "gg, and old's (whose code is left to cascade)"
-    );
-    assert!(
-        s.find_code(&c.code_hash).await.unwrap().is_none(),
-        "a grant takes what is left of it"
-    );
-    // A revoked grant is kept a day (however long it was to live), then
-    // goes with what is left of it.
-    let mut long = grant("rv");
-    long.expires_at = NOW + 1_000_000;
-    let mut rv = code("rv-code", "rv");
-    rv.expires_at = NOW + 1_000_000;
-    s.create_grant_with_code(&long, &rv).await.unwrap();
+    assert_eq!(db.orphans().await, 0);
+    // A revoked grant is kept like any other, until what was issued under
+    // it has expired: a replay of its tokens is still recognised.
+    family(s, "rv").await;
     s.revoke_grant("rv", NOW).await.unwrap();
-    assert_eq!(s.sweep(NOW + 86_399, NOW).await.unwrap().grants, 0);
-    let swept = s.sweep(NOW + 86_401, NOW).await.unwrap();
+    let later = NOW + 4_000;
+    assert_eq!(s.sweep(later, later - retention).await.unwrap().grants, 0);
+    assert!(matches!(
+        s.rotate_refresh_and_issue("rv-rt0", later, rotate(), &tokens("rv", "a", Some("b")))
+            .await
+            .unwrap(),
+        Issued::GrantRevoked
+    ));
+    let end = NOW + 10_001;
+    let swept = s.sweep(end, end - retention).await.unwrap();
     assert_eq!(swept.grants, 1);
-    assert!(s.find_code("rv-code").await.unwrap().is_none());
+    assert_eq!(db.orphans().await, 0);
 }
 
 /// However many rows expired (sweeps delete in chunks of 1,000, so that
@@ -991,6 +1017,7 @@ async fn a_large_sweep_deletes_every_expired_row(db: Db) {
     s.create_grant_with_code(&g, &live).await.unwrap();
     let swept = s.sweep(10_000, 10_000).await.unwrap();
     assert_eq!((swept.codes, swept.grants), (2_345, 2_345));
+    assert_eq!(db.orphans().await, 0);
     assert!(matches!(
         s.consume_code("live", 20).await.unwrap(),
         CodeConsumption::Consumed(_)

@@ -1,5 +1,6 @@
 -- Grants as rows: the same change as the SQLite migration 0005 (see its
--- comments). PostgreSQL adds the foreign keys in place.
+-- comments; the references are kept by the store's operations, on both
+-- backends alike).
 
 CREATE TABLE grants (
     id         TEXT PRIMARY KEY,
@@ -37,23 +38,16 @@ SELECT device_code_hash, client_id, user_id, scope, auth_time, expires_at, issue
 FROM device_codes WHERE status = 'approved'
 ON CONFLICT DO NOTHING;
 
-ALTER TABLE authorization_codes ADD COLUMN grant_id TEXT;
+ALTER TABLE authorization_codes ADD COLUMN grant_id TEXT NOT NULL DEFAULT '';
 UPDATE authorization_codes SET grant_id = code_hash;
-ALTER TABLE authorization_codes ALTER COLUMN grant_id SET NOT NULL;
-ALTER TABLE authorization_codes ADD CONSTRAINT authorization_codes_grant_fk
-    FOREIGN KEY (grant_id) REFERENCES grants (id) ON DELETE CASCADE;
-CREATE INDEX authorization_codes_grant ON authorization_codes (grant_id);
-
-ALTER TABLE access_tokens ADD CONSTRAINT access_tokens_grant_fk
-    FOREIGN KEY (grant_id) REFERENCES grants (id) ON DELETE CASCADE;
-DROP INDEX access_tokens_user;
 
 ALTER TABLE refresh_tokens ADD COLUMN replaced_by TEXT;
 ALTER TABLE refresh_tokens ADD COLUMN access_jti TEXT;
-ALTER TABLE refresh_tokens ADD CONSTRAINT refresh_tokens_grant_fk
-    FOREIGN KEY (grant_id) REFERENCES grants (id) ON DELETE CASCADE;
-DROP INDEX refresh_tokens_user;
 
-ALTER TABLE device_codes ADD COLUMN grant_id TEXT REFERENCES grants (id) ON DELETE CASCADE;
+ALTER TABLE device_codes ADD COLUMN grant_id TEXT;
 UPDATE device_codes SET grant_id = device_code_hash WHERE status = 'approved';
-CREATE INDEX device_codes_grant ON device_codes (grant_id);
+
+DROP INDEX access_tokens_grant;
+DROP INDEX access_tokens_user;
+DROP INDEX refresh_tokens_grant;
+DROP INDEX refresh_tokens_user;

@@ -26,15 +26,16 @@ use crate::Database;
 /// horizon if they would outlive it, and stores them. False, having stored
 /// nothing, if the grant is revoked or gone.
 pub(super) async fn hold_and_store(tx: &mut dyn Tx, tokens: &NewTokens) -> StoreResult<bool> {
-    let held = tx.exec(&sql::HOLD_GRANT, args![tokens.grant_id()]).await?;
-    if held == 0 {
+    let Some(held) = tx.one(&sql::HOLD_GRANT, args![tokens.grant_id()]).await? else {
         return Ok(false);
+    };
+    if held.get::<i64>("expires_at")? < tokens.horizon() {
+        tx.exec(
+            &sql::EXTEND_GRANT,
+            args![tokens.horizon(), tokens.grant_id()],
+        )
+        .await?;
     }
-    tx.exec(
-        &sql::EXTEND_GRANT,
-        args![tokens.horizon(), tokens.grant_id()],
-    )
-    .await?;
     tx.exec(&sql::INSERT_ACCESS_TOKEN, rows::access_args(&tokens.access))
         .await?;
     if let Some(refresh) = &tokens.refresh {
