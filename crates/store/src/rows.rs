@@ -18,28 +18,28 @@ fn parse_list(s: &str) -> Vec<String> {
     serde_json::from_str(s).unwrap_or_default()
 }
 
-pub(crate) fn client(r: &Row) -> StoreResult<Client> {
-    let kind: String = r.get("kind")?;
+pub(crate) fn client(mut r: Row) -> StoreResult<Client> {
+    let kind: String = r.take("kind")?;
     Ok(Client {
-        id: r.get("id")?,
-        name: r.get("name")?,
+        id: r.take("id")?,
+        name: r.take("name")?,
         kind: if kind == "confidential" {
             ClientKind::Confidential
         } else {
             ClientKind::Public
         },
-        secret_hash: r.get("secret_hash")?,
-        redirect_uris: parse_list(&r.get::<String>("redirect_uris")?),
-        scopes: parse_list(&r.get::<String>("scopes")?),
-        grant_types: parse_list(&r.get::<String>("grant_types")?),
-        skip_consent: r.get("skip_consent")?,
-        id_token_alg: r.get("id_token_alg")?,
-        created_at: r.get("created_at")?,
-        jwks: r.get("jwks")?,
-        jwks_uri: r.get("jwks_uri")?,
-        post_logout_redirect_uris: parse_list(&r.get::<String>("post_logout_redirect_uris")?),
-        rotate_refresh_tokens: r.get("rotate_refresh_tokens")?,
-        always_issue_refresh_token: r.get("always_issue_refresh_token")?,
+        secret_hash: r.take("secret_hash")?,
+        redirect_uris: parse_list(&r.take::<String>("redirect_uris")?),
+        scopes: parse_list(&r.take::<String>("scopes")?),
+        grant_types: parse_list(&r.take::<String>("grant_types")?),
+        skip_consent: r.take("skip_consent")?,
+        id_token_alg: r.take("id_token_alg")?,
+        created_at: r.take("created_at")?,
+        jwks: r.take("jwks")?,
+        jwks_uri: r.take("jwks_uri")?,
+        post_logout_redirect_uris: parse_list(&r.take::<String>("post_logout_redirect_uris")?),
+        rotate_refresh_tokens: r.take("rotate_refresh_tokens")?,
+        always_issue_refresh_token: r.take("always_issue_refresh_token")?,
     })
 }
 
@@ -63,14 +63,14 @@ pub(crate) fn client_args(c: &Client) -> Vec<Arg> {
     ]
 }
 
-pub(crate) fn user(r: &Row) -> StoreResult<User> {
+pub(crate) fn user(mut r: Row) -> StoreResult<User> {
     Ok(User {
-        id: r.get("id")?,
-        username: r.get("username")?,
-        email: r.get("email")?,
-        name: r.get("name")?,
-        password_hash: r.get("password_hash")?,
-        created_at: r.get("created_at")?,
+        id: r.take("id")?,
+        username: r.take("username")?,
+        email: r.take("email")?,
+        name: r.take("name")?,
+        password_hash: r.take("password_hash")?,
+        created_at: r.take("created_at")?,
     })
 }
 
@@ -97,20 +97,20 @@ pub(crate) fn grant_args(g: &Grant) -> Vec<Arg> {
     ]
 }
 
-pub(crate) fn code(r: &Row) -> StoreResult<AuthorizationCode> {
+pub(crate) fn code(mut r: Row) -> StoreResult<AuthorizationCode> {
     Ok(AuthorizationCode {
-        code_hash: r.get("code_hash")?,
-        grant_id: r.get("grant_id")?,
-        client_id: r.get("client_id")?,
-        redirect_uri: r.get("redirect_uri")?,
-        code_challenge: r.get("code_challenge")?,
-        code_challenge_method: r.get("code_challenge_method")?,
-        scope: r.get("scope")?,
-        nonce: r.get("nonce")?,
-        user_id: r.get("user_id")?,
-        auth_time: r.get("auth_time")?,
-        issued_at: r.get("issued_at")?,
-        expires_at: r.get("expires_at")?,
+        code_hash: r.take("code_hash")?,
+        grant_id: r.take("grant_id")?,
+        client_id: r.take("client_id")?,
+        redirect_uri: r.take("redirect_uri")?,
+        code_challenge: r.take("code_challenge")?,
+        code_challenge_method: r.take("code_challenge_method")?,
+        scope: r.take("scope")?,
+        nonce: r.take("nonce")?,
+        user_id: r.take("user_id")?,
+        auth_time: r.take("auth_time")?,
+        issued_at: r.take("issued_at")?,
+        expires_at: r.take("expires_at")?,
     })
 }
 
@@ -131,14 +131,14 @@ pub(crate) fn code_args(c: &AuthorizationCode) -> Vec<Arg> {
     ]
 }
 
-pub(crate) fn access(r: &Row) -> StoreResult<AccessTokenRecord> {
+pub(crate) fn access(mut r: Row) -> StoreResult<AccessTokenRecord> {
     Ok(AccessTokenRecord {
-        jti: r.get("jti")?,
-        grant_id: r.get("grant_id")?,
-        client_id: r.get("client_id")?,
-        user_id: r.get("user_id")?,
-        scope: r.get("scope")?,
-        expires_at: r.get("expires_at")?,
+        jti: r.take("jti")?,
+        grant_id: r.take("grant_id")?,
+        client_id: r.take("client_id")?,
+        user_id: r.take("user_id")?,
+        scope: r.take("scope")?,
+        expires_at: r.take("expires_at")?,
     })
 }
 
@@ -153,28 +153,29 @@ pub(crate) fn access_args(t: &AccessTokenRecord) -> Vec<Arg> {
     ]
 }
 
-pub(crate) fn refresh(r: &Row) -> StoreResult<RefreshTokenRecord> {
+pub(crate) fn refresh(mut r: Row) -> StoreResult<RefreshTokenRecord> {
     Ok(RefreshTokenRecord {
-        token_hash: r.get("token_hash")?,
-        grant_id: r.get("grant_id")?,
-        client_id: r.get("client_id")?,
-        user_id: r.get("user_id")?,
-        scope: r.get("scope")?,
-        auth_time: r.get("auth_time")?,
-        issued_at: r.get("issued_at")?,
-        family_expires_at: r.get("family_expires_at")?,
-        idle_expires_at: r.get("idle_expires_at")?,
-        access_jti: r.get("access_jti")?,
+        token_hash: r.take("token_hash")?,
+        grant_id: r.take("grant_id")?,
+        client_id: r.take("client_id")?,
+        user_id: r.take("user_id")?,
+        scope: r.take("scope")?,
+        auth_time: r.take("auth_time")?,
+        issued_at: r.take("issued_at")?,
+        family_expires_at: r.take("family_expires_at")?,
+        idle_expires_at: r.take("idle_expires_at")?,
+        access_jti: r.take("access_jti")?,
     })
 }
 
 /// A refresh token row joined with its grant's `revoked_at`.
-pub(crate) fn refresh_state(r: &Row) -> StoreResult<RefreshTokenState> {
-    let revoked = r.get::<Option<i64>>("revoked_at")?.is_some()
-        || r.get::<Option<i64>>("grant_revoked_at")?.is_some();
+pub(crate) fn refresh_state(mut r: Row) -> StoreResult<RefreshTokenState> {
+    let revoked = r.take::<Option<i64>>("revoked_at")?.is_some()
+        || r.take::<Option<i64>>("grant_revoked_at")?.is_some();
+    let rotated_at = r.take("rotated_at")?;
     Ok(RefreshTokenState {
         record: refresh(r)?,
-        rotated_at: r.get("rotated_at")?,
+        rotated_at,
         revoked,
     })
 }
@@ -194,24 +195,24 @@ pub(crate) fn refresh_args(t: &RefreshTokenRecord) -> Vec<Arg> {
     ]
 }
 
-pub(crate) fn device(r: &Row) -> StoreResult<DeviceCode> {
-    let status: String = r.get("status")?;
+pub(crate) fn device(mut r: Row) -> StoreResult<DeviceCode> {
+    let status: String = r.take("status")?;
     Ok(DeviceCode {
-        device_code_hash: r.get("device_code_hash")?,
-        user_code_hash: r.get("user_code_hash")?,
-        client_id: r.get("client_id")?,
-        scope: r.get("scope")?,
-        issued_at: r.get("issued_at")?,
-        expires_at: r.get("expires_at")?,
-        interval: r.get("poll_interval")?,
+        device_code_hash: r.take("device_code_hash")?,
+        user_code_hash: r.take("user_code_hash")?,
+        client_id: r.take("client_id")?,
+        scope: r.take("scope")?,
+        issued_at: r.take("issued_at")?,
+        expires_at: r.take("expires_at")?,
+        interval: r.take("poll_interval")?,
         status: match status.as_str() {
             "approved" => DeviceStatus::Approved,
             "denied" => DeviceStatus::Denied,
             _ => DeviceStatus::Pending,
         },
-        user_id: r.get("user_id")?,
-        auth_time: r.get("auth_time")?,
-        grant_id: r.get("grant_id")?,
+        user_id: r.take("user_id")?,
+        auth_time: r.take("auth_time")?,
+        grant_id: r.take("grant_id")?,
     })
 }
 
@@ -227,13 +228,13 @@ pub(crate) fn device_args(d: &DeviceCode) -> Vec<Arg> {
     ]
 }
 
-pub(crate) fn key(r: &Row) -> StoreResult<StoredKey> {
+pub(crate) fn key(mut r: Row) -> StoreResult<StoredKey> {
     Ok(StoredKey {
-        kid: r.get("kid")?,
-        alg: r.get("alg")?,
-        private_pkcs8: PrivateKeyDer::new(r.get("private_pkcs8")?),
-        created_at: r.get("created_at")?,
-        activates_at: r.get("activates_at")?,
+        kid: r.take("kid")?,
+        alg: r.take("alg")?,
+        private_pkcs8: PrivateKeyDer::new(r.take("private_pkcs8")?),
+        created_at: r.take("created_at")?,
+        activates_at: r.take("activates_at")?,
     })
 }
 

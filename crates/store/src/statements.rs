@@ -1,7 +1,15 @@
 //! Every SQL statement of the stores, written once in SQLite's dialect.
 //! The SQLite driver runs them as they are; the PostgreSQL driver runs
 //! each one's translation ([`Stmt::pg`]: placeholders, `INSERT OR IGNORE`,
-//! two-argument `MIN`/`MAX`), made once, on first use.
+//! two-argument `MIN`/`MAX`, and `/*FOR UPDATE*/`, a comment to SQLite,
+//! which becomes a row lock), made once, on first use.
+//!
+//! Row locks: where a statement must hold a row until its transaction ends
+//! (a grant, against its revocation) it says `/*FOR UPDATE*/` in its
+//! sub-select. PostgreSQL then locks the row, and a concurrent update of it
+//! waits (as the statement waits for one in progress, then reads the row
+//! as it committed); SQLite needs nothing, its one writer running every
+//! transaction in turn.
 //!
 //! **Invariant:** a statement's behaviour is changed here, once, and the
 //! store contract suite (`tests/store_contract.rs`) checks it on both.
@@ -19,10 +27,6 @@ use crate::tx::Columns;
 #[derive(Debug)]
 pub(crate) struct Stmt {
     sqlite: &'static str,
-    /// A `SELECT` that locks the rows it reads until the transaction ends:
-    /// `FOR UPDATE` on PostgreSQL; on SQLite, where one writer runs every
-    /// transaction in turn, nothing to add.
-    locks: bool,
     pg: OnceLock<String>,
     columns: [OnceLock<Columns>; 2],
 }
@@ -38,17 +42,6 @@ impl Stmt {
     pub(crate) const fn new(sqlite: &'static str) -> Self {
         Self {
             sqlite,
-            locks: false,
-            pg: OnceLock::new(),
-            columns: [OnceLock::new(), OnceLock::new()],
-        }
-    }
-
-    /// A `SELECT` that locks what it reads (see [`Stmt::locks`]).
-    const fn locking(sqlite: &'static str) -> Self {
-        Self {
-            sqlite,
-            locks: true,
             pg: OnceLock::new(),
             columns: [OnceLock::new(), OnceLock::new()],
         }
@@ -71,14 +64,7 @@ impl Stmt {
 
     /// As PostgreSQL runs it, translated on first use.
     pub(crate) fn pg(&'static self) -> &'static str {
-        self.pg.get_or_init(|| {
-            let sql = to_postgres(self.sqlite);
-            if self.locks {
-                format!("{sql} FOR UPDATE")
-            } else {
-                sql
-            }
-        })
+        self.pg.get_or_init(|| to_postgres(self.sqlite))
     }
 }
 
@@ -109,7 +95,10 @@ pub(crate) fn to_postgres(s: &str) -> String {
             out.push(c);
         }
     }
-    let mut out = out.replace("MIN(", "LEAST(").replace("MAX(", "GREATEST(");
+    let mut out = out
+        .replace("MIN(", "LEAST(")
+        .replace("MAX(", "GREATEST(")
+        .replace("/*FOR UPDATE*/", "FOR UPDATE");
     if let Some(rest) = out.strip_prefix("INSERT OR IGNORE ") {
         out = format!("INSERT {} ON CONFLICT DO NOTHING", rest.trim_end());
     }
@@ -159,7 +148,8 @@ statements! {
     /// of the same row waits for (and that waits for it); on SQLite the one
     /// writer runs every transaction in turn. Every issuance runs it before
     /// storing anything.
-    HOLD_GRANT = locking("SELECT expires_at FROM grants WHERE id = ? AND revoked_at IS NULL");
+    HOLD_GRANT = new("SELECT id AS grant_id, expires_at AS grant_expires_at FROM grants
+         WHERE id = ? AND revoked_at IS NULL /*FOR UPDATE*/");
     /// Moves a held grant's expiry forward, when what is issued would
     /// outlive it (rarely: the grant's expiry is set for what it will hold).
     EXTEND_GRANT = new("UPDATE grants SET expires_at = ?1 WHERE id = ?2 AND expires_at < ?1");
@@ -174,8 +164,14 @@ statements! {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     FIND_CODE = new("SELECT * FROM authorization_codes WHERE code_hash = ?");
     CONSUME_CODE = new("UPDATE authorization_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL RETURNING *");
-    REDEEM_CODE = new("UPDATE authorization_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL RETURNING grant_id");
-    CODE_GRANT = new("SELECT grant_id FROM authorization_codes WHERE code_hash = ?");
+    /// Consumes a code of a live grant, holding the grant's row (see the
+    /// module docs), and returns the grant and its expiry.
+    REDEEM_CODE = new("UPDATE authorization_codes SET used_at = ?1
+         WHERE code_hash = ?2 AND used_at IS NULL
+         AND EXISTS (SELECT 1 FROM grants g WHERE g.id = authorization_codes.grant_id AND g.revoked_at IS NULL /*FOR UPDATE*/)
+         RETURNING grant_id, (SELECT expires_at FROM grants g WHERE g.id = authorization_codes.grant_id) AS grant_expires_at");
+    CODE_GRANT = new("SELECT c.grant_id, c.used_at, g.revoked_at FROM authorization_codes c
+         LEFT JOIN grants g ON g.id = c.grant_id WHERE c.code_hash = ?");
 
     // Access tokens.
     INSERT_ACCESS_TOKEN = new("INSERT INTO access_tokens (jti, grant_id, client_id, user_id, scope, expires_at) VALUES (?, ?, ?, ?, ?, ?)");
@@ -191,14 +187,21 @@ statements! {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     FIND_REFRESH_TOKEN = new("SELECT r.*, g.revoked_at AS grant_revoked_at FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id
          WHERE r.token_hash = ?");
+    /// Rotates a live token of a live grant, holding the grant's row, and
+    /// returns the grant and its expiry.
     ROTATE_REFRESH_TOKEN = new("UPDATE refresh_tokens SET rotated_at = ?1, replaced_by = ?3
          WHERE token_hash = ?2 AND rotated_at IS NULL AND revoked_at IS NULL
          AND family_expires_at > ?1 AND idle_expires_at > ?1
-         RETURNING grant_id");
+         AND EXISTS (SELECT 1 FROM grants g WHERE g.id = refresh_tokens.grant_id AND g.revoked_at IS NULL /*FOR UPDATE*/)
+         RETURNING grant_id, (SELECT expires_at FROM grants g WHERE g.id = refresh_tokens.grant_id) AS grant_expires_at");
     KEEP_REFRESH_TOKEN = new("UPDATE refresh_tokens SET idle_expires_at = MIN(?3, family_expires_at)
          WHERE token_hash = ?2 AND rotated_at IS NULL AND revoked_at IS NULL
          AND family_expires_at > ?1 AND idle_expires_at > ?1
-         RETURNING grant_id");
+         AND EXISTS (SELECT 1 FROM grants g WHERE g.id = refresh_tokens.grant_id AND g.revoked_at IS NULL /*FOR UPDATE*/)
+         RETURNING grant_id, (SELECT expires_at FROM grants g WHERE g.id = refresh_tokens.grant_id) AS grant_expires_at");
+    /// Whether a refresh token's grant is revoked (when it could not be used).
+    REFRESH_GRANT_REVOKED = new("SELECT 1 AS revoked FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id
+         WHERE r.token_hash = ? AND g.revoked_at IS NOT NULL");
     ROTATED_REFRESH_TOKEN = new("SELECT grant_id, replaced_by, rotated_at FROM refresh_tokens
          WHERE token_hash = ?2 AND rotated_at IS NOT NULL AND family_expires_at > ?1");
     /// A lost answer's unseen child: never presented, not revoked.
@@ -228,7 +231,11 @@ statements! {
          RETURNING *");
     CONSUME_DEVICE_CODE = new("UPDATE device_codes SET consumed_at = ?1
          WHERE device_code_hash = ?2 AND status = 'approved' AND consumed_at IS NULL AND expires_at > ?1
-         RETURNING grant_id");
+         AND EXISTS (SELECT 1 FROM grants g WHERE g.id = device_codes.grant_id AND g.revoked_at IS NULL /*FOR UPDATE*/)
+         RETURNING grant_id, (SELECT expires_at FROM grants g WHERE g.id = device_codes.grant_id) AS grant_expires_at");
+    /// Whether an approved device code's grant is revoked.
+    DEVICE_GRANT_REVOKED = new("SELECT 1 AS revoked FROM device_codes d JOIN grants g ON g.id = d.grant_id
+         WHERE d.device_code_hash = ? AND g.revoked_at IS NOT NULL");
     DEVICE_CODE_CONSUMED = new("SELECT grant_id FROM device_codes WHERE device_code_hash = ? AND consumed_at IS NOT NULL");
 
     // Keys and settings.
@@ -291,12 +298,8 @@ mod tests {
         assert_eq!(to_postgres("SET a = MAX(a, ?1)"), "SET a = GREATEST(a, $1)");
         assert_eq!(to_postgres("WHERE s = '?'"), "WHERE s = '?'");
         assert_eq!(
-            HOLD_GRANT.sqlite(),
-            "SELECT expires_at FROM grants WHERE id = ? AND revoked_at IS NULL"
-        );
-        assert_eq!(
-            HOLD_GRANT.pg(),
-            "SELECT expires_at FROM grants WHERE id = $1 AND revoked_at IS NULL FOR UPDATE"
+            to_postgres("SELECT 1 FROM g WHERE id = ? /*FOR UPDATE*/)"),
+            "SELECT 1 FROM g WHERE id = $1 FOR UPDATE)"
         );
     }
 

@@ -112,60 +112,81 @@ impl Row {
         Self { columns, values }
     }
 
-    /// The column `name`, decoded.
-    pub(crate) fn get<T: FromValue>(&self, name: &str) -> StoreResult<T> {
-        let value = self
-            .columns
+    fn slot(&mut self, name: &str) -> StoreResult<&mut Value> {
+        self.columns
             .iter()
             .position(|n| n == name)
-            .and_then(|i| self.values.get(i))
-            .ok_or_else(|| StoreError::Backend(format!("no column {name:?} in the row")))?;
-        T::from_value(value)
-            .ok_or_else(|| StoreError::Backend(format!("column {name:?} holds {value:?}")))
+            .and_then(|i| self.values.get_mut(i))
+            .ok_or_else(|| StoreError::Backend(format!("no column {name:?} in the row")))
     }
+
+    /// The column `name`, decoded (a copy: the row keeps it).
+    pub(crate) fn get<T: FromValue>(&mut self, name: &str) -> StoreResult<T> {
+        let value = self.slot(name)?.clone();
+        decode(name, value)
+    }
+
+    /// The column `name`, decoded and moved out of the row (which holds
+    /// NULL there afterwards): for mapping a row to a record, where each
+    /// column is read once.
+    pub(crate) fn take<T: FromValue>(&mut self, name: &str) -> StoreResult<T> {
+        let value = std::mem::replace(self.slot(name)?, Value::Null);
+        decode(name, value)
+    }
+}
+
+fn decode<T: FromValue>(name: &str, value: Value) -> StoreResult<T> {
+    let kind = match &value {
+        Value::Null => "NULL",
+        Value::Int(_) => "an integer",
+        Value::Bool(_) => "a boolean",
+        Value::Text(_) => "text",
+        Value::Blob(_) => "a blob",
+    };
+    T::from_value(value).ok_or_else(|| StoreError::Backend(format!("column {name:?} holds {kind}")))
 }
 
 /// A Rust type a column decodes to.
 pub(crate) trait FromValue: Sized {
-    fn from_value(v: &Value) -> Option<Self>;
+    fn from_value(v: Value) -> Option<Self>;
 }
 
 impl FromValue for String {
-    fn from_value(v: &Value) -> Option<Self> {
+    fn from_value(v: Value) -> Option<Self> {
         match v {
-            Value::Text(s) => Some(s.clone()),
+            Value::Text(s) => Some(s),
             _ => None,
         }
     }
 }
 impl FromValue for i64 {
-    fn from_value(v: &Value) -> Option<Self> {
+    fn from_value(v: Value) -> Option<Self> {
         match v {
-            Value::Int(i) => Some(*i),
+            Value::Int(i) => Some(i),
             _ => None,
         }
     }
 }
 impl FromValue for bool {
-    fn from_value(v: &Value) -> Option<Self> {
+    fn from_value(v: Value) -> Option<Self> {
         // SQLite keeps booleans as integers.
         match v {
-            Value::Bool(b) => Some(*b),
-            Value::Int(i) => Some(*i != 0),
+            Value::Bool(b) => Some(b),
+            Value::Int(i) => Some(i != 0),
             _ => None,
         }
     }
 }
 impl FromValue for Vec<u8> {
-    fn from_value(v: &Value) -> Option<Self> {
+    fn from_value(v: Value) -> Option<Self> {
         match v {
-            Value::Blob(b) => Some(b.clone()),
+            Value::Blob(b) => Some(b),
             _ => None,
         }
     }
 }
 impl<T: FromValue> FromValue for Option<T> {
-    fn from_value(v: &Value) -> Option<Self> {
+    fn from_value(v: Value) -> Option<Self> {
         match v {
             Value::Null => Some(None),
             other => T::from_value(other).map(Some),

@@ -21,7 +21,7 @@ CREATE TABLE grants (
     revoked_at INTEGER
 ) WITHOUT ROWID;
 CREATE INDEX grants_user ON grants (user_id);
-CREATE INDEX grants_client ON grants (client_id);
+-- EXPERIMENT CREATE INDEX grants_client ON grants (client_id);
 CREATE INDEX grants_expiry ON grants (expires_at);
 
 -- The grants of what exists: until now a grant was only the grant_id its

@@ -30,7 +30,7 @@ impl ClientStore for Database {
         self.single(move |tx| {
             Box::pin(async move {
                 let row = tx.one(&sql::GET_CLIENT, args![id]).await?;
-                row.as_ref().map(rows::client).transpose()
+                row.map(rows::client).transpose()
             })
         })
         .await
@@ -40,7 +40,7 @@ impl ClientStore for Database {
         self.single(|tx| {
             Box::pin(async move {
                 let all = tx.all(&sql::LIST_CLIENTS, args![]).await?;
-                all.iter().map(rows::client).collect()
+                all.into_iter().map(rows::client).collect()
             })
         })
         .await

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use proofkey_core::model::{DeviceCode, DeviceDecision, DevicePoll, Issued, NewTokens};
 use proofkey_core::store::{DeviceStore, StoreResult};
 
-use super::grants::{finish, same_grant};
+use super::grants::{store, Prepared};
 use crate::rows;
 use crate::statements as sql;
 use crate::tx::args;
@@ -34,7 +34,7 @@ impl DeviceStore for Database {
                 let row = tx
                     .one(&sql::PENDING_DEVICE_CODE, args![user_code_hash, now])
                     .await?;
-                row.as_ref().map(rows::device).transpose()
+                row.map(rows::device).transpose()
             })
         })
         .await
@@ -99,15 +99,16 @@ impl DeviceStore for Database {
                 // Every expression in SET reads the row as it was before the
                 // update, so `slow` records whether this poll beat the
                 // interval then in force.
-                let Some(row) = tx
+                let Some(mut row) = tx
                     .one(&sql::POLL_DEVICE_CODE, args![now, device_code_hash])
                     .await?
                 else {
                     return Ok(DevicePoll::NotFound);
                 };
+                let slow_down = row.take("slow")?;
                 Ok(DevicePoll::Polled {
-                    record: Box::new(rows::device(&row)?),
-                    slow_down: row.get("slow")?,
+                    record: Box::new(rows::device(row)?),
+                    slow_down,
                 })
             })
         })
@@ -120,20 +121,25 @@ impl DeviceStore for Database {
         now: i64,
         tokens: &NewTokens,
     ) -> StoreResult<Issued> {
-        let (hash, tokens) = (device_code_hash.to_owned(), tokens.clone());
+        let (hash, tokens) = (device_code_hash.to_owned(), Prepared::new(tokens)?);
         self.atomic(move |tx| {
             Box::pin(async move {
-                let Some(row) = tx.one(&sql::CONSUME_DEVICE_CODE, args![now, &hash]).await? else {
-                    let used = tx.one(&sql::DEVICE_CODE_CONSUMED, args![hash]).await?;
-                    return Ok(match used {
-                        Some(r) => Issued::Replayed {
-                            grant_id: r.get::<Option<String>>("grant_id")?.unwrap_or_default(),
-                        },
-                        None => Issued::NotFound,
+                let Some(mut row) = tx.one(&sql::CONSUME_DEVICE_CODE, args![now, &hash]).await?
+                else {
+                    if let Some(mut r) = tx.one(&sql::DEVICE_CODE_CONSUMED, args![&hash]).await? {
+                        return Ok(Issued::Replayed {
+                            grant_id: r.take::<Option<String>>("grant_id")?.unwrap_or_default(),
+                        });
+                    }
+                    let revoked = tx.one(&sql::DEVICE_GRANT_REVOKED, args![hash]).await?;
+                    return Ok(if revoked.is_some() {
+                        Issued::GrantRevoked
+                    } else {
+                        Issued::NotFound
                     });
                 };
-                same_grant(&row, &tokens)?;
-                finish(tx, &tokens, Issued::Stored).await
+                store(tx, &mut row, tokens).await?;
+                Ok(Issued::Stored)
             })
         })
         .await

@@ -19,65 +19,93 @@ use proofkey_core::StoreError;
 
 use crate::rows;
 use crate::statements as sql;
-use crate::tx::{args, Row, Tx};
+use crate::tx::{args, Arg, Row, Tx};
 use crate::Database;
 
-/// Holds the grant of `tokens` (live only), moves its expiry to their
-/// horizon if they would outlive it, and stores them. False, having stored
-/// nothing, if the grant is revoked or gone.
-pub(super) async fn hold_and_store(tx: &mut dyn Tx, tokens: &NewTokens) -> StoreResult<bool> {
-    let Some(held) = tx.one(&sql::HOLD_GRANT, args![tokens.grant_id()]).await? else {
-        return Ok(false);
-    };
-    if held.get::<i64>("expires_at")? < tokens.horizon() {
-        tx.exec(
-            &sql::EXTEND_GRANT,
-            args![tokens.horizon(), tokens.grant_id()],
-        )
-        .await?;
+/// The records of a token response as bind lists, made on the caller's
+/// side before the operation runs (the records are the caller's; the
+/// engine's thread only binds).
+pub(super) struct Prepared {
+    grant_id: String,
+    horizon: i64,
+    /// The new refresh token's hash, when there is one.
+    refresh_hash: Option<String>,
+    access: Vec<Arg>,
+    refresh: Option<Vec<Arg>>,
+}
+
+impl Prepared {
+    pub(super) fn new(t: &NewTokens) -> StoreResult<Self> {
+        if t.refresh
+            .as_ref()
+            .is_some_and(|r| r.grant_id != t.access.grant_id)
+        {
+            return Err(StoreError::Backend(
+                "the refresh token belongs to another grant than its access token".into(),
+            ));
+        }
+        Ok(Self {
+            grant_id: t.grant_id().to_owned(),
+            horizon: t.horizon(),
+            refresh_hash: t.refresh.as_ref().map(|r| r.token_hash.clone()),
+            access: rows::access_args(&t.access),
+            refresh: t.refresh.as_ref().map(rows::refresh_args),
+        })
     }
-    tx.exec(&sql::INSERT_ACCESS_TOKEN, rows::access_args(&tokens.access))
-        .await?;
-    if let Some(refresh) = &tokens.refresh {
-        tx.exec(&sql::INSERT_REFRESH_TOKEN, rows::refresh_args(refresh))
+}
+
+/// Stores `tokens` in the grant that `consumed` holds: the row of the
+/// statement that consumed (or rotated) what was presented, which also
+/// held the grant's row and returned its `grant_id` and
+/// `grant_expires_at` (or of `HOLD_GRANT`). Moves the grant's expiry if
+/// the tokens would outlive it.
+pub(super) async fn store(
+    tx: &mut dyn Tx,
+    consumed: &mut Row,
+    tokens: Prepared,
+) -> StoreResult<()> {
+    if consumed.get::<String>("grant_id")? != tokens.grant_id {
+        return Err(StoreError::Backend(
+            "the tokens belong to another grant than what was presented".into(),
+        ));
+    }
+    if consumed.take::<i64>("grant_expires_at")? < tokens.horizon {
+        tx.exec(&sql::EXTEND_GRANT, args![tokens.horizon, &tokens.grant_id])
             .await?;
     }
-    Ok(true)
-}
-
-/// The grant of what was consumed must be the grant of what is issued.
-pub(super) fn same_grant(consumed: &Row, tokens: &NewTokens) -> StoreResult<()> {
-    let grant_id: String = consumed.get("grant_id")?;
-    let refresh_ok = tokens
-        .refresh
-        .as_ref()
-        .is_none_or(|r| r.grant_id == tokens.access.grant_id);
-    if grant_id == tokens.grant_id() && refresh_ok {
-        Ok(())
-    } else {
-        Err(StoreError::Backend(
-            "the tokens belong to another grant than what was presented".into(),
-        ))
+    tx.exec(&sql::INSERT_ACCESS_TOKEN, tokens.access).await?;
+    if let Some(refresh) = tokens.refresh {
+        tx.exec(&sql::INSERT_REFRESH_TOKEN, refresh).await?;
     }
+    Ok(())
 }
 
-/// `Stored` (or `done`) if the grant was held and the tokens stored.
-pub(super) async fn finish(
-    tx: &mut dyn Tx,
-    tokens: &NewTokens,
-    done: Issued,
-) -> StoreResult<Issued> {
-    Ok(if hold_and_store(tx, tokens).await? {
-        done
+/// Why a code could not be redeemed: used before (`Replayed`), its grant
+/// revoked, or unknown.
+async fn code_not_redeemed(tx: &mut dyn Tx, code_hash: &str) -> StoreResult<Issued> {
+    let Some(mut row) = tx.one(&sql::CODE_GRANT, args![code_hash]).await? else {
+        return Ok(Issued::NotFound);
+    };
+    Ok(if row.take::<Option<i64>>("used_at")?.is_some() {
+        Issued::Replayed {
+            grant_id: row.take("grant_id")?,
+        }
     } else {
         Issued::GrantRevoked
     })
 }
 
-/// A code that could not be consumed: used before (`Replayed`) or unknown.
-async fn code_not_consumed(tx: &mut dyn Tx, code_hash: &str) -> StoreResult<Option<String>> {
-    let row = tx.one(&sql::CODE_GRANT, args![code_hash]).await?;
-    row.map(|r| r.get("grant_id")).transpose()
+/// Why a refresh token that is not rotated could not be used: its grant
+/// revoked, or itself expired, revoked or unknown.
+async fn refresh_not_used(tx: &mut dyn Tx, token_hash: &str) -> StoreResult<Issued> {
+    let revoked = tx
+        .one(&sql::REFRESH_GRANT_REVOKED, args![token_hash])
+        .await?;
+    Ok(if revoked.is_some() {
+        Issued::GrantRevoked
+    } else {
+        Issued::NotFound
+    })
 }
 
 /// The rotated-token branch of a refresh: a lost answer's retry within the
@@ -88,22 +116,26 @@ async fn refresh_not_rotated(
     token_hash: &str,
     now: i64,
     retry_since: Option<i64>,
-    tokens: &NewTokens,
+    tokens: Prepared,
 ) -> StoreResult<Issued> {
-    let Some(rotated) = tx
+    let Some(mut rotated) = tx
         .one(&sql::ROTATED_REFRESH_TOKEN, args![now, token_hash])
         .await?
     else {
-        return Ok(Issued::NotFound);
+        return refresh_not_used(tx, token_hash).await;
     };
     let grant_id: String = rotated.get("grant_id")?;
     let rotated_at: i64 = rotated.get("rotated_at")?;
     let child: Option<String> = rotated.get("replaced_by")?;
-    let new_child = tokens.refresh.as_ref().map(|r| r.token_hash.as_str());
+    let new_child = tokens.refresh_hash.clone();
     if let (Some(since), Some(child), Some(new_child)) = (retry_since, child, new_child) {
         if rotated_at >= since {
-            same_grant(&rotated, tokens)?;
-            if let Some(unseen) = tx
+            if grant_id != tokens.grant_id {
+                return Err(StoreError::Backend(
+                    "the tokens belong to another grant than what was presented".into(),
+                ));
+            }
+            if let Some(mut unseen) = tx
                 .one(&sql::REVOKE_UNSEEN_CHILD, args![now, child.as_str()])
                 .await?
             {
@@ -114,7 +146,12 @@ async fn refresh_not_rotated(
                     .exec(&sql::REPLACE_CHILD, args![token_hash, child, new_child])
                     .await?;
                 if replaced == 1 {
-                    return finish(tx, tokens, Issued::Reissued).await;
+                    // Nothing here held the grant yet: hold it now.
+                    let Some(mut held) = tx.one(&sql::HOLD_GRANT, args![&grant_id]).await? else {
+                        return Ok(Issued::GrantRevoked);
+                    };
+                    store(tx, &mut held, tokens).await?;
+                    return Ok(Issued::Reissued);
                 }
             }
         }
@@ -144,12 +181,13 @@ impl GrantStore for Database {
         let code_hash = code_hash.to_owned();
         self.single(move |tx| {
             Box::pin(async move {
-                let Some(row) = tx.one(&sql::FIND_CODE, args![code_hash]).await? else {
+                let Some(mut row) = tx.one(&sql::FIND_CODE, args![code_hash]).await? else {
                     return Ok(None);
                 };
+                let used = row.take::<Option<i64>>("used_at")?.is_some();
                 Ok(Some(StoredCode {
-                    code: rows::code(&row)?,
-                    used: row.get::<Option<i64>>("used_at")?.is_some(),
+                    code: rows::code(row)?,
+                    used,
                 }))
             })
         })
@@ -161,10 +199,13 @@ impl GrantStore for Database {
         self.single(move |tx| {
             Box::pin(async move {
                 if let Some(row) = tx.one(&sql::CONSUME_CODE, args![now, &code_hash]).await? {
-                    return Ok(CodeConsumption::Consumed(Box::new(rows::code(&row)?)));
+                    return Ok(CodeConsumption::Consumed(Box::new(rows::code(row)?)));
                 }
-                Ok(match code_not_consumed(tx, &code_hash).await? {
-                    Some(grant_id) => CodeConsumption::AlreadyUsed { grant_id },
+                let state = tx.one(&sql::CODE_GRANT, args![&code_hash]).await?;
+                Ok(match state {
+                    Some(mut r) => CodeConsumption::AlreadyUsed {
+                        grant_id: r.take("grant_id")?,
+                    },
                     None => CodeConsumption::NotFound,
                 })
             })
@@ -178,17 +219,14 @@ impl GrantStore for Database {
         now: i64,
         tokens: &NewTokens,
     ) -> StoreResult<Issued> {
-        let (code_hash, tokens) = (code_hash.to_owned(), tokens.clone());
+        let (code_hash, tokens) = (code_hash.to_owned(), Prepared::new(tokens)?);
         self.atomic(move |tx| {
             Box::pin(async move {
-                let Some(row) = tx.one(&sql::REDEEM_CODE, args![now, &code_hash]).await? else {
-                    return Ok(match code_not_consumed(tx, &code_hash).await? {
-                        Some(grant_id) => Issued::Replayed { grant_id },
-                        None => Issued::NotFound,
-                    });
+                let Some(mut row) = tx.one(&sql::REDEEM_CODE, args![now, &code_hash]).await? else {
+                    return code_not_redeemed(tx, &code_hash).await;
                 };
-                same_grant(&row, &tokens)?;
-                finish(tx, &tokens, Issued::Stored).await
+                store(tx, &mut row, tokens).await?;
+                Ok(Issued::Stored)
             })
         })
         .await
@@ -199,7 +237,7 @@ impl GrantStore for Database {
         self.single(move |tx| {
             Box::pin(async move {
                 let row = tx.one(&sql::FIND_REFRESH_TOKEN, args![token_hash]).await?;
-                row.as_ref().map(rows::refresh_state).transpose()
+                row.map(rows::refresh_state).transpose()
             })
         })
         .await
@@ -212,20 +250,24 @@ impl GrantStore for Database {
         rotation: Rotation,
         tokens: &NewTokens,
     ) -> StoreResult<Issued> {
-        let (token_hash, tokens) = (token_hash.to_owned(), tokens.clone());
+        let (token_hash, tokens) = (token_hash.to_owned(), Prepared::new(tokens)?);
         self.atomic(move |tx| {
             Box::pin(async move {
                 let taken = match rotation {
                     Rotation::Keep { idle_expires_at } => {
-                        tx.one(
-                            &sql::KEEP_REFRESH_TOKEN,
-                            args![now, &token_hash, idle_expires_at],
-                        )
-                        .await?
+                        let kept = tx
+                            .one(
+                                &sql::KEEP_REFRESH_TOKEN,
+                                args![now, &token_hash, idle_expires_at],
+                            )
+                            .await?;
+                        if kept.is_none() {
+                            return refresh_not_used(tx, &token_hash).await;
+                        }
+                        kept
                     }
                     Rotation::Rotate { retry_since } => {
-                        let Some(child) = tokens.refresh.as_ref().map(|r| r.token_hash.clone())
-                        else {
+                        let Some(child) = tokens.refresh_hash.clone() else {
                             return Err(StoreError::Backend(
                                 "a rotation needs the refresh token that replaces it".into(),
                             ));
@@ -234,17 +276,17 @@ impl GrantStore for Database {
                             .one(&sql::ROTATE_REFRESH_TOKEN, args![now, &token_hash, child])
                             .await?;
                         if taken.is_none() {
-                            return refresh_not_rotated(tx, &token_hash, now, retry_since, &tokens)
+                            return refresh_not_rotated(tx, &token_hash, now, retry_since, tokens)
                                 .await;
                         }
                         taken
                     }
                 };
-                let Some(row) = taken else {
+                let Some(mut row) = taken else {
                     return Ok(Issued::NotFound);
                 };
-                same_grant(&row, &tokens)?;
-                finish(tx, &tokens, Issued::Stored).await
+                store(tx, &mut row, tokens).await?;
+                Ok(Issued::Stored)
             })
         })
         .await
@@ -299,7 +341,7 @@ impl GrantStore for Database {
         self.single(move |tx| {
             Box::pin(async move {
                 let row = tx.one(&sql::GET_ACCESS_TOKEN, args![jti, now]).await?;
-                row.as_ref().map(rows::access).transpose()
+                row.map(rows::access).transpose()
             })
         })
         .await
@@ -329,7 +371,7 @@ impl GrantStore for Database {
                 let row = tx
                     .one(&sql::GET_REFRESH_TOKEN, args![token_hash, now])
                     .await?;
-                row.as_ref().map(rows::refresh).transpose()
+                row.map(rows::refresh).transpose()
             })
         })
         .await

@@ -17,7 +17,7 @@ impl KeyStore for Database {
         self.single(|tx| {
             Box::pin(async move {
                 let all = tx.all(&sql::LIST_KEYS, args![]).await?;
-                all.iter().map(rows::key).collect()
+                all.into_iter().map(rows::key).collect()
             })
         })
         .await
@@ -42,7 +42,7 @@ impl KeyStore for Database {
             Box::pin(async move {
                 let row = tx.one(&sql::SETTING_OR_INIT, args![&name, init]).await?;
                 row.ok_or_else(|| StoreError::Backend(format!("setting {name:?} was not stored")))?
-                    .get("value")
+                    .take("value")
             })
         })
         .await

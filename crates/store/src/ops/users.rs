@@ -30,7 +30,7 @@ impl UserStore for Database {
         self.single(move |tx| {
             Box::pin(async move {
                 let row = tx.one(&sql::GET_USER_BY_USERNAME, args![username]).await?;
-                row.as_ref().map(rows::user).transpose()
+                row.map(rows::user).transpose()
             })
         })
         .await
@@ -41,7 +41,7 @@ impl UserStore for Database {
         self.single(move |tx| {
             Box::pin(async move {
                 let row = tx.one(&sql::GET_USER, args![id]).await?;
-                row.as_ref().map(rows::user).transpose()
+                row.map(rows::user).transpose()
             })
         })
         .await
@@ -51,7 +51,7 @@ impl UserStore for Database {
         self.single(|tx| {
             Box::pin(async move {
                 let all = tx.all(&sql::LIST_USERS, args![]).await?;
-                all.iter().map(rows::user).collect()
+                all.into_iter().map(rows::user).collect()
             })
         })
         .await
@@ -61,7 +61,8 @@ impl UserStore for Database {
         let username = username.to_owned();
         self.atomic(move |tx| {
             Box::pin(async move {
-                let Some(row) = tx.one(&sql::GET_USER_BY_USERNAME, args![username]).await? else {
+                let Some(mut row) = tx.one(&sql::GET_USER_BY_USERNAME, args![username]).await?
+                else {
                     return Ok(false);
                 };
                 let id: String = row.get("id")?;
@@ -98,7 +99,7 @@ impl UserStore for Database {
         let id_hash = id_hash.to_owned();
         self.single(move |tx| {
             Box::pin(async move {
-                let Some(r) = tx.one(&sql::GET_SESSION, args![id_hash, now]).await? else {
+                let Some(mut r) = tx.one(&sql::GET_SESSION, args![id_hash, now]).await? else {
                     return Ok(None);
                 };
                 Ok(Some(Session {
@@ -116,8 +117,8 @@ impl UserStore for Database {
         self.single(move |tx| {
             Box::pin(async move {
                 let all = tx.all(&sql::LIST_SESSIONS, args![user_id, now]).await?;
-                all.iter()
-                    .map(|r| {
+                all.into_iter()
+                    .map(|mut r| {
                         Ok(SessionInfo {
                             id: r.get("id")?,
                             auth_time: r.get("auth_time")?,
@@ -185,7 +186,7 @@ impl UserStore for Database {
         self.single(move |tx| {
             Box::pin(async move {
                 let all = tx.all(&sql::GET_CONSENT, args![user_id, client_id]).await?;
-                all.iter().map(|r| r.get("scope")).collect()
+                all.into_iter().map(|mut r| r.take("scope")).collect()
             })
         })
         .await

@@ -328,7 +328,7 @@ mod tests {
             .single(|tx| {
                 Box::pin(async move {
                     let rows = tx.all(&SETTING_NAMES, args![]).await?;
-                    rows.iter().map(|r| r.get("name")).collect()
+                    rows.into_iter().map(|mut r| r.take("name")).collect()
                 })
             })
             .await
