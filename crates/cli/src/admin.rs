@@ -19,7 +19,7 @@ const MIN_PASSWORD_LEN: usize = 8;
 #[derive(Debug, Args)]
 pub struct Db {
     /// Database URL.
-    #[arg(long, global = true, env = "PROOFKEY_DATABASE_URL", default_value = proofkey_core::config::DEFAULT_DATABASE, value_name = "URL")]
+    #[arg(long, global = true, env = "PROOFKEY_DATABASE_URL", hide_env_values = true, default_value = proofkey_core::config::DEFAULT_DATABASE, value_name = "URL")]
     database: proofkey_core::config::DatabaseUrl,
 }
 

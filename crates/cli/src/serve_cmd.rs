@@ -30,7 +30,12 @@ pub struct ServeArgs {
     #[arg(long, env = "PROOFKEY_ISSUER", value_name = "URL")]
     issuer: Option<String>,
     /// Database URL [default: sqlite://proofkey.db].
-    #[arg(long, env = "PROOFKEY_DATABASE_URL", value_name = "URL")]
+    #[arg(
+        long,
+        env = "PROOFKEY_DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     database: Option<proofkey_core::config::DatabaseUrl>,
     /// Authorization code lifetime, at most 10m [default: 60s].
     #[arg(long, env = "PROOFKEY_CODE_LIFETIME", value_name = "DURATION")]

@@ -153,7 +153,14 @@ pub async fn issue_code(
         issued_at: now,
         expires_at,
     };
-    p.store().create_grant_with_code(&grant, &record).await?;
+    if !p.store().create_grant_with_code(&grant, &record).await? {
+        // The user was revoked (or signed out everywhere), or the client
+        // deleted, while this request ran.
+        return Err(OAuthError::new(
+            ErrorCode::AccessDenied,
+            "the session has ended or the client no longer exists",
+        ));
+    }
     let mut extra = vec![("code", code.expose())];
     if let Some(s) = req.state.as_deref() {
         extra.push(("state", s));

@@ -219,13 +219,36 @@ impl std::fmt::Debug for DatabaseUrl {
 }
 
 /// A database URL with its password replaced by `***`, for logs and errors.
+/// A query parameter (`password=`, which sqlx also reads) counts too; a URL
+/// that does not parse shows nothing between `://` and its last `@`.
 pub fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            if u.query_pairs().any(|(k, _)| k.contains("password")) {
+                let pairs: Vec<(String, String)> = u
+                    .query_pairs()
+                    .map(|(k, v)| {
+                        let v = if k.contains("password") {
+                            "***".to_owned()
+                        } else {
+                            v.into_owned()
+                        };
+                        (k.into_owned(), v)
+                    })
+                    .collect();
+                u.query_pairs_mut().clear().extend_pairs(pairs);
+            }
             u.to_string()
         }
-        _ => url.to_owned(),
+        Err(_) => match (url.find("://"), url.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => {
+                format!("{}***{}", &url[..scheme + 3], &url[at..])
+            }
+            _ => url.to_owned(),
+        },
     }
 }
 
@@ -560,6 +583,13 @@ mod tests {
         );
         let shown = format!("{c:?}");
         assert!(!shown.contains("s3cret"), "{shown}");
+        let query = redact_url("postgres://db.internal/proofkey?user=pk&password=s3cret");
+        assert!(
+            !query.contains("s3cret") && query.contains("user=pk"),
+            "{query}"
+        );
+        let broken = redact_url("postgres://pk:s3cret@db internal:notaport/x");
+        assert!(!broken.contains("s3cret"), "{broken}");
         assert!(shown.contains("pk:***@db.internal"), "{shown}");
         let e = Config::from_settings(Settings {
             database: Some(DatabaseUrl::new("mysql://u:pw@h/db")),

@@ -354,8 +354,11 @@ pub struct RefreshTokenState {
     pub record: RefreshTokenRecord,
     /// When it was rotated (presented and replaced), if it was.
     pub rotated_at: Option<i64>,
-    /// Whether it, or its grant, has been revoked.
+    /// Whether it has been revoked itself: only a successor that a retry
+    /// within the reuse interval replaced is (see [`Rotation::Rotate`]).
     pub revoked: bool,
+    /// Whether its grant has been revoked.
+    pub grant_revoked: bool,
 }
 
 /// How [`crate::store::GrantStore::rotate_refresh_and_issue`] treats the

@@ -78,10 +78,11 @@ pub async fn revoke(p: &Provider, client_id: &str, params: &Params) -> Result<()
             else {
                 return Ok(());
             };
-            if found.record.client_id != client_id {
-                return Err(not_yours());
-            }
-            if found.rotated_at.is_some() && !found.revoked {
+            // Not live: for another client, an invalid token (§2.2: 200).
+            if found.record.client_id == client_id
+                && found.rotated_at.is_some()
+                && !found.grant_revoked
+            {
                 let live = p.store().revoke_grant(&found.record.grant_id, now).await?;
                 tracing::info!(
                     client_id,

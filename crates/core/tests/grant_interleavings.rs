@@ -113,13 +113,13 @@ parked!(UserStore {
 });
 
 parked!(GrantStore {
-        async fn create_grant_with_code(&self, g: &Grant, c: &AuthorizationCode) -> StoreResult<()>;
+        async fn create_grant_with_code(&self, g: &Grant, c: &AuthorizationCode) -> StoreResult<bool>;
         async fn find_code(&self, h: &str) -> StoreResult<Option<StoredCode>>;
         async fn consume_code(&self, h: &str, now: i64) -> StoreResult<CodeConsumption>;
         async fn redeem_code_and_issue(&self, h: &str, now: i64, t: &NewTokens) -> StoreResult<Issued>;
         async fn find_refresh_token(&self, h: &str) -> StoreResult<Option<RefreshTokenState>>;
         async fn rotate_refresh_and_issue(&self, h: &str, now: i64, r: Rotation, t: &NewTokens) -> StoreResult<Issued>;
-        async fn issue_client_credentials(&self, g: &Grant, t: &NewTokens) -> StoreResult<()>;
+        async fn issue_client_credentials(&self, g: &Grant, t: &NewTokens) -> StoreResult<bool>;
         async fn revoke_grant(&self, id: &str, now: i64) -> StoreResult<bool>;
         async fn access_token_active(&self, jti: &str, now: i64) -> StoreResult<bool>;
         async fn get_access_token(&self, jti: &str, now: i64) -> StoreResult<Option<AccessTokenRecord>>;
@@ -205,11 +205,21 @@ async fn world() -> World {
         })
         .await
         .unwrap();
+    // Grants are created only for a user with a live session.
+    store.create_session("session", &session()).await.unwrap();
     World {
         p,
         store,
         arrivals,
         _dir: dir,
+    }
+}
+
+fn session() -> Session {
+    Session {
+        user_id: "u".into(),
+        auth_time: NOW,
+        expires_at: NOW + 3600,
     }
 }
 
@@ -231,6 +241,24 @@ fn token_request(pairs: &[(&str, &str)]) -> TokenRequest {
 
 /// A fresh code for "u" and its verifier.
 async fn new_code(w: &World) -> (String, String) {
+    let (req, verifier) = authorization_request(w).await;
+    let location = authorization::issue_code(&w.p, &req, &session())
+        .await
+        .unwrap();
+    (code_in(&location), verifier)
+}
+
+fn code_in(location: &str) -> String {
+    let url = url::Url::parse(location).unwrap();
+    url.query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned()
+}
+
+/// A valid authorization request of "app", and its verifier.
+async fn authorization_request(w: &World) -> (authorize::ValidRequest, String) {
     let verifier = proofkey_pkce::CodeVerifier::generate();
     let challenge = proofkey_pkce::CodeChallenge::s256(&verifier);
     let client = w.store.get_client("app").await.unwrap();
@@ -247,22 +275,7 @@ async fn new_code(w: &World) -> (String, String) {
         &w.p.config().pkce,
     )
     .unwrap();
-    let session = Session {
-        user_id: "u".into(),
-        auth_time: NOW,
-        expires_at: NOW + 3600,
-    };
-    let location = authorization::issue_code(&w.p, &req, &session)
-        .await
-        .unwrap();
-    let url = url::Url::parse(&location).unwrap();
-    let code = url
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned();
-    (code, verifier.secret().to_owned())
+    (req, verifier.secret().to_owned())
 }
 
 fn exchange(code: &str, verifier: &str) -> TokenRequest {
@@ -299,6 +312,9 @@ enum Request {
     Revoke(String),
     /// An administrator revoking user "u".
     RevokeUser,
+    /// The authorization endpoint issuing a code (a new grant), then its
+    /// redemption.
+    AuthorizeAndRedeem(Arc<(authorize::ValidRequest, String)>),
 }
 
 async fn run(p: &Provider, r: Request) -> Outcome {
@@ -316,6 +332,16 @@ async fn run(p: &Provider, r: Request) -> Outcome {
         Request::RevokeUser => {
             p.store().revoke_user("u", p.now()).await.unwrap();
             Outcome::Done
+        }
+        Request::AuthorizeAndRedeem(req) => {
+            let location = match authorization::issue_code(p, &req.0, &session()).await {
+                Ok(l) => l,
+                Err(e) => return Outcome::Refused(e),
+            };
+            match grant::token(p, &exchange(&code_in(&location), &req.1)).await {
+                Ok(t) => Outcome::Tokens(Box::new(t)),
+                Err(e) => Outcome::Refused(e),
+            }
         }
     }
 }
@@ -427,12 +453,27 @@ enum Scenario {
     RedeemTwice,
     RefreshAndRevoke,
     RedeemAndRevokeUser,
+    AuthorizeAndRevokeUser,
 }
 
 async fn prepare(w: &World, s: Scenario) -> ([Request; 2], Vec<TokenResponse>) {
+    if let Scenario::AuthorizeAndRevokeUser = s {
+        // Each run revokes the user's sessions: give it one again.
+        w.store.create_session("session", &session()).await.ok();
+        let req = authorization_request(w).await;
+        return (
+            [
+                Request::AuthorizeAndRedeem(Arc::new(req)),
+                Request::RevokeUser,
+            ],
+            vec![],
+        );
+    }
+    w.store.create_session("session", &session()).await.ok();
     let (code, verifier) = new_code(w).await;
     let redeem = Request::Token(Arc::new(exchange(&code, &verifier)));
     match s {
+        Scenario::AuthorizeAndRevokeUser => unreachable!(),
         Scenario::RedeemTwice => ([redeem.clone(), redeem], vec![]),
         Scenario::RedeemAndRevokeUser => ([redeem, Request::RevokeUser], vec![]),
         Scenario::RefreshTwice | Scenario::RefreshAndRevoke => {
@@ -504,11 +545,16 @@ async fn check(
 ) {
     for o in outcomes {
         if let Outcome::Refused(e) = o {
-            assert_eq!(
-                e.code,
-                proofkey_core::ErrorCode::InvalidGrant,
-                "{e} after {shown:?}"
-            );
+            let expected = match scenario {
+                // The code is refused at the authorization endpoint.
+                Scenario::AuthorizeAndRevokeUser
+                    if e.code == proofkey_core::ErrorCode::AccessDenied =>
+                {
+                    proofkey_core::ErrorCode::AccessDenied
+                }
+                _ => proofkey_core::ErrorCode::InvalidGrant,
+            };
+            assert_eq!(e.code, expected, "{e} after {shown:?}");
         }
     }
     let issued: Vec<&TokenResponse> = outcomes
@@ -522,7 +568,9 @@ async fn check(
         Scenario::RefreshTwice | Scenario::RedeemTwice => {
             assert_eq!(issued.len(), 1, "exactly one wins: {shown:?} {outcomes:?}");
         }
-        Scenario::RefreshAndRevoke | Scenario::RedeemAndRevokeUser => {
+        Scenario::RefreshAndRevoke
+        | Scenario::RedeemAndRevokeUser
+        | Scenario::AuthorizeAndRevokeUser => {
             // Tokens only for an issuance that ran before the revocation.
             let at = |name: &str| order.iter().position(|(_, c)| *c == name);
             let issuance = at("rotate_refresh_and_issue").or(at("redeem_code_and_issue"));
@@ -559,6 +607,15 @@ async fn a_refresh_racing_its_revocation_leaves_no_survivor_in_any_order() {
     // Three calls, and the revocation's two (find the token, revoke its
     // grant): C(5, 2) orders.
     assert_eq!(explore(Scenario::RefreshAndRevoke).await, 10);
+}
+
+#[tokio::test]
+async fn an_authorization_racing_the_revocation_of_its_user_leaves_no_survivor_in_any_order() {
+    // Three calls (create the grant and its code, find the code, redeem
+    // and issue), and the administrator's one: C(4, 1) orders. Revoked
+    // before the grant exists, the grant is never created; after, it is
+    // revoked with the user's others.
+    assert_eq!(explore(Scenario::AuthorizeAndRevokeUser).await, 4);
 }
 
 #[tokio::test]

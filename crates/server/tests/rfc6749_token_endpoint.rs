@@ -141,6 +141,16 @@ mod pkce {
             issued_at: 0,
             expires_at: i64::MAX,
         };
+        // A session, so that only the missing challenge stands in the way.
+        let session = proofkey_core::model::Session {
+            user_id: "sub-alice".into(),
+            auth_time: 0,
+            expires_at: i64::MAX,
+        };
+        s.store
+            .create_session("alice-session", &session)
+            .await
+            .unwrap();
         assert!(s.store.create_grant_with_code(&grant, &rec).await.is_err());
         let v = CodeVerifier::generate();
         assert_token_error(

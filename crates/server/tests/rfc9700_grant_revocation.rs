@@ -394,11 +394,28 @@ async fn inside_the_reuse_interval_the_retry_works_and_the_unseen_child_dies(bac
         "the family lives"
     );
     assert!(access_lives(s, access(&retry).unwrap()).await);
+    let (status, next) = post_token(s, &refresh_form(refresh(&retry).unwrap())).await;
+    assert_eq!(status, 200, "the new pair refreshes: {next}");
+    backend.stop().await;
+}
+
+/// The pair a retry replaced was not lost after all: someone presents its
+/// refresh token. That is reuse (RFC 9700 §4.14.2): the family dies,
+/// whoever holds the current token.
+async fn presenting_the_replaced_successor_revokes_the_family(backend: Backend) {
+    let s = &backend.s;
+    let mut b = s.browser();
+    let first = family(s, &mut b).await;
+    let token = refresh(&first).unwrap();
+    let (_, lost) = post_token(s, &refresh_form(token)).await;
+    let (status, retry) = post_token(s, &refresh_form(token)).await;
+    assert_eq!(status, 200, "{retry}");
+    assert!(!refresh_lives(s, refresh(&lost).unwrap()).await);
     assert!(
-        !refresh_lives(s, refresh(&lost).unwrap()).await,
-        "the unseen child dies"
+        !access_lives(s, access(&retry).unwrap()).await,
+        "the family is revoked"
     );
-    assert!(refresh_lives(s, refresh(&retry).unwrap()).await);
+    assert!(!refresh_lives(s, refresh(&retry).unwrap()).await);
     backend.stop().await;
 }
 
@@ -483,5 +500,6 @@ both_backends!(
     inside_the_reuse_interval_the_retry_works_and_the_unseen_child_dies with super::thirty_seconds,
     outside_the_reuse_interval_reuse_revokes_the_family with super::thirty_seconds,
     a_used_child_makes_reuse_revoke_the_family_even_inside_the_interval with super::thirty_seconds,
+    presenting_the_replaced_successor_revokes_the_family with super::thirty_seconds,
     without_the_setting_any_reuse_revokes_the_family,
 );

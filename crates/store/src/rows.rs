@@ -170,13 +170,14 @@ pub(crate) fn refresh(mut r: Row) -> StoreResult<RefreshTokenRecord> {
 
 /// A refresh token row joined with its grant's `revoked_at`.
 pub(crate) fn refresh_state(mut r: Row) -> StoreResult<RefreshTokenState> {
-    let revoked = r.take::<Option<i64>>("revoked_at")?.is_some()
-        || r.take::<Option<i64>>("grant_revoked_at")?.is_some();
+    let revoked = r.take::<Option<i64>>("revoked_at")?.is_some();
+    let grant_revoked = r.take::<Option<i64>>("grant_revoked_at")?.is_some();
     let rotated_at = r.take("rotated_at")?;
     Ok(RefreshTokenState {
         record: refresh(r)?,
         rotated_at,
         revoked,
+        grant_revoked,
     })
 }
 

@@ -1,12 +1,14 @@
 //! Every SQL statement of the stores, written once in SQLite's dialect.
 //! The SQLite driver runs them as they are; the PostgreSQL driver runs
 //! each one's translation ([`Stmt::pg`]: placeholders, `INSERT OR IGNORE`,
-//! two-argument `MIN`/`MAX`, and `/*FOR UPDATE*/`, a comment to SQLite,
-//! which becomes a row lock), made once, on first use.
+//! two-argument `MIN`/`MAX`, and `/*FOR UPDATE*/` and `/*FOR KEY SHARE*/`,
+//! comments to SQLite, which become row locks), made once, on first use.
 //!
 //! Row locks: where a statement must hold a row until its transaction ends
-//! (a grant, against its revocation) it says `/*FOR UPDATE*/` in its
-//! sub-select. PostgreSQL then locks the row, and a concurrent update of it
+//! (a grant, against its revocation; a client or a user's session, against
+//! their deletion while a grant is created for them) it says
+//! `/*FOR UPDATE*/` (or `/*FOR KEY SHARE*/`, which a delete waits for but
+//! other readers do not) in its sub-select. PostgreSQL then locks the row, and a concurrent update of it
 //! waits (as the statement waits for one in progress, then reads the row
 //! as it committed); SQLite needs nothing, its one writer running every
 //! transaction in turn.
@@ -98,7 +100,8 @@ pub(crate) fn to_postgres(s: &str) -> String {
     let mut out = out
         .replace("MIN(", "LEAST(")
         .replace("MAX(", "GREATEST(")
-        .replace("/*FOR UPDATE*/", "FOR UPDATE");
+        .replace("/*FOR UPDATE*/", "FOR UPDATE")
+        .replace("/*FOR KEY SHARE*/", "FOR KEY SHARE");
     if let Some(rest) = out.strip_prefix("INSERT OR IGNORE ") {
         out = format!("INSERT {} ON CONFLICT DO NOTHING", rest.trim_end());
     }
@@ -142,7 +145,14 @@ statements! {
     GET_CONSENT = new("SELECT scope FROM consents WHERE user_id = ? AND client_id = ?");
 
     // Grants.
-    INSERT_GRANT = new("INSERT INTO grants (id, client_id, user_id, scope, auth_time, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    /// Creates a grant while its client exists and, with a user, while the
+    /// user has a live session (a revocation of the user ends their
+    /// sessions first, so that a grant created meanwhile is revoked too, or
+    /// not created). ?7 is now. Inserts nothing otherwise.
+    INSERT_GRANT = new("INSERT INTO grants (id, client_id, user_id, scope, auth_time, expires_at, created_at)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7
+         WHERE EXISTS (SELECT 1 FROM clients c WHERE c.id = ?2 /*FOR KEY SHARE*/)
+         AND (?3 IS NULL OR EXISTS (SELECT 1 FROM sessions s WHERE s.user_id = ?3 AND s.expires_at > ?7 /*FOR KEY SHARE*/))");
     /// Holds the grant's row until the transaction ends and reads whether it
     /// is live: on PostgreSQL `FOR UPDATE`, the lock a revocation's update
     /// of the same row waits for (and that waits for it); on SQLite the one
@@ -219,8 +229,13 @@ statements! {
     PENDING_DEVICE_CODE = new("SELECT * FROM device_codes WHERE user_code_hash = ? AND status = 'pending' AND expires_at > ?");
     DECIDE_DEVICE_CODE = new("UPDATE device_codes SET status = ?1, user_id = ?2, auth_time = ?3
          WHERE user_code_hash = ?4 AND status = 'pending' AND expires_at > ?5");
+    /// The grant of a device code the user approves, while it is pending,
+    /// its client exists and the user has a live session (see INSERT_GRANT).
     INSERT_DEVICE_GRANT = new("INSERT INTO grants (id, client_id, user_id, scope, auth_time, expires_at, created_at)
-         SELECT ?1, client_id, ?2, scope, ?3, ?4, ?5 FROM device_codes WHERE user_code_hash = ?6");
+         SELECT ?1, d.client_id, ?2, d.scope, ?3, ?4, ?5 FROM device_codes d
+         WHERE d.user_code_hash = ?6 AND d.status = 'pending' AND d.expires_at > ?5
+         AND EXISTS (SELECT 1 FROM clients c WHERE c.id = d.client_id /*FOR KEY SHARE*/)
+         AND EXISTS (SELECT 1 FROM sessions s WHERE s.user_id = ?2 AND s.expires_at > ?5 /*FOR KEY SHARE*/)");
     SET_DEVICE_GRANT = new("UPDATE device_codes SET grant_id = ?1 WHERE user_code_hash = ?2");
     POLL_DEVICE_CODE = new("UPDATE device_codes
          SET slow = (last_polled_at IS NOT NULL AND ?1 - last_polled_at < poll_interval),
@@ -297,6 +312,10 @@ mod tests {
         assert_eq!(to_postgres("SET a = MIN(?3, b)"), "SET a = LEAST($3, b)");
         assert_eq!(to_postgres("SET a = MAX(a, ?1)"), "SET a = GREATEST(a, $1)");
         assert_eq!(to_postgres("WHERE s = '?'"), "WHERE s = '?'");
+        assert_eq!(
+            to_postgres("EXISTS (SELECT 1 FROM c WHERE id = ?2 /*FOR KEY SHARE*/)"),
+            "EXISTS (SELECT 1 FROM c WHERE id = $2 FOR KEY SHARE)"
+        );
         assert_eq!(
             to_postgres("SELECT 1 FROM g WHERE id = ? /*FOR UPDATE*/)"),
             "SELECT 1 FROM g WHERE id = $1 FOR UPDATE)"

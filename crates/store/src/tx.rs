@@ -20,8 +20,9 @@ use proofkey_core::StoreError;
 use crate::statements::Stmt;
 
 /// A statement's bound parameter, typed even when NULL (PostgreSQL infers
-/// nothing from a NULL).
-#[derive(Debug, Clone, PartialEq)]
+/// nothing from a NULL). Its `Debug` shows the type and size only: bind
+/// lists carry secrets' hashes and private keys.
+#[derive(Clone, PartialEq)]
 pub(crate) enum Arg {
     Text(Option<String>),
     Int(Option<i64>),
@@ -86,14 +87,38 @@ macro_rules! args {
 }
 pub(crate) use args;
 
-/// A column's value as read.
-#[derive(Debug, Clone, PartialEq)]
+/// A column's value as read. Its `Debug` shows the type and size only.
+#[derive(Clone, PartialEq)]
 pub(crate) enum Value {
     Null,
     Int(i64),
     Bool(bool),
     Text(String),
     Blob(Vec<u8>),
+}
+
+impl std::fmt::Debug for Arg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Arg::Text(Some(t)) => write!(f, "Text({} bytes)", t.len()),
+            Arg::Text(None) | Arg::Int(None) => f.write_str("Null"),
+            Arg::Int(Some(_)) => f.write_str("Int"),
+            Arg::Bool(_) => f.write_str("Bool"),
+            Arg::Blob(b) => write!(f, "Blob({} bytes)", b.len()),
+        }
+    }
+}
+
+impl std::fmt::Debug for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Null => f.write_str("Null"),
+            Value::Int(_) => f.write_str("Int"),
+            Value::Bool(_) => f.write_str("Bool"),
+            Value::Text(t) => write!(f, "Text({} bytes)", t.len()),
+            Value::Blob(b) => write!(f, "Blob({} bytes)", b.len()),
+        }
+    }
 }
 
 /// A statement's column names, read once per statement and driver

@@ -130,7 +130,7 @@ async fn everything_held_survives_and_nothing_revoked_returns(s: &dyn Store) {
             .await
             .unwrap()
             .unwrap()
-            .revoked
+            .grant_revoked
     );
     // client_credentials.
     assert!(s.access_token_active("gc-at", NOW).await.unwrap());

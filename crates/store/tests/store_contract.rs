@@ -114,11 +114,20 @@ async fn sqlite() -> Db {
     let store = proofkey_store::open(&format!("sqlite://{}", path.display()))
         .await
         .unwrap();
+    seed(store.as_ref()).await;
     Db {
         store,
         raw: Raw::Sqlite(path),
         _guard: Guard::Dir(dir),
     }
+}
+
+/// What grants are created for: client "c", and user "u" (ann) with a live
+/// session.
+async fn seed(s: &dyn Store) {
+    s.create_client(&client("c")).await.unwrap();
+    s.create_user(&user()).await.unwrap();
+    s.create_session("seed", &session(i64::MAX)).await.unwrap();
 }
 
 /// `PROOFKEY_TEST_POSTGRES` or the machine's server.
@@ -181,6 +190,7 @@ async fn postgres() -> Db {
     };
     let url = format!("{base}/{name}");
     let store = proofkey_store::open(&url).await.unwrap();
+    seed(store.as_ref()).await;
     let raw = sqlx::postgres::PgPoolOptions::new()
         .max_connections(2)
         .connect(&url)
@@ -230,9 +240,10 @@ fn code(hash: &str, grant_id: &str) -> AuthorizationCode {
 /// A code under a grant of its own (named after the code).
 async fn new_code(s: &dyn Store, hash: &str) -> AuthorizationCode {
     let c = code(hash, &format!("g-{hash}"));
-    s.create_grant_with_code(&grant(&c.grant_id), &c)
+    assert!(s
+        .create_grant_with_code(&grant(&c.grant_id), &c)
         .await
-        .unwrap();
+        .unwrap());
     c
 }
 
@@ -266,7 +277,7 @@ fn tokens(grant_id: &str, jti: &str, refresh: Option<&str>) -> NewTokens {
 /// token `{g}-rt0`, live.
 async fn family(s: &dyn Store, g: &str) {
     let c = code(&format!("{g}-code"), g);
-    s.create_grant_with_code(&grant(g), &c).await.unwrap();
+    assert!(s.create_grant_with_code(&grant(g), &c).await.unwrap());
     let t = tokens(g, &format!("{g}-at0"), Some(&format!("{g}-rt0")));
     assert_eq!(
         s.redeem_code_and_issue(&c.code_hash, NOW, &t)
@@ -324,7 +335,6 @@ async fn duplicate_clients_conflict_and_nothing_changes(db: Db) {
 
 async fn deleting_a_client_revokes_its_grants(db: Db) {
     let s = db.store.as_ref();
-    s.create_client(&client("c")).await.unwrap();
     family(s, "g1").await;
     assert!(s.delete_client("c", NOW).await.unwrap());
     assert!(s.get_client("c").await.unwrap().is_none());
@@ -364,16 +374,18 @@ fn session(expires_at: i64) -> Session {
 
 async fn users_sessions_consents_and_revocation(db: Db) {
     let s = db.store.as_ref();
-    s.create_user(&user()).await.unwrap();
     assert!(matches!(
         s.create_user(&user()).await,
         Err(StoreError::Conflict(_))
     ));
-    s.create_client(&client("c")).await.unwrap();
     for (h, exp) in [("s1", 100), ("s2", 5)] {
         s.create_session(h, &session(exp)).await.unwrap();
     }
-    assert_eq!(s.list_sessions("u", 10).await.unwrap().len(), 1);
+    assert_eq!(
+        s.list_sessions("u", 10).await.unwrap().len(),
+        2,
+        "s1 and the seed's"
+    );
     assert!(s.get_session("s1", 10).await.unwrap().is_some());
     assert!(s.get_session("s2", 10).await.unwrap().is_none(), "expired");
     s.grant_consent("u", "c", &["openid".into(), "email".into()])
@@ -387,7 +399,7 @@ async fn users_sessions_consents_and_revocation(db: Db) {
     family(s, "g1").await;
     family(s, "g2").await;
     let (ended, grants) = s.revoke_user("u", 10).await.unwrap();
-    assert_eq!((ended, grants), (2, 2));
+    assert_eq!((ended, grants), (3, 2));
     assert!(s.get_session("s1", 10).await.unwrap().is_none());
     for t in ["g1-at0", "g2-at0"] {
         assert!(!live_access(s, t).await, "{t}");
@@ -574,7 +586,10 @@ async fn revoking_a_grant_ends_its_tokens_only(db: Db) {
     assert!(!live_access(s, "g1-at0").await);
     assert!(!live_refresh(s, "g1-rt0").await);
     let found = s.find_refresh_token("g1-rt0").await.unwrap().unwrap();
-    assert!(found.revoked, "a revoked grant's tokens read as revoked");
+    assert!(
+        found.grant_revoked && !found.revoked,
+        "the grant is revoked, not the token itself"
+    );
     assert!(live_access(s, "g2-at0").await);
     assert!(live_refresh(s, "g2-rt0").await);
     assert!(
@@ -778,14 +793,60 @@ async fn a_retry_within_the_reuse_interval_replaces_the_unseen_child(db: Db) {
     );
 }
 
+/// A grant is created only while its client exists and its user has a live
+/// session: a grant being created while the user is revoked, or the
+/// client deleted, is either not created or revoked with the others.
+async fn no_grant_for_a_revoked_user_or_a_deleted_client(db: Db) {
+    let s = db.store.as_ref();
+    s.revoke_user("u", NOW).await.unwrap();
+    let c = code("after-revoke", "g-after");
+    assert!(!s
+        .create_grant_with_code(&grant("g-after"), &c)
+        .await
+        .unwrap());
+    assert!(
+        s.find_code("after-revoke").await.unwrap().is_none(),
+        "nothing stored"
+    );
+    s.insert_device_code(&device()).await.unwrap();
+    assert!(!s
+        .decide_device_code("uc", 31, &approve("dg"))
+        .await
+        .unwrap());
+    assert!(
+        s.pending_device_code("uc", 31).await.unwrap().is_some(),
+        "still pending: the decision was not recorded"
+    );
+    // Signed in again, the user may authorize; without the client, not.
+    s.create_session("again", &session(i64::MAX)).await.unwrap();
+    assert!(s
+        .create_grant_with_code(&grant("g-again"), &code("again", "g-again"))
+        .await
+        .unwrap());
+    assert!(s.delete_client("c", NOW).await.unwrap());
+    assert!(!s
+        .create_grant_with_code(&grant("g-gone"), &code("gone", "g-gone"))
+        .await
+        .unwrap());
+    let mut cc = grant("cc");
+    cc.user_id = None;
+    assert!(!s
+        .issue_client_credentials(&cc, &tokens("cc", "cc-at", None))
+        .await
+        .unwrap());
+    assert!(!live_access(s, "cc-at").await);
+    assert_eq!(db.orphans().await, 0);
+}
+
 async fn client_credentials_tokens_have_a_grant_of_their_own(db: Db) {
     let s = db.store.as_ref();
     let mut g = grant("cc");
     g.user_id = None;
     g.auth_time = None;
-    s.issue_client_credentials(&g, &tokens("cc", "cc-at", None))
+    assert!(s
+        .issue_client_credentials(&g, &tokens("cc", "cc-at", None))
         .await
-        .unwrap();
+        .unwrap());
     assert!(live_access(s, "cc-at").await);
     assert!(
         s.issue_client_credentials(&grant("other"), &tokens("cc", "x", None))
@@ -819,7 +880,7 @@ fn device() -> DeviceCode {
 fn approve(grant_id: &str) -> DeviceDecision {
     DeviceDecision::Approve {
         grant_id: grant_id.into(),
-        user_id: "user".into(),
+        user_id: "u".into(),
         auth_time: 30,
         expires_at: 600,
     }
@@ -863,7 +924,7 @@ async fn device_codes_poll_decide_and_redeem(db: Db) {
     let DevicePoll::Polled { record, .. } = s.poll_device_code("d", 40).await.unwrap() else {
         panic!("not found");
     };
-    assert_eq!(record.user_id.as_deref(), Some("user"));
+    assert_eq!(record.user_id.as_deref(), Some("u"));
     assert_eq!(record.grant_id.as_deref(), Some("dg"));
     // Of concurrent polls exactly one redeems.
     let tasks: Vec<_> = (0..8)
@@ -1064,6 +1125,7 @@ async fn sqlite_checkpoint_starts_the_log_over() {
         proofkey_store::Database::open_sqlite(&format!("sqlite://{}", path.display()), &settings)
             .await
             .unwrap();
+    seed(&s).await;
     let wal = path.with_extension("db-wal");
     for i in 0..100 {
         new_code(&s, &format!("w{i}")).await;
@@ -1094,6 +1156,7 @@ async fn sqlite_checkpoints_by_itself() {
         proofkey_store::Database::open_sqlite(&format!("sqlite://{}", path.display()), &settings)
             .await
             .unwrap();
+    seed(&s).await;
     let wal = path.with_extension("db-wal");
     let generation = || {
         let bytes = std::fs::read(&wal).unwrap();
@@ -1171,25 +1234,46 @@ async fn postgres_a_revocation_during_an_issuance_waits_and_ends_its_tokens() {
                 .unwrap()
         })
     };
-    // Wait until the issuance holds the grant's row (its update is done
-    // and the slow insert has begun), then revoke.
     let Raw::Pg(pool) = &db.raw else {
         unreachable!()
     };
-    for _ in 0..600 {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'INSERT INTO refresh_tokens%' AND state = 'active'",
-        )
-        .fetch_one(pool)
-        .await
-        .unwrap();
-        if waiting > 0 {
+    let sessions = |query: &'static str| {
+        let pool = pool.clone();
+        async move {
+            let n: i64 = sqlx::query_scalar(query).fetch_one(&pool).await.unwrap();
+            n
+        }
+    };
+    // The issuance holds the grant (its consuming statement is done) and
+    // sleeps in its insert.
+    let mut inserting = false;
+    for _ in 0..2_000 {
+        if sessions("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'INSERT INTO refresh_tokens%' AND state = 'active'").await > 0 {
+            inserting = true;
             break;
         }
         tokio::task::yield_now().await;
     }
-    assert!(s.revoke_grant("slow", NOW).await.unwrap());
+    assert!(inserting, "the issuance never reached its insert");
+    let revoking = {
+        let s = Arc::clone(&s);
+        tokio::spawn(async move { s.revoke_grant("slow", NOW).await.unwrap() })
+    };
+    // The revocation waits for the issuance's lock on the grant's row.
+    let mut waited = false;
+    for _ in 0..2_000 {
+        if sessions("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'UPDATE grants SET revoked_at%' AND wait_event_type = 'Lock'").await > 0 {
+            waited = true;
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert!(
+        waited,
+        "the revocation did not wait for the issuance's lock"
+    );
     assert_eq!(issuing.await.unwrap(), Issued::Stored, "it committed first");
+    assert!(revoking.await.unwrap(), "then the revocation");
     assert!(!live_access(s.as_ref(), "slow-at1").await);
     assert!(!live_refresh(s.as_ref(), "slow-rt1").await);
     // And after the revocation nothing more is issued.
@@ -1241,6 +1325,7 @@ both_backends!(
     a_failed_rotation_leaves_the_refresh_token_live,
     a_retry_within_the_reuse_interval_replaces_the_unseen_child,
     client_credentials_tokens_have_a_grant_of_their_own,
+    no_grant_for_a_revoked_user_or_a_deleted_client,
     device_codes_poll_decide_and_redeem,
     a_failed_device_redemption_leaves_the_code_for_the_next_poll,
     a_denied_device_code_gets_no_grant,

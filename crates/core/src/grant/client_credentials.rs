@@ -73,9 +73,13 @@ pub async fn grant(
         expires_at: issuance.records.horizon(),
         created_at: now,
     };
-    provider
+    if !provider
         .store()
         .issue_client_credentials(&grant, &issuance.records)
-        .await?;
+        .await?
+    {
+        // Deleted while its cached registration authenticated it.
+        return Err(OAuthError::invalid_client("client authentication failed"));
+    }
     Ok(issuance.response)
 }

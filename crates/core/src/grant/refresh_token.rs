@@ -17,8 +17,9 @@
 //! family. Outside the interval, or once the child has been used, reuse
 //! revokes the family as before. The trade-off: within the interval, a
 //! thief who replays a stolen, just-rotated token before the client uses
-//! its new one takes over the family (the client's next refresh then fails
-//! and reveals it); off by default, as RFC 9700 §4.14.2 describes rotation.
+//! its new one takes the family over until the client presents the token
+//! the retry replaced, which then revokes the family (RFC 9700 §4.14.2);
+//! off by default, as RFC 9700 §4.14.2 describes rotation.
 
 use super::{param, TokenResponse};
 use crate::error::{ErrorCode, OAuthError};
@@ -52,7 +53,7 @@ pub async fn refresh(
     let record = &found.record;
     let expired = record.family_expires_at <= now
         || (found.rotated_at.is_none() && record.idle_expires_at <= now);
-    if found.revoked || expired {
+    if found.grant_revoked || expired {
         return Err(invalid());
     }
     if record.client_id != client.id {
@@ -61,6 +62,13 @@ pub async fn refresh(
         return Err(OAuthError::invalid_grant(
             "the refresh token was issued to another client",
         ));
+    }
+    if found.revoked {
+        // A successor that a retry within the reuse interval replaced:
+        // someone held it after all (the answer was not lost, or a thief
+        // made the retry). RFC 9700 §4.14.2: an invalidated token presented
+        // again ends the family.
+        return Err(reused(provider, client, &record.grant_id).await?);
     }
     let rotate = client.kind == ClientKind::Public || client.rotate_refresh_tokens;
     let interval = config.refresh_token_reuse_interval.as_secs() as i64;

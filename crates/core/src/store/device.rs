@@ -19,8 +19,9 @@ pub trait DeviceStore: Send + Sync {
     /// Records the user's decision on a pending, unexpired authorization
     /// (RFC 8628 §3.3), in one transaction; approving creates the grant
     /// (for the device's client and scope) that the device's tokens will
-    /// belong to. False if it is no longer pending: of concurrent
-    /// decisions exactly one is recorded.
+    /// belong to, while that client exists and the user has a live
+    /// session. False, changing nothing, if it is no longer pending or
+    /// those are gone: of concurrent decisions exactly one is recorded.
     async fn decide_device_code(
         &self,
         user_code_hash: &str,

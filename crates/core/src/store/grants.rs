@@ -34,12 +34,16 @@ use crate::model::{
 #[async_trait]
 pub trait GrantStore: Send + Sync {
     /// Creates a grant and its authorization code together (RFC 6749
-    /// §4.1.2), in one transaction. `code.grant_id` is `grant.id`.
+    /// §4.1.2), in one transaction, while the client exists and the user
+    /// has a live session; false, storing nothing, otherwise (a revocation
+    /// of the user, or the client's deletion, ran meanwhile: whichever
+    /// commits first, the grant is either not created or revoked).
+    /// `code.grant_id` is `grant.id`.
     async fn create_grant_with_code(
         &self,
         grant: &Grant,
         code: &AuthorizationCode,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<bool>;
 
     /// The code with this hash, used or not; `None` if unknown (or swept).
     /// Reads only: whoever acts on it consumes it with
@@ -56,8 +60,8 @@ pub trait GrantStore: Send + Sync {
     /// checks its grant (`tokens`'s) is live and moves the grant's expiry
     /// to `tokens.horizon()`, and stores `tokens`. `Replayed` if it had been
     /// used (nothing is stored; the caller revokes the grant), `NotFound`
-    /// if unknown, `GrantRevoked` if the grant was revoked (the code is
-    /// spent then).
+    /// if unknown, `GrantRevoked` if the grant was revoked (the code is left
+    /// unused, and can never be redeemed).
     async fn redeem_code_and_issue(
         &self,
         code_hash: &str,
@@ -85,8 +89,13 @@ pub trait GrantStore: Send + Sync {
         tokens: &NewTokens,
     ) -> StoreResult<Issued>;
 
-    /// Creates a grant and its access token together (RFC 6749 §4.4).
-    async fn issue_client_credentials(&self, grant: &Grant, tokens: &NewTokens) -> StoreResult<()>;
+    /// Creates a grant and its access token together (RFC 6749 §4.4),
+    /// while the client exists; false, storing nothing, otherwise.
+    async fn issue_client_credentials(
+        &self,
+        grant: &Grant,
+        tokens: &NewTokens,
+    ) -> StoreResult<bool>;
 
     /// Revokes a grant at `now`, in a transaction of its own (see the
     /// invariants above): from its commit on, no token of the grant is

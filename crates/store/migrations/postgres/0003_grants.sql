@@ -38,6 +38,9 @@ SELECT device_code_hash, client_id, user_id, scope, auth_time, expires_at, issue
 FROM device_codes WHERE status = 'approved'
 ON CONFLICT DO NOTHING;
 
+UPDATE grants SET expires_at = GREATEST(expires_at, COALESCE(
+    (SELECT MAX(a.expires_at) FROM access_tokens a WHERE a.grant_id = grants.id), 0));
+
 ALTER TABLE authorization_codes ADD COLUMN grant_id TEXT NOT NULL DEFAULT '';
 UPDATE authorization_codes SET grant_id = code_hash;
 

@@ -21,7 +21,7 @@ CREATE TABLE grants (
     revoked_at INTEGER
 ) WITHOUT ROWID;
 CREATE INDEX grants_user ON grants (user_id);
--- EXPERIMENT CREATE INDEX grants_client ON grants (client_id);
+CREATE INDEX grants_client ON grants (client_id);
 CREATE INDEX grants_expiry ON grants (expires_at);
 
 -- The grants of what exists: until now a grant was only the grant_id its
@@ -54,6 +54,11 @@ FROM authorization_codes;
 INSERT OR IGNORE INTO grants (id, client_id, user_id, scope, auth_time, expires_at, created_at, revoked_at)
 SELECT device_code_hash, client_id, user_id, scope, auth_time, expires_at, issued_at, NULL
 FROM device_codes WHERE status = 'approved';
+
+-- A grant lives as long as the last of its tokens (an access token of a
+-- family may outlive the family's refresh tokens).
+UPDATE grants SET expires_at = MAX(expires_at, COALESCE(
+    (SELECT MAX(a.expires_at) FROM access_tokens a WHERE a.grant_id = grants.id), 0));
 
 ALTER TABLE authorization_codes ADD COLUMN grant_id TEXT NOT NULL DEFAULT '';
 UPDATE authorization_codes SET grant_id = code_hash;

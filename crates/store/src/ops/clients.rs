@@ -50,8 +50,12 @@ impl ClientStore for Database {
         let id = id.to_owned();
         self.atomic(move |tx| {
             Box::pin(async move {
+                // The client first: a grant being created for it meanwhile
+                // holds its row (INSERT_GRANT), so it is revoked below, or
+                // finds the client gone and is not created.
+                let deleted = tx.exec(&sql::DELETE_CLIENT, args![&id]).await? > 0;
                 tx.exec(&sql::REVOKE_CLIENT_GRANTS, args![now, &id]).await?;
-                Ok(tx.exec(&sql::DELETE_CLIENT, args![&id]).await? > 0)
+                Ok(deleted)
             })
         })
         .await

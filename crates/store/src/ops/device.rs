@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use proofkey_core::model::{DeviceCode, DeviceDecision, DevicePoll, Issued, NewTokens};
 use proofkey_core::store::{DeviceStore, StoreResult};
+use proofkey_core::StoreError;
 
 use super::grants::{store, Prepared};
 use crate::rows;
@@ -47,49 +48,60 @@ impl DeviceStore for Database {
         decision: &DeviceDecision,
     ) -> StoreResult<bool> {
         let (user_code_hash, decision) = (user_code_hash.to_owned(), decision.clone());
-        self.atomic(move |tx| {
-            Box::pin(async move {
-                let (status, user_id, auth_time) = match &decision {
-                    DeviceDecision::Approve {
-                        user_id, auth_time, ..
-                    } => ("approved", Some(user_id.clone()), Some(*auth_time)),
-                    DeviceDecision::Deny => ("denied", None, None),
-                };
-                let decided = tx
-                    .exec(
-                        &sql::DECIDE_DEVICE_CODE,
-                        args![status, user_id, auth_time, &user_code_hash, now],
-                    )
-                    .await?;
-                if decided == 0 {
-                    return Ok(false);
-                }
-                if let DeviceDecision::Approve {
-                    grant_id,
-                    user_id,
-                    auth_time,
-                    expires_at,
-                } = decision
-                {
-                    tx.exec(
-                        &sql::INSERT_DEVICE_GRANT,
-                        args![
-                            &grant_id,
+        let decided = self
+            .atomic(move |tx| {
+                Box::pin(async move {
+                    let (status, user_id, auth_time) = match &decision {
+                        DeviceDecision::Approve {
+                            grant_id,
                             user_id,
                             auth_time,
                             expires_at,
-                            now,
-                            &user_code_hash
-                        ],
-                    )
-                    .await?;
-                    tx.exec(&sql::SET_DEVICE_GRANT, args![grant_id, user_code_hash])
+                        } => {
+                            // The grant first, while the code is pending, its
+                            // client exists and the user has a session.
+                            let created = tx
+                                .exec(
+                                    &sql::INSERT_DEVICE_GRANT,
+                                    args![
+                                        grant_id,
+                                        user_id,
+                                        *auth_time,
+                                        *expires_at,
+                                        now,
+                                        &user_code_hash
+                                    ],
+                                )
+                                .await?;
+                            if created == 0 {
+                                return Ok(false);
+                            }
+                            ("approved", Some(user_id.clone()), Some(*auth_time))
+                        }
+                        DeviceDecision::Deny => ("denied", None, None),
+                    };
+                    let decided = tx
+                        .exec(
+                            &sql::DECIDE_DEVICE_CODE,
+                            args![status, user_id, auth_time, &user_code_hash, now],
+                        )
                         .await?;
-                }
-                Ok(true)
+                    if decided == 0 {
+                        // Decided meanwhile (PostgreSQL): undo the grant.
+                        return Err(StoreError::Conflict("device code decided".into()));
+                    }
+                    if let DeviceDecision::Approve { grant_id, .. } = decision {
+                        tx.exec(&sql::SET_DEVICE_GRANT, args![grant_id, user_code_hash])
+                            .await?;
+                    }
+                    Ok(true)
+                })
             })
-        })
-        .await
+            .await;
+        match decided {
+            Err(StoreError::Conflict(_)) => Ok(false),
+            other => other,
+        }
     }
 
     async fn poll_device_code(&self, device_code_hash: &str, now: i64) -> StoreResult<DevicePoll> {

@@ -135,6 +135,11 @@ async fn refresh_not_rotated(
                     "the tokens belong to another grant than what was presented".into(),
                 ));
             }
+            // The grant first, as every issuance holds it before any token
+            // row (PostgreSQL: one lock order, no deadlock).
+            let Some(mut held) = tx.one(&sql::HOLD_GRANT, args![&grant_id]).await? else {
+                return Ok(Issued::GrantRevoked);
+            };
             if let Some(mut unseen) = tx
                 .one(&sql::REVOKE_UNSEEN_CHILD, args![now, child.as_str()])
                 .await?
@@ -146,10 +151,6 @@ async fn refresh_not_rotated(
                     .exec(&sql::REPLACE_CHILD, args![token_hash, child, new_child])
                     .await?;
                 if replaced == 1 {
-                    // Nothing here held the grant yet: hold it now.
-                    let Some(mut held) = tx.one(&sql::HOLD_GRANT, args![&grant_id]).await? else {
-                        return Ok(Issued::GrantRevoked);
-                    };
                     store(tx, &mut held, tokens).await?;
                     return Ok(Issued::Reissued);
                 }
@@ -165,13 +166,15 @@ impl GrantStore for Database {
         &self,
         grant: &Grant,
         code: &AuthorizationCode,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<bool> {
         let (grant, code) = (rows::grant_args(grant), rows::code_args(code));
         self.atomic(move |tx| {
             Box::pin(async move {
-                tx.exec(&sql::INSERT_GRANT, grant).await?;
+                if tx.exec(&sql::INSERT_GRANT, grant).await? == 0 {
+                    return Ok(false);
+                }
                 tx.exec(&sql::INSERT_CODE, code).await?;
-                Ok(())
+                Ok(true)
             })
         })
         .await
@@ -292,7 +295,11 @@ impl GrantStore for Database {
         .await
     }
 
-    async fn issue_client_credentials(&self, grant: &Grant, tokens: &NewTokens) -> StoreResult<()> {
+    async fn issue_client_credentials(
+        &self,
+        grant: &Grant,
+        tokens: &NewTokens,
+    ) -> StoreResult<bool> {
         if tokens.grant_id() != grant.id || tokens.refresh.is_some() {
             return Err(StoreError::Backend(
                 "client_credentials issues one access token of its own grant".into(),
@@ -301,9 +308,11 @@ impl GrantStore for Database {
         let (grant, access) = (rows::grant_args(grant), rows::access_args(&tokens.access));
         self.atomic(move |tx| {
             Box::pin(async move {
-                tx.exec(&sql::INSERT_GRANT, grant).await?;
+                if tx.exec(&sql::INSERT_GRANT, grant).await? == 0 {
+                    return Ok(false);
+                }
                 tx.exec(&sql::INSERT_ACCESS_TOKEN, access).await?;
-                Ok(())
+                Ok(true)
             })
         })
         .await

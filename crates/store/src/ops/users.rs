@@ -66,8 +66,11 @@ impl UserStore for Database {
                     return Ok(false);
                 };
                 let id: String = row.get("id")?;
+                // Sessions first, as revoke_user does: a grant being created
+                // for the user meanwhile holds one of them (INSERT_GRANT).
+                tx.exec(&sql::DELETE_USER_SESSIONS, args![&id]).await?;
                 tx.exec(&sql::REVOKE_USER_GRANTS, args![now, &id]).await?;
-                // Sessions and consents go with the user (ON DELETE CASCADE).
+                // Consents go with the user (ON DELETE CASCADE).
                 Ok(tx.exec(&sql::DELETE_USER, args![id]).await? > 0)
             })
         })
@@ -146,6 +149,9 @@ impl UserStore for Database {
         let user_id = user_id.to_owned();
         self.atomic(move |tx| {
             Box::pin(async move {
+                // Sessions first: a grant being created for the user holds
+                // one of them (INSERT_GRANT), so that it is revoked below,
+                // or finds none and is not created.
                 let sessions = tx.exec(&sql::DELETE_USER_SESSIONS, args![&user_id]).await?;
                 let grants = tx
                     .exec(&sql::REVOKE_USER_GRANTS, args![now, &user_id])
