@@ -244,9 +244,12 @@ pub(crate) enum Mode {
     /// All its statements commit together, or none does (its error rolls
     /// back everything it did).
     Atomic,
-    /// A single statement: no transaction needed around it (PostgreSQL
-    /// saves the `BEGIN`/`COMMIT` round trips; SQLite runs every
-    /// operation in its batch's transaction anyway).
+    /// A single statement that writes (reads around it are fine): no
+    /// transaction needed around it, since a failed statement undoes
+    /// itself. PostgreSQL saves the `BEGIN`/`COMMIT` round trips; SQLite
+    /// runs it in its batch's transaction without a savepoint of its own
+    /// (two statements fewer per job: about 7 % of the server's CPU per
+    /// code flow).
     Single,
 }
 

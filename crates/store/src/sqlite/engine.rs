@@ -6,9 +6,10 @@
 //! timeout, then `Unavailable`) while it is full, so a flood of requests
 //! costs waiting, never unbounded memory. The thread takes every job
 //! waiting (up to [`MAX_BATCH`]), runs them in one `BEGIN IMMEDIATE`
-//! transaction, each job in a savepoint of its own (so that a failing job
-//! rolls back alone, exactly as if it had been a transaction of its own),
-//! commits once, and only then answers each job. Under load a commit
+//! transaction, each atomic job in a savepoint of its own (so that a
+//! failing job rolls back alone, exactly as if it had been a transaction of
+//! its own; a single statement needs none: SQLite undoes a failed
+//! statement itself), commits once, and only then answers each job. Under load a commit
 //! serves dozens of requests: one WAL append, one lock round, one write of
 //! each hot page. Request threads never block on the connection and never
 //! sleep in SQLite's busy handler. Measured with `bench/compare.sh`
@@ -30,6 +31,7 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::map_err;
+use crate::tx::Mode;
 
 /// Most jobs in one transaction. Large enough that a commit serves every
 /// request in flight at a few hundred concurrent clients; small enough that
@@ -61,14 +63,16 @@ pub(super) trait Job: Send {
 /// A job made of a function of the connection.
 pub(super) struct Call<T, F> {
     work: Option<F>,
+    mode: Mode,
     result: Option<StoreResult<T>>,
     reply: oneshot::Sender<StoreResult<T>>,
 }
 
 impl<T, F> Call<T, F> {
-    pub(super) fn new(work: F, reply: oneshot::Sender<StoreResult<T>>) -> Self {
+    pub(super) fn new(work: F, mode: Mode, reply: oneshot::Sender<StoreResult<T>>) -> Self {
         Self {
             work: Some(work),
+            mode,
             result: None,
             reply,
         }
@@ -82,7 +86,13 @@ where
 {
     fn run(&mut self, c: &mut Connection) {
         if let Some(work) = self.work.take() {
-            self.result = Some(in_savepoint(c, work));
+            self.result = Some(match self.mode {
+                Mode::Atomic => in_savepoint(c, work),
+                // One statement: SQLite undoes a failed statement itself
+                // (and an error that ends the transaction fails the batch,
+                // see `run_batch`), so no savepoint is needed.
+                Mode::Single => work(c),
+            });
         }
     }
 
@@ -204,13 +214,13 @@ impl Queue {
     /// Runs `work` on the connection's thread in the next batch, and waits
     /// (asynchronously) for its answer, which comes after the commit. Once
     /// queued, the work runs whether or not the caller still waits.
-    pub(super) async fn call<T, F>(&self, work: F) -> StoreResult<T>
+    pub(super) async fn call<T, F>(&self, mode: Mode, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        self.send(Request::Work(Box::new(Call::new(work, reply))))
+        self.send(Request::Work(Box::new(Call::new(work, mode, reply))))
             .await?;
         answer.await.map_err(|_| stopped())?
     }

@@ -162,11 +162,11 @@ impl Database {
 
 #[async_trait]
 impl Backend for Sqlite {
-    /// Every operation runs as one job: in a savepoint of its batch's
-    /// transaction, atomic whatever its mode.
-    async fn run<T: Send + 'static>(&self, _mode: Mode, op: Op<T>) -> StoreResult<T> {
+    /// Every operation runs as one job of its batch's transaction; an
+    /// atomic one in a savepoint, so that its failure undoes it alone.
+    async fn run<T: Send + 'static>(&self, mode: Mode, op: Op<T>) -> StoreResult<T> {
         self.queue
-            .call(move |conn| {
+            .call(mode, move |conn| {
                 let mut tx = SqliteTx { conn };
                 ready(op(&mut tx))
             })
@@ -335,6 +335,53 @@ mod tests {
             .unwrap();
         assert_eq!(names.iter().filter(|n| n.starts_with('a')).count(), 20);
         assert_eq!(names.iter().filter(|n| n.starts_with('c')).count(), 20);
+        assert!(!names.iter().any(|n| n.starts_with('b')), "{names:?}");
+    }
+
+    static INSERT_THREE_SETTINGS: Stmt = Stmt::new(
+        "INSERT INTO settings (name, value) VALUES (?1 || '-1', 'v'), (?1 || '-2', 'v'), (?2, 'v')",
+    );
+
+    /// A single-statement job runs without a savepoint: a statement that
+    /// fails after writing rows (here its third row collides) leaves none
+    /// of them behind, and the jobs of its batch commit.
+    #[tokio::test]
+    async fn a_failing_statement_rolls_back_alone() {
+        let (_dir, s) = store().await;
+        let write = |name: String, collide: bool| {
+            let last = if collide {
+                "taken".to_owned()
+            } else {
+                format!("{name}-3")
+            };
+            s.single(move |tx| {
+                Box::pin(async move { tx.exec(&INSERT_THREE_SETTINGS, args![name, last]).await })
+            })
+        };
+        s.single(|tx| Box::pin(async move { tx.exec(&INSERT_SETTING, args!["taken"]).await }))
+            .await
+            .unwrap();
+        for i in 0..20 {
+            let (a, b, c) = tokio::join!(
+                write(format!("a{i}"), false),
+                write(format!("b{i}"), true),
+                write(format!("c{i}"), false)
+            );
+            a.unwrap();
+            assert!(matches!(b, Err(StoreError::Conflict(_))), "{b:?}");
+            c.unwrap();
+        }
+        let names: Vec<String> = s
+            .single(|tx| {
+                Box::pin(async move {
+                    let rows = tx.all(&SETTING_NAMES, args![]).await?;
+                    rows.into_iter().map(|mut r| r.take("name")).collect()
+                })
+            })
+            .await
+            .unwrap();
+        assert_eq!(names.iter().filter(|n| n.starts_with('a')).count(), 60);
+        assert_eq!(names.iter().filter(|n| n.starts_with('c')).count(), 60);
         assert!(!names.iter().any(|n| n.starts_with('b')), "{names:?}");
     }
 
