@@ -297,6 +297,17 @@ mod tests {
     static INSERT_SETTING: Stmt = Stmt::new("INSERT INTO settings (name, value) VALUES (?1, 'v')");
     static SETTING_NAMES: Stmt = Stmt::new("SELECT name FROM settings");
 
+    async fn setting_names(s: &Database) -> Vec<String> {
+        s.single(|tx| {
+            Box::pin(async move {
+                let rows = tx.all(&SETTING_NAMES, args![]).await?;
+                rows.into_iter().map(|mut r| r.take("name")).collect()
+            })
+        })
+        .await
+        .unwrap()
+    }
+
     /// A job that fails after writing leaves nothing behind, and the jobs
     /// around it, in the same transaction or not, commit.
     #[tokio::test]
@@ -324,15 +335,7 @@ mod tests {
             assert!(matches!(b, Err(StoreError::Backend(_))));
             c.unwrap();
         }
-        let names: Vec<String> = s
-            .single(|tx| {
-                Box::pin(async move {
-                    let rows = tx.all(&SETTING_NAMES, args![]).await?;
-                    rows.into_iter().map(|mut r| r.take("name")).collect()
-                })
-            })
-            .await
-            .unwrap();
+        let names = setting_names(&s).await;
         assert_eq!(names.iter().filter(|n| n.starts_with('a')).count(), 20);
         assert_eq!(names.iter().filter(|n| n.starts_with('c')).count(), 20);
         assert!(!names.iter().any(|n| n.starts_with('b')), "{names:?}");
@@ -371,15 +374,7 @@ mod tests {
             assert!(matches!(b, Err(StoreError::Conflict(_))), "{b:?}");
             c.unwrap();
         }
-        let names: Vec<String> = s
-            .single(|tx| {
-                Box::pin(async move {
-                    let rows = tx.all(&SETTING_NAMES, args![]).await?;
-                    rows.into_iter().map(|mut r| r.take("name")).collect()
-                })
-            })
-            .await
-            .unwrap();
+        let names = setting_names(&s).await;
         assert_eq!(names.iter().filter(|n| n.starts_with('a')).count(), 60);
         assert_eq!(names.iter().filter(|n| n.starts_with('c')).count(), 60);
         assert!(!names.iter().any(|n| n.starts_with('b')), "{names:?}");
