@@ -86,7 +86,14 @@ pub enum AuthorizeError {
 #[derive(Clone, Default)]
 pub struct Params {
     pairs: Vec<(String, String)>,
+    /// More than [`MAX_PARAMS`] pairs came: every lookup fails.
+    overflow: bool,
 }
+
+/// The most parameters a request may carry. OAuth requests have a few
+/// dozen names at most; a hostile one could send hundreds of thousands of
+/// pairs, each an allocation and each scanned by every lookup.
+pub const MAX_PARAMS: usize = 64;
 
 /// Parameters whose values are secrets (codes, verifiers, tokens, client
 /// credentials, passwords, user codes), never shown.
@@ -120,13 +127,23 @@ impl std::fmt::Debug for Params {
 }
 
 impl Params {
-    /// From decoded query or form pairs.
-    pub fn new(pairs: Vec<(String, String)>) -> Self {
-        Self { pairs }
+    /// From decoded query or form pairs, read lazily: past [`MAX_PARAMS`]
+    /// pairs nothing more is read, and every lookup fails.
+    pub fn new(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
+        let mut pairs = pairs.into_iter();
+        let kept: Vec<_> = pairs.by_ref().take(MAX_PARAMS).collect();
+        let overflow = pairs.next().is_some();
+        Self {
+            pairs: kept,
+            overflow,
+        }
     }
 
     /// The single value of `name`; `Err` if it is repeated.
     pub fn get(&self, name: &str) -> Result<Option<&str>, String> {
+        if self.overflow {
+            return Err(format!("the request has more than {MAX_PARAMS} parameters"));
+        }
         let mut found = self
             .pairs
             .iter()
@@ -221,7 +238,8 @@ pub fn validate(
     let challenge = CodeChallenge::from_request(challenge, get("code_challenge_method"), policy)
         .map_err(|e: ChallengeError| invalid(e.to_string()))?;
 
-    let scopes = scope::parse(get("scope").unwrap_or(""));
+    let scopes = scope::parse_request(get("scope").unwrap_or(""))
+        .map_err(|e| fail(ErrorCode::InvalidScope, e))?;
     if let Some(bad) = scopes.iter().find(|s| !scope::is_valid_token(s)) {
         return Err(fail(
             ErrorCode::InvalidScope,

@@ -119,12 +119,13 @@ pub async fn authorization(
             "this client may not use the device authorization grant",
         ));
     }
-    let requested = scope::parse(
+    let requested = scope::parse_request(
         params
             .get("scope")
             .map_err(OAuthError::invalid_request)?
             .unwrap_or(""),
-    );
+    )
+    .map_err(|e| OAuthError::new(ErrorCode::InvalidScope, e))?;
     if let Some(bad) = requested.iter().find(|s| !client.scopes.contains(s)) {
         return Err(OAuthError::new(
             ErrorCode::InvalidScope,

@@ -227,8 +227,7 @@ fn params(pairs: &[(&str, &str)]) -> Params {
     Params::new(
         pairs
             .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
     )
 }
 

@@ -35,6 +35,7 @@ pub fn app(provider: Arc<Provider>) -> Router {
     };
     routes::router(state.clone())
         .with_state(state)
+        .layer(axum::extract::DefaultBodyLimit::max(params::MAX_BODY))
         // RFC 9700 §4.16 (clickjacking) and §4.2.4 (referrer leaks) on every
         // response; pages add CSP and no-store themselves.
         .layer(SetResponseHeaderLayer::overriding(

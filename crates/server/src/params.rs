@@ -4,10 +4,16 @@
 use axum::http::{header, HeaderMap};
 use proofkey_core::authorize::Params;
 
-/// Pairs of an `application/x-www-form-urlencoded` string.
+/// Pairs of an `application/x-www-form-urlencoded` string: decoded lazily,
+/// no further than [`proofkey_core::authorize::MAX_PARAMS`] pairs.
 pub fn parse(raw: &[u8]) -> Params {
-    Params::new(form_urlencoded::parse(raw).into_owned().collect())
+    Params::new(form_urlencoded::parse(raw).into_owned())
 }
+
+/// The largest request body any endpoint reads: OAuth forms are small (a
+/// client assertion, a few KiB, is the largest part); a larger body is
+/// answered 413 before it is read whole.
+pub const MAX_BODY: usize = 64 * 1024;
 
 /// Whether the request body is declared as a form.
 pub fn is_form(headers: &HeaderMap) -> bool {

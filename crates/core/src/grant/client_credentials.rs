@@ -35,7 +35,8 @@ pub async fn grant(
     let scopes = match param(p, "scope")? {
         None => allowed,
         Some(req) => {
-            let req = scope::parse(req);
+            let req = scope::parse_request(req)
+                .map_err(|e| OAuthError::new(ErrorCode::InvalidScope, e))?;
             if let Some(bad) = req.iter().find(|s| !allowed.contains(s)) {
                 return Err(OAuthError::new(
                     ErrorCode::InvalidScope,

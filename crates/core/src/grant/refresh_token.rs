@@ -42,7 +42,10 @@ pub async fn refresh(
 ) -> Result<TokenResponse, OAuthError> {
     let token = param(p, "refresh_token")?
         .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
-    let requested = param(p, "scope")?.map(scope::parse);
+    let requested = param(p, "scope")?
+        .map(scope::parse_request)
+        .transpose()
+        .map_err(|e| OAuthError::new(ErrorCode::InvalidScope, e))?;
     let now = provider.now();
     let config = provider.config();
     let hash = secret::hash_token(token);
