@@ -199,28 +199,24 @@ pub async fn lookup(
     Ok((record, client))
 }
 
-/// §3.3: the user's decision. Approving creates the grant the device's
-/// tokens will belong to. False if the code is no longer pending.
+/// §3.3: the user's decision. The code is looked up exactly as by
+/// [`lookup`], through the same limiter under the same `limiter_key`, so
+/// that no route can guess codes past it (§5.1): a blocked address gets
+/// `TooManyAttempts` whatever it submits, and a wrong code counts as a
+/// failure. Approving creates the grant the device's tokens will belong
+/// to. `Invalid` if the code is unknown or no longer pending.
 pub async fn decide(
     p: &Provider,
     user_code: &str,
     session: &Session,
     approve: bool,
-) -> Result<bool, OAuthError> {
-    let Some(n) = normalize_user_code(user_code) else {
-        return Ok(false);
-    };
+    limiter_key: &str,
+) -> Result<(), UserCodeError> {
+    let (pending, client) = lookup(p, user_code, limiter_key).await?;
     let now = p.now();
-    let hash = secret::hash_token(&n);
     let decision = if approve {
-        let Some(pending) = p.store().pending_device_code(&hash, now).await? else {
-            return Ok(false);
-        };
-        let Some(client) = p.clients().get(&pending.client_id).await? else {
-            return Ok(false);
-        };
         DeviceDecision::Approve {
-            grant_id: secret::time_ordered_id(10).map_err(OAuthError::server_error)?,
+            grant_id: secret::time_ordered_id(10).map_err(|_| UserCodeError::Unavailable)?,
             user_id: session.user_id.clone(),
             auth_time: session.auth_time,
             // The device's tokens come at the latest when its code expires.
@@ -231,7 +227,16 @@ pub async fn decide(
     } else {
         DeviceDecision::Deny
     };
-    Ok(p.store().decide_device_code(&hash, now, &decision).await?)
+    match p
+        .store()
+        .decide_device_code(&pending.user_code_hash, now, &decision)
+        .await
+    {
+        Ok(true) => Ok(()),
+        // Decided, expired or refused (the user's session ended) meanwhile.
+        Ok(false) => Err(UserCodeError::Invalid),
+        Err(_) => Err(UserCodeError::Unavailable),
+    }
 }
 
 #[cfg(test)]

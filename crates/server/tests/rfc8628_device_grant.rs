@@ -246,6 +246,82 @@ async fn user_code_guessing_is_rate_limited() {
     assert!(ok.body.contains("name=\"decision\""));
 }
 
+/// RFC 8628 §5.1 at the decision endpoint: it goes through the same
+/// limiter as the code entry, so wrong codes posted straight to it are
+/// counted, and once blocked, the right code with `decision=allow` does not
+/// connect the victim's device to the guesser's account.
+#[tokio::test]
+async fn guessing_at_the_decision_endpoint_is_limited_too() {
+    let s = setup().await;
+    let r = start(&s, "openid").await;
+    let mut b = s.browser();
+    // A session and a CSRF token (the first wrong code counts too).
+    let page = b.get(&format!("{}/device", s.base)).await;
+    let mut form = page.hidden_fields();
+    form.push(("user_code".into(), "BBBB-BBBB".into()));
+    form.push(("username".into(), "alice".into()));
+    form.push(("password".into(), PASSWORD.into()));
+    let page = b.post(&format!("{}/device", s.base), &form).await;
+    assert!(page.body.contains("not valid"));
+    let decide = |code: &str| {
+        let mut form: Vec<(String, String)> = page
+            .hidden_fields()
+            .into_iter()
+            .filter(|(k, _)| k != "user_code")
+            .collect();
+        form.push(("user_code".into(), code.into()));
+        form.push(("decision".into(), "allow".into()));
+        form
+    };
+    let mut statuses = Vec::new();
+    for guess in [
+        "BBBB-BBBC",
+        "BBBB-BBBD",
+        "BBBB-BBBF",
+        "BBBB-BBBG",
+        "BBBB-BBBH",
+    ] {
+        let p = b
+            .post(&format!("{}/device/decision", s.base), &decide(guess))
+            .await;
+        statuses.push(p.status);
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 429], "five failures block");
+    let right = b
+        .post(
+            &format!("{}/device/decision", s.base),
+            &decide(r["user_code"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(right.status, 429, "{}", right.body);
+    assert!(right.body.contains("Too many attempts"), "{}", right.body);
+    let (status, body) = poll(&s, r["device_code"].as_str().unwrap()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("authorization_pending")),
+        "the device was not connected"
+    );
+    // The entry page agrees: the address is blocked there too.
+    let mut form = page.hidden_fields();
+    form.retain(|(k, _)| k != "user_code");
+    form.push(("user_code".into(), r["user_code"].as_str().unwrap().into()));
+    let blocked = b.post(&format!("{}/device", s.base), &form).await;
+    assert!(
+        blocked.body.contains("Too many attempts"),
+        "{}",
+        blocked.body
+    );
+    // After the window, the right code works at the decision endpoint.
+    s.clock.advance(301);
+    let ok = b
+        .post(
+            &format!("{}/device/decision", s.base),
+            &decide(r["user_code"].as_str().unwrap()),
+        )
+        .await;
+    assert!(ok.body.contains("Device connected"), "{}", ok.body);
+}
+
 #[tokio::test]
 async fn clients_without_the_grant_and_bad_scopes_are_refused() {
     let s = setup().await;

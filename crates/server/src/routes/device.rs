@@ -10,7 +10,7 @@ use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use minijinja::context;
-use proofkey_core::device::{self, display_user_code, normalize_user_code};
+use proofkey_core::device::{self, display_user_code, normalize_user_code, UserCodeError};
 use proofkey_core::model::Session;
 use proofkey_core::secret::Password;
 use proofkey_core::{client_auth, session};
@@ -158,7 +158,15 @@ pub async fn submit(
 }
 
 /// `POST /device/decision`.
-pub async fn decision(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+///
+/// The code goes through core's user-code limiter like `POST /device`'s
+/// (RFC 8628 §5.1): an address blocked there is blocked here.
+pub async fn decision(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let p = params::parse(&body);
     if !params::is_form(&headers) || !csrf_ok(&headers, &p) {
         return super::authorize::forbidden_csrf(&s);
@@ -181,21 +189,38 @@ pub async fn decision(State(s): State<AppState>, headers: HeaderMap, body: Bytes
         Some("deny") => false,
         _ => return s.pages.error("the form was submitted without a decision"),
     };
-    let (title, message) = match device::decide(&s.provider, code, &session, approve).await {
-        Ok(true) if approve => ("Device connected", "You can return to your device."),
-        Ok(true) => (
-            "Request denied",
-            "The device was not connected. You can close this page.",
-        ),
-        Ok(false) => (
-            "Code expired",
-            "This code is no longer valid. Start again on your device.",
-        ),
-        Err(_) => ("Try again later", "The server is temporarily unavailable."),
-    };
+    let key = peer.ip().to_string();
+    let (status, title, message) =
+        match device::decide(&s.provider, code, &session, approve, &key).await {
+            Ok(()) if approve => (
+                StatusCode::OK,
+                "Device connected",
+                "You can return to your device.",
+            ),
+            Ok(()) => (
+                StatusCode::OK,
+                "Request denied",
+                "The device was not connected. You can close this page.",
+            ),
+            Err(UserCodeError::Invalid) => (
+                StatusCode::OK,
+                "Code not valid",
+                "This code is not valid or no longer pending. Start again on your device.",
+            ),
+            Err(UserCodeError::TooManyAttempts) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many attempts",
+                "Too many wrong codes came from your address. Wait a few minutes and try again.",
+            ),
+            Err(UserCodeError::Unavailable) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again later",
+                "The server is temporarily unavailable.",
+            ),
+        };
     let mut resp = s
         .pages
-        .render(StatusCode::OK, "message.html", context! { title, message });
+        .render(status, "message.html", context! { title, message });
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
