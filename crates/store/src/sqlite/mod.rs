@@ -97,6 +97,48 @@ fn connect(path: &str) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
+/// Makes the database file and its `-wal` and `-shm` files readable and
+/// writable by their owner only (0600): they hold the private signing
+/// keys, and hashes of every secret. A missing database file is created
+/// 0600 here, before SQLite creates it with the umask's mode (usually
+/// 0644); an existing one with wider permissions is narrowed, with a
+/// warning. Special names (`:memory:`, URIs) are left alone.
+fn owner_only(path: &str) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let file = path.split('?').next().unwrap_or(path);
+        if file.is_empty() || file.starts_with(':') || file.starts_with("file:") {
+            return Ok(());
+        }
+        let io = |e: std::io::Error| StoreError::Unavailable(format!("cannot secure {file}: {e}"));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(file)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            // A missing directory: SQLite says so in its own words.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io(e)),
+        }
+        for f in [file.to_owned(), format!("{file}-wal"), format!("{file}-shm")] {
+            let Ok(meta) = std::fs::metadata(&f) else {
+                continue;
+            };
+            let mode = meta.permissions().mode();
+            if mode & 0o077 != 0 {
+                std::fs::set_permissions(&f, std::fs::Permissions::from_mode(mode & 0o700))
+                    .map_err(io)?;
+                tracing::warn!(file = %f, from = format!("{:o}", mode & 0o777), "database file was readable by others; now owner-only");
+            }
+        }
+    }
+    Ok(())
+}
+
 impl Database {
     /// Opens `sqlite://PATH` (or `sqlite:PATH`), creating the file if
     /// needed, and applies pending migrations. The acquire timeout bounds
@@ -108,6 +150,7 @@ impl Database {
             .or_else(|| url.strip_prefix("sqlite:"))
             .unwrap_or(url)
             .to_owned();
+        owner_only(&path)?;
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))
             .map_err(|e| StoreError::Backend(e.to_string()))?
             .create_if_missing(true)
@@ -129,6 +172,9 @@ impl Database {
             .map_err(|e| StoreError::Backend(e.to_string()))?;
         let conn = connect(&path)
             .map_err(|e| StoreError::Unavailable(format!("cannot open {path}: {e}")))?;
+        // The log and shared-memory files now exist (SQLite gives new ones
+        // the database's mode; older ones may have been created 0644).
+        owner_only(&path)?;
         let (jobs, requests) = mpsc::channel(engine::QUEUE_CAPACITY);
         std::thread::Builder::new()
             .name("proofkey-sqlite".into())
@@ -276,6 +322,41 @@ mod tests {
         let url = format!("sqlite://{}", dir.path().join("batch.db").display());
         let settings = StoreSettings::default();
         (dir, Database::open_sqlite(&url, &settings).await.unwrap())
+    }
+
+    fn mode(path: &std::path::Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    /// A new database, its log and its shared memory are owner-only,
+    /// whatever the umask; an old database readable by others (and its
+    /// log) is narrowed when opened.
+    #[tokio::test]
+    async fn database_files_are_owner_only() {
+        use proofkey_core::store::Maintenance;
+        let (dir, s) = store().await;
+        s.ping().await.unwrap();
+        let db = dir.path().join("batch.db");
+        for f in ["batch.db", "batch.db-wal", "batch.db-shm"] {
+            assert_eq!(mode(&dir.path().join(f)), 0o600, "{f}");
+        }
+        drop(s);
+        use std::os::unix::fs::PermissionsExt;
+        for f in ["batch.db", "batch.db-wal"] {
+            let p = dir.path().join(f);
+            if p.exists() {
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+            }
+        }
+        let url = format!("sqlite://{}", db.display());
+        let s = Database::open_sqlite(&url, &StoreSettings::default())
+            .await
+            .unwrap();
+        s.ping().await.unwrap();
+        for f in ["batch.db", "batch.db-wal", "batch.db-shm"] {
+            assert_eq!(mode(&dir.path().join(f)), 0o600, "{f} after reopening");
+        }
     }
 
     /// A store on `s`'s file whose engine is `jobs`' receiver.
