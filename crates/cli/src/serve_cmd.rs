@@ -19,7 +19,8 @@ pub struct ServeArgs {
     /// refresh_token_reuse_interval, sweep_interval,
     /// code_retention,
     /// device_code_lifetime, device_poll_interval, database_max_connections,
-    /// database_acquire_timeout,
+    /// database_acquire_timeout, password_hash_concurrency,
+    /// password_hash_wait,
     /// allow_insecure_plain, allow_insecure_http_issuer.
     #[arg(long, env = "PROOFKEY_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
@@ -91,6 +92,14 @@ pub struct ServeArgs {
         value_name = "DURATION"
     )]
     database_acquire_timeout: Option<String>,
+    /// Password checks run at once, each holding a core and 19 MiB; 0 is
+    /// the number of cores [default: 0].
+    #[arg(long, env = "PROOFKEY_PASSWORD_HASH_CONCURRENCY", value_name = "N")]
+    password_hash_concurrency: Option<u32>,
+    /// How long a login waits for a password check's turn before 503, at
+    /// most 60s [default: 5s].
+    #[arg(long, env = "PROOFKEY_PASSWORD_HASH_WAIT", value_name = "DURATION")]
+    password_hash_wait: Option<String>,
     /// Accept PKCE code_challenge_method=plain (insecure; RFC 9700 §2.1.1).
     #[arg(long, env = "PROOFKEY_ALLOW_INSECURE_PLAIN")]
     allow_insecure_plain: bool,
@@ -146,6 +155,8 @@ fn config(args: &ServeArgs) -> Result<Config, String> {
         device_poll_interval: args.device_poll_interval.clone(),
         database_max_connections: args.database_max_connections,
         database_acquire_timeout: args.database_acquire_timeout.clone(),
+        password_hash_concurrency: args.password_hash_concurrency,
+        password_hash_wait: args.password_hash_wait.clone(),
         allow_insecure_plain: args.allow_insecure_plain.then_some(true),
         allow_insecure_http_issuer: None,
     };

@@ -58,6 +58,13 @@ pub struct Settings {
     /// `database_acquire_timeout = "5s"`: how long a request waits for a
     /// PostgreSQL connection before it fails with 503.
     pub database_acquire_timeout: Option<String>,
+    /// `password_hash_concurrency = 0`: how many password checks run at
+    /// once (each holds a core and argon2's 19 MiB for tens of
+    /// milliseconds); 0 is the machine's number of cores.
+    pub password_hash_concurrency: Option<u32>,
+    /// `password_hash_wait = "5s"`: how long a login waits for a password
+    /// check's turn before it is answered 503 with `Retry-After`.
+    pub password_hash_wait: Option<String>,
     /// `allow_insecure_plain = false`: accept PKCE `plain` (RFC 7636 §4.2).
     pub allow_insecure_plain: Option<bool>,
     /// `allow_insecure_http_issuer = false`: allow an `http://` issuer that
@@ -98,6 +105,10 @@ impl Settings {
             database_acquire_timeout: self
                 .database_acquire_timeout
                 .or(lower.database_acquire_timeout),
+            password_hash_concurrency: self
+                .password_hash_concurrency
+                .or(lower.password_hash_concurrency),
+            password_hash_wait: self.password_hash_wait.or(lower.password_hash_wait),
             allow_insecure_plain: self.allow_insecure_plain.or(lower.allow_insecure_plain),
             allow_insecure_http_issuer: self
                 .allow_insecure_http_issuer
@@ -171,6 +182,10 @@ pub struct Config {
     pub device_code_lifetime: Duration,
     /// Minimum device polling interval.
     pub device_poll_interval: Duration,
+    /// Password checks run at once (never 0).
+    pub password_hash_concurrency: usize,
+    /// How long a password check waits for its turn.
+    pub password_hash_wait: Duration,
     /// PKCE policy (S256 only unless `allow_insecure_plain`).
     pub pkce: ChallengePolicy,
 }
@@ -348,6 +363,16 @@ impl Config {
                 "must be between 1 and 1000",
             ));
         }
+        let password_hash_concurrency = match s.password_hash_concurrency.unwrap_or(0) {
+            0 => crate::password::PasswordSlots::machine_size(),
+            n @ 1..=256 => n as usize,
+            _ => {
+                return Err(invalid(
+                    "password_hash_concurrency",
+                    "must be between 0 (the number of cores) and 256",
+                ))
+            }
+        };
         Ok(Config {
             listen,
             issuer,
@@ -407,6 +432,13 @@ impl Config {
             device_poll_interval: lifetime(
                 "device_poll_interval",
                 s.device_poll_interval.as_deref(),
+                5,
+                60,
+            )?,
+            password_hash_concurrency,
+            password_hash_wait: retention(
+                "password_hash_wait",
+                s.password_hash_wait.as_deref(),
                 5,
                 60,
             )?,

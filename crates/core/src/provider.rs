@@ -36,6 +36,8 @@ pub struct Provider {
     hasher: SecretHasher,
     /// Wrong user codes per browser address (RFC 8628 §5.1).
     user_code_attempts: crate::device::AttemptLimiter,
+    /// Room for password checks.
+    passwords: crate::password::PasswordSlots,
 }
 
 impl Provider {
@@ -53,7 +55,14 @@ impl Provider {
         // A minute of leeway for clock differences between nodes and verifiers.
         let keys = KeyRing::load(store.as_ref(), &config.issuer, longest + 60, clock.now()).await?;
         let hasher = secret_hasher(store.as_ref()).await?;
+        // The hash checked for unknown usernames, made now rather than by
+        // the first failed login (which would then take twice as long).
+        let _ = tokio::task::spawn_blocking(crate::password::dummy_hash).await;
         Ok(Self {
+            passwords: crate::password::PasswordSlots::new(
+                config.password_hash_concurrency,
+                config.password_hash_wait,
+            ),
             issuer: TokenIssuer::new(&config),
             clients: ClientRegistry::new(Arc::clone(&store), Arc::clone(&clock)),
             config,
@@ -108,6 +117,10 @@ impl Provider {
 
     pub(crate) fn user_code_attempts(&self) -> &crate::device::AttemptLimiter {
         &self.user_code_attempts
+    }
+
+    pub(crate) fn passwords(&self) -> &crate::password::PasswordSlots {
+        &self.passwords
     }
 
     /// The published JWK Set (see [`KeyRing::jwks`]).

@@ -1,6 +1,6 @@
 //! Signing in: password checks (argon2id, RFC 9106) and browser sessions.
 
-use crate::error::OAuthError;
+use crate::error::{ErrorCode, OAuthError};
 use crate::model::{Session, User};
 use crate::secret::{self, Password};
 use crate::{password, Provider, StoreError};
@@ -13,7 +13,12 @@ pub async fn find(p: &Provider, cookie: Option<&str>) -> Result<Option<Session>,
     }
 }
 
-/// Checks a username and password with argon2id, on a blocking thread.
+/// What a sign-in turned away for lack of room is told.
+pub const BUSY: &str = "Too many sign-ins at once. Try again in a few seconds.";
+
+/// Checks a username and password with argon2id, on a blocking thread,
+/// in one of the provider's password slots: `temporarily_unavailable`
+/// (with [`BUSY`]) when none came free within `password_hash_wait`.
 /// An unknown user costs the same as a wrong password.
 pub async fn check_password(
     p: &Provider,
@@ -25,9 +30,10 @@ pub async fn check_password(
         || password::dummy_hash().to_owned(),
         |u| u.password_hash.clone(),
     );
-    let ok = tokio::task::spawn_blocking(move || password::verify(&password, &stored))
-        .await
-        .map_err(OAuthError::server_error)?;
+    let ok = p.passwords().verify(password, stored).await.map_err(|_| {
+        tracing::warn!("password check turned away: every slot busy past the wait");
+        OAuthError::new(ErrorCode::TemporarilyUnavailable, BUSY)
+    })?;
     Ok(if ok { user } else { None })
 }
 

@@ -80,3 +80,15 @@ pub fn redirect(location: &str) -> Response {
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
+
+/// A page for a request turned away for lack of room: 503 with
+/// `Retry-After` (RFC 9110 §10.2.3) of the wait it could not get, at least
+/// a second.
+pub fn busy(mut page: Response, wait: std::time::Duration) -> Response {
+    *page.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    page.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(wait.as_secs().max(1)),
+    );
+    page
+}

@@ -79,6 +79,16 @@ impl Server {
         }
     }
 
+    /// The server process's peak resident memory (`VmHWM`), in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+
     /// Runs an admin command on the server's database.
     pub fn admin(&self, args: &[&str], stdin: Option<&str>) -> Output {
         use std::io::Write as _;
@@ -125,6 +135,7 @@ pub struct Browser {
 pub struct Page {
     pub status: u16,
     pub location: Option<String>,
+    pub retry_after: Option<String>,
     pub body: String,
 }
 
@@ -171,13 +182,16 @@ impl Browser {
             }
         }
         let status = resp.status().as_u16();
-        let location = resp
-            .headers()
-            .get("location")
-            .map(|l| l.to_str().unwrap().to_owned());
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .map(|l| l.to_str().unwrap().to_owned())
+        };
+        let (location, retry_after) = (header("location"), header("retry-after"));
         Page {
             status,
             location,
+            retry_after,
             body: resp.text().unwrap(),
         }
     }

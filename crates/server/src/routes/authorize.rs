@@ -14,7 +14,7 @@ use minijinja::context;
 use proofkey_core::authorize::{error_redirect, AuthorizeError, Params, ValidRequest};
 use proofkey_core::model::{Session, User};
 use proofkey_core::secret::{self, Password};
-use proofkey_core::{authorization, session, Next};
+use proofkey_core::{authorization, session, ErrorCode, Next};
 use subtle::ConstantTimeEq;
 
 use crate::responses::redirect;
@@ -229,6 +229,12 @@ pub async fn login(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -
     let password = p.get("password").ok().flatten().unwrap_or_default();
     let user = match session::check_password(&s.provider, username, Password::new(password)).await {
         Ok(u) => u,
+        // Turned away for lack of room (or the database is down): the
+        // user stays on the form, told to retry.
+        Err(e) if e.code == ErrorCode::TemporarilyUnavailable => {
+            let page = login_page(&s, &headers, &req, username, Some(&e.description));
+            return crate::responses::busy(page, s.provider.config().password_hash_wait);
+        }
         Err(e) => return server_error_redirect(&s, &req, &e),
     };
     let Some(user) = user else {

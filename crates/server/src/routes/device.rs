@@ -114,7 +114,15 @@ pub async fn submit(
                     };
                     return entry_page(&s, &headers, false, f);
                 }
-                Err(_) => return s.pages.error("the server is temporarily unavailable"),
+                Err(e) => {
+                    let f = Form {
+                        user_code: code,
+                        username,
+                        error: Some(&e.description),
+                    };
+                    let page = entry_page(&s, &headers, false, f);
+                    return crate::responses::busy(page, s.provider.config().password_hash_wait);
+                }
             };
             let cookie = match session::start(&s.provider, &user).await {
                 Ok(c) => c,

@@ -124,7 +124,11 @@ fn owner_only(path: &str) -> Result<(), StoreError> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(io(e)),
         }
-        for f in [file.to_owned(), format!("{file}-wal"), format!("{file}-shm")] {
+        for f in [
+            file.to_owned(),
+            format!("{file}-wal"),
+            format!("{file}-shm"),
+        ] {
             let Ok(meta) = std::fs::metadata(&f) else {
                 continue;
             };
