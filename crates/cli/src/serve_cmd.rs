@@ -20,7 +20,8 @@ pub struct ServeArgs {
     /// code_retention,
     /// device_code_lifetime, device_poll_interval, database_max_connections,
     /// database_acquire_timeout, password_hash_concurrency,
-    /// password_hash_wait,
+    /// password_hash_wait, header_read_timeout, request_timeout,
+    /// max_connections, shutdown_timeout,
     /// allow_insecure_plain, allow_insecure_http_issuer.
     #[arg(long, env = "PROOFKEY_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
@@ -100,6 +101,22 @@ pub struct ServeArgs {
     /// most 60s [default: 5s].
     #[arg(long, env = "PROOFKEY_PASSWORD_HASH_WAIT", value_name = "DURATION")]
     password_hash_wait: Option<String>,
+    /// How long a connection may take to send a request's headers, or stay
+    /// idle between requests, before it is closed; 1s to 5m [default: 10s].
+    #[arg(long, env = "PROOFKEY_HEADER_READ_TIMEOUT", value_name = "DURATION")]
+    header_read_timeout: Option<String>,
+    /// How long a request may take, body included, before 408; 1s to 10m
+    /// [default: 30s].
+    #[arg(long, env = "PROOFKEY_REQUEST_TIMEOUT", value_name = "DURATION")]
+    request_timeout: Option<String>,
+    /// Open connections at most; 0 is 4096 or what the open-file limit
+    /// leaves room for [default: 0].
+    #[arg(long, env = "PROOFKEY_MAX_CONNECTIONS", value_name = "N")]
+    max_connections: Option<u32>,
+    /// On SIGTERM, how long requests in flight may take before the
+    /// remaining connections are closed; 0s to 10m [default: 10s].
+    #[arg(long, env = "PROOFKEY_SHUTDOWN_TIMEOUT", value_name = "DURATION")]
+    shutdown_timeout: Option<String>,
     /// Accept PKCE code_challenge_method=plain (insecure; RFC 9700 §2.1.1).
     #[arg(long, env = "PROOFKEY_ALLOW_INSECURE_PLAIN")]
     allow_insecure_plain: bool,
@@ -157,6 +174,10 @@ fn config(args: &ServeArgs) -> Result<Config, String> {
         database_acquire_timeout: args.database_acquire_timeout.clone(),
         password_hash_concurrency: args.password_hash_concurrency,
         password_hash_wait: args.password_hash_wait.clone(),
+        header_read_timeout: args.header_read_timeout.clone(),
+        request_timeout: args.request_timeout.clone(),
+        max_connections: args.max_connections,
+        shutdown_timeout: args.shutdown_timeout.clone(),
         allow_insecure_plain: args.allow_insecure_plain.then_some(true),
         allow_insecure_http_issuer: None,
     };

@@ -65,6 +65,20 @@ pub struct Settings {
     /// `password_hash_wait = "5s"`: how long a login waits for a password
     /// check's turn before it is answered 503 with `Retry-After`.
     pub password_hash_wait: Option<String>,
+    /// `header_read_timeout = "10s"`: how long a connection may take to
+    /// send a request's headers, and how long a kept-alive connection may
+    /// stay idle, before it is closed.
+    pub header_read_timeout: Option<String>,
+    /// `request_timeout = "30s"`: how long a request may take, its body
+    /// included, before it is answered 408.
+    pub request_timeout: Option<String>,
+    /// `max_connections = 0`: open connections at most (0: 4,096, or what
+    /// the open-file limit leaves room for); further clients wait in the
+    /// listen backlog.
+    pub max_connections: Option<u32>,
+    /// `shutdown_timeout = "10s"`: on `SIGTERM`, how long requests in
+    /// flight may take before the remaining connections are closed.
+    pub shutdown_timeout: Option<String>,
     /// `allow_insecure_plain = false`: accept PKCE `plain` (RFC 7636 §4.2).
     pub allow_insecure_plain: Option<bool>,
     /// `allow_insecure_http_issuer = false`: allow an `http://` issuer that
@@ -109,6 +123,10 @@ impl Settings {
                 .password_hash_concurrency
                 .or(lower.password_hash_concurrency),
             password_hash_wait: self.password_hash_wait.or(lower.password_hash_wait),
+            header_read_timeout: self.header_read_timeout.or(lower.header_read_timeout),
+            request_timeout: self.request_timeout.or(lower.request_timeout),
+            max_connections: self.max_connections.or(lower.max_connections),
+            shutdown_timeout: self.shutdown_timeout.or(lower.shutdown_timeout),
             allow_insecure_plain: self.allow_insecure_plain.or(lower.allow_insecure_plain),
             allow_insecure_http_issuer: self
                 .allow_insecure_http_issuer
@@ -186,6 +204,15 @@ pub struct Config {
     pub password_hash_concurrency: usize,
     /// How long a password check waits for its turn.
     pub password_hash_wait: Duration,
+    /// Headers (and idle keep-alive) time limit per connection.
+    pub header_read_timeout: Duration,
+    /// Time limit per request.
+    pub request_timeout: Duration,
+    /// Open connections at most; 0 is decided at start from the open-file
+    /// limit.
+    pub max_connections: u32,
+    /// How long a shutdown waits for requests in flight.
+    pub shutdown_timeout: Duration,
     /// PKCE policy (S256 only unless `allow_insecure_plain`).
     pub pkce: ChallengePolicy,
 }
@@ -436,6 +463,28 @@ impl Config {
                 60,
             )?,
             password_hash_concurrency,
+            header_read_timeout: lifetime(
+                "header_read_timeout",
+                s.header_read_timeout.as_deref(),
+                10,
+                300,
+            )?,
+            request_timeout: lifetime("request_timeout", s.request_timeout.as_deref(), 30, 600)?,
+            max_connections: match s.max_connections.unwrap_or(0) {
+                n @ (0 | 16..=1_000_000) => n,
+                _ => {
+                    return Err(invalid(
+                        "max_connections",
+                        "must be 0 (decided from the open-file limit) or between 16 and 1000000",
+                    ))
+                }
+            },
+            shutdown_timeout: retention(
+                "shutdown_timeout",
+                s.shutdown_timeout.as_deref(),
+                10,
+                600,
+            )?,
             password_hash_wait: retention(
                 "password_hash_wait",
                 s.password_hash_wait.as_deref(),

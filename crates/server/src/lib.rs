@@ -7,6 +7,7 @@ mod cookies;
 mod cors;
 mod housekeeping;
 mod jwks_fetch;
+mod listener;
 mod pages;
 mod params;
 mod responses;
@@ -58,17 +59,16 @@ pub fn app(provider: Arc<Provider>) -> Router {
 pub use housekeeping::{key_reloader, sweeper, KEY_RELOAD_INTERVAL};
 pub use jwks_fetch::HttpJwksFetcher;
 
-/// Serves until `shutdown` completes, then finishes in-flight requests.
+pub use listener::{connection_budget, Limits, DEFAULT_MAX_CONNECTIONS};
+
+/// Serves until `shutdown` completes, then lets requests in flight finish
+/// within the configured `shutdown_timeout` (see `listener.rs` for every
+/// bound on connections).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     provider: Arc<Provider>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // The peer address keys the rate limit of user-code guesses (RFC 8628 §5.1).
-    axum::serve(
-        listener,
-        app(provider).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let limits = Limits::of(provider.config());
+    listener::serve(listener, app(provider), limits, shutdown).await
 }

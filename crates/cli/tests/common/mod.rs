@@ -53,10 +53,28 @@ pub struct Server {
 
 impl Server {
     pub fn start(extra: &[&str]) -> Server {
+        Self::start_in(proofkey(), extra)
+    }
+
+    /// `proofkey serve` with a soft open-file limit of `soft` (through
+    /// util-linux's `prlimit`), the hard limit unchanged.
+    pub fn start_with_nofile(soft: u64, extra: &[&str]) -> Server {
+        let mut c = Command::new("prlimit");
+        c.arg(format!("--nofile={soft}:"))
+            .arg(env!("CARGO_BIN_EXE_proofkey"));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("PROOFKEY_") {
+                c.env_remove(k);
+            }
+        }
+        Self::start_in(c, extra)
+    }
+
+    fn start_in(mut command: Command, extra: &[&str]) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let db = format!("sqlite://{}", dir.path().join("server.db").display());
-        let child = proofkey()
+        let child = command
             .args([
                 "serve",
                 "--listen",
@@ -71,12 +89,42 @@ impl Server {
             .spawn()
             .unwrap();
         wait_ready(port);
+        // The port is bound before the keys are loaded: wait until it serves.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while reqwest::blocking::get(format!("http://127.0.0.1:{port}/healthz"))
+            .map_or(true, |r| !r.status().is_success())
+        {
+            assert!(Instant::now() < deadline, "server did not serve");
+            std::thread::sleep(Duration::from_millis(50));
+        }
         Server {
             dir,
             base: format!("http://127.0.0.1:{port}"),
             db,
             child,
         }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `SIGTERM` and waits up to `within` for the process to end:
+    /// its exit status, or None if it is still running then.
+    pub fn sigterm_and_wait(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
     }
 
     /// The server process's peak resident memory (`VmHWM`), in KiB.
