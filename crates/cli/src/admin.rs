@@ -193,6 +193,18 @@ pub enum UserCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Forget a user's failed sign-ins, lifting a lock or delay (and with
+    /// --address, those of an address: its sign-ins and user codes).
+    Unlock {
+        username: String,
+        /// Also unblock this address (IPv6: its /64).
+        #[arg(long, value_name = "IP")]
+        address: Option<std::net::IpAddr>,
+        #[command(flatten)]
+        db: Db,
+        #[arg(long)]
+        json: bool,
+    },
     /// Set a user's password, read from standard input.
     SetPassword {
         username: String,
@@ -600,6 +612,7 @@ pub fn run_user(cmd: UserCommand) -> ExitCode {
         | UserCommand::Delete { json, .. }
         | UserCommand::Sessions { json, .. }
         | UserCommand::Revoke { json, .. }
+        | UserCommand::Unlock { json, .. }
         | UserCommand::SetPassword { json, .. } => *json,
     };
     finish(block_on(user(cmd)), as_json)
@@ -729,6 +742,36 @@ async fn user(cmd: UserCommand) -> Result<Outcome, Outcome> {
                 text: format!(
                     "{username}: {sessions} sessions ended, {grants} authorizations revoked (every token of them)"
                 ),
+            }
+        }
+        UserCommand::Unlock {
+            username,
+            address,
+            db,
+            ..
+        } => {
+            use proofkey_core::throttle;
+            let store = open(&db).await?;
+            let account = store
+                .clear_failures(&throttle::account_key(&username))
+                .await?;
+            let mut addresses = false;
+            if let Some(ip) = address {
+                for prefix in ["addr", "device"] {
+                    addresses |= store
+                        .clear_failures(&throttle::address_key(prefix, ip))
+                        .await?;
+                }
+            }
+            let what = match (account, addresses) {
+                (false, false) => "had no failed attempts to forget".to_owned(),
+                (true, false) => "unlocked".to_owned(),
+                (false, true) => "had none; the address is unblocked".to_owned(),
+                (true, true) => "unlocked, and the address unblocked".to_owned(),
+            };
+            Outcome::Ok {
+                json: json!({"username": username, "account_cleared": account, "address_cleared": addresses}),
+                text: format!("{username}: {what}"),
             }
         }
         UserCommand::SetPassword { username, db, .. } => {

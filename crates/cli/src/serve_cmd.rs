@@ -20,7 +20,8 @@ pub struct ServeArgs {
     /// code_retention,
     /// device_code_lifetime, device_poll_interval, database_max_connections,
     /// database_acquire_timeout, password_hash_concurrency,
-    /// password_hash_wait, header_read_timeout, request_timeout,
+    /// password_hash_wait, login_max_failures, login_address_max_failures,
+    /// login_lockout, login_delay, header_read_timeout, request_timeout,
     /// max_connections, shutdown_timeout,
     /// allow_insecure_plain, allow_insecure_http_issuer.
     #[arg(long, env = "PROOFKEY_CONFIG", value_name = "FILE")]
@@ -101,6 +102,21 @@ pub struct ServeArgs {
     /// most 60s [default: 5s].
     #[arg(long, env = "PROOFKEY_PASSWORD_HASH_WAIT", value_name = "DURATION")]
     password_hash_wait: Option<String>,
+    /// Wrong passwords for one account that lock it [default: 10].
+    #[arg(long, env = "PROOFKEY_LOGIN_MAX_FAILURES", value_name = "N")]
+    login_max_failures: Option<u32>,
+    /// Wrong passwords from one address (IPv6: per /64) that block it
+    /// [default: 100].
+    #[arg(long, env = "PROOFKEY_LOGIN_ADDRESS_MAX_FAILURES", value_name = "N")]
+    login_address_max_failures: Option<u32>,
+    /// How long a lock lasts, and how long failures are remembered; at most
+    /// 24h [default: 15m].
+    #[arg(long, env = "PROOFKEY_LOGIN_LOCKOUT", value_name = "DURATION")]
+    login_lockout: Option<String>,
+    /// After three failures, the wait before the next attempt, doubled at
+    /// each further failure; 0s for none [default: 1s].
+    #[arg(long, env = "PROOFKEY_LOGIN_DELAY", value_name = "DURATION")]
+    login_delay: Option<String>,
     /// How long a connection may take to send a request's headers, or stay
     /// idle between requests, before it is closed; 1s to 5m [default: 10s].
     #[arg(long, env = "PROOFKEY_HEADER_READ_TIMEOUT", value_name = "DURATION")]
@@ -174,6 +190,10 @@ fn config(args: &ServeArgs) -> Result<Config, String> {
         database_acquire_timeout: args.database_acquire_timeout.clone(),
         password_hash_concurrency: args.password_hash_concurrency,
         password_hash_wait: args.password_hash_wait.clone(),
+        login_max_failures: args.login_max_failures,
+        login_address_max_failures: args.login_address_max_failures,
+        login_lockout: args.login_lockout.clone(),
+        login_delay: args.login_delay.clone(),
         header_read_timeout: args.header_read_timeout.clone(),
         request_timeout: args.request_timeout.clone(),
         max_connections: args.max_connections,

@@ -9,15 +9,20 @@ mod common;
 
 use common::{Browser, Server};
 
-/// Signs in at the device page with a wrong password; the answer.
-fn wrong_password(base: &str) -> common::Page {
+/// Signs in as bob at the device page (with a code that does not exist);
+/// the answer.
+fn device_sign_in(base: &str, password: &str) -> common::Page {
     let mut b = Browser::new();
     let page = b.get(&format!("{base}/device"));
     let mut form = page.hidden_fields();
     form.push(("user_code".into(), "BBBB-BBBB".into()));
     form.push(("username".into(), "bob".into()));
-    form.push(("password".into(), "not the password".into()));
+    form.push(("password".into(), password.into()));
     b.post(&format!("{base}/device"), &form)
+}
+
+fn wrong_password(base: &str) -> common::Page {
+    device_sign_in(base, "not the password")
 }
 
 fn concurrently(base: &str, n: usize) -> Vec<common::Page> {
@@ -87,4 +92,47 @@ fn sign_ins_past_the_slots_get_503_with_retry_after() {
             p.body
         );
     }
+}
+
+/// `proofkey user unlock` lifts a lock made by wrong passwords, on the
+/// running server's database.
+#[test]
+fn user_unlock_lifts_a_lock() {
+    let s = Server::start(&[
+        "--login-delay",
+        "0s",
+        "--login-address-max-failures",
+        "1000",
+    ]);
+    s.admin(
+        &["user", "create", "bob", "--password-stdin"],
+        Some("secret-password\n"),
+    );
+    for _ in 0..10 {
+        assert!(wrong_password(&s.base)
+            .body
+            .contains("Invalid username or password."));
+    }
+    let locked = device_sign_in(&s.base, "secret-password");
+    assert!(
+        locked.body.contains("Invalid username or password."),
+        "locked"
+    );
+    let out = s.admin(
+        &["user", "unlock", "bob", "--address", "127.0.0.1", "--json"],
+        None,
+    );
+    let out: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out["account_cleared"], true);
+    let open = device_sign_in(&s.base, "secret-password");
+    assert!(
+        !open.body.contains("Invalid username or password."),
+        "{}",
+        open.body
+    );
+    assert!(
+        open.body.contains("not valid"),
+        "signed in, the code refused: {}",
+        open.body
+    );
 }

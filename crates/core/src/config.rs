@@ -65,6 +65,19 @@ pub struct Settings {
     /// `password_hash_wait = "5s"`: how long a login waits for a password
     /// check's turn before it is answered 503 with `Retry-After`.
     pub password_hash_wait: Option<String>,
+    /// `login_max_failures = 10`: wrong passwords for one account, within
+    /// `login_lockout`, that lock it for `login_lockout`.
+    pub login_max_failures: Option<u32>,
+    /// `login_address_max_failures = 100`: wrong passwords from one address
+    /// (an IPv6 /64), whatever the accounts, that block it likewise.
+    pub login_address_max_failures: Option<u32>,
+    /// `login_lockout = "15m"`: how long a lock lasts, and how long
+    /// failures are remembered (at most 24h).
+    pub login_lockout: Option<String>,
+    /// `login_delay = "1s"`: after three wrong passwords for an account,
+    /// the next attempt waits this long, doubled at each
+    /// further failure (0s: no delays, only the lock).
+    pub login_delay: Option<String>,
     /// `header_read_timeout = "10s"`: how long a connection may take to
     /// send a request's headers, and how long a kept-alive connection may
     /// stay idle, before it is closed.
@@ -123,6 +136,12 @@ impl Settings {
                 .password_hash_concurrency
                 .or(lower.password_hash_concurrency),
             password_hash_wait: self.password_hash_wait.or(lower.password_hash_wait),
+            login_max_failures: self.login_max_failures.or(lower.login_max_failures),
+            login_address_max_failures: self
+                .login_address_max_failures
+                .or(lower.login_address_max_failures),
+            login_lockout: self.login_lockout.or(lower.login_lockout),
+            login_delay: self.login_delay.or(lower.login_delay),
             header_read_timeout: self.header_read_timeout.or(lower.header_read_timeout),
             request_timeout: self.request_timeout.or(lower.request_timeout),
             max_connections: self.max_connections.or(lower.max_connections),
@@ -204,6 +223,14 @@ pub struct Config {
     pub password_hash_concurrency: usize,
     /// How long a password check waits for its turn.
     pub password_hash_wait: Duration,
+    /// Wrong passwords per account (see [`Config::login_policy`]).
+    pub login_max_failures: u32,
+    /// Wrong passwords per address.
+    pub login_address_max_failures: u32,
+    /// Lock length and failure memory.
+    pub login_lockout: Duration,
+    /// First delay after three failures (zero: none).
+    pub login_delay: Duration,
     /// Headers (and idle keep-alive) time limit per connection.
     pub header_read_timeout: Duration,
     /// Time limit per request.
@@ -320,6 +347,23 @@ fn lifetime(
     bounded(setting, value, default, 1, max)
 }
 
+/// `value` (or `default`) within `range`.
+fn between(
+    setting: &'static str,
+    value: Option<u32>,
+    default: u32,
+    range: std::ops::RangeInclusive<u32>,
+) -> Result<u32, ConfigError> {
+    let v = value.unwrap_or(default);
+    if !range.contains(&v) {
+        return Err(invalid(
+            setting,
+            format!("must be between {} and {}", range.start(), range.end()),
+        ));
+    }
+    Ok(v)
+}
+
 /// `value` (or `default` seconds) as a duration of `min` to `max` seconds.
 fn bounded(
     setting: &'static str,
@@ -350,6 +394,25 @@ fn bounded(
 }
 
 impl Config {
+    /// How wrong passwords for one account are limited.
+    pub fn login_policy(&self) -> crate::throttle::Policy {
+        crate::throttle::Policy {
+            max_failures: self.login_max_failures,
+            lockout: self.login_lockout.as_secs() as i64,
+            delay: self.login_delay.as_secs() as i64,
+        }
+    }
+
+    /// How wrong passwords from one address are limited: the lock only,
+    /// no delays (many users may share an address behind a NAT).
+    pub fn address_policy(&self) -> crate::throttle::Policy {
+        crate::throttle::Policy {
+            max_failures: self.login_address_max_failures,
+            delay: 0,
+            ..self.login_policy()
+        }
+    }
+
     /// Validates a merged [`Settings`], applying defaults.
     pub fn from_settings(s: Settings) -> Result<Config, ConfigError> {
         let listen_str = s.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
@@ -463,6 +526,15 @@ impl Config {
                 60,
             )?,
             password_hash_concurrency,
+            login_max_failures: between("login_max_failures", s.login_max_failures, 10, 1..=1000)?,
+            login_address_max_failures: between(
+                "login_address_max_failures",
+                s.login_address_max_failures,
+                100,
+                1..=100_000,
+            )?,
+            login_lockout: lifetime("login_lockout", s.login_lockout.as_deref(), 900, 86_400)?,
+            login_delay: retention("login_delay", s.login_delay.as_deref(), 1, 60)?,
             header_read_timeout: lifetime(
                 "header_read_timeout",
                 s.header_read_timeout.as_deref(),

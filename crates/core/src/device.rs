@@ -6,8 +6,7 @@
 //! or denies; §3.4–§3.5: the device polls the token endpoint (see
 //! [`crate::grant::device_code`]).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::net::IpAddr;
 
 use serde_json::{json, Value};
 
@@ -15,7 +14,8 @@ use crate::authorize::Params;
 use crate::discovery::paths;
 use crate::error::{ErrorCode, OAuthError};
 use crate::model::{Client, DeviceCode, DeviceDecision, DeviceStatus, Session, DEVICE_CODE_GRANT};
-use crate::{scope, secret, Provider};
+use crate::session::SECURITY;
+use crate::{scope, secret, throttle, Provider};
 
 /// §6.1: 20 consonants, no vowels (no words) and no look-alikes: 8 of them
 /// give 20^8 ≈ 2^34.6 codes.
@@ -79,32 +79,14 @@ pub enum UserCodeError {
     Unavailable,
 }
 
-/// Failures per limiter key: (window start, count).
-#[derive(Debug, Default)]
-pub struct AttemptLimiter(Mutex<HashMap<String, (i64, u32)>>);
-
-impl AttemptLimiter {
-    fn blocked(&self, key: &str, now: i64) -> bool {
-        self.0.lock().is_ok_and(|m| {
-            m.get(key).is_some_and(|(start, n)| {
-                now - start < USER_CODE_WINDOW && *n >= MAX_USER_CODE_FAILURES
-            })
-        })
-    }
-
-    fn fail(&self, key: &str, now: i64) {
-        if let Ok(mut m) = self.0.lock() {
-            if m.len() > 10_000 {
-                m.retain(|_, (start, _)| now - *start < USER_CODE_WINDOW);
-            }
-            let e = m.entry(key.to_owned()).or_insert((now, 0));
-            if now - e.0 >= USER_CODE_WINDOW {
-                *e = (now, 0);
-            }
-            e.1 += 1;
-        }
-    }
-}
+/// How wrong user codes from one address are limited: locked for the
+/// window after [`MAX_USER_CODE_FAILURES`], no delays before (a code is
+/// typed again quickly after a typo).
+pub const USER_CODE_POLICY: crate::throttle::Policy = crate::throttle::Policy {
+    max_failures: MAX_USER_CODE_FAILURES,
+    lockout: USER_CODE_WINDOW,
+    delay: 0,
+};
 
 /// §3.1–§3.2: a device authorization request from an authenticated
 /// client allowed the device grant.
@@ -165,17 +147,24 @@ pub async fn authorization(
 }
 
 /// §3.3: the pending authorization for a user code typed on the
-/// verification page. Wrong codes count against `limiter_key` (the
-/// browser's address); past the limit every code is refused until the
-/// window ends.
+/// verification page. Wrong codes count against the browser's address
+/// (per IPv4 address or IPv6 /64, in the store, so every node counts
+/// together: §5.1); past the limit every code is refused until the window
+/// ends.
 pub async fn lookup(
     p: &Provider,
     user_code: &str,
-    limiter_key: &str,
+    address: IpAddr,
 ) -> Result<(DeviceCode, Client), UserCodeError> {
     let now = p.now();
-    if p.user_code_attempts().blocked(limiter_key, now) {
-        tracing::warn!(key = limiter_key, "user code attempts blocked");
+    let key = throttle::address_key("device", address);
+    let unavailable = |_| UserCodeError::Unavailable;
+    if throttle::blocked(p, &key)
+        .await
+        .map_err(unavailable)?
+        .is_some()
+    {
+        tracing::warn!(target: SECURITY, event = "user_code_refused", reason = "address blocked", address = %address);
         return Err(UserCodeError::TooManyAttempts);
     }
     let found = match normalize_user_code(user_code) {
@@ -184,23 +173,29 @@ pub async fn lookup(
             .store()
             .pending_device_code(&secret::hash_token(&n), now)
             .await
-            .map_err(|_| UserCodeError::Unavailable)?,
+            .map_err(unavailable)?,
     };
     let Some(record) = found else {
-        p.user_code_attempts().fail(limiter_key, now);
+        let f = throttle::fail(p, &key, &USER_CODE_POLICY)
+            .await
+            .map_err(unavailable)?;
+        tracing::warn!(target: SECURITY, event = "user_code_guessed", address = %address, failures = f.count);
+        if f.locked {
+            tracing::warn!(target: SECURITY, event = "user_code_address_blocked", address = %address, until = f.blocked_until);
+        }
         return Err(UserCodeError::Invalid);
     };
     let client = p
         .clients()
         .get(&record.client_id)
         .await
-        .map_err(|_| UserCodeError::Unavailable)?
+        .map_err(unavailable)?
         .ok_or(UserCodeError::Invalid)?;
     Ok((record, client))
 }
 
 /// §3.3: the user's decision. The code is looked up exactly as by
-/// [`lookup`], through the same limiter under the same `limiter_key`, so
+/// [`lookup`], through the same limiter under the same address, so
 /// that no route can guess codes past it (§5.1): a blocked address gets
 /// `TooManyAttempts` whatever it submits, and a wrong code counts as a
 /// failure. Approving creates the grant the device's tokens will belong
@@ -210,9 +205,9 @@ pub async fn decide(
     user_code: &str,
     session: &Session,
     approve: bool,
-    limiter_key: &str,
+    address: IpAddr,
 ) -> Result<(), UserCodeError> {
-    let (pending, client) = lookup(p, user_code, limiter_key).await?;
+    let (pending, client) = lookup(p, user_code, address).await?;
     let now = p.now();
     let decision = if approve {
         DeviceDecision::Approve {
@@ -271,17 +266,5 @@ mod tests {
         );
         assert_eq!(normalize_user_code("WDJB-MJH"), None);
         assert_eq!(display_user_code("WDJBMJHT"), "WDJB-MJHT");
-    }
-
-    #[test]
-    fn the_limiter_blocks_after_the_allowed_failures_and_forgets_after_the_window() {
-        let l = AttemptLimiter::default();
-        for _ in 0..MAX_USER_CODE_FAILURES {
-            assert!(!l.blocked("ip", 0));
-            l.fail("ip", 0);
-        }
-        assert!(l.blocked("ip", 10));
-        assert!(!l.blocked("other", 10));
-        assert!(!l.blocked("ip", USER_CODE_WINDOW));
     }
 }

@@ -36,6 +36,7 @@ pub mod scope;
 pub mod secret;
 pub mod session;
 pub mod store;
+pub mod throttle;
 pub mod tokens;
 pub mod userinfo;
 

@@ -410,6 +410,8 @@ pub struct SweepCounts {
     pub device_codes: u64,
     /// Grants, with anything still left of them.
     pub grants: u64,
+    /// Failure counters no longer counting or blocking.
+    pub failure_counters: u64,
 }
 
 /// The state of a device authorization (RFC 8628 §3.3-§3.5).

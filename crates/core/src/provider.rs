@@ -34,8 +34,6 @@ pub struct Provider {
     clients: ClientRegistry,
     issuer: TokenIssuer,
     hasher: SecretHasher,
-    /// Wrong user codes per browser address (RFC 8628 §5.1).
-    user_code_attempts: crate::device::AttemptLimiter,
     /// Room for password checks.
     passwords: crate::password::PasswordSlots,
 }
@@ -70,7 +68,6 @@ impl Provider {
             clock,
             keys,
             hasher,
-            user_code_attempts: crate::device::AttemptLimiter::default(),
         })
     }
 
@@ -113,10 +110,6 @@ impl Provider {
     /// The client secret hasher.
     pub fn hasher(&self) -> &SecretHasher {
         &self.hasher
-    }
-
-    pub(crate) fn user_code_attempts(&self) -> &crate::device::AttemptLimiter {
-        &self.user_code_attempts
     }
 
     pub(crate) fn passwords(&self) -> &crate::password::PasswordSlots {

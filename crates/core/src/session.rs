@@ -3,7 +3,9 @@
 use crate::error::{ErrorCode, OAuthError};
 use crate::model::{Session, User};
 use crate::secret::{self, Password};
-use crate::{password, Provider, StoreError};
+use std::net::IpAddr;
+
+use crate::{password, throttle, Provider, StoreError};
 
 /// The session behind a cookie value, if it is live.
 pub async fn find(p: &Provider, cookie: Option<&str>) -> Result<Option<Session>, StoreError> {
@@ -13,28 +15,113 @@ pub async fn find(p: &Provider, cookie: Option<&str>) -> Result<Option<Session>,
     }
 }
 
+/// What a sign-in from a blocked address is told.
+pub const ADDRESS_BLOCKED: &str =
+    "Too many failed sign-ins came from your network. Try again later.";
+
 /// What a sign-in turned away for lack of room is told.
 pub const BUSY: &str = "Too many sign-ins at once. Try again in a few seconds.";
 
-/// Checks a username and password with argon2id, on a blocking thread,
-/// in one of the provider's password slots: `temporarily_unavailable`
-/// (with [`BUSY`]) when none came free within `password_hash_wait`.
-/// An unknown user costs the same as a wrong password.
-pub async fn check_password(
-    p: &Provider,
-    username: &str,
-    password: Password,
-) -> Result<Option<User>, OAuthError> {
-    let user = p.store().get_user_by_username(username).await?;
+/// The `tracing` target of security events (failed and refused sign-ins,
+/// locks, guessed user codes, replayed codes, reused refresh tokens): one
+/// structured line each, with the username, client and address known.
+pub const SECURITY: &str = "proofkey::security";
+
+/// A sign-in: who, with what, from where, for which client.
+#[derive(Debug)]
+pub struct Attempt<'a> {
+    /// The username as typed.
+    pub username: &'a str,
+    /// The password as typed.
+    pub password: Password,
+    /// The client's address (the peer, or what a trusted proxy says).
+    pub address: IpAddr,
+    /// The client the user signs in for, if known.
+    pub client_id: Option<&'a str>,
+}
+
+/// How a sign-in ended.
+#[derive(Debug)]
+pub enum SignIn {
+    /// The password is right and nothing blocks the account.
+    User(User),
+    /// Anything else about the account: an unknown user, a wrong
+    /// password, or an account locked or delayed after failures. One
+    /// answer for all, so that it tells nothing about who exists.
+    Invalid,
+    /// The address made too many failures: refused for this many seconds
+    /// whatever the account (429).
+    AddressBlocked {
+        /// Seconds until it may try again.
+        retry_after: i64,
+    },
+}
+
+/// Signs a user in (RFC 6749 §10.10: guessing prevented). An address
+/// blocked after too many failures is refused before anything else. A
+/// blocked account's password is still checked, against nothing, so that
+/// the answer takes the same time. A wrong password counts against the
+/// account and the address ([`crate::throttle`]), a right one clears the
+/// account's count. The check runs with argon2id in one of the provider's
+/// password slots: `temporarily_unavailable` (with [`BUSY`]) when none
+/// came free within `password_hash_wait`. An unknown user costs the same
+/// as a wrong password and counts the same.
+pub async fn sign_in(p: &Provider, a: Attempt<'_>) -> Result<SignIn, OAuthError> {
+    let now = p.now();
+    let account = throttle::account_key(a.username);
+    let address = throttle::address_key("addr", a.address);
+    let (username, client_id, ip) = (a.username, a.client_id.unwrap_or(""), a.address);
+    if let Some(until) = throttle::blocked(p, &address).await? {
+        tracing::warn!(target: SECURITY, event = "sign_in_refused", reason = "address blocked", username, client_id, address = %ip, until);
+        return Ok(SignIn::AddressBlocked {
+            retry_after: until - now,
+        });
+    }
+    let account_blocked = throttle::blocked(p, &account).await?;
+    let user = match account_blocked {
+        Some(_) => None,
+        None => p.store().get_user_by_username(username).await?,
+    };
     let stored = user.as_ref().map_or_else(
         || password::dummy_hash().to_owned(),
         |u| u.password_hash.clone(),
     );
-    let ok = p.passwords().verify(password, stored).await.map_err(|_| {
-        tracing::warn!("password check turned away: every slot busy past the wait");
-        OAuthError::new(ErrorCode::TemporarilyUnavailable, BUSY)
-    })?;
-    Ok(if ok { user } else { None })
+    let ok = p
+        .passwords()
+        .verify(a.password, stored)
+        .await
+        .map_err(|_| {
+            tracing::warn!("password check turned away: every slot busy past the wait");
+            OAuthError::new(ErrorCode::TemporarilyUnavailable, BUSY)
+        })?;
+    if let Some(until) = account_blocked {
+        tracing::warn!(target: SECURITY, event = "sign_in_refused", reason = "account blocked", username, client_id, address = %ip, until);
+        return Ok(SignIn::Invalid);
+    }
+    if let (true, Some(user)) = (ok, user) {
+        throttle::clear(p, &account).await?;
+        tracing::info!(target: SECURITY, event = "sign_in", username, client_id, address = %ip);
+        return Ok(SignIn::User(user));
+    }
+    let config = p.config();
+    let failed = throttle::fail(p, &account, &config.login_policy()).await?;
+    let from = throttle::fail(p, &address, &config.address_policy()).await?;
+    tracing::warn!(
+        target: SECURITY,
+        event = "sign_in_failed",
+        username,
+        client_id,
+        address = %ip,
+        failures = failed.count,
+        address_failures = from.count,
+    );
+    if failed.locked {
+        tracing::warn!(target: SECURITY, event = "account_locked", username, client_id, address = %ip, until = failed.blocked_until);
+    }
+    if from.locked {
+        tracing::warn!(target: SECURITY, event = "address_blocked", username, client_id, address = %ip, until = from.blocked_until);
+    }
+    Ok(SignIn::Invalid)
 }
 
 /// Starts a session for `user`; returns the cookie value.

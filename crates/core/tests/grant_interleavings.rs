@@ -110,6 +110,10 @@ parked!(UserStore {
         async fn revoke_user(&self, u: &str, now: i64) -> StoreResult<(u64, u64)>;
         async fn grant_consent(&self, u: &str, c: &str, s: &[String]) -> StoreResult<()>;
         async fn get_consent(&self, u: &str, c: &str) -> StoreResult<Vec<String>>;
+        async fn record_failure(&self, k: &str, now: i64, w: i64) -> StoreResult<u32>;
+        async fn block_failures(&self, k: &str, until: i64) -> StoreResult<()>;
+        async fn blocked_until(&self, k: &str, now: i64) -> StoreResult<Option<i64>>;
+        async fn clear_failures(&self, k: &str) -> StoreResult<bool>;
 });
 
 parked!(GrantStore {

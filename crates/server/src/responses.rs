@@ -92,3 +92,12 @@ pub fn busy(mut page: Response, wait: std::time::Duration) -> Response {
     );
     page
 }
+
+/// A page for a client refused for too many failures: 429 with
+/// `Retry-After` (RFC 6585 §4), in seconds, at least one.
+pub fn too_many(mut page: Response, retry_after: i64) -> Response {
+    *page.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    page.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
+    page
+}

@@ -25,17 +25,30 @@ async fn setup() -> TestServer {
     s
 }
 
-/// POSTs a raw form body; the status, the JSON body (or Null) and the time.
+/// The status a refusal that closed the connection before the client had
+/// written its whole body is counted as: the server answered 413 and
+/// closed, the client saw its write fail.
+const CLOSED_EARLY: u16 = 0;
+
+/// POSTs a raw form body; the status ([`CLOSED_EARLY`] if the server closed
+/// the connection while the body was being sent), the JSON body (or Null)
+/// and the time.
 async fn post_raw(s: &TestServer, path: &str, body: String) -> (u16, serde_json::Value, Duration) {
     let started = Instant::now();
-    let resp = s
+    let sent = s
         .http
         .post(s.url(path))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(body)
         .send()
-        .await
-        .unwrap();
+        .await;
+    let resp = match sent {
+        Ok(r) => r,
+        Err(e) if e.is_request() => {
+            return (CLOSED_EARLY, serde_json::Value::Null, started.elapsed())
+        }
+        Err(e) => panic!("{e}"),
+    };
     let status = resp.status().as_u16();
     let body = resp.json().await.unwrap_or(serde_json::Value::Null);
     (status, body, started.elapsed())
@@ -73,7 +86,7 @@ async fn a_100000_scope_request_is_refused_at_once() {
         format!("client_id=tv&scope={}", scopes(100_000)),
     )
     .await;
-    assert_eq!(status, 413);
+    assert!([413, CLOSED_EARLY].contains(&status), "{status}");
     assert!(took < normal * RATIO, "{took:?} against {normal:?}");
 }
 
@@ -187,7 +200,7 @@ async fn health_stays_fast_under_hostile_requests() {
         let mut sent = 0;
         while !done.load(std::sync::atomic::Ordering::Relaxed) || sent == 0 {
             let (status, _, _) = post_raw(&s, "/device_authorization", body.clone()).await;
-            assert_eq!(status, 413);
+            assert!([413, CLOSED_EARLY].contains(&status), "{status}");
             sent += 1;
         }
     };

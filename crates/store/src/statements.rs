@@ -275,6 +275,22 @@ statements! {
          (SELECT token_hash FROM refresh_tokens WHERE family_expires_at < ?1
           OR (rotated_at IS NULL AND idle_expires_at < ?1)
           OR (revoked_at IS NOT NULL AND revoked_at < ?1 - 86400) LIMIT 1000)");
+    // Failure counters (RFC 6749 §10.10, RFC 8628 §5.1).
+    /// Counts a failure, starting a new window when the last began at
+    /// least `?3` seconds before `?2`; returns the count in the window.
+    RECORD_FAILURE = new("INSERT INTO failure_counters (key, count, window_start, blocked_until) VALUES (?1, 1, ?2, 0)
+         ON CONFLICT (key) DO UPDATE SET
+         count = CASE WHEN failure_counters.window_start <= ?2 - ?3 THEN 1 ELSE failure_counters.count + 1 END,
+         window_start = CASE WHEN failure_counters.window_start <= ?2 - ?3 THEN ?2 ELSE failure_counters.window_start END
+         RETURNING count");
+    /// Moves the time of the next attempt forward, never back.
+    BLOCK_FAILURES = new("UPDATE failure_counters SET blocked_until = ?2 WHERE key = ?1 AND blocked_until < ?2");
+    BLOCKED_UNTIL = new("SELECT blocked_until FROM failure_counters WHERE key = ?1 AND blocked_until > ?2");
+    CLEAR_FAILURES = new("DELETE FROM failure_counters WHERE key = ?1");
+    /// Counters neither blocking nor counted any more (every window and
+    /// lock is at most a day).
+    SWEEP_FAILURES = new("DELETE FROM failure_counters WHERE key IN
+         (SELECT key FROM failure_counters WHERE blocked_until < ?1 AND window_start < ?1 - 86400 LIMIT 1000)");
     SWEEP_SESSIONS = new("DELETE FROM sessions WHERE id_hash IN
          (SELECT id_hash FROM sessions WHERE expires_at < ?1 LIMIT 1000)");
     SWEEP_JTIS = new("DELETE FROM used_jtis WHERE (client_id, jti) IN

@@ -1287,6 +1287,59 @@ async fn postgres_a_revocation_during_an_issuance_waits_and_ends_its_tokens() {
     assert!(!live_access(s.as_ref(), "slow-at2").await);
 }
 
+/// Failure counters: counted atomically under concurrency, a new window
+/// after the old one, blocks that never shorten, cleared on demand, swept
+/// once neither counting nor blocking.
+async fn failure_counters_count_block_and_clear(db: Db) {
+    let s = Arc::clone(&db.store);
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let s = Arc::clone(&s);
+        tasks.push(tokio::spawn(async move {
+            s.record_failure("user:ann", 1_000, 900).await.unwrap()
+        }));
+    }
+    let mut counts = Vec::new();
+    for t in tasks {
+        counts.push(t.await.unwrap());
+    }
+    counts.sort_unstable();
+    assert_eq!(
+        counts,
+        (1..=20).collect::<Vec<u32>>(),
+        "every failure counted once"
+    );
+    assert_eq!(s.record_failure("user:ann", 1_899, 900).await.unwrap(), 21);
+    assert_eq!(
+        s.record_failure("user:ann", 1_900, 900).await.unwrap(),
+        1,
+        "a new window"
+    );
+    assert_eq!(s.blocked_until("user:ann", 1_900).await.unwrap(), None);
+    s.block_failures("user:ann", 2_500).await.unwrap();
+    s.block_failures("user:ann", 2_000).await.unwrap();
+    assert_eq!(
+        s.blocked_until("user:ann", 1_900).await.unwrap(),
+        Some(2_500),
+        "never shortened"
+    );
+    assert_eq!(s.blocked_until("user:ann", 2_500).await.unwrap(), None);
+    assert_eq!(s.blocked_until("user:bob", 1_900).await.unwrap(), None);
+    assert!(s.clear_failures("user:ann").await.unwrap());
+    assert!(!s.clear_failures("user:ann").await.unwrap());
+    assert_eq!(s.record_failure("user:ann", 3_000, 900).await.unwrap(), 1);
+    s.record_failure("addr:192.0.2.1", 3_000, 900)
+        .await
+        .unwrap();
+    s.block_failures("addr:192.0.2.1", 100_000).await.unwrap();
+    let swept = s.sweep(3_000 + 86_401, 0).await.unwrap();
+    assert_eq!(swept.failure_counters, 1, "the old count, not the block");
+    assert_eq!(
+        s.blocked_until("addr:192.0.2.1", 90_000).await.unwrap(),
+        Some(100_000)
+    );
+}
+
 macro_rules! both_backends {
     ($($name:ident),* $(,)?) => {
         mod on_sqlite {
@@ -1333,4 +1386,5 @@ both_backends!(
     keys_round_trip_in_order,
     a_sweep_deletes_only_what_expired,
     a_large_sweep_deletes_every_expired_row,
+    failure_counters_count_block_and_clear,
 );

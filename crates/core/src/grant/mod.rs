@@ -36,7 +36,7 @@ async fn revoke_stolen(
         .store()
         .revoke_grant(grant_id, provider.now())
         .await?;
-    tracing::warn!(client_id = %client.id, grant_id, revoked, "{evidence}; its grant is revoked");
+    tracing::warn!(target: crate::session::SECURITY, event = evidence, client_id = %client.id, grant_id, revoked, "{evidence}; its grant is revoked");
     Ok(OAuthError::invalid_grant(description))
 }
 

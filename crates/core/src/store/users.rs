@@ -46,4 +46,17 @@ pub trait UserStore: Send + Sync {
     ) -> StoreResult<()>;
     /// Scopes the user has granted to the client.
     async fn get_consent(&self, user_id: &str, client_id: &str) -> StoreResult<Vec<String>>;
+
+    /// Counts a failed attempt under `key` (an account, an address), in
+    /// one statement, so that concurrent failures on every node all count:
+    /// a failure at least `window` seconds after the count began starts a
+    /// new count. Returns the count (RFC 6749 §10.10).
+    async fn record_failure(&self, key: &str, now: i64, window: i64) -> StoreResult<u32>;
+    /// Blocks attempts under `key` until `until` (never shortening a block
+    /// already there).
+    async fn block_failures(&self, key: &str, until: i64) -> StoreResult<()>;
+    /// Until when attempts under `key` are blocked, if they are at `now`.
+    async fn blocked_until(&self, key: &str, now: i64) -> StoreResult<Option<i64>>;
+    /// Forgets the failures under `key`; false if there were none.
+    async fn clear_failures(&self, key: &str) -> StoreResult<bool>;
 }

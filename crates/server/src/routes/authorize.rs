@@ -6,14 +6,17 @@
 //! lives on the server between pages. Forms are CSRF-protected with a
 //! double-submit cookie compared in constant time.
 
+use std::net::SocketAddr;
+
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use minijinja::context;
 use proofkey_core::authorize::{error_redirect, AuthorizeError, Params, ValidRequest};
 use proofkey_core::model::{Session, User};
 use proofkey_core::secret::{self, Password};
+use proofkey_core::session::SignIn;
 use proofkey_core::{authorization, session, ErrorCode, Next};
 use subtle::ConstantTimeEq;
 
@@ -216,7 +219,12 @@ fn onward_query(req: &ValidRequest) -> String {
 }
 
 /// `POST /login`: username and password, then back to `/authorize`.
-pub async fn login(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn login(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let p = params::parse(&body);
     let req = match validated(&s, &p).await {
         Ok(r) => r,
@@ -227,8 +235,29 @@ pub async fn login(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -
     }
     let username = p.get("username").ok().flatten().unwrap_or_default();
     let password = p.get("password").ok().flatten().unwrap_or_default();
-    let user = match session::check_password(&s.provider, username, Password::new(password)).await {
-        Ok(u) => u,
+    let attempt = session::Attempt {
+        username,
+        password: Password::new(password),
+        address: peer.ip(),
+        client_id: Some(&req.client.id),
+    };
+    let user = match session::sign_in(&s.provider, attempt).await {
+        Ok(SignIn::User(u)) => u,
+        // One generic message for unknown users, wrong passwords and
+        // blocked accounts (RFC 6749 §10.10 without user enumeration).
+        Ok(SignIn::Invalid) => {
+            return login_page(
+                &s,
+                &headers,
+                &req,
+                username,
+                Some("Invalid username or password."),
+            )
+        }
+        Ok(SignIn::AddressBlocked { retry_after }) => {
+            let page = login_page(&s, &headers, &req, username, Some(session::ADDRESS_BLOCKED));
+            return crate::responses::too_many(page, retry_after);
+        }
         // Turned away for lack of room (or the database is down): the
         // user stays on the form, told to retry.
         Err(e) if e.code == ErrorCode::TemporarilyUnavailable => {
@@ -236,17 +265,6 @@ pub async fn login(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -
             return crate::responses::busy(page, s.provider.config().password_hash_wait);
         }
         Err(e) => return server_error_redirect(&s, &req, &e),
-    };
-    let Some(user) = user else {
-        // One generic message for unknown users and wrong passwords.
-        tracing::info!(client_id = %req.client.id, "failed login");
-        return login_page(
-            &s,
-            &headers,
-            &req,
-            username,
-            Some("Invalid username or password."),
-        );
     };
     let cookie = match session::start(&s.provider, &user).await {
         Ok(c) => c,

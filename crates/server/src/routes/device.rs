@@ -13,6 +13,7 @@ use minijinja::context;
 use proofkey_core::device::{self, display_user_code, normalize_user_code, UserCodeError};
 use proofkey_core::model::Session;
 use proofkey_core::secret::Password;
+use proofkey_core::session::SignIn;
 use proofkey_core::{client_auth, session};
 
 use super::authorize::{csrf_ok, csrf_token, with_cookie};
@@ -102,25 +103,28 @@ pub async fn submit(
         None => {
             let username = p.get("username").ok().flatten().unwrap_or_default();
             let password = p.get("password").ok().flatten().unwrap_or_default();
-            let user = match session::check_password(&s.provider, username, Password::new(password))
-                .await
-            {
-                Ok(Some(u)) => u,
-                Ok(None) => {
-                    let f = Form {
-                        user_code: code,
-                        username,
-                        error: Some("Invalid username or password."),
-                    };
-                    return entry_page(&s, &headers, false, f);
+            let attempt = session::Attempt {
+                username,
+                password: Password::new(password),
+                address: peer.ip(),
+                client_id: None,
+            };
+            let form = |error| Form {
+                user_code: code,
+                username,
+                error: Some(error),
+            };
+            let user = match session::sign_in(&s.provider, attempt).await {
+                Ok(SignIn::User(u)) => u,
+                Ok(SignIn::Invalid) => {
+                    return entry_page(&s, &headers, false, form("Invalid username or password."))
+                }
+                Ok(SignIn::AddressBlocked { retry_after }) => {
+                    let page = entry_page(&s, &headers, false, form(session::ADDRESS_BLOCKED));
+                    return crate::responses::too_many(page, retry_after);
                 }
                 Err(e) => {
-                    let f = Form {
-                        user_code: code,
-                        username,
-                        error: Some(&e.description),
-                    };
-                    let page = entry_page(&s, &headers, false, f);
+                    let page = entry_page(&s, &headers, false, form(&e.description));
                     return crate::responses::busy(page, s.provider.config().password_hash_wait);
                 }
             };
@@ -141,7 +145,7 @@ pub async fn submit(
             }
         }
     };
-    let (record, client) = match device::lookup(&s.provider, code, &peer.ip().to_string()).await {
+    let (record, client) = match device::lookup(&s.provider, code, peer.ip()).await {
         Ok(found) => found,
         Err(e) => {
             let f = Form {
@@ -197,9 +201,8 @@ pub async fn decision(
         Some("deny") => false,
         _ => return s.pages.error("the form was submitted without a decision"),
     };
-    let key = peer.ip().to_string();
     let (status, title, message) =
-        match device::decide(&s.provider, code, &session, approve, &key).await {
+        match device::decide(&s.provider, code, &session, approve, peer.ip()).await {
             Ok(()) if approve => (
                 StatusCode::OK,
                 "Device connected",

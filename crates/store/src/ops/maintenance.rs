@@ -39,6 +39,7 @@ impl Maintenance for Database {
             jtis: self.sweep_all(&sql::SWEEP_JTIS, now).await?,
             device_codes: self.sweep_all(&sql::SWEEP_DEVICE_CODES, now).await?,
             grants: self.sweep_all(&sql::SWEEP_GRANTS, now).await?,
+            failure_counters: self.sweep_all(&sql::SWEEP_FAILURES, now).await?,
         })
     }
 

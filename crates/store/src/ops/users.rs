@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use proofkey_core::model::{Session, SessionInfo, User};
 use proofkey_core::store::{StoreResult, UserStore};
+use proofkey_core::StoreError;
 
 use super::conflict;
 use crate::rows;
@@ -194,6 +195,53 @@ impl UserStore for Database {
                 let all = tx.all(&sql::GET_CONSENT, args![user_id, client_id]).await?;
                 all.into_iter().map(|mut r| r.take("scope")).collect()
             })
+        })
+        .await
+    }
+
+    async fn record_failure(&self, key: &str, now: i64, window: i64) -> StoreResult<u32> {
+        let key = key.to_owned();
+        self.single(move |tx| {
+            Box::pin(async move {
+                let mut row = tx
+                    .one(&sql::RECORD_FAILURE, args![key, now, window])
+                    .await?
+                    .ok_or_else(|| StoreError::Backend("no count returned".into()))?;
+                let count: i64 = row.take("count")?;
+                Ok(u32::try_from(count).unwrap_or(u32::MAX))
+            })
+        })
+        .await
+    }
+
+    async fn block_failures(&self, key: &str, until: i64) -> StoreResult<()> {
+        let key = key.to_owned();
+        self.single(move |tx| {
+            Box::pin(async move {
+                tx.exec(&sql::BLOCK_FAILURES, args![key, until]).await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn blocked_until(&self, key: &str, now: i64) -> StoreResult<Option<i64>> {
+        let key = key.to_owned();
+        self.single(move |tx| {
+            Box::pin(async move {
+                match tx.one(&sql::BLOCKED_UNTIL, args![key, now]).await? {
+                    Some(mut r) => Ok(Some(r.take("blocked_until")?)),
+                    None => Ok(None),
+                }
+            })
+        })
+        .await
+    }
+
+    async fn clear_failures(&self, key: &str) -> StoreResult<bool> {
+        let key = key.to_owned();
+        self.single(move |tx| {
+            Box::pin(async move { Ok(tx.exec(&sql::CLEAR_FAILURES, args![key]).await? > 0) })
         })
         .await
     }
