@@ -73,7 +73,10 @@ pub async fn next(
             .store()
             .get_consent(&session.user_id, &req.client.id)
             .await?;
-        let covered = req.scopes.iter().all(|s| granted.contains(s));
+        // The client itself must have been approved once, whatever the
+        // scopes: a request with none is not a silent first authorization.
+        let covered = granted.iter().any(|s| s == CLIENT_APPROVED)
+            && req.scopes.iter().all(|s| granted.contains(s));
         if req.prompt.consent || !covered {
             if req.prompt.none {
                 return Ok(Next::Redirect(redirect_error(
@@ -92,6 +95,11 @@ pub async fn next(
     Ok(Next::Redirect(issue_code(p, req, session).await?))
 }
 
+/// Stored with the consented scopes: the user approved the client itself.
+/// Not a scope token (those are never empty, RFC 6749 §3.3), so it cannot
+/// collide with one.
+const CLIENT_APPROVED: &str = "";
+
 /// The user's answer on the consent page.
 pub async fn consent(
     p: &Provider,
@@ -107,8 +115,10 @@ pub async fn consent(
             "the user denied the request",
         ));
     }
+    let mut approved = req.scopes.clone();
+    approved.push(CLIENT_APPROVED.to_owned());
     p.store()
-        .grant_consent(&session.user_id, &req.client.id, &req.scopes)
+        .grant_consent(&session.user_id, &req.client.id, &approved)
         .await?;
     issue_code(p, req, session).await
 }

@@ -115,10 +115,7 @@ pub fn presented(
         });
     }
     if let Some(header) = authorization {
-        let Some(b64) = header
-            .strip_prefix("Basic ")
-            .or_else(|| header.strip_prefix("basic "))
-        else {
+        let Some(b64) = credentials(header, "Basic") else {
             return Err(OAuthError::invalid_client(
                 "unsupported Authorization scheme; use Basic",
             ));
@@ -322,8 +319,29 @@ pub async fn verify_assertion(
     Ok(())
 }
 
+/// The credentials of an `Authorization` header value in `scheme`: the
+/// scheme compared case-insensitively (RFC 9110 §11.1), then one or more
+/// spaces. `None` for another scheme.
+pub fn credentials<'a>(header: &'a str, scheme: &str) -> Option<&'a str> {
+    let (given, rest) = header.split_once(' ')?;
+    given
+        .eq_ignore_ascii_case(scheme)
+        .then(|| rest.trim_start_matches(' '))
+        .filter(|c| !c.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn auth_schemes_are_case_insensitive() {
+        for h in ["Bearer abc", "bearer abc", "BEARER abc", "bEaReR   abc"] {
+            assert_eq!(credentials(h, "Bearer"), Some("abc"), "{h}");
+        }
+        assert_eq!(credentials("Basic abc", "Bearer"), None);
+        assert_eq!(credentials("Bearerabc", "Bearer"), None);
+        assert_eq!(credentials("Bearer ", "Bearer"), None);
+    }
+
     use super::*;
 
     #[test]

@@ -60,7 +60,11 @@ pub async fn end_session_request(p: &Provider, params: &Params) -> Result<EndSes
             .clients()
             .get(id)
             .await
-            .map_err(|e: StoreError| e.to_string())?
+            .map_err(|e: StoreError| {
+                // The detail is for the log, never for the page.
+                tracing::error!(error = %e, "client lookup failed");
+                "the server is temporarily unavailable".to_owned()
+            })?
             .ok_or_else(|| "the client is not registered here".to_owned())
             .map(Some)?,
         None => None,

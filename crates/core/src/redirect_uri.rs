@@ -22,25 +22,33 @@ pub fn matches(registered: &[String], requested: &str) -> bool {
         .any(|r| r == req)
 }
 
-/// For `http://127.0.0.1[:port]/...` or `http://[::1][:port]/...`, the URL
-/// with the port removed; `None` for anything else. Userinfo is refused.
+/// For `http://127.0.0.1[:port]/...` or `http://[::1][:port]/...`, the
+/// same string with the port removed; `None` for anything else. Purely
+/// textual, so that the rest is compared exactly as sent (RFC 9700 §2.1):
+/// no URL parser normalises `127.0.0.1.`, `/x/../cb` or `\cb` into
+/// something that matches. Userinfo cannot appear (the literal must follow
+/// `http://` directly).
 fn loopback_without_port(uri: &str) -> Option<String> {
-    let mut url = Url::parse(uri).ok()?;
-    if url.scheme() != "http" || !url.username().is_empty() || url.password().is_some() {
-        return None;
+    for host in ["http://127.0.0.1", "http://[::1]"] {
+        let Some(rest) = uri.strip_prefix(host) else {
+            continue;
+        };
+        let rest = match rest.strip_prefix(':') {
+            Some(port) => {
+                let digits = port.bytes().take_while(u8::is_ascii_digit).count();
+                if !(1..=5).contains(&digits) || port[..digits].parse::<u32>().ok()? > 65_535 {
+                    return None;
+                }
+                &port[digits..]
+            }
+            None => rest,
+        };
+        if !(rest.is_empty() || rest.starts_with('/')) {
+            return None;
+        }
+        return Some(format!("{host}{rest}"));
     }
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) if ip.is_loopback() && ip.octets() == [127, 0, 0, 1] => {}
-        Some(url::Host::Ipv6(ip)) if ip.is_loopback() => {}
-        _ => return None,
-    }
-    // The literal must be written as such in the request too (no
-    // normalisation surprises such as "127.1").
-    if !(uri.starts_with("http://127.0.0.1") || uri.starts_with("http://[::1]")) {
-        return None;
-    }
-    url.set_port(None).ok()?;
-    Some(url.to_string())
+    None
 }
 
 /// The web origin (`scheme://host[:port]`, RFC 6454) of an http(s) URI;
@@ -121,6 +129,29 @@ mod tests {
         assert!(!matches(&r, "http://127.0.0.1:53124/callback?x"));
         assert!(!matches(&r, "http://127.1:53124/callback"));
         assert!(!matches(&r, "http://user@127.0.0.1:5/callback"));
+    }
+
+    /// RFC 9700 §2.1: nothing but the port may differ; URL normalisation
+    /// must not make a different string match.
+    #[test]
+    fn loopback_matching_does_not_normalise() {
+        let r = reg(&["http://127.0.0.1:9/cb", "http://[::1]/cb"]);
+        assert!(matches(&r, "http://127.0.0.1:9/cb"));
+        assert!(matches(&r, "http://127.0.0.1:4711/cb"));
+        for sneaky in [
+            "http://127.0.0.1.:9/cb",
+            "http://127.0.0.1:9/x/../cb",
+            "http://127.0.0.1:9\\cb",
+            "http://127.0.0.1:9/./cb",
+            "http://127.0.0.1:9/%63b",
+            "http://127.0.0.1:99999/cb",
+            "http://127.0.0.1:/cb",
+            "http://127.0.0.1:9#/cb",
+            "http://[::1]:9/x/../cb",
+            "http://[0:0::1]:9/cb",
+        ] {
+            assert!(!matches(&r, sneaky), "{sneaky}");
+        }
     }
 
     #[test]

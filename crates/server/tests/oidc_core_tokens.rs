@@ -172,6 +172,24 @@ mod userinfo {
         assert_eq!(info, serde_json::json!({"sub": "sub-alice"}));
     }
 
+    /// RFC 9110 §11.1: the scheme name is case-insensitive.
+    #[tokio::test]
+    async fn the_bearer_scheme_is_case_insensitive() {
+        let s = setup().await;
+        let body = tokens(&s, "rs", None, "openid").await;
+        let at = body["access_token"].as_str().unwrap();
+        for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+            let resp = s
+                .http
+                .get(s.url("/userinfo"))
+                .header("authorization", format!("{scheme} {at}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200, "{scheme}");
+        }
+    }
+
     #[tokio::test]
     async fn without_a_token_is_401_with_a_bearer_challenge() {
         let s = setup().await;

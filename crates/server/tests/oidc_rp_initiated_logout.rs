@@ -186,3 +186,27 @@ async fn revoking_a_user_ends_sessions_and_tokens() {
         .unwrap();
     assert_eq!(r.status(), 401);
 }
+
+/// A store failure shows a generic page: the database's words ("no such
+/// table: clients") are for the log only.
+#[tokio::test]
+async fn a_store_error_shows_generic_text() {
+    let s = setup().await;
+    s.sql("ALTER TABLE clients RENAME TO clients_elsewhere")
+        .await;
+    let mut b = s.browser();
+    let page = b
+        .get(&format!(
+            "{}/logout?client_id=app&post_logout_redirect_uri={AFTER}",
+            s.base
+        ))
+        .await;
+    assert!(
+        page.body.contains("temporarily unavailable"),
+        "{}",
+        page.body
+    );
+    for detail in ["no such table", "clients", "database"] {
+        assert!(!page.body.contains(detail), "{detail}: {}", page.body);
+    }
+}

@@ -352,6 +352,30 @@ mod success {
         assert!(page.body.contains("name=\"decision\""));
     }
 
+    /// A first authorization asks for consent whatever the scope, none
+    /// included: the user approves the client itself once.
+    #[tokio::test]
+    async fn a_first_authorization_without_scope_asks_for_consent() {
+        let s = setup().await;
+        let mut b = s.browser();
+        let mut bare = req();
+        bare.scope = String::new();
+        let page = b.get(&bare.url(&s.base)).await;
+        let page = b.login(&s.base, &page, "alice", PASSWORD).await;
+        let loc = page.location().unwrap();
+        let page = b.get(&format!("{}{loc}", s.base)).await;
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains("name=\"decision\""), "{}", page.body);
+        let done = b.decide(&s.base, &page, "allow").await;
+        code_of(&done, &s.base, "st-123");
+        // Approved once: the next one goes straight to the client.
+        let mut again = req();
+        again.scope = String::new();
+        let page = b.get(&again.url(&s.base)).await;
+        assert_eq!(page.status, 303);
+        assert!(page.location().unwrap().starts_with(REDIRECT));
+    }
+
     #[tokio::test]
     async fn skip_consent_clients_skip_the_consent_page() {
         let s = setup().await;

@@ -13,10 +13,8 @@ pub async fn userinfo(State(s): State<AppState>, headers: HeaderMap) -> Response
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
+        // RFC 9110 §11.1: the scheme is case-insensitive.
+        .and_then(|v| proofkey_core::client_auth::credentials(v, "Bearer"))
         .map(str::trim);
     let Some(token) = bearer else {
         return bearer_error(None);
