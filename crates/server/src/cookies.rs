@@ -2,13 +2,31 @@
 
 use axum::http::HeaderMap;
 
-/// The session cookie.
-pub const SESSION: &str = "proofkey_session";
-/// The CSRF cookie (double-submit: the form must carry the same value).
-pub const CSRF: &str = "proofkey_csrf";
+/// The cookies this server sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The login session.
+    Session,
+    /// The CSRF token of forms shown before a session exists
+    /// (double-submit: the form carries the same value).
+    Csrf,
+}
 
-/// The value of cookie `name` in the request.
-pub fn get<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+/// A cookie's name. On https it has the `__Host-` prefix (RFC 6265bis
+/// §4.1.3.2): the browser keeps it only if set with `Secure`, `Path=/` and
+/// no `Domain`, so a sibling subdomain cannot plant or overwrite it.
+pub fn name(kind: Kind, secure: bool) -> &'static str {
+    match (kind, secure) {
+        (Kind::Session, true) => "__Host-proofkey_session",
+        (Kind::Session, false) => "proofkey_session",
+        (Kind::Csrf, true) => "__Host-proofkey_csrf",
+        (Kind::Csrf, false) => "proofkey_csrf",
+    }
+}
+
+/// The value of cookie `kind` in the request.
+pub fn get(headers: &HeaderMap, kind: Kind, secure: bool) -> Option<&str> {
+    let name = name(kind, secure);
     headers
         .get_all(axum::http::header::COOKIE)
         .iter()
@@ -20,8 +38,9 @@ pub fn get<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// A `Set-Cookie` value: `HttpOnly; SameSite=Lax; Path=/`, and `Secure`
-/// when the issuer is https.
-pub fn set(name: &str, value: &str, max_age: u64, secure: bool) -> String {
+/// (with the `__Host-` name) when the issuer is https.
+pub fn set(kind: Kind, value: &str, max_age: u64, secure: bool) -> String {
+    let name = name(kind, secure);
     let secure = if secure { "; Secure" } else { "" };
     format!("{name}={value}; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Lax{secure}")
 }
@@ -31,13 +50,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cookies_are_httponly_lax_and_secure_only_on_https() {
-        let c = set(SESSION, "v", 60, true);
+    fn cookies_are_httponly_lax_and_secure_with_host_prefix_on_https() {
+        let c = set(Kind::Session, "v", 60, true);
         assert_eq!(
             c,
-            "proofkey_session=v; Max-Age=60; Path=/; HttpOnly; SameSite=Lax; Secure"
+            "__Host-proofkey_session=v; Max-Age=60; Path=/; HttpOnly; SameSite=Lax; Secure"
         );
-        assert!(!set(SESSION, "v", 60, false).contains("Secure"));
+        assert_eq!(
+            set(Kind::Csrf, "v", 60, false),
+            "proofkey_csrf=v; Max-Age=60; Path=/; HttpOnly; SameSite=Lax"
+        );
     }
 
     #[test]
@@ -47,7 +69,8 @@ mod tests {
             axum::http::header::COOKIE,
             "a=1; proofkey_csrf=xyz; b=2".parse().unwrap(),
         );
-        assert_eq!(get(&h, CSRF), Some("xyz"));
-        assert_eq!(get(&h, SESSION), None);
+        assert_eq!(get(&h, Kind::Csrf, false), Some("xyz"));
+        assert_eq!(get(&h, Kind::Csrf, true), None, "the https name differs");
+        assert_eq!(get(&h, Kind::Session, false), None);
     }
 }

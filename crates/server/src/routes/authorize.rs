@@ -20,8 +20,9 @@ use proofkey_core::session::SignIn;
 use proofkey_core::{authorization, session, ErrorCode, Next};
 use subtle::ConstantTimeEq;
 
+use crate::cookies::{self, Kind};
 use crate::responses::redirect;
-use crate::{cookies, params, AppState};
+use crate::{params, AppState};
 
 const CSRF_MAX_AGE: u64 = 3600;
 
@@ -79,7 +80,8 @@ async fn session(
     s: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<Session>, proofkey_core::OAuthError> {
-    Ok(session::find(&s.provider, cookies::get(headers, cookies::SESSION)).await?)
+    let cookie = cookies::get(headers, Kind::Session, s.provider.config().https());
+    Ok(session::find(&s.provider, cookie).await?)
 }
 
 async fn authorize(s: &AppState, headers: &HeaderMap, p: &Params) -> Response {
@@ -99,30 +101,45 @@ async fn authorize(s: &AppState, headers: &HeaderMap, p: &Params) -> Response {
     }
 }
 
-/// The CSRF token of this browser, and a `Set-Cookie` when it is new.
+/// The CSRF token of a form for this browser, and a `Set-Cookie` when it
+/// is new. With a session cookie, the token is derived from it (a hash
+/// of the session's secret value), so it is bound to that session and
+/// changes with it: a sign-in, which starts a new session, rotates it.
+/// Before any session, it is the value of a random CSRF cookie
+/// (double-submit).
 pub(crate) fn csrf_token(s: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
-    if let Some(existing) = cookies::get(headers, cookies::CSRF).filter(|v| v.len() >= 32) {
+    let secure = s.provider.config().https();
+    if let Some(session) = cookies::get(headers, Kind::Session, secure).filter(|v| !v.is_empty()) {
+        return (csrf_of_session(session), None);
+    }
+    if let Some(existing) = cookies::get(headers, Kind::Csrf, secure).filter(|v| v.len() >= 32) {
         return (existing.to_owned(), None);
     }
     let fresh = secret::random_token(32).unwrap_or_default();
-    let cookie = cookies::set(
-        cookies::CSRF,
-        &fresh,
-        CSRF_MAX_AGE,
-        s.provider.config().https(),
-    );
+    let cookie = cookies::set(Kind::Csrf, &fresh, CSRF_MAX_AGE, secure);
     (fresh, Some(cookie))
 }
 
-pub(crate) fn csrf_ok(headers: &HeaderMap, p: &Params) -> bool {
-    match (
-        cookies::get(headers, cookies::CSRF),
-        p.get("csrf").ok().flatten(),
-    ) {
-        (Some(cookie), Some(field)) if cookie.len() >= 32 => {
-            cookie.as_bytes().ct_eq(field.as_bytes()).into()
-        }
-        _ => false,
+/// The CSRF token of forms shown within the session whose cookie value is
+/// `session`.
+pub(crate) fn csrf_of_session(session: &str) -> String {
+    secret::hash_token(&format!("csrf:{session}"))
+}
+
+/// Whether a form's `csrf` field is the token [`csrf_token`] gives this
+/// browser now (compared in constant time).
+pub(crate) fn csrf_ok(s: &AppState, headers: &HeaderMap, p: &Params) -> bool {
+    let secure = s.provider.config().https();
+    let expected = match cookies::get(headers, Kind::Session, secure).filter(|v| !v.is_empty()) {
+        Some(session) => csrf_of_session(session),
+        None => match cookies::get(headers, Kind::Csrf, secure).filter(|v| v.len() >= 32) {
+            Some(cookie) => cookie.to_owned(),
+            None => return false,
+        },
+    };
+    match p.get("csrf").ok().flatten() {
+        Some(field) => expected.as_bytes().ct_eq(field.as_bytes()).into(),
+        None => false,
     }
 }
 
@@ -230,7 +247,7 @@ pub async fn login(
         Ok(r) => r,
         Err(resp) => return resp,
     };
-    if !params::is_form(&headers) || !csrf_ok(&headers, &p) {
+    if !params::is_form(&headers) || !csrf_ok(&s, &headers, &p) {
         return forbidden_csrf(&s);
     }
     let username = p.get("username").ok().flatten().unwrap_or_default();
@@ -270,14 +287,35 @@ pub async fn login(
         Ok(c) => c,
         Err(e) => return server_error_redirect(&s, &req, &e),
     };
-    tracing::info!(user = %user.username, "login");
-    let secure = s.provider.config().https();
-    let max_age = s.provider.config().session_lifetime.as_secs();
-    let resp = redirect(&format!("/authorize?{}", onward_query(&req)));
-    with_cookie(
-        resp,
-        Some(cookies::set(cookies::SESSION, &cookie, max_age, secure)),
-    )
+    let mut resp = redirect(&format!("/authorize?{}", onward_query(&req)));
+    for c in signed_in(&s, &headers, &cookie).await {
+        resp = with_cookie(resp, Some(c));
+    }
+    resp
+}
+
+/// After a sign-in that started the session behind `new_session`: ends
+/// the session the browser had before, if any (a sign-in never leaves two
+/// sessions to one browser, nor a planted one alive), and returns the
+/// `Set-Cookie` values: the new session, and the pre-session CSRF cookie
+/// cleared (forms are now bound to the session, see [`csrf_token`]).
+pub(crate) async fn signed_in(s: &AppState, headers: &HeaderMap, new_session: &str) -> Vec<String> {
+    let config = s.provider.config();
+    let secure = config.https();
+    if let Some(old) = cookies::get(headers, Kind::Session, secure).filter(|v| !v.is_empty()) {
+        if let Err(e) = session::end(&s.provider, old).await {
+            tracing::warn!(error = %e, "could not end the previous session at sign-in");
+        }
+    }
+    vec![
+        cookies::set(
+            Kind::Session,
+            new_session,
+            config.session_lifetime.as_secs(),
+            secure,
+        ),
+        cookies::set(Kind::Csrf, "", 0, secure),
+    ]
 }
 
 /// `POST /consent`: the user's decision.
@@ -287,7 +325,7 @@ pub async fn consent(State(s): State<AppState>, headers: HeaderMap, body: Bytes)
         Ok(r) => r,
         Err(resp) => return resp,
     };
-    if !params::is_form(&headers) || !csrf_ok(&headers, &p) {
+    if !params::is_form(&headers) || !csrf_ok(&s, &headers, &p) {
         return forbidden_csrf(&s);
     }
     let session = match session(&s, &headers).await {

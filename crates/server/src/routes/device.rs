@@ -16,9 +16,10 @@ use proofkey_core::secret::Password;
 use proofkey_core::session::SignIn;
 use proofkey_core::{client_auth, session};
 
-use super::authorize::{csrf_ok, csrf_token, with_cookie};
+use super::authorize::{csrf_of_session, csrf_ok, csrf_token, signed_in, with_cookie};
+use crate::cookies::{self, Kind};
 use crate::responses::{json_no_store, token_error};
-use crate::{cookies, params, AppState};
+use crate::{params, AppState};
 
 /// §3.1 device authorization request.
 pub async fn authorization(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -48,7 +49,19 @@ struct Form<'a> {
 }
 
 fn entry_page(s: &AppState, headers: &HeaderMap, logged_in: bool, f: Form<'_>) -> Response {
-    let (csrf, cookie) = csrf_token(s, headers);
+    entry_page_in(s, headers, logged_in, f, None)
+}
+
+/// The entry page; `new_session` is a session started by this very
+/// request (its forms are bound to it, not to what the request carried).
+fn entry_page_in(
+    s: &AppState,
+    headers: &HeaderMap,
+    logged_in: bool,
+    f: Form<'_>,
+    new_session: Option<&str>,
+) -> Response {
+    let (csrf, cookie) = csrf_in(s, headers, new_session);
     let resp = s.pages.render(
         StatusCode::OK,
         "device.html",
@@ -57,11 +70,22 @@ fn entry_page(s: &AppState, headers: &HeaderMap, logged_in: bool, f: Form<'_>) -
     with_cookie(resp, cookie)
 }
 
+/// The CSRF token of a form: of the session just started, or as
+/// [`csrf_token`] says.
+fn csrf_in(
+    s: &AppState,
+    headers: &HeaderMap,
+    new_session: Option<&str>,
+) -> (String, Option<String>) {
+    match new_session {
+        Some(session) => (csrf_of_session(session), None),
+        None => csrf_token(s, headers),
+    }
+}
+
 async fn session(s: &AppState, headers: &HeaderMap) -> Option<Session> {
-    session::find(&s.provider, cookies::get(headers, cookies::SESSION))
-        .await
-        .ok()
-        .flatten()
+    let cookie = cookies::get(headers, Kind::Session, s.provider.config().https());
+    session::find(&s.provider, cookie).await.ok().flatten()
 }
 
 /// `GET /device[?user_code=...]` (`verification_uri_complete` pre-fills it).
@@ -93,11 +117,12 @@ pub async fn submit(
     body: Bytes,
 ) -> Response {
     let p = params::parse(&body);
-    if !params::is_form(&headers) || !csrf_ok(&headers, &p) {
+    if !params::is_form(&headers) || !csrf_ok(&s, &headers, &p) {
         return super::authorize::forbidden_csrf(&s);
     }
     let code = p.get("user_code").ok().flatten().unwrap_or_default();
-    let mut set_session = None;
+    let mut set_cookies: Vec<String> = Vec::new();
+    let mut new_session: Option<String> = None;
     let _session = match session(&s, &headers).await {
         Some(sess) => sess,
         None => {
@@ -132,17 +157,13 @@ pub async fn submit(
                 Ok(c) => c,
                 Err(_) => return s.pages.error("the server is temporarily unavailable"),
             };
-            let cfg = s.provider.config();
-            set_session = Some(cookies::set(
-                cookies::SESSION,
-                &cookie,
-                cfg.session_lifetime.as_secs(),
-                cfg.https(),
-            ));
-            match session::find(&s.provider, Some(&cookie)).await {
+            set_cookies = signed_in(&s, &headers, &cookie).await;
+            let found = match session::find(&s.provider, Some(&cookie)).await {
                 Ok(Some(sess)) => sess,
                 _ => return s.pages.error("the server is temporarily unavailable"),
-            }
+            };
+            new_session = Some(cookie);
+            found
         }
     };
     let (record, client) = match device::lookup(&s.provider, code, peer.ip()).await {
@@ -153,10 +174,11 @@ pub async fn submit(
                 username: "",
                 error: Some(&e.to_string()),
             };
-            return with_cookie(entry_page(&s, &headers, true, f), set_session);
+            let page = entry_page_in(&s, &headers, true, f, new_session.as_deref());
+            return with_cookies(page, set_cookies);
         }
     };
-    let (csrf, csrf_cookie) = csrf_token(&s, &headers);
+    let (csrf, csrf_cookie) = csrf_in(&s, &headers, new_session.as_deref());
     let scopes: Vec<&str> = record.scope.split(' ').filter(|x| !x.is_empty()).collect();
     let shown = normalize_user_code(code)
         .map(|n| display_user_code(&n))
@@ -166,7 +188,13 @@ pub async fn submit(
         "device.html",
         context! { confirm => true, client_name => client.name, client_id => client.id, scopes, user_code => shown, csrf },
     );
-    with_cookie(with_cookie(resp, csrf_cookie), set_session)
+    with_cookies(with_cookie(resp, csrf_cookie), set_cookies)
+}
+
+fn with_cookies(resp: Response, cookies: Vec<String>) -> Response {
+    cookies
+        .into_iter()
+        .fold(resp, |resp, c| with_cookie(resp, Some(c)))
 }
 
 /// `POST /device/decision`.
@@ -180,7 +208,7 @@ pub async fn decision(
     body: Bytes,
 ) -> Response {
     let p = params::parse(&body);
-    if !params::is_form(&headers) || !csrf_ok(&headers, &p) {
+    if !params::is_form(&headers) || !csrf_ok(&s, &headers, &p) {
         return super::authorize::forbidden_csrf(&s);
     }
     let Some(session) = session(&s, &headers).await else {

@@ -13,8 +13,9 @@ use proofkey_core::authorize::Params;
 use proofkey_core::{logout, session};
 
 use super::authorize::{csrf_ok, csrf_token, with_cookie};
+use crate::cookies::{self, Kind};
 use crate::responses::redirect;
-use crate::{cookies, params, AppState};
+use crate::{params, AppState};
 
 /// `GET /logout`.
 pub async fn get(State(s): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
@@ -33,7 +34,7 @@ pub async fn post(State(s): State<AppState>, headers: HeaderMap, body: Bytes) ->
         return s.pages.error("the logout request must be form-encoded");
     }
     let p = params::parse(&body);
-    let confirmed = p.get("confirm").ok().flatten() == Some("yes") && csrf_ok(&headers, &p);
+    let confirmed = p.get("confirm").ok().flatten() == Some("yes") && csrf_ok(&s, &headers, &p);
     logout(&s, &headers, &p, confirmed).await
 }
 
@@ -49,7 +50,7 @@ async fn logout(s: &AppState, headers: &HeaderMap, p: &Params, confirmed: bool) 
         Ok(r) => r,
         Err(message) => return s.pages.error(&message),
     };
-    let cookie = cookies::get(headers, cookies::SESSION);
+    let cookie = cookies::get(headers, Kind::Session, s.provider.config().https());
     let session = match session::find(&s.provider, cookie).await {
         Ok(sess) => sess,
         Err(e) => {
@@ -83,7 +84,7 @@ async fn logout(s: &AppState, headers: &HeaderMap, p: &Params, confirmed: bool) 
         }
         tracing::info!(user = %sess.user_id, "logged out");
     }
-    let clear = cookies::set(cookies::SESSION, "", 0, s.provider.config().https());
+    let clear = cookies::set(Kind::Session, "", 0, s.provider.config().https());
     let mut resp = match &req.redirect {
         Some(url) => redirect(url),
         None => s.pages.render(
