@@ -200,7 +200,8 @@ pub use crate::clients::JwksFetcher;
 
 /// How long a fetched JWK Set is reused.
 pub const JWKS_CACHE_TTL: i64 = 300;
-/// A fetched set younger than this is not fetched again for an unknown key.
+/// A fetched set younger than this is not fetched again for an unknown
+/// key, and a failed fetch is not tried again before it.
 pub const JWKS_REFETCH_MIN: i64 = 30;
 
 /// Authenticates the client of a token, revocation or introspection
@@ -235,12 +236,18 @@ async fn client_jwks(
         return Err(OAuthError::invalid_client("client authentication failed"));
     };
     let now = p.now();
+    let unavailable = || OAuthError::invalid_client("the client's jwks_uri could not be fetched");
     if let Ok(cache) = p.clients().jwks_cache.lock() {
-        if let Some((at, doc)) = cache.get(uri) {
-            let fresh = now - at < JWKS_CACHE_TTL && !(refresh && now - at >= JWKS_REFETCH_MIN);
-            if fresh {
+        match cache.get(uri) {
+            Some((at, Some(doc)))
+                if now - at < JWKS_CACHE_TTL && !(refresh && now - at >= JWKS_REFETCH_MIN) =>
+            {
                 return Ok(doc.clone());
             }
+            // A failure is remembered too, so that assertions (which anyone
+            // can send) do not each make the server fetch again.
+            Some((at, None)) if now - at < JWKS_REFETCH_MIN => return Err(unavailable()),
+            _ => {}
         }
     }
     let Some(fetcher) = &p.clients().jwks_fetcher else {
@@ -248,14 +255,22 @@ async fn client_jwks(
             "no JWKS fetcher configured for jwks_uri clients",
         ));
     };
-    let text = fetcher.fetch(uri).await.map_err(|e| {
-            tracing::warn!(client_id = %client.id, jwks_uri = %uri, error = %e, "cannot fetch client JWKS");
-            OAuthError::invalid_client("the client's jwks_uri could not be fetched")
-        })?;
-    let doc: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|_| OAuthError::invalid_client("the client's jwks_uri is not a JWK Set"))?;
+    let fetched = fetcher.fetch(uri).await.and_then(|text| {
+        serde_json::from_str::<serde_json::Value>(&text)
+            .map_err(|_| "not a JWK Set (not JSON)".to_owned())
+    });
+    let doc = match fetched {
+        Ok(doc) => doc,
+        Err(e) => {
+            tracing::warn!(client_id = %client.id, jwks_uri = %uri, error = %e, "cannot fetch client JWKS; not retried for {JWKS_REFETCH_MIN} s");
+            if let Ok(mut cache) = p.clients().jwks_cache.lock() {
+                cache.insert(uri.clone(), (now, None));
+            }
+            return Err(unavailable());
+        }
+    };
     if let Ok(mut cache) = p.clients().jwks_cache.lock() {
-        cache.insert(uri.clone(), (now, doc.clone()));
+        cache.insert(uri.clone(), (now, Some(doc.clone())));
     }
     Ok(doc)
 }

@@ -37,8 +37,8 @@ pub struct ClientRegistry {
     cache: Mutex<HashMap<String, (i64, Client)>>,
     /// (fetched at; origins allowed for CORS).
     cors_origins: Mutex<Option<(i64, Vec<String>)>>,
-    /// jwks_uri -> (fetched at; document).
-    pub(crate) jwks_cache: Mutex<HashMap<String, (i64, Value)>>,
+    /// jwks_uri -> (fetched at; the document, or None if the fetch failed).
+    pub(crate) jwks_cache: Mutex<HashMap<String, (i64, Option<Value>)>>,
     pub(crate) jwks_fetcher: Option<Arc<dyn JwksFetcher>>,
 }
 

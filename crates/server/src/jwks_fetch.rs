@@ -28,15 +28,27 @@ impl HttpJwksFetcher {
 
 #[async_trait::async_trait]
 impl JwksFetcher for HttpJwksFetcher {
+    /// The document, read a chunk at a time and abandoned as soon as it
+    /// passes [`MAX_JWKS_BYTES`] (or declares a larger `Content-Length`):
+    /// an endless body costs 64 KiB, not the whole timeout.
     async fn fetch(&self, uri: &str) -> Result<String, String> {
-        let resp = self.http.get(uri).send().await.map_err(|e| e.to_string())?;
+        let mut resp = self.http.get(uri).send().await.map_err(|e| e.to_string())?;
         if !resp.status().is_success() {
             return Err(format!("HTTP {}", resp.status()));
         }
-        let bytes = resp.bytes().await.map_err(|e| e.to_string())?;
-        if bytes.len() > MAX_JWKS_BYTES {
+        if resp
+            .content_length()
+            .is_some_and(|n| n > MAX_JWKS_BYTES as u64)
+        {
             return Err("JWK Set too large".into());
         }
-        String::from_utf8(bytes.to_vec()).map_err(|e| e.to_string())
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
+            if body.len() + chunk.len() > MAX_JWKS_BYTES {
+                return Err("JWK Set too large".into());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        String::from_utf8(body).map_err(|e| e.to_string())
     }
 }

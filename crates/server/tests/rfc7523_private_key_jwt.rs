@@ -231,3 +231,102 @@ async fn a_jwks_uri_client_authenticates_with_fetched_keys() {
         .await;
     assert_eq!((status, v["active"].as_bool()), (200, Some(true)), "{v}");
 }
+
+/// A `jwks_uri` client whose JWK Set is served by `app`.
+async fn jwks_uri_client(s: &TestServer, app: axum::Router) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let jwks_url = format!("http://{}/jwks", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    s.client_with("pkj", ClientKind::Confidential, &[REDIRECT], |c| {
+        c.grant_types = vec!["client_credentials".into()];
+        c.scopes = vec!["read".into()];
+        c.jwks_uri = Some(jwks_url);
+    })
+    .await;
+}
+
+/// A `jwks_uri` that fails is not fetched again for every assertion
+/// (anyone can send one): once per 30 s.
+#[tokio::test]
+async fn a_failing_jwks_uri_is_fetched_once_per_interval() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let s = TestServer::start().await;
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&hits);
+    let app = axum::Router::new().route(
+        "/jwks",
+        axum::routing::get(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async { (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "down") }
+        }),
+    );
+    jwks_uri_client(&s, app).await;
+    let k = new_key("EdDSA");
+    for _ in 0..5 {
+        let (status, body) = cc(&s, &assertion(&s, &k, |_| {})).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_client"))
+        );
+    }
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        1,
+        "one fetch for five assertions"
+    );
+    s.clock.advance(31);
+    cc(&s, &assertion(&s, &k, |_| {})).await;
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        2,
+        "tried again after the interval"
+    );
+}
+
+/// An endless JWK Set body is abandoned once it passes 64 KiB: the server
+/// serving it sees its connection closed long before the fetch timeout
+/// would have let it send (a 5 s stream on loopback is gigabytes).
+#[tokio::test]
+async fn an_endless_jwks_body_is_abandoned_early() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let s = TestServer::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let jwks_url = format!("http://{}/jwks", listener.local_addr().unwrap());
+    let written = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&written);
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (mut sock, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = sock.read(&mut buf).await;
+        sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n")
+            .await
+            .unwrap();
+        let chunk = format!("10000\r\n{}\r\n", " ".repeat(0x10000));
+        while sock.write_all(chunk.as_bytes()).await.is_ok() {
+            counter.fetch_add(0x10000, Ordering::SeqCst);
+        }
+        let _ = done_tx.send(());
+    });
+    s.client_with("pkj", ClientKind::Confidential, &[REDIRECT], |c| {
+        c.grant_types = vec!["client_credentials".into()];
+        c.scopes = vec!["read".into()];
+        c.jwks_uri = Some(jwks_url);
+    })
+    .await;
+    let k = new_key("EdDSA");
+    let (status, body) = cc(&s, &assertion(&s, &k, |_| {})).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    done_rx.await.unwrap();
+    let sent = written.load(Ordering::SeqCst);
+    assert!(
+        sent < 16 << 20,
+        "{sent} bytes sent before the fetcher hung up"
+    );
+}
