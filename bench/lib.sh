@@ -38,6 +38,7 @@ load() { # label issuer client-id confidential-id secret [loadgen args...]
 # The benchmark's clients and user in $PROOFKEY_DATABASE_URL; prints the
 # confidential client's secret.
 provision() {
+  "$pk" migrate >/dev/null # admin commands never create a database
   "$pk" client create --id bench-cli --public --redirect-uri http://127.0.0.1/callback \
     --scope openid --scope api --scope offline_access \
     --grant-type authorization_code --grant-type refresh_token >/dev/null

@@ -18,9 +18,43 @@ const MIN_PASSWORD_LEN: usize = 8;
 
 #[derive(Debug, Args)]
 pub struct Db {
-    /// Database URL.
-    #[arg(long, global = true, env = "PROOFKEY_DATABASE_URL", hide_env_values = true, default_value = proofkey_core::config::DEFAULT_DATABASE, value_name = "URL")]
-    database: proofkey_core::config::DatabaseUrl,
+    /// Database URL [default: the config file's `database`, else
+    /// sqlite://proofkey.db].
+    #[arg(
+        long,
+        global = true,
+        env = "PROOFKEY_DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    database: Option<proofkey_core::config::DatabaseUrl>,
+    /// The settings file `proofkey serve` reads; its `database` is used
+    /// unless --database or PROOFKEY_DATABASE_URL says otherwise.
+    #[arg(long, global = true, env = "PROOFKEY_CONFIG", value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
+}
+
+impl Db {
+    /// The database, with `proofkey serve`'s precedence: the flag (or
+    /// PROOFKEY_DATABASE_URL), then the config file, then the default.
+    fn url(&self) -> Result<proofkey_core::config::DatabaseUrl, Outcome> {
+        if let Some(url) = &self.database {
+            return Ok(url.clone());
+        }
+        if let Some(path) = &self.config {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                Outcome::BadInput(format!("cannot read config file {}: {e}", path.display()))
+            })?;
+            let settings = proofkey_core::config::Settings::from_toml(&text)
+                .map_err(|e| Outcome::BadInput(format!("{}: {e}", path.display())))?;
+            if let Some(url) = settings.database {
+                return Ok(url);
+            }
+        }
+        Ok(proofkey_core::config::DatabaseUrl::new(
+            proofkey_core::config::DEFAULT_DATABASE,
+        ))
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -205,11 +239,16 @@ pub enum UserCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Set a user's password, read from standard input.
+    /// Set a user's password, read from standard input. Ends the user's
+    /// sessions and revokes their tokens (whoever knew the old password
+    /// is signed out), unless --keep-sessions.
     SetPassword {
         username: String,
         #[arg(long, required = true)]
         password_stdin: bool,
+        /// Keep the user's sessions and tokens alive.
+        #[arg(long)]
+        keep_sessions: bool,
         #[command(flatten)]
         db: Db,
         #[arg(long)]
@@ -249,19 +288,44 @@ fn finish(outcome: Outcome, as_json: bool) -> ExitCode {
     }
 }
 
+/// Opens an existing database. A SQLite file that does not exist is an
+/// error, never created: an admin command pointed at the wrong place must
+/// say so, not answer from a new empty database. (`migrate` and `serve`
+/// create it.)
 async fn open(db: &Db) -> Result<std::sync::Arc<dyn Store>, Outcome> {
-    let shown = db.database.redacted();
+    open_with(db, false).await
+}
+
+async fn open_with(db: &Db, create: bool) -> Result<std::sync::Arc<dyn Store>, Outcome> {
+    let url = db.url()?;
+    let shown = url.redacted();
     if !["sqlite:", "postgres://", "postgresql://"]
         .iter()
-        .any(|p| db.database.expose().starts_with(p))
+        .any(|p| url.expose().starts_with(p))
     {
         return Err(Outcome::BadInput(format!(
             "--database {shown:?}: use sqlite://PATH or postgres://USER@HOST/DB"
         )));
     }
-    proofkey_store::open(db.database.expose())
+    if let Some(path) = sqlite_path(url.expose()) {
+        if !create && !std::path::Path::new(path).exists() {
+            return Err(Outcome::Failed(format!(
+                "database {shown} does not exist (check --database, PROOFKEY_DATABASE_URL or --config); `proofkey migrate` or `proofkey serve` creates it"
+            )));
+        }
+    }
+    proofkey_store::open(url.expose())
         .await
         .map_err(|e| Outcome::Failed(format!("database {shown}: {e}")))
+}
+
+/// The file of a `sqlite:` URL (without its query), unless it is in memory.
+fn sqlite_path(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && !path.starts_with(':')).then_some(path)
 }
 
 /// `proofkey migrate`: applies pending migrations (they also run when the
@@ -269,8 +333,8 @@ async fn open(db: &Db) -> Result<std::sync::Arc<dyn Store>, Outcome> {
 pub fn run_migrate(db: Db) -> ExitCode {
     finish(
         block_on(async move {
-            open(&db).await?;
-            let shown = db.database.redacted();
+            open_with(&db, true).await?;
+            let shown = db.url()?.redacted();
             Ok(Outcome::Ok {
                 json: json!({"migrated": shown}),
                 text: format!("{shown}: migrations applied"),
@@ -774,16 +838,31 @@ async fn user(cmd: UserCommand) -> Result<Outcome, Outcome> {
                 text: format!("{username}: {what}"),
             }
         }
-        UserCommand::SetPassword { username, db, .. } => {
+        UserCommand::SetPassword {
+            username,
+            db,
+            keep_sessions,
+            ..
+        } => {
             let password = read_password().map_err(Outcome::BadInput)?;
             let store = open(&db).await?;
+            let user = user_by_name(store.as_ref(), &username).await?;
             let hash = hash_password(password).await?;
             if !store.set_password(&username, &hash).await? {
                 return Err(no_user(&username));
             }
+            let (sessions, grants) = if keep_sessions {
+                (0, 0)
+            } else {
+                store.revoke_user(&user.id, SystemClock.now()).await?
+            };
             Outcome::Ok {
-                json: json!({"username": username, "password": "set"}),
-                text: format!("password set for {username}"),
+                json: json!({"username": username, "password": "set", "sessions_ended": sessions, "grants_revoked": grants}),
+                text: if keep_sessions {
+                    format!("password set for {username}; sessions and tokens kept")
+                } else {
+                    format!("password set for {username}; {sessions} sessions ended, {grants} authorizations revoked")
+                },
             }
         }
     })

@@ -162,6 +162,32 @@ fn init_logging(format: LogFormat) {
     }
 }
 
+/// `--dev` creates a user `demo` with the password `demo`: only on a
+/// loopback issuer, never on a server others can reach.
+fn dev_allowed(config: &Config, dev: bool) -> Result<(), String> {
+    if !dev {
+        return Ok(());
+    }
+    let host = url::Url::parse(&config.issuer)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default();
+    let loopback = host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if loopback {
+        Ok(())
+    } else {
+        Err(format!(
+            "--dev creates the user demo/demo and is for a loopback issuer only; the issuer is {}",
+            config.issuer
+        ))
+    }
+}
+
 fn config(args: &ServeArgs) -> Result<Config, String> {
     let file = match &args.config {
         Some(path) => {
@@ -205,7 +231,7 @@ fn config(args: &ServeArgs) -> Result<Config, String> {
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
-    let config = match config(&args) {
+    let config = match config(&args).and_then(|c| dev_allowed(&c, args.dev).map(|()| c)) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("proofkey serve: {e}");

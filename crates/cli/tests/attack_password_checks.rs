@@ -136,3 +136,53 @@ fn user_unlock_lifts_a_lock() {
         open.body
     );
 }
+
+/// `user set-password` signs out whoever knew the old password: the
+/// user's sessions end (and their tokens are revoked), unless
+/// --keep-sessions.
+#[test]
+fn set_password_ends_the_sessions() {
+    let s = Server::start(&[]);
+    s.admin(
+        &["user", "create", "bob", "--password-stdin"],
+        Some("secret-password\n"),
+    );
+    let signed_in_browser = || {
+        let mut b = Browser::new();
+        let page = b.get(&format!("{}/device", s.base));
+        let mut form = page.hidden_fields();
+        form.push(("user_code".into(), "BBBB-BBBB".into()));
+        form.push(("username".into(), "bob".into()));
+        form.push(("password".into(), "secret-password".into()));
+        let p = b.post(&format!("{}/device", s.base), &form);
+        assert!(p.body.contains("not valid"), "signed in: {}", p.body);
+        b
+    };
+    let signed_in = |b: &mut Browser| {
+        !b.get(&format!("{}/device", s.base))
+            .body
+            .contains("name=\"password\"")
+    };
+    let mut kept = signed_in_browser();
+    let out = s.admin(
+        &[
+            "user",
+            "set-password",
+            "bob",
+            "--password-stdin",
+            "--keep-sessions",
+            "--json",
+        ],
+        Some("another-password\n"),
+    );
+    let out: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out["sessions_ended"], 0);
+    assert!(signed_in(&mut kept), "--keep-sessions keeps it");
+    let out = s.admin(
+        &["user", "set-password", "bob", "--password-stdin", "--json"],
+        Some("a-third-password\n"),
+    );
+    let out: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out["sessions_ended"], 1);
+    assert!(!signed_in(&mut kept), "the session ended");
+}

@@ -10,10 +10,13 @@ struct Db {
     url: String,
 }
 
+/// A new database, created as an operator would: `proofkey migrate`.
 fn db() -> Db {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("admin.db").display());
-    Db { _dir: dir, url }
+    let d = Db { _dir: dir, url };
+    assert!(run(&d, &["migrate"], None).status.success());
+    d
 }
 
 fn run(db: &Db, args: &[&str], stdin: Option<&str>) -> Output {
@@ -691,4 +694,81 @@ fn admin_commands_work_on_postgres() {
         .status
         .success());
     psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+}
+
+/// No admin command creates a database: pointed at a missing SQLite file
+/// it says so (exit 1) and writes nothing. `migrate` creates it.
+#[test]
+fn admin_commands_never_create_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("missing.db");
+    let d = Db {
+        _dir: dir,
+        url: format!("sqlite://{}", path.display()),
+    };
+    for args in [
+        &["client", "list"][..],
+        &["user", "list"],
+        &["keys", "list"],
+        &["user", "unlock", "ann"],
+    ] {
+        let out = run(&d, args, None);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
+        assert!(!path.exists(), "{args:?} created the file");
+    }
+    assert!(run(&d, &["migrate"], None).status.success());
+    assert!(path.exists());
+    assert!(run(&d, &["client", "list"], None).status.success());
+}
+
+/// Admin commands read the settings file `proofkey serve` reads
+/// (`PROOFKEY_CONFIG` or --config): its `database` is the one they act on,
+/// unless --database or PROOFKEY_DATABASE_URL names another.
+#[test]
+fn admin_commands_read_the_config_file() {
+    let d = db();
+    let made = run(
+        &d,
+        &[
+            "client",
+            "create",
+            "--id",
+            "from-config",
+            "--public",
+            "--redirect-uri",
+            "http://127.0.0.1/cb",
+        ],
+        None,
+    );
+    assert!(made.status.success(), "{}", stderr(&made));
+    let dir = tempfile::tempdir().unwrap();
+    let toml = dir.path().join("proofkey.toml");
+    std::fs::write(&toml, format!("database = \"{}\"\n", d.url)).unwrap();
+    let listed = Command::new(env!("CARGO_BIN_EXE_proofkey"))
+        .args(["client", "list", "--json"])
+        .env_remove("PROOFKEY_DATABASE_URL")
+        .env("PROOFKEY_CONFIG", &toml)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        json(&listed)["clients"][0]["client_id"],
+        "from-config",
+        "{}",
+        stderr(&listed)
+    );
+    let flagged = Command::new(env!("CARGO_BIN_EXE_proofkey"))
+        .args(["client", "list", "--json", "--config"])
+        .arg(&toml)
+        .env_remove("PROOFKEY_DATABASE_URL")
+        .env_remove("PROOFKEY_CONFIG")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(json(&flagged)["clients"][0]["client_id"], "from-config");
+    assert!(
+        !dir.path().join("proofkey.db").exists(),
+        "no default database made"
+    );
 }

@@ -32,6 +32,11 @@ fn invalid_configuration_exits_2_with_a_clear_message() {
             "postgres://",
         ),
         (
+            vec!["serve", "--dev", "--issuer", "https://auth.example.com"],
+            None,
+            "--dev creates the user demo/demo and is for a loopback issuer only",
+        ),
+        (
             vec!["serve"],
             Some(("PROOFKEY_CODE_LIFETIME", "soon")),
             "code_lifetime",
