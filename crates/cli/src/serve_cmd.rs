@@ -21,7 +21,8 @@ pub struct ServeArgs {
     /// device_code_lifetime, device_poll_interval, database_max_connections,
     /// database_acquire_timeout, password_hash_concurrency,
     /// password_hash_wait, login_max_failures, login_address_max_failures,
-    /// login_lockout, login_delay, header_read_timeout, request_timeout,
+    /// login_lockout, login_delay, trusted_proxies, header_read_timeout,
+    /// request_timeout,
     /// max_connections, shutdown_timeout,
     /// allow_insecure_plain, allow_insecure_http_issuer.
     #[arg(long, env = "PROOFKEY_CONFIG", value_name = "FILE")]
@@ -117,6 +118,16 @@ pub struct ServeArgs {
     /// each further failure; 0s for none [default: 1s].
     #[arg(long, env = "PROOFKEY_LOGIN_DELAY", value_name = "DURATION")]
     login_delay: Option<String>,
+    /// A network of reverse proxies (repeatable, or comma-separated in the
+    /// variable): only from them is the client's address read from
+    /// Forwarded / X-Forwarded-For [default: none].
+    #[arg(
+        long = "trusted-proxy",
+        env = "PROOFKEY_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_name = "CIDR"
+    )]
+    trusted_proxies: Vec<String>,
     /// How long a connection may take to send a request's headers, or stay
     /// idle between requests, before it is closed; 1s to 5m [default: 10s].
     #[arg(long, env = "PROOFKEY_HEADER_READ_TIMEOUT", value_name = "DURATION")]
@@ -220,6 +231,7 @@ fn config(args: &ServeArgs) -> Result<Config, String> {
         login_address_max_failures: args.login_address_max_failures,
         login_lockout: args.login_lockout.clone(),
         login_delay: args.login_delay.clone(),
+        trusted_proxies: (!args.trusted_proxies.is_empty()).then(|| args.trusted_proxies.clone()),
         header_read_timeout: args.header_read_timeout.clone(),
         request_timeout: args.request_timeout.clone(),
         max_connections: args.max_connections,

@@ -78,6 +78,11 @@ pub struct Settings {
     /// the next attempt waits this long, doubled at each
     /// further failure (0s: no delays, only the lock).
     pub login_delay: Option<String>,
+    /// `trusted_proxies = ["10.0.0.0/8"]`: networks whose connections are
+    /// reverse proxies; from them only, the client's address is read from
+    /// `Forwarded` or `X-Forwarded-For` (default: none, the peer is the
+    /// client).
+    pub trusted_proxies: Option<Vec<String>>,
     /// `header_read_timeout = "10s"`: how long a connection may take to
     /// send a request's headers, and how long a kept-alive connection may
     /// stay idle, before it is closed.
@@ -142,6 +147,7 @@ impl Settings {
                 .or(lower.login_address_max_failures),
             login_lockout: self.login_lockout.or(lower.login_lockout),
             login_delay: self.login_delay.or(lower.login_delay),
+            trusted_proxies: self.trusted_proxies.or(lower.trusted_proxies),
             header_read_timeout: self.header_read_timeout.or(lower.header_read_timeout),
             request_timeout: self.request_timeout.or(lower.request_timeout),
             max_connections: self.max_connections.or(lower.max_connections),
@@ -231,6 +237,8 @@ pub struct Config {
     pub login_lockout: Duration,
     /// First delay after three failures (zero: none).
     pub login_delay: Duration,
+    /// Networks of trusted reverse proxies.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Headers (and idle keep-alive) time limit per connection.
     pub header_read_timeout: Duration,
     /// Time limit per request.
@@ -345,6 +353,19 @@ fn lifetime(
     max: u64,
 ) -> Result<Duration, ConfigError> {
     bounded(setting, value, default, 1, max)
+}
+
+/// A network: `10.0.0.0/8`, `2001:db8::/32`, or one address.
+fn parse_network(n: &str) -> Result<ipnet::IpNet, ConfigError> {
+    let n = n.trim();
+    n.parse::<ipnet::IpNet>()
+        .or_else(|_| n.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| {
+            invalid(
+                "trusted_proxies",
+                format!("{n:?} is not a network like 10.0.0.0/8 or an address"),
+            )
+        })
 }
 
 /// `value` (or `default`) within `range`.
@@ -535,6 +556,12 @@ impl Config {
             )?,
             login_lockout: lifetime("login_lockout", s.login_lockout.as_deref(), 900, 86_400)?,
             login_delay: retention("login_delay", s.login_delay.as_deref(), 1, 60)?,
+            trusted_proxies: s
+                .trusted_proxies
+                .unwrap_or_default()
+                .iter()
+                .map(|n| parse_network(n))
+                .collect::<Result<_, _>>()?,
             header_read_timeout: lifetime(
                 "header_read_timeout",
                 s.header_read_timeout.as_deref(),

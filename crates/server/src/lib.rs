@@ -3,6 +3,7 @@
 //! **Invariant:** no protocol decision is made here; handlers translate HTTP
 //! to core calls and core results to HTTP (status, headers, pages).
 
+mod client_addr;
 mod cookies;
 mod cors;
 mod housekeeping;

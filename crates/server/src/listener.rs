@@ -43,7 +43,7 @@ pub const DEFAULT_MAX_CONNECTIONS: u32 = 4096;
 const RESERVED_FILES: u64 = 128;
 
 /// The limits of one server, from its configuration.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Limits {
     /// Headers, and idle keep-alive, per connection.
     pub header_read_timeout: Duration,
@@ -53,6 +53,8 @@ pub struct Limits {
     pub max_connections: u32,
     /// Requests in flight at shutdown may take this long.
     pub shutdown_timeout: Duration,
+    /// Networks whose forwarding headers are believed.
+    pub trusted_proxies: Arc<[ipnet::IpNet]>,
 }
 
 impl Limits {
@@ -63,6 +65,7 @@ impl Limits {
             request_timeout: c.request_timeout,
             max_connections: c.max_connections,
             shutdown_timeout: c.shutdown_timeout,
+            trusted_proxies: c.trusted_proxies.clone().into(),
         }
     }
 }
@@ -139,9 +142,13 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let trusted = Arc::clone(&limits.trusted_proxies);
         let service = app.clone().map_request(move |mut req: Request<Incoming>| {
-            // The peer address keys the limiters (RFC 8628 §5.1).
-            req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+            // The client's address keys the limiters and the security log:
+            // the peer, or what a trusted proxy says it is.
+            let ip = crate::client_addr::client_ip(peer.ip(), req.headers(), &trusted);
+            req.extensions_mut()
+                .insert(ConnectInfo(SocketAddr::new(ip, peer.port())));
             req
         });
         let connection = graceful

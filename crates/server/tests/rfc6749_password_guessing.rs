@@ -169,3 +169,58 @@ async fn two_nodes_count_together_on_postgres() {
     drop(b);
     drop_postgres_db(&db).await;
 }
+
+/// A browser whose requests say they were forwarded for `client`.
+fn forwarded_browser(client: &str) -> Browser {
+    let mut h = reqwest::header::HeaderMap::new();
+    h.insert("x-forwarded-for", client.parse().unwrap());
+    Browser {
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .default_headers(h)
+            .build()
+            .unwrap(),
+        cookies: Default::default(),
+    }
+}
+
+async fn sign_in_as_from(s: &TestServer, client: &str, username: &str, password: &str) -> Page {
+    let mut b = forwarded_browser(client);
+    let page = b
+        .get(&AuthRequest::new("app", &CodeVerifier::generate()).url(&s.base))
+        .await;
+    b.login(&s.base, &page, username, password).await
+}
+
+/// Behind a trusted proxy, each forwarded client address is counted on
+/// its own: a spray from one blocks that one only. From an untrusted peer
+/// the header is ignored, so a spray cannot escape its block by writing
+/// other addresses there.
+#[tokio::test]
+async fn forwarded_addresses_count_only_behind_trusted_proxies() {
+    let spray = |c: &mut proofkey_core::Config| {
+        c.login_delay = std::time::Duration::ZERO;
+        c.login_address_max_failures = 5;
+    };
+    let s = setup(|c| {
+        spray(c);
+        c.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+    })
+    .await;
+    for i in 0..5 {
+        let p = sign_in_as_from(&s, "203.0.113.1", &format!("user{i}"), "wrong").await;
+        assert!(refused(&p));
+    }
+    let blocked = sign_in_as_from(&s, "203.0.113.1", "bob", PASSWORD).await;
+    assert_eq!(blocked.status, 429);
+    let other = sign_in_as_from(&s, "203.0.113.2", "bob", PASSWORD).await;
+    assert!(signed_in(&other), "another client behind the proxy");
+
+    let s = setup(spray).await;
+    for i in 0..5 {
+        let p = sign_in_as_from(&s, &format!("203.0.113.{i}"), &format!("user{i}"), "wrong").await;
+        assert!(refused(&p));
+    }
+    let blocked = sign_in_as_from(&s, "203.0.113.99", "bob", PASSWORD).await;
+    assert_eq!(blocked.status, 429, "the header is not believed");
+}
