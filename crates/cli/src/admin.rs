@@ -32,28 +32,36 @@ pub struct Db {
     /// unless --database or PROOFKEY_DATABASE_URL says otherwise.
     #[arg(long, global = true, env = "PROOFKEY_CONFIG", value_name = "FILE")]
     config: Option<std::path::PathBuf>,
+    /// Allow a PostgreSQL database on another host without verified TLS.
+    #[arg(long, global = true, env = "PROOFKEY_ALLOW_INSECURE_DATABASE_TLS")]
+    allow_insecure_database_tls: bool,
 }
 
 impl Db {
     /// The database, with `proofkey serve`'s precedence: the flag (or
     /// PROOFKEY_DATABASE_URL), then the config file, then the default.
     fn url(&self) -> Result<proofkey_core::config::DatabaseUrl, Outcome> {
-        if let Some(url) = &self.database {
-            return Ok(url.clone());
-        }
-        if let Some(path) = &self.config {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                Outcome::BadInput(format!("cannot read config file {}: {e}", path.display()))
-            })?;
-            let settings = proofkey_core::config::Settings::from_toml(&text)
-                .map_err(|e| Outcome::BadInput(format!("{}: {e}", path.display())))?;
-            if let Some(url) = settings.database {
-                return Ok(url);
+        let file = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    Outcome::BadInput(format!("cannot read config file {}: {e}", path.display()))
+                })?;
+                proofkey_core::config::Settings::from_toml(&text)
+                    .map_err(|e| Outcome::BadInput(format!("{}: {e}", path.display())))?
             }
-        }
-        Ok(proofkey_core::config::DatabaseUrl::new(
-            proofkey_core::config::DEFAULT_DATABASE,
-        ))
+            None => proofkey_core::config::Settings::default(),
+        };
+        let url = match (&self.database, file.database) {
+            (Some(url), _) => url.clone(),
+            (None, Some(url)) => url,
+            (None, None) => {
+                proofkey_core::config::DatabaseUrl::new(proofkey_core::config::DEFAULT_DATABASE)
+            }
+        };
+        let allow =
+            self.allow_insecure_database_tls || file.allow_insecure_database_tls.unwrap_or(false);
+        proofkey_core::config::check_database_tls(&url, allow).map_err(Outcome::BadInput)?;
+        Ok(url)
     }
 }
 

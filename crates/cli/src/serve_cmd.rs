@@ -24,7 +24,8 @@ pub struct ServeArgs {
     /// login_lockout, login_delay, trusted_proxies, header_read_timeout,
     /// request_timeout,
     /// max_connections, shutdown_timeout,
-    /// allow_insecure_plain, allow_insecure_http_issuer.
+    /// allow_insecure_plain, allow_insecure_http_issuer,
+    /// allow_insecure_database_tls.
     #[arg(long, env = "PROOFKEY_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
     /// Address to listen on [default: 127.0.0.1:8080].
@@ -147,6 +148,11 @@ pub struct ServeArgs {
     /// Accept PKCE code_challenge_method=plain (insecure; RFC 9700 §2.1.1).
     #[arg(long, env = "PROOFKEY_ALLOW_INSECURE_PLAIN")]
     allow_insecure_plain: bool,
+    /// Allow a PostgreSQL database on another host without
+    /// sslmode=verify-full or verify-ca (insecure: keys and hashes travel
+    /// unverified).
+    #[arg(long, env = "PROOFKEY_ALLOW_INSECURE_DATABASE_TLS")]
+    allow_insecure_database_tls: bool,
     /// Create the demo user and client and print a ready-to-run flow.
     #[arg(long)]
     dev: bool,
@@ -238,6 +244,7 @@ fn config(args: &ServeArgs) -> Result<Config, String> {
         shutdown_timeout: args.shutdown_timeout.clone(),
         allow_insecure_plain: args.allow_insecure_plain.then_some(true),
         allow_insecure_http_issuer: None,
+        allow_insecure_database_tls: args.allow_insecure_database_tls.then_some(true),
     };
     Config::from_settings(flags.over(file)).map_err(|e| format!("invalid configuration: {e}"))
 }

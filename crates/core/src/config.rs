@@ -102,6 +102,9 @@ pub struct Settings {
     /// `allow_insecure_http_issuer = false`: allow an `http://` issuer that
     /// is not a loopback address.
     pub allow_insecure_http_issuer: Option<bool>,
+    /// `allow_insecure_database_tls = false`: allow a PostgreSQL database
+    /// on another host without `sslmode=verify-full` or `verify-ca`.
+    pub allow_insecure_database_tls: Option<bool>,
 }
 
 impl Settings {
@@ -156,6 +159,9 @@ impl Settings {
             allow_insecure_http_issuer: self
                 .allow_insecure_http_issuer
                 .or(lower.allow_insecure_http_issuer),
+            allow_insecure_database_tls: self
+                .allow_insecure_database_tls
+                .or(lower.allow_insecure_database_tls),
         }
     }
 }
@@ -355,6 +361,46 @@ fn lifetime(
     bounded(setting, value, default, 1, max)
 }
 
+/// A PostgreSQL database on another host must be reached over TLS that
+/// verifies its certificate (`sslmode=verify-full`, or `verify-ca`): the
+/// store holds the signing keys and every secret's hash, and `prefer` or
+/// `require` give them to whoever sits in the middle. Loopback and Unix
+/// socket connections need no TLS; `allow_insecure` says otherwise on
+/// purpose. SQLite URLs pass.
+pub fn check_database_tls(url: &DatabaseUrl, allow_insecure: bool) -> Result<(), String> {
+    let text = url.expose();
+    if allow_insecure || !(text.starts_with("postgres://") || text.starts_with("postgresql://")) {
+        return Ok(());
+    }
+    let parsed = url::Url::parse(text).map_err(|e| format!("{}: {e}", url.redacted()))?;
+    let local = match parsed.host() {
+        None => true,
+        // A non-special scheme's host is opaque: an address is text here.
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_start_matches('[').trim_end_matches(']');
+            d.is_empty()
+                || d == "localhost"
+                || d.parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+    };
+    let socket = parsed
+        .query_pairs()
+        .any(|(k, v)| k == "host" && v.starts_with('/'));
+    let verified = parsed
+        .query_pairs()
+        .any(|(k, v)| k == "sslmode" && (v == "verify-full" || v == "verify-ca"));
+    if local || socket || verified {
+        return Ok(());
+    }
+    Err(format!(
+        "{}: a PostgreSQL database on another host must be reached over verified TLS: add sslmode=verify-full (with sslrootcert=FILE for a private CA), or set allow_insecure_database_tls",
+        url.redacted()
+    ))
+}
+
 /// A network: `10.0.0.0/8`, `2001:db8::/32`, or one address.
 fn parse_network(n: &str) -> Result<ipnet::IpNet, ConfigError> {
     let n = n.trim();
@@ -467,6 +513,8 @@ impl Config {
                 ),
             ));
         }
+        check_database_tls(&database, s.allow_insecure_database_tls.unwrap_or(false))
+            .map_err(|reason| invalid("database", reason))?;
         let max_connections = s.database_max_connections.unwrap_or(16);
         if !(1..=1000).contains(&max_connections) {
             return Err(invalid(
@@ -640,6 +688,43 @@ fn validate_issuer(issuer: &str, allow_http: bool) -> Result<String, ConfigError
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn remote_postgres_needs_verified_tls() {
+        let check = |u: &str, allow| check_database_tls(&DatabaseUrl::new(u), allow);
+        for ok in [
+            "sqlite://proofkey.db",
+            "postgres://postgres@127.0.0.1/db",
+            "postgres://u@localhost/db",
+            "postgres://u@[::1]:5432/db",
+            "postgres://u@db.example.com/db?sslmode=verify-full",
+            "postgresql://u:pw@10.0.0.5/db?sslmode=verify-ca&sslrootcert=/ca.pem",
+            "postgres:///db?host=/var/run/postgresql",
+        ] {
+            assert!(check(ok, false).is_ok(), "{ok}");
+        }
+        for bad in [
+            "postgres://u:secret@db.example.com/db",
+            "postgres://u@10.0.0.5/db?sslmode=require",
+            "postgres://u@db.example.com/db?sslmode=prefer",
+        ] {
+            let e = check(bad, false).unwrap_err();
+            assert!(e.contains("verify-full"), "{e}");
+            assert!(!e.contains("secret"), "the password is not shown: {e}");
+            assert!(check(bad, true).is_ok(), "allowed on purpose: {bad}");
+        }
+        let mut settings = Settings {
+            issuer: Some("https://auth.example".into()),
+            database: Some(DatabaseUrl::new("postgres://u@db.example.com/db")),
+            ..Settings::default()
+        };
+        let e = Config::from_settings(settings.clone())
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("database:") && e.contains("sslmode"), "{e}");
+        settings.allow_insecure_database_tls = Some(true);
+        assert!(Config::from_settings(settings).is_ok());
+    }
+
     use super::*;
 
     #[test]
