@@ -836,7 +836,7 @@ mod tests {
     fn postgres_urls_are_accepted_and_passwords_never_shown() {
         let c = Config::from_settings(Settings {
             database: Some(DatabaseUrl::new(
-                "postgres://pk:s3cret@db.internal/proofkey",
+                "postgres://pk:s3cret@db.internal/proofkey?sslmode=verify-full",
             )),
             ..Default::default()
         })
@@ -844,7 +844,7 @@ mod tests {
         assert_eq!(c.database_max_connections, 16);
         assert_eq!(
             c.database.redacted(),
-            "postgres://pk:***@db.internal/proofkey"
+            "postgres://pk:***@db.internal/proofkey?sslmode=verify-full"
         );
         let shown = format!("{c:?}");
         assert!(!shown.contains("s3cret"), "{shown}");

@@ -34,7 +34,6 @@ async fn the_store_connects_over_verified_tls() {
     assert!(row.get::<bool, _>("ssl"), "not encrypted");
     // ...and the store opens (and migrates) through it.
     let store = proofkey_store::open(&url).await.unwrap();
-    use proofkey_core::store::Maintenance as _;
     store.ping().await.unwrap();
 }
 
