@@ -35,13 +35,23 @@ pub struct Db {
     /// Allow a PostgreSQL database on another host without verified TLS.
     #[arg(long, global = true, env = "PROOFKEY_ALLOW_INSECURE_DATABASE_TLS")]
     allow_insecure_database_tls: bool,
+    /// The key-encryption key sealing the signing keys [default: the config
+    /// file's key_encryption_key_file].
+    #[arg(
+        long,
+        global = true,
+        env = "PROOFKEY_KEY_ENCRYPTION_KEY_FILE",
+        value_name = "FILE"
+    )]
+    key_encryption_key_file: Option<std::path::PathBuf>,
 }
 
 impl Db {
     /// The database, with `proofkey serve`'s precedence: the flag (or
     /// PROOFKEY_DATABASE_URL), then the config file, then the default.
-    fn url(&self) -> Result<proofkey_core::config::DatabaseUrl, Outcome> {
-        let file = match &self.config {
+    /// The settings file's contents (empty without one).
+    fn settings(&self) -> Result<proofkey_core::config::Settings, Outcome> {
+        Ok(match &self.config {
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| {
                     Outcome::BadInput(format!("cannot read config file {}: {e}", path.display()))
@@ -50,7 +60,22 @@ impl Db {
                     .map_err(|e| Outcome::BadInput(format!("{}: {e}", path.display())))?
             }
             None => proofkey_core::config::Settings::default(),
+        })
+    }
+
+    /// The key-encryption key, as `serve` would read it, if one is set.
+    fn kek(&self) -> Result<Option<proofkey_core::kek::Kek>, Outcome> {
+        let path = match &self.key_encryption_key_file {
+            Some(p) => Some(p.clone()),
+            None => self.settings()?.key_encryption_key_file,
         };
+        path.map(|p| proofkey_core::kek::Kek::from_file(&p))
+            .transpose()
+            .map_err(|e| Outcome::BadInput(e.to_string()))
+    }
+
+    fn url(&self) -> Result<proofkey_core::config::DatabaseUrl, Outcome> {
+        let file = self.settings()?;
         let url = match (&self.database, file.database) {
             (Some(url), _) => url.clone(),
             (None, Some(url)) => url,
@@ -180,6 +205,22 @@ pub enum KeysCommand {
         /// How long the new key is published before it signs.
         #[arg(long, default_value = "10m")]
         activation_delay: String,
+        #[command(flatten)]
+        db: Db,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Encrypt every signing key under a new key-encryption key (keys
+    /// stored unencrypted too). Run with the current key configured; then
+    /// point every node's key_encryption_key_file at the new file and
+    /// restart them. Safe to run again after a failure.
+    Rewrap {
+        /// The new key-encryption key's file.
+        #[arg(long, value_name = "FILE")]
+        new_key_file: std::path::PathBuf,
+        /// Create that file (0600) with a fresh random key first.
+        #[arg(long)]
+        generate: bool,
         #[command(flatten)]
         db: Db,
         #[arg(long)]
@@ -878,7 +919,9 @@ async fn user(cmd: UserCommand) -> Result<Outcome, Outcome> {
 
 pub fn run_keys(cmd: KeysCommand) -> ExitCode {
     let as_json = match &cmd {
-        KeysCommand::List { json, .. } | KeysCommand::Rotate { json, .. } => *json,
+        KeysCommand::List { json, .. }
+        | KeysCommand::Rotate { json, .. }
+        | KeysCommand::Rewrap { json, .. } => *json,
     };
     finish(block_on(keys(cmd)), as_json)
 }
@@ -894,7 +937,7 @@ async fn keys(cmd: KeysCommand) -> Result<Outcome, Outcome> {
             let keys = open(&db).await?.list_keys().await?;
             let rows: Vec<_> = keys
                 .iter()
-                .map(|k| json!({"kid": k.kid, "alg": k.alg, "created_at": k.created_at, "activates_at": k.activates_at, "active": k.activates_at <= now}))
+                .map(|k| json!({"kid": k.kid, "alg": k.alg, "created_at": k.created_at, "activates_at": k.activates_at, "active": k.activates_at <= now, "encrypted": proofkey_core::kek::is_sealed(k)}))
                 .collect();
             Outcome::Ok {
                 text: keys
@@ -937,13 +980,18 @@ async fn keys(cmd: KeysCommand) -> Result<Outcome, Outcome> {
                 );
             }
             let store = open(&db).await?;
+            let kek = db.kek()?;
             let activates_at = now + delay.as_secs() as i64;
             let mut added = vec![];
             for alg in &algs {
                 let kid = secret::random_token(12).map_err(|e| Outcome::Failed(e.to_string()))?;
                 let key = proofkey_core::keys::generate(alg, kid, now, activates_at)
                     .map_err(|e| Outcome::Failed(e.to_string()))?;
-                store.insert_key(&key).await?;
+                let stored = match &kek {
+                    Some(kek) => kek.seal(&key).map_err(|e| Outcome::Failed(e.to_string()))?,
+                    None => key.clone(),
+                };
+                store.insert_key(&stored).await?;
                 added.push(json!({"kid": key.kid, "alg": key.alg, "activates_at": activates_at}));
             }
             Outcome::Ok {
@@ -954,6 +1002,45 @@ async fn keys(cmd: KeysCommand) -> Result<Outcome, Outcome> {
                     delay.as_secs()
                 ),
                 json: json!({ "added": added }),
+            }
+        }
+        KeysCommand::Rewrap {
+            new_key_file,
+            generate,
+            db,
+            ..
+        } => {
+            use proofkey_core::kek::{self, Kek};
+            let failed = |e: kek::KekError| Outcome::Failed(e.to_string());
+            let store = open(&db).await?;
+            let current = db.kek()?;
+            let new = if generate {
+                Kek::generate_file(&new_key_file).map_err(failed)?
+            } else {
+                Kek::from_file(&new_key_file).map_err(|e| Outcome::BadInput(e.to_string()))?
+            };
+            let (mut rewrapped, mut already) = (0, 0);
+            for key in store.list_keys().await? {
+                if new.sealed_it(&key) {
+                    already += 1;
+                    continue;
+                }
+                let plain = kek::open_all(std::slice::from_ref(&key), current.as_ref())
+                    .map_err(failed)?
+                    .remove(0);
+                let sealed = new.seal(&plain).map_err(failed)?;
+                store
+                    .update_key_private(&key.kid, sealed.private_pkcs8.expose())
+                    .await?;
+                rewrapped += 1;
+            }
+            Outcome::Ok {
+                text: format!(
+                    "{rewrapped} key(s) now encrypted under {} ({already} already were); set key_encryption_key_file = {:?} on every node and restart them",
+                    new.id(),
+                    new_key_file.display()
+                ),
+                json: json!({"rewrapped": rewrapped, "already": already, "kek": new.id()}),
             }
         }
     })

@@ -24,8 +24,8 @@ pub struct ServeArgs {
     /// login_lockout, login_delay, trusted_proxies, header_read_timeout,
     /// request_timeout,
     /// max_connections, shutdown_timeout,
-    /// allow_insecure_plain, allow_insecure_http_issuer,
-    /// allow_insecure_database_tls.
+    /// key_encryption_key_file, allow_insecure_plain,
+    /// allow_insecure_http_issuer, allow_insecure_database_tls.
     #[arg(long, env = "PROOFKEY_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
     /// Address to listen on [default: 127.0.0.1:8080].
@@ -148,6 +148,11 @@ pub struct ServeArgs {
     /// Accept PKCE code_challenge_method=plain (insecure; RFC 9700 §2.1.1).
     #[arg(long, env = "PROOFKEY_ALLOW_INSECURE_PLAIN")]
     allow_insecure_plain: bool,
+    /// The key-encryption key (32 random bytes, base64url, mode 0600) that
+    /// seals the signing keys in the database [default: none; with --dev,
+    /// ./proofkey.kek, created if missing].
+    #[arg(long, env = "PROOFKEY_KEY_ENCRYPTION_KEY_FILE", value_name = "FILE")]
+    key_encryption_key_file: Option<PathBuf>,
     /// Allow a PostgreSQL database on another host without
     /// sslmode=verify-full or verify-ca (insecure: keys and hashes travel
     /// unverified).
@@ -245,6 +250,7 @@ fn config(args: &ServeArgs) -> Result<Config, String> {
         allow_insecure_plain: args.allow_insecure_plain.then_some(true),
         allow_insecure_http_issuer: None,
         allow_insecure_database_tls: args.allow_insecure_database_tls.then_some(true),
+        key_encryption_key_file: args.key_encryption_key_file.clone(),
     };
     Config::from_settings(flags.over(file)).map_err(|e| format!("invalid configuration: {e}"))
 }
@@ -277,7 +283,21 @@ pub fn run(args: ServeArgs) -> ExitCode {
     }
 }
 
-async fn serve(config: Config, dev: bool) -> Result<(), String> {
+/// The key-encryption key file `--dev` uses when none is configured.
+const DEV_KEK: &str = "proofkey.kek";
+
+async fn serve(mut config: Config, dev: bool) -> Result<(), String> {
+    if dev && config.key_encryption_key_file.is_none() {
+        let path = PathBuf::from(DEV_KEK);
+        if !path.exists() {
+            proofkey_core::kek::Kek::generate_file(&path).map_err(|e| e.to_string())?;
+            tracing::info!(
+                file = DEV_KEK,
+                "generated a key-encryption key for the signing keys"
+            );
+        }
+        config.key_encryption_key_file = Some(path);
+    }
     let db = config.database.redacted();
     let settings = proofkey_store::StoreSettings {
         max_connections: config.database_max_connections,

@@ -41,9 +41,16 @@ fn prints_a_fresh_s256_pair() {
     assert_eq!(c.len(), 43);
     // The printed pair checks out with the command itself.
     assert_eq!(
-        proofkey(&["pkce", "--check", "--verifier", v, "--challenge", c])
-            .status
-            .code(),
+        // `=`: a random value may start with '-' (base64url), which would
+        // otherwise read as an option (and did, once in a while).
+        proofkey(&[
+            "pkce",
+            "--check",
+            &format!("--verifier={v}"),
+            &format!("--challenge={c}")
+        ])
+        .status
+        .code(),
         Some(0)
     );
     // And it is fresh each time.

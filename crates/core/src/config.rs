@@ -78,6 +78,11 @@ pub struct Settings {
     /// the next attempt waits this long, doubled at each
     /// further failure (0s: no delays, only the lock).
     pub login_delay: Option<String>,
+    /// `key_encryption_key_file = "/etc/proofkey/kek"`: the key-encryption
+    /// key (32 random bytes, base64url, mode 0600) that seals the signing
+    /// keys in the database; see [`crate::kek`]. Default: none (keys stored
+    /// unencrypted, with a warning at start).
+    pub key_encryption_key_file: Option<std::path::PathBuf>,
     /// `trusted_proxies = ["10.0.0.0/8"]`: networks whose connections are
     /// reverse proxies; from them only, the client's address is read from
     /// `Forwarded` or `X-Forwarded-For` (default: none, the peer is the
@@ -150,6 +155,9 @@ impl Settings {
                 .or(lower.login_address_max_failures),
             login_lockout: self.login_lockout.or(lower.login_lockout),
             login_delay: self.login_delay.or(lower.login_delay),
+            key_encryption_key_file: self
+                .key_encryption_key_file
+                .or(lower.key_encryption_key_file),
             trusted_proxies: self.trusted_proxies.or(lower.trusted_proxies),
             header_read_timeout: self.header_read_timeout.or(lower.header_read_timeout),
             request_timeout: self.request_timeout.or(lower.request_timeout),
@@ -243,6 +251,8 @@ pub struct Config {
     pub login_lockout: Duration,
     /// First delay after three failures (zero: none).
     pub login_delay: Duration,
+    /// The key-encryption key's file, if any.
+    pub key_encryption_key_file: Option<std::path::PathBuf>,
     /// Networks of trusted reverse proxies.
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Headers (and idle keep-alive) time limit per connection.
@@ -604,6 +614,7 @@ impl Config {
             )?,
             login_lockout: lifetime("login_lockout", s.login_lockout.as_deref(), 900, 86_400)?,
             login_delay: retention("login_delay", s.login_delay.as_deref(), 1, 60)?,
+            key_encryption_key_file: s.key_encryption_key_file,
             trusted_proxies: s
                 .trusted_proxies
                 .unwrap_or_default()

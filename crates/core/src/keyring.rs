@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use serde_json::Value;
 
+use crate::kek::{self, Kek, KekError};
 use crate::keys::{self, KeyError, KeySet, SUPPORTED_ALGS};
 use crate::secret;
 use crate::store::{KeyStore, StoreError};
@@ -25,6 +26,9 @@ pub enum StartError {
     /// A key failed.
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// A key could not be sealed or opened, or the KEK read.
+    #[error(transparent)]
+    Kek(#[from] KekError),
 }
 
 /// The current [`KeySet`] and the access tokens verified with it.
@@ -34,6 +38,8 @@ pub struct KeyRing {
     /// How long a superseded key stays published (see [`KeySet::jwks`]).
     retire_after: i64,
     keys: RwLock<Arc<KeySet>>,
+    /// Seals the private keys at rest, if configured.
+    kek: Option<Arc<Kek>>,
     /// SHA-256 of an access token -> its verified claims.
     verified: Mutex<HashMap<String, Value>>,
 }
@@ -42,30 +48,58 @@ impl KeyRing {
     /// Loads the keys, creating a key of each supported algorithm that has
     /// none (the first key of an algorithm signs at once: nothing to hand
     /// over from). `retire_after` is the longest token lifetime plus a
-    /// minute's leeway for clocks.
+    /// minute's leeway for clocks. With a `kek`, keys are stored sealed
+    /// (see [`crate::kek`]), and keys found unsealed are sealed in place
+    /// first (the migration of a database from before the KEK); without
+    /// one, a sealed key stops the start.
     pub async fn load(
         store: &dyn KeyStore,
+        kek: Option<Arc<Kek>>,
         issuer: &str,
         retire_after: i64,
         now: i64,
     ) -> Result<Self, StartError> {
         let existing = store.list_keys().await?;
+        if let Some(kek) = &kek {
+            let mut sealed = 0;
+            for key in existing.iter().filter(|k| !kek::is_sealed(k)) {
+                store
+                    .update_key_private(&key.kid, kek.seal(key)?.private_pkcs8.expose())
+                    .await?;
+                sealed += 1;
+            }
+            if sealed > 0 {
+                tracing::info!(sealed, kek = %kek.id(), "signing keys found unencrypted are now encrypted");
+            }
+        } else if !existing.is_empty() {
+            tracing::warn!("signing keys are stored unencrypted: set key_encryption_key_file");
+        }
         for alg in SUPPORTED_ALGS {
             if !existing.iter().any(|k| k.alg == *alg) {
                 let kid = secret::random_token(12).map_err(|_| KeyError::Crypto)?;
                 let key = keys::generate(alg, kid, now, now)?;
-                store.insert_key(&key).await?;
+                let stored = match &kek {
+                    Some(kek) => kek.seal(&key)?,
+                    None => key.clone(),
+                };
+                store.insert_key(&stored).await?;
                 tracing::info!(alg, kid = %key.kid, "generated signing key");
             }
         }
         // Read back, so every node and every start sees the same order.
-        let set = KeySet::from_stored(&store.list_keys().await?)?;
+        let set = Self::read(store, kek.as_deref()).await?;
         Ok(Self {
             issuer: issuer.to_owned(),
             retire_after,
             keys: RwLock::new(Arc::new(set)),
+            kek,
             verified: Mutex::new(HashMap::new()),
         })
+    }
+
+    async fn read(store: &dyn KeyStore, kek: Option<&Kek>) -> Result<KeySet, StartError> {
+        let stored = store.list_keys().await?;
+        Ok(KeySet::from_stored(&kek::open_all(&stored, kek)?)?)
     }
 
     /// The current keys.
@@ -80,7 +114,7 @@ impl KeyRing {
     /// keys rotate` (or another node) is published and, once active, used,
     /// without a restart.
     pub async fn reload(&self, store: &dyn KeyStore) -> Result<(), StartError> {
-        let set = Arc::new(KeySet::from_stored(&store.list_keys().await?)?);
+        let set = Arc::new(Self::read(store, self.kek.as_deref()).await?);
         match self.keys.write() {
             Ok(mut k) => *k = set,
             Err(poisoned) => *poisoned.into_inner() = set,

@@ -24,6 +24,7 @@ pub mod discovery;
 pub mod error;
 pub mod grant;
 pub mod issuer;
+pub mod kek;
 pub mod keyring;
 pub mod keys;
 pub mod logout;

@@ -51,7 +51,18 @@ impl Provider {
             .max(config.id_token_lifetime)
             .as_secs() as i64;
         // A minute of leeway for clock differences between nodes and verifiers.
-        let keys = KeyRing::load(store.as_ref(), &config.issuer, longest + 60, clock.now()).await?;
+        let kek = match &config.key_encryption_key_file {
+            Some(path) => Some(Arc::new(crate::kek::Kek::from_file(path)?)),
+            None => None,
+        };
+        let keys = KeyRing::load(
+            store.as_ref(),
+            kek,
+            &config.issuer,
+            longest + 60,
+            clock.now(),
+        )
+        .await?;
         let hasher = secret_hasher(store.as_ref()).await?;
         // The hash checked for unknown usernames, made now rather than by
         // the first failed login (which would then take twice as long).

@@ -142,6 +142,7 @@ parked!(DeviceStore {
 parked!(KeyStore {
         async fn list_keys(&self) -> StoreResult<Vec<StoredKey>>;
         async fn insert_key(&self, k: &StoredKey) -> StoreResult<()>;
+        async fn update_key_private(&self, kid: &str, p: &[u8]) -> StoreResult<bool>;
         async fn setting_or_init(&self, n: &str, i: &str) -> StoreResult<String>;
 });
 

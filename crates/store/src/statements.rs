@@ -257,6 +257,7 @@ statements! {
 
     // Keys and settings.
     LIST_KEYS = new("SELECT kid, alg, private_pkcs8, created_at, activates_at FROM signing_keys ORDER BY created_at, kid");
+    UPDATE_KEY_PRIVATE = new("UPDATE signing_keys SET private_pkcs8 = ?2 WHERE kid = ?1");
     INSERT_KEY = new("INSERT INTO signing_keys (kid, alg, private_pkcs8, created_at, activates_at) VALUES (?, ?, ?, ?, ?)");
     SETTING_OR_INIT = new("INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = settings.value RETURNING value");
     PING = new("SELECT 1 AS one");

@@ -36,6 +36,19 @@ impl KeyStore for Database {
         .await
     }
 
+    async fn update_key_private(&self, kid: &str, private: &[u8]) -> StoreResult<bool> {
+        let (kid, private) = (kid.to_owned(), private.to_vec());
+        self.single(move |tx| {
+            Box::pin(async move {
+                Ok(tx
+                    .exec(&sql::UPDATE_KEY_PRIVATE, args![kid, private.as_slice()])
+                    .await?
+                    > 0)
+            })
+        })
+        .await
+    }
+
     async fn setting_or_init(&self, name: &str, init: &str) -> StoreResult<String> {
         let (name, init) = (name.to_owned(), init.to_owned());
         self.single(move |tx| {
