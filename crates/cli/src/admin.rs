@@ -121,6 +121,11 @@ pub enum ClientCommand {
     /// Replace a confidential client's secret; the new one is printed once.
     RotateSecret {
         id: String,
+        /// Keep the old secret valid this long beside the new one, so that
+        /// clients can be moved over without downtime (at most 30d)
+        /// [default: 0s, the old secret stops at once].
+        #[arg(long, default_value = "0s", value_name = "DURATION")]
+        overlap: String,
         #[command(flatten)]
         db: Db,
         #[arg(long)]
@@ -527,6 +532,7 @@ fn validate_client(a: &CreateClient) -> Result<Client, String> {
             ClientKind::Public
         },
         secret_hash: None,
+        previous_secret: None,
         redirect_uris: a.redirect_uris.clone(),
         scopes,
         grant_types,
@@ -662,7 +668,16 @@ async fn client(cmd: ClientCommand) -> Result<Outcome, Outcome> {
                 text: format!("deleted client {id}"),
             }
         }
-        ClientCommand::RotateSecret { id, db, .. } => {
+        ClientCommand::RotateSecret {
+            id, overlap, db, ..
+        } => {
+            let overlap = proofkey_core::config::parse_duration(&overlap)
+                .map_err(|e| Outcome::BadInput(format!("--overlap {e}")))?;
+            if overlap.as_secs() > 30 * 86_400 {
+                return Err(Outcome::BadInput("--overlap: at most 30d".into()));
+            }
+            let until =
+                (overlap.as_secs() > 0).then(|| SystemClock.now() + overlap.as_secs() as i64);
             let store = open(&db).await?;
             let c = store.get_client(&id).await?.ok_or_else(|| no_client(&id))?;
             if c.auth_method() != "client_secret_basic" {
@@ -673,15 +688,19 @@ async fn client(cmd: ClientCommand) -> Result<Outcome, Outcome> {
             }
             let s = new_secret()?;
             let hash = proofkey_core::secret_hasher(store.as_ref()).await?.hash(&s);
-            if !store.set_client_secret(&id, &hash).await? {
+            if !store.set_client_secret(&id, &hash, until).await? {
                 return Err(no_client(&id));
             }
-            Outcome::Ok {
-                json: json!({"client_id": id, "client_secret": s.expose()}),
-                text: format!(
-                    "client_secret: {}\n(shown once; the old secret stops working within 5 seconds on running servers)",
-                    s.expose()
+            let old = match until {
+                Some(t) => format!(
+                    "the old secret keeps working until {t} (in {}s)",
+                    overlap.as_secs()
                 ),
+                None => "the old secret stops working within 5 seconds on running servers".into(),
+            };
+            Outcome::Ok {
+                json: json!({"client_id": id, "client_secret": s.expose(), "old_secret_valid_until": until}),
+                text: format!("client_secret: {}\n(shown once; {old})", s.expose()),
             }
         }
     })

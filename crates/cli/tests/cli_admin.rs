@@ -140,6 +140,28 @@ fn client_create_confidential_prints_the_secret_once_and_stores_a_keyed_hash() {
         None,
     ));
     assert_ne!(r["client_secret"], secret);
+    assert_eq!(r["old_secret_valid_until"], serde_json::Value::Null);
+    // With an overlap, the old secret's end is said; a too long one is
+    // refused.
+    let r = json(&run(
+        &d,
+        &[
+            "client",
+            "rotate-secret",
+            "web",
+            "--overlap",
+            "1h",
+            "--json",
+        ],
+        None,
+    ));
+    assert!(r["old_secret_valid_until"].as_i64().unwrap() > 0, "{r}");
+    let out = run(
+        &d,
+        &["client", "rotate-secret", "web", "--overlap", "40d"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
 
 #[test]

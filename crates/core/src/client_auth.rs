@@ -174,10 +174,12 @@ fn unverified_claim(jwt: &str, claim: &str) -> Option<String> {
 /// Checks presented secrets (or their absence) against the registered
 /// client. A `private_key_jwt` client goes through
 /// [`crate::Provider::verify_assertion`] instead.
+/// A secret rotated with overlap is accepted until its expiry at `now`.
 pub fn authenticate(
     client: Option<Client>,
     presented: &Presented,
     hasher: &SecretHasher,
+    now: i64,
 ) -> Result<Client, OAuthError> {
     let fail = || OAuthError::invalid_client("client authentication failed");
     let client = client.ok_or_else(fail)?;
@@ -186,10 +188,21 @@ pub fn authenticate(
         (
             "client_secret_basic",
             Presented::Basic { secret, .. } | Presented::Post { secret, .. },
-        ) => match &client.secret_hash {
-            Some(stored) if hasher.verify(secret, stored) => Ok(client),
-            _ => Err(fail()),
-        },
+        ) => {
+            let current = client
+                .secret_hash
+                .as_ref()
+                .is_some_and(|stored| hasher.verify(secret, stored));
+            let previous = client
+                .previous_secret
+                .as_ref()
+                .is_some_and(|p| now < p.expires_at && hasher.verify(secret, &p.hash));
+            if current || previous {
+                Ok(client)
+            } else {
+                Err(fail())
+            }
+        }
         // A public client sending a secret, a confidential one without, or
         // a method other than the registered one.
         _ => Err(fail()),
@@ -220,7 +233,7 @@ pub async fn authenticate_client(
             verify_assertion(p, &client, assertion).await?;
             Ok(client)
         }
-        _ => authenticate(client, &presented, p.hasher()),
+        _ => authenticate(client, &presented, p.hasher(), p.now()),
     }
 }
 

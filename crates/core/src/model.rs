@@ -47,6 +47,10 @@ pub struct Client {
     /// Keyed hash of the client secret (confidential clients only).
     #[serde(skip)]
     pub secret_hash: Option<String>,
+    /// The secret it replaced, still accepted until its expiry (a rotation
+    /// with overlap).
+    #[serde(skip)]
+    pub previous_secret: Option<PreviousSecret>,
     /// Registered redirect URIs, matched exactly (RFC 8252 §7.3 port rule aside).
     pub redirect_uris: Vec<String>,
     /// Scopes this client may ask for.
@@ -72,6 +76,21 @@ pub struct Client {
     pub always_issue_refresh_token: bool,
 }
 
+/// A rotated client secret's keyed hash, accepted until `expires_at`.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct PreviousSecret {
+    /// Keyed hash of the old secret.
+    pub hash: String,
+    /// Accepted while `now < expires_at`.
+    pub expires_at: i64,
+}
+
+impl std::fmt::Debug for PreviousSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PreviousSecret(<redacted>, until {})", self.expires_at)
+    }
+}
+
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
@@ -81,6 +100,10 @@ impl std::fmt::Debug for Client {
             .field(
                 "secret_hash",
                 &self.secret_hash.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "previous_secret",
+                &self.previous_secret.as_ref().map(|p| p.expires_at),
             )
             .field("redirect_uris", &self.redirect_uris)
             .field("scopes", &self.scopes)

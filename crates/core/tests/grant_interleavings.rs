@@ -92,7 +92,7 @@ parked!(ClientStore {
         async fn get_client(&self, id: &str) -> StoreResult<Option<Client>>;
         async fn list_clients(&self) -> StoreResult<Vec<Client>>;
         async fn delete_client(&self, id: &str, now: i64) -> StoreResult<bool>;
-        async fn set_client_secret(&self, id: &str, hash: &str) -> StoreResult<bool>;
+        async fn set_client_secret(&self, id: &str, hash: &str, t: Option<i64>) -> StoreResult<bool>;
         async fn record_jti(&self, c: &str, jti: &str, exp: i64) -> StoreResult<bool>;
 });
 

@@ -239,7 +239,10 @@ mod rotation {
             .provider
             .hasher()
             .hash(&proofkey_core::secret::ClientSecret::new("conf-secret"));
-        s.store.set_client_secret("conf", &hash).await.unwrap();
+        s.store
+            .set_client_secret("conf", &hash, None)
+            .await
+            .unwrap();
         let verifier = proofkey_pkce::CodeVerifier::generate();
         let mut req = AuthRequest::new("conf", &verifier);
         req.scope = "openid offline_access".into();

@@ -304,7 +304,7 @@ mod client_credentials {
             .provider
             .hasher()
             .hash(&proofkey_core::secret::ClientSecret::new("svc-secret"));
-        s.store.set_client_secret("svc", &hash).await.unwrap();
+        s.store.set_client_secret("svc", &hash, None).await.unwrap();
         s
     }
 
@@ -323,6 +323,55 @@ mod client_credentials {
             .unwrap();
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap())
+    }
+
+    async fn cc_with(s: &TestServer, secret: &str) -> u16 {
+        s.http
+            .post(s.url("/token"))
+            .basic_auth("svc", Some(secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    /// A secret rotated with an overlap: both secrets work until the
+    /// overlap ends, then only the new one; rotated without, the old one
+    /// stops at once (RFC 6749 §2.3.1 with `rotate-secret --overlap`).
+    #[tokio::test]
+    async fn a_rotated_secret_overlaps_only_as_long_as_asked() {
+        use proofkey_core::Clock as _;
+        let s = cc_setup().await;
+        let hash = |v: &str| {
+            s.provider
+                .hasher()
+                .hash(&proofkey_core::secret::ClientSecret::new(v))
+        };
+        let until = s.clock.now() + 3600;
+        s.store
+            .set_client_secret("svc", &hash("svc-secret-2"), Some(until))
+            .await
+            .unwrap();
+        s.clock.advance(6); // past the client cache
+        assert_eq!(
+            cc_with(&s, "svc-secret").await,
+            200,
+            "the old one, within the overlap"
+        );
+        assert_eq!(cc_with(&s, "svc-secret-2").await, 200, "the new one");
+        assert_eq!(cc_with(&s, "guess").await, 401);
+        s.clock.advance(3600);
+        assert_eq!(cc_with(&s, "svc-secret").await, 401, "the overlap is over");
+        assert_eq!(cc_with(&s, "svc-secret-2").await, 200);
+        s.store
+            .set_client_secret("svc", &hash("svc-secret-3"), None)
+            .await
+            .unwrap();
+        s.clock.advance(6);
+        assert_eq!(cc_with(&s, "svc-secret-2").await, 401, "no overlap asked");
+        assert_eq!(cc_with(&s, "svc-secret-3").await, 200);
     }
 
     #[tokio::test]

@@ -148,6 +148,7 @@ async fn seed(store: &dyn Store) {
             name: "bench".into(),
             kind: ClientKind::Public,
             secret_hash: None,
+            previous_secret: None,
             redirect_uris: vec!["http://127.0.0.1/callback".into()],
             scopes: vec!["openid".into(), "profile".into()],
             grant_types: vec!["authorization_code".into()],

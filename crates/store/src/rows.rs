@@ -3,7 +3,7 @@
 
 use proofkey_core::model::{
     AccessTokenRecord, AuthorizationCode, Client, ClientKind, DeviceCode, DeviceStatus, Grant,
-    RefreshTokenRecord, RefreshTokenState, StoredKey, User,
+    PreviousSecret, RefreshTokenRecord, RefreshTokenState, StoredKey, User,
 };
 use proofkey_core::secret::PrivateKeyDer;
 use proofkey_core::store::StoreResult;
@@ -29,6 +29,13 @@ pub(crate) fn client(mut r: Row) -> StoreResult<Client> {
             ClientKind::Public
         },
         secret_hash: r.take("secret_hash")?,
+        previous_secret: match (
+            r.take::<Option<String>>("previous_secret_hash")?,
+            r.take::<Option<i64>>("previous_secret_expires_at")?,
+        ) {
+            (Some(hash), Some(expires_at)) => Some(PreviousSecret { hash, expires_at }),
+            _ => None,
+        },
         redirect_uris: parse_list(&r.take::<String>("redirect_uris")?),
         scopes: parse_list(&r.take::<String>("scopes")?),
         grant_types: parse_list(&r.take::<String>("grant_types")?),

@@ -125,7 +125,13 @@ statements! {
     GET_CLIENT = new("SELECT * FROM clients WHERE id = ?");
     LIST_CLIENTS = new("SELECT * FROM clients ORDER BY id");
     DELETE_CLIENT = new("DELETE FROM clients WHERE id = ?");
-    SET_CLIENT_SECRET = new("UPDATE clients SET secret_hash = ? WHERE id = ? AND kind = 'confidential'");
+    /// Replaces the secret; with an expiry (?3), the old one stays
+    /// accepted until then, else it is forgotten.
+    SET_CLIENT_SECRET = new("UPDATE clients SET
+         previous_secret_hash = CASE WHEN ?3 IS NULL THEN NULL ELSE secret_hash END,
+         previous_secret_expires_at = ?3,
+         secret_hash = ?2
+         WHERE id = ?1 AND kind = 'confidential'");
     RECORD_JTI = new("INSERT OR IGNORE INTO used_jtis (client_id, jti, expires_at) VALUES (?, ?, ?)");
 
     // Users, sessions, consents.

@@ -22,8 +22,15 @@ pub trait ClientStore: Send + Sync {
     /// wait for it.
     async fn delete_client(&self, id: &str, now: i64) -> StoreResult<bool>;
     /// Replaces a client's secret hash; false if there is no such
-    /// confidential client.
-    async fn set_client_secret(&self, id: &str, secret_hash: &str) -> StoreResult<bool>;
+    /// confidential client. With `keep_previous_until`, the old secret
+    /// stays accepted until then (a rotation without downtime); without,
+    /// it is forgotten at once.
+    async fn set_client_secret(
+        &self,
+        id: &str,
+        secret_hash: &str,
+        keep_previous_until: Option<i64>,
+    ) -> StoreResult<bool>;
     /// Records a client assertion's `jti` until `expires_at`. False if it was
     /// recorded before (a replay), in one atomic statement: of concurrent
     /// calls with the same `jti`, exactly one gets true.

@@ -61,12 +61,18 @@ impl ClientStore for Database {
         .await
     }
 
-    async fn set_client_secret(&self, id: &str, secret_hash: &str) -> StoreResult<bool> {
+    async fn set_client_secret(
+        &self,
+        id: &str,
+        secret_hash: &str,
+        keep_previous_until: Option<i64>,
+    ) -> StoreResult<bool> {
         let (id, hash) = (id.to_owned(), secret_hash.to_owned());
         self.single(move |tx| {
-            Box::pin(
-                async move { Ok(tx.exec(&sql::SET_CLIENT_SECRET, args![hash, id]).await? > 0) },
-            )
+            Box::pin(async move {
+                let args = args![id, hash, keep_previous_until];
+                Ok(tx.exec(&sql::SET_CLIENT_SECRET, args).await? > 0)
+            })
         })
         .await
     }
