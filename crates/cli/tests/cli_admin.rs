@@ -659,6 +659,17 @@ fn admin_commands_work_on_postgres() {
     };
     let m = run(&d, &["migrate"], None);
     assert!(m.status.success(), "{}", stderr(&m));
+    // The binary speaks verified TLS too (its TLS stack is the one the
+    // whole binary links: a second crypto provider made it panic once).
+    let tls = Db {
+        _dir: tempfile::tempdir().unwrap(),
+        url: format!(
+            "{}/{name}?sslmode=verify-full&sslrootcert=/etc/ssl/certs/ssl-cert-snakeoil.pem",
+            base.replace("127.0.0.1", "localhost")
+        ),
+    };
+    let out = run(&tls, &["client", "list", "--json"], None);
+    assert!(out.status.success(), "over TLS: {}", stderr(&out));
     let c = json(&run(
         &d,
         &[
