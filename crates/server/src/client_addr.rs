@@ -44,31 +44,29 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
 /// The `for=` hops of `Forwarded` (RFC 7239 §4, §5.2), in order; None if
 /// the header is absent. A hop that is not an address is `None`.
 fn forwarded(headers: &HeaderMap) -> Option<Vec<Option<IpAddr>>> {
-    let mut values = headers
-        .get_all(header::FORWARDED)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .peekable();
-    values.peek()?;
-    Some(
-        values
-            .flat_map(|v| v.split(','))
-            .take(MAX_HOPS)
-            .map(|element| {
-                element
-                    .split(';')
-                    .filter_map(|pair| pair.split_once('='))
-                    .find(|(k, _)| k.trim().eq_ignore_ascii_case("for"))
-                    .and_then(|(_, v)| node_ip(v.trim().trim_matches('"')))
-            })
-            .collect(),
-    )
+    hops(headers, header::FORWARDED.as_str(), |element| {
+        element
+            .split(';')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case("for"))
+            .and_then(|(_, v)| node_ip(v.trim().trim_matches('"')))
+    })
 }
 
 /// The hops of `X-Forwarded-For`, in order; None if absent.
 fn x_forwarded_for(headers: &HeaderMap) -> Option<Vec<Option<IpAddr>>> {
+    hops(headers, "x-forwarded-for", |hop| node_ip(hop.trim()))
+}
+
+/// The comma-separated elements of every `name` header, in order, each
+/// read by `hop` (at most [`MAX_HOPS`]); None if there is no such header.
+fn hops(
+    headers: &HeaderMap,
+    name: &str,
+    hop: impl Fn(&str) -> Option<IpAddr>,
+) -> Option<Vec<Option<IpAddr>>> {
     let mut values = headers
-        .get_all("x-forwarded-for")
+        .get_all(name)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .peekable();
@@ -77,7 +75,7 @@ fn x_forwarded_for(headers: &HeaderMap) -> Option<Vec<Option<IpAddr>>> {
         values
             .flat_map(|v| v.split(','))
             .take(MAX_HOPS)
-            .map(|hop| node_ip(hop.trim()))
+            .map(hop)
             .collect(),
     )
 }
