@@ -240,6 +240,7 @@ fn token_request(pairs: &[(&str, &str)]) -> TokenRequest {
     TokenRequest {
         params: params(pairs),
         authorization: None,
+        address: None,
     }
 }
 

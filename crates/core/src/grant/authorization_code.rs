@@ -25,6 +25,7 @@ pub async fn exchange(
     provider: &Provider,
     client: &Client,
     p: &crate::authorize::Params,
+    address: Option<std::net::IpAddr>,
 ) -> Result<TokenResponse, OAuthError> {
     let code = param(p, "code")?.ok_or_else(|| OAuthError::invalid_request("code is required"))?;
     let redirect_uri = param(p, "redirect_uri")?;
@@ -35,7 +36,7 @@ pub async fn exchange(
     let code = match provider.store().find_code(&code_hash).await? {
         None => return Err(unknown()),
         Some(StoredCode { used: true, code }) => {
-            return Err(replayed(provider, client, &code.grant_id).await?)
+            return Err(replayed(provider, client, address, &code.grant_id).await?)
         }
         Some(StoredCode { code, .. }) => code,
     };
@@ -43,7 +44,7 @@ pub async fn exchange(
         return Err(
             match provider.store().consume_code(&code_hash, now).await? {
                 CodeConsumption::AlreadyUsed { grant_id } => {
-                    replayed(provider, client, &grant_id).await?
+                    replayed(provider, client, address, &grant_id).await?
                 }
                 CodeConsumption::Consumed(_) | CodeConsumption::NotFound => refused,
             },
@@ -76,7 +77,7 @@ pub async fn exchange(
         .await?
     {
         Issued::Stored | Issued::Reissued => Ok(issuance.response),
-        Issued::Replayed { grant_id } => Err(replayed(provider, client, &grant_id).await?),
+        Issued::Replayed { grant_id } => Err(replayed(provider, client, address, &grant_id).await?),
         Issued::NotFound => Err(unknown()),
         Issued::GrantRevoked => Err(OAuthError::invalid_grant("the authorization was revoked")),
     }
@@ -91,11 +92,13 @@ fn unknown() -> OAuthError {
 async fn replayed(
     provider: &Provider,
     client: &Client,
+    address: Option<std::net::IpAddr>,
     grant_id: &str,
 ) -> Result<OAuthError, OAuthError> {
     super::revoke_stolen(
         provider,
         client,
+        address,
         grant_id,
         "authorization code replayed",
         "the authorization code has already been used; tokens issued from it are revoked",

@@ -20,6 +20,8 @@ pub struct TokenRequest {
     pub params: Params,
     /// The `Authorization` header, if any.
     pub authorization: Option<crate::secret::Credentials>,
+    /// The client's address (for the security log), if known.
+    pub address: Option<std::net::IpAddr>,
 }
 
 /// Evidence of theft (RFC 9700 §4.14.2 a rotated refresh token presented
@@ -28,6 +30,7 @@ pub struct TokenRequest {
 async fn revoke_stolen(
     provider: &Provider,
     client: &crate::model::Client,
+    address: Option<std::net::IpAddr>,
     grant_id: &str,
     evidence: &'static str,
     description: &'static str,
@@ -36,7 +39,8 @@ async fn revoke_stolen(
         .store()
         .revoke_grant(grant_id, provider.now())
         .await?;
-    tracing::warn!(target: crate::session::SECURITY, event = evidence, client_id = %client.id, grant_id, revoked, "{evidence}; its grant is revoked");
+    let address = address.map(|a| a.to_string()).unwrap_or_default();
+    tracing::warn!(target: crate::session::SECURITY, event = evidence, client_id = %client.id, address, grant_id, revoked, "{evidence}; its grant is revoked");
     Ok(OAuthError::invalid_grant(description))
 }
 
@@ -69,8 +73,12 @@ pub async fn token(provider: &Provider, req: &TokenRequest) -> Result<TokenRespo
         ));
     }
     match grant_type {
-        authorization_code::GRANT_TYPE => authorization_code::exchange(provider, &client, p).await,
-        refresh_token::GRANT_TYPE => refresh_token::refresh(provider, &client, p).await,
+        authorization_code::GRANT_TYPE => {
+            authorization_code::exchange(provider, &client, p, req.address).await
+        }
+        refresh_token::GRANT_TYPE => {
+            refresh_token::refresh(provider, &client, p, req.address).await
+        }
         client_credentials::GRANT_TYPE => client_credentials::grant(provider, &client, p).await,
         device_code::GRANT_TYPE => device_code::poll(provider, &client, p).await,
         other => Err(OAuthError::new(

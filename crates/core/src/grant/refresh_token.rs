@@ -39,6 +39,7 @@ pub async fn refresh(
     provider: &Provider,
     client: &Client,
     p: &crate::authorize::Params,
+    address: Option<std::net::IpAddr>,
 ) -> Result<TokenResponse, OAuthError> {
     let token = param(p, "refresh_token")?
         .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
@@ -71,14 +72,14 @@ pub async fn refresh(
         // someone held it after all (the answer was not lost, or a thief
         // made the retry). RFC 9700 §4.14.2: an invalidated token presented
         // again ends the family.
-        return Err(reused(provider, client, &record.grant_id).await?);
+        return Err(reused(provider, client, address, &record.grant_id).await?);
     }
     let rotate = client.kind == ClientKind::Public || client.rotate_refresh_tokens;
     let interval = config.refresh_token_reuse_interval.as_secs() as i64;
     let retry_since = (rotate && interval > 0).then_some(now - interval);
     if let Some(rotated_at) = found.rotated_at {
         if retry_since.is_none_or(|since| rotated_at < since) {
-            return Err(reused(provider, client, &record.grant_id).await?);
+            return Err(reused(provider, client, address, &record.grant_id).await?);
         }
     }
     let granted = scope::parse(&record.scope);
@@ -134,7 +135,7 @@ pub async fn refresh(
             tracing::info!(client_id = %client.id, grant_id = %record.grant_id, "refresh token presented again within the reuse interval; its unseen successor is revoked");
             Ok(issuance.response)
         }
-        Issued::Replayed { grant_id } => Err(reused(provider, client, &grant_id).await?),
+        Issued::Replayed { grant_id } => Err(reused(provider, client, address, &grant_id).await?),
         Issued::NotFound | Issued::GrantRevoked => Err(invalid()),
     }
 }
@@ -144,11 +145,13 @@ pub async fn refresh(
 async fn reused(
     provider: &Provider,
     client: &Client,
+    address: Option<std::net::IpAddr>,
     grant_id: &str,
 ) -> Result<OAuthError, OAuthError> {
     super::revoke_stolen(
         provider,
         client,
+        address,
         grant_id,
         "rotated refresh token reused",
         "the refresh token was already used; every token of this authorization is revoked",

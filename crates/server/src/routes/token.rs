@@ -1,7 +1,7 @@
 //! `POST /token` (RFC 6749 §3.2, §5).
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use proofkey_core::grant::{self, TokenRequest};
@@ -11,7 +11,12 @@ use crate::responses::{json_no_store, token_error};
 use crate::{params, AppState};
 
 /// The token endpoint.
-pub async fn token(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn token(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if !params::is_form(&headers) {
         return token_error(&OAuthError::invalid_request(
             "the token request must be application/x-www-form-urlencoded (RFC 6749 §3.2)",
@@ -23,6 +28,7 @@ pub async fn token(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .map(proofkey_core::secret::Credentials::new),
+        address: Some(peer.ip()),
     };
     match grant::token(&s.provider, &req).await {
         Ok(resp) => json_no_store(StatusCode::OK, resp),
