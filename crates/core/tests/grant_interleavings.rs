@@ -125,6 +125,7 @@ parked!(GrantStore {
         async fn rotate_refresh_and_issue(&self, h: &str, now: i64, r: Rotation, t: &NewTokens) -> StoreResult<Issued>;
         async fn issue_client_credentials(&self, g: &Grant, t: &NewTokens) -> StoreResult<bool>;
         async fn revoke_grant(&self, id: &str, now: i64) -> StoreResult<bool>;
+        async fn grant_username(&self, g: &str) -> StoreResult<Option<String>>;
         async fn access_token_active(&self, jti: &str, now: i64) -> StoreResult<bool>;
         async fn get_access_token(&self, jti: &str, now: i64) -> StoreResult<Option<AccessTokenRecord>>;
         async fn revoke_access_token(&self, jti: &str, c: &str, now: i64) -> StoreResult<bool>;

@@ -172,6 +172,7 @@ statements! {
     /// A revoked grant is kept, like any, until everything issued under it
     /// has expired: its tokens' replays are still recognised.
     REVOKE_GRANT = new("UPDATE grants SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL");
+    GRANT_USERNAME = new("SELECT u.username FROM grants g JOIN users u ON u.id = g.user_id WHERE g.id = ?");
     REVOKE_USER_GRANTS = new("UPDATE grants SET revoked_at = ?1 WHERE user_id = ?2 AND revoked_at IS NULL");
     /// Scans the grants (no index on client_id: deleting a client is rare,
     /// every authorization would pay for one).

@@ -40,7 +40,15 @@ async fn revoke_stolen(
         .revoke_grant(grant_id, provider.now())
         .await?;
     let address = address.map(|a| a.to_string()).unwrap_or_default();
-    tracing::warn!(target: crate::session::SECURITY, event = evidence, client_id = %client.id, address, grant_id, revoked, "{evidence}; its grant is revoked");
+    // For the log only: a failure to read it does not change the answer.
+    let username = provider
+        .store()
+        .grant_username(grant_id)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    tracing::warn!(target: crate::session::SECURITY, event = evidence, username, client_id = %client.id, address, grant_id, revoked, "{evidence}; its grant is revoked");
     Ok(OAuthError::invalid_grant(description))
 }
 

@@ -102,6 +102,9 @@ pub trait GrantStore: Send + Sync {
     /// accepted anywhere and nothing can be issued under it. True if it was
     /// live.
     async fn revoke_grant(&self, grant_id: &str, now: i64) -> StoreResult<bool>;
+    /// The username of the user who gave the grant (none for
+    /// `client_credentials`, or if the user is gone): for the security log.
+    async fn grant_username(&self, grant_id: &str) -> StoreResult<Option<String>>;
 
     /// Whether the access token with this `jti` was issued, is unrevoked,
     /// `now < expires_at`, and its grant is live.

@@ -328,6 +328,19 @@ impl GrantStore for Database {
         .await
     }
 
+    async fn grant_username(&self, grant_id: &str) -> StoreResult<Option<String>> {
+        let grant_id = grant_id.to_owned();
+        self.single(move |tx| {
+            Box::pin(async move {
+                match tx.one(&sql::GRANT_USERNAME, args![grant_id]).await? {
+                    Some(mut r) => Ok(Some(r.take("username")?)),
+                    None => Ok(None),
+                }
+            })
+        })
+        .await
+    }
+
     async fn access_token_active(&self, jti: &str, now: i64) -> StoreResult<bool> {
         let jti = jti.to_owned();
         self.single(move |tx| {
