@@ -7,7 +7,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::{free_port, proofkey};
@@ -68,18 +68,19 @@ fn serve_once(db: &str, extra: &[&str]) -> Result<Vec<String>, String> {
     }
 }
 
-fn keys_encrypted(db: &str) -> Vec<bool> {
-    let out = Command::new(env!("CARGO_BIN_EXE_proofkey"))
-        .args(["keys", "list", "--json", "--database", db])
-        .env_remove("PROOFKEY_KEY_ENCRYPTION_KEY_FILE")
-        .output()
-        .unwrap();
+/// Runs an admin command (no PROOFKEY_* variables inherited); its JSON.
+fn admin_json(args: &[&str]) -> serde_json::Value {
+    let out = proofkey().args(args).output().unwrap();
     assert!(
         out.status.success(),
-        "{}",
+        "{args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn keys_encrypted(db: &str) -> Vec<bool> {
+    let v = admin_json(&["keys", "list", "--json", "--database", db]);
     v["keys"]
         .as_array()
         .unwrap()
@@ -134,18 +135,18 @@ fn unencrypted_keys_are_sealed_at_the_first_start_with_a_key_and_rewrap_moves_th
     assert_eq!(keys_encrypted(&db), [true, true, true]);
     // Rewrap under a new, generated key.
     let new = dir.path().join("new-kek");
-    let out = Command::new(env!("CARGO_BIN_EXE_proofkey"))
-        .args(["keys", "rewrap", "--generate", "--json", "--database", &db])
-        .args(["--new-key-file", new.to_str().unwrap()])
-        .args(["--key-encryption-key-file", kek_arg])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = admin_json(&[
+        "keys",
+        "rewrap",
+        "--generate",
+        "--json",
+        "--database",
+        &db,
+        "--new-key-file",
+        new.to_str().unwrap(),
+        "--key-encryption-key-file",
+        kek_arg,
+    ]);
     assert_eq!(v["rewrapped"], 3);
     {
         use std::os::unix::fs::PermissionsExt;

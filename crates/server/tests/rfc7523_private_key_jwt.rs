@@ -204,16 +204,8 @@ async fn a_jwks_uri_client_authenticates_with_fetched_keys() {
     let s = TestServer::start().await;
     let k = new_key("EdDSA");
     let doc = jwks(&[&k]);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let jwks_url = format!("http://{}/jwks", listener.local_addr().unwrap());
     let app = axum::Router::new().route("/jwks", axum::routing::get(move || async move { doc }));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    s.client_with("pkj", ClientKind::Confidential, &[REDIRECT], |c| {
-        c.grant_types = vec!["client_credentials".into()];
-        c.scopes = vec!["read".into()];
-        c.jwks_uri = Some(jwks_url);
-    })
-    .await;
+    jwks_uri_client(&s, app).await;
     let (status, body) = cc(&s, &assertion(&s, &k, |_| {})).await;
     assert_eq!(status, 200, "{body}");
     // Introspection accepts the same method.
@@ -237,6 +229,11 @@ async fn jwks_uri_client(s: &TestServer, app: axum::Router) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let jwks_url = format!("http://{}/jwks", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
+    register_jwks_uri(s, jwks_url).await;
+}
+
+/// Registers the `jwks_uri` client "pkj", its keys at `jwks_url`.
+async fn register_jwks_uri(s: &TestServer, jwks_url: String) {
     s.client_with("pkj", ClientKind::Confidential, &[REDIRECT], |c| {
         c.grant_types = vec!["client_credentials".into()];
         c.scopes = vec!["read".into()];
@@ -311,12 +308,7 @@ async fn an_endless_jwks_body_is_abandoned_early() {
         }
         let _ = done_tx.send(());
     });
-    s.client_with("pkj", ClientKind::Confidential, &[REDIRECT], |c| {
-        c.grant_types = vec!["client_credentials".into()];
-        c.scopes = vec!["read".into()];
-        c.jwks_uri = Some(jwks_url);
-    })
-    .await;
+    register_jwks_uri(&s, jwks_url).await;
     let k = new_key("EdDSA");
     let (status, body) = cc(&s, &assertion(&s, &k, |_| {})).await;
     assert_eq!(

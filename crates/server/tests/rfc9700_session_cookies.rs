@@ -50,6 +50,15 @@ fn with_field(page: &Page, name: &str, value: &str, decision: &str) -> Vec<(Stri
     form
 }
 
+/// The `Set-Cookie` values of a response.
+fn set_cookies(page: &Page) -> Vec<&str> {
+    page.headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect()
+}
+
 /// On an https issuer both cookies carry the `__Host-` prefix (with
 /// `Secure`, `Path=/`, no `Domain`), so that no sibling subdomain can
 /// plant them.
@@ -59,12 +68,7 @@ async fn cookies_have_the_host_prefix_on_https() {
     let mut b = s.browser();
     let req = AuthRequest::new("app", &CodeVerifier::generate());
     let login = b.get(&req.url(&s.base)).await;
-    let csrf: Vec<&str> = login
-        .headers
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap())
-        .collect();
+    let csrf = set_cookies(&login);
     assert!(
         csrf.iter().any(|c| c.starts_with("__Host-proofkey_csrf=")
             && c.contains("; Secure")
@@ -73,12 +77,7 @@ async fn cookies_have_the_host_prefix_on_https() {
         "{csrf:?}"
     );
     let signed = b.login(&s.base, &login, "alice", PASSWORD).await;
-    let set: Vec<&str> = signed
-        .headers
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap())
-        .collect();
+    let set = set_cookies(&signed);
     assert!(
         set.iter()
             .any(|c| c.starts_with("__Host-proofkey_session=") && c.contains("; Secure")),

@@ -143,6 +143,12 @@ pub(crate) fn csrf_ok(s: &AppState, headers: &HeaderMap, p: &Params) -> bool {
     }
 }
 
+pub(crate) fn with_cookies(resp: Response, cookies: Vec<String>) -> Response {
+    cookies
+        .into_iter()
+        .fold(resp, |resp, c| with_cookie(resp, Some(c)))
+}
+
 pub(crate) fn with_cookie(mut resp: Response, cookie: Option<String>) -> Response {
     if let Some(c) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
         resp.headers_mut().append(header::SET_COOKIE, c);
@@ -287,11 +293,8 @@ pub async fn login(
         Ok(c) => c,
         Err(e) => return server_error_redirect(&s, &req, &e),
     };
-    let mut resp = redirect(&format!("/authorize?{}", onward_query(&req)));
-    for c in signed_in(&s, &headers, &cookie).await {
-        resp = with_cookie(resp, Some(c));
-    }
-    resp
+    let resp = redirect(&format!("/authorize?{}", onward_query(&req)));
+    with_cookies(resp, signed_in(&s, &headers, &cookie).await)
 }
 
 /// After a sign-in that started the session behind `new_session`: ends

@@ -16,7 +16,9 @@ use proofkey_core::secret::Password;
 use proofkey_core::session::SignIn;
 use proofkey_core::{client_auth, session};
 
-use super::authorize::{csrf_of_session, csrf_ok, csrf_token, signed_in, with_cookie};
+use super::authorize::{
+    csrf_of_session, csrf_ok, csrf_token, signed_in, with_cookie, with_cookies,
+};
 use crate::cookies::{self, Kind};
 use crate::responses::{json_no_store, token_error};
 use crate::{params, AppState};
@@ -189,12 +191,6 @@ pub async fn submit(
         context! { confirm => true, client_name => client.name, client_id => client.id, scopes, user_code => shown, csrf },
     );
     with_cookies(with_cookie(resp, csrf_cookie), set_cookies)
-}
-
-fn with_cookies(resp: Response, cookies: Vec<String>) -> Response {
-    cookies
-        .into_iter()
-        .fold(resp, |resp, c| with_cookie(resp, Some(c)))
 }
 
 /// `POST /device/decision`.
