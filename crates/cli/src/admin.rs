@@ -118,6 +118,21 @@ pub enum ClientCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Mint an initial access token for dynamic client registration
+    /// (RFC 7591 §3; with `registration = "initial-access-token"`). It is
+    /// printed once; only its hash is stored.
+    InitialToken {
+        /// How long it stays valid (at most 30d).
+        #[arg(long, default_value = "1h", value_name = "DURATION")]
+        lifetime: String,
+        /// How many registrations it allows.
+        #[arg(long, default_value_t = 1)]
+        uses: u32,
+        #[command(flatten)]
+        db: Db,
+        #[arg(long)]
+        json: bool,
+    },
     /// Replace a confidential client's secret; the new one is printed once.
     RotateSecret {
         id: String,
@@ -183,6 +198,10 @@ pub struct CreateClient {
     /// Issue a refresh token even when offline_access was not granted.
     #[arg(long)]
     always_issue_refresh_token: bool,
+    /// A registered resource (RFC 8707) the client may ask tokens for;
+    /// repeat [default: any registered resource].
+    #[arg(long = "resource", value_name = "URI")]
+    resources: Vec<String>,
     #[command(flatten)]
     db: Db,
     /// Print one JSON object.
@@ -427,12 +446,14 @@ fn client_json(c: &Client) -> serde_json::Value {
         "rotate_refresh_tokens": c.rotate_refresh_tokens,
         "always_issue_refresh_token": c.always_issue_refresh_token,
         "created_at": c.created_at,
+        "resources": c.resources,
+        "registered_by": c.registration.as_str(),
     })
 }
 
 fn client_text(c: &Client) -> String {
     format!(
-        "client_id:     {}\nname:          {}\ntype:          {}\nredirect_uris: {}\nscopes:        {}\ngrant_types:   {}\nskip_consent:  {}\nid_token_alg:  {}",
+        "client_id:     {}\nname:          {}\ntype:          {}\nredirect_uris: {}\nscopes:        {}\ngrant_types:   {}\nskip_consent:  {}\nid_token_alg:  {}\nresources:     {}\nregistered_by: {}",
         c.id,
         c.name,
         c.kind.as_str(),
@@ -440,8 +461,137 @@ fn client_text(c: &Client) -> String {
         c.scopes.join(" "),
         c.grant_types.join(" "),
         c.skip_consent,
-        c.id_token_alg
+        c.id_token_alg,
+        if c.resources.is_empty() {
+            "(any registered)".to_owned()
+        } else {
+            c.resources.join(" ")
+        },
+        c.registration.as_str()
     )
+}
+
+/// `proofkey resource ...`: the protected resources (RFC 8707) tokens may
+/// be issued for.
+#[derive(Debug, Subcommand)]
+pub enum ResourceCommand {
+    /// Register a resource: its URI becomes the `aud` of tokens for it.
+    Create {
+        /// The resource indicator: an absolute URI without a fragment,
+        /// e.g. https://mcp.example.com/mcp (compared exactly).
+        #[arg(long)]
+        uri: String,
+        /// A name shown on the consent page [default: the URI].
+        #[arg(long)]
+        name: Option<String>,
+        /// A scope it understands; repeat. Clients that register
+        /// themselves may ask for these, and discovery lists them.
+        #[arg(long = "scope", value_name = "S")]
+        scopes: Vec<String>,
+        #[command(flatten)]
+        db: Db,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List resources.
+    List {
+        #[command(flatten)]
+        db: Db,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a resource: no new token is issued for it (tokens issued
+    /// already stay valid until they expire or are revoked).
+    Delete {
+        uri: String,
+        #[command(flatten)]
+        db: Db,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs a `resource` subcommand.
+pub fn run_resource(cmd: ResourceCommand) -> ExitCode {
+    let as_json = match &cmd {
+        ResourceCommand::Create { json, .. }
+        | ResourceCommand::List { json, .. }
+        | ResourceCommand::Delete { json, .. } => *json,
+    };
+    finish(block_on(resource(cmd)), as_json)
+}
+
+fn resource_json(r: &proofkey_core::model::Resource) -> serde_json::Value {
+    json!({"uri": r.uri, "name": r.name, "scopes": r.scopes, "created_at": r.created_at})
+}
+
+async fn resource(cmd: ResourceCommand) -> Result<Outcome, Outcome> {
+    Ok(match cmd {
+        ResourceCommand::Create {
+            uri,
+            name,
+            scopes,
+            db,
+            ..
+        } => {
+            proofkey_core::resource::check_uri(&uri)
+                .map_err(|e| Outcome::BadInput(format!("--uri {e}")))?;
+            let scopes: Vec<String> = scopes.iter().flat_map(|s| scope::parse(s)).collect();
+            if let Some(bad) = scopes.iter().find(|s| !scope::is_valid_token(s)) {
+                return Err(Outcome::BadInput(format!(
+                    "--scope {bad:?} is not a valid scope token (RFC 6749 §3.3)"
+                )));
+            }
+            let r = proofkey_core::model::Resource {
+                name: name.unwrap_or_else(|| uri.clone()),
+                uri,
+                scopes,
+                created_at: SystemClock.now(),
+            };
+            match open(&db).await?.create_resource(&r).await {
+                Ok(()) => {}
+                Err(proofkey_core::StoreError::Conflict(_)) => {
+                    return Err(Outcome::BadInput(format!(
+                        "resource {:?} already exists",
+                        r.uri
+                    )))
+                }
+                Err(e) => return Err(e.into()),
+            }
+            Outcome::Ok {
+                json: resource_json(&r),
+                text: format!(
+                    "created resource {}\nname:   {}\nscopes: {}",
+                    r.uri,
+                    r.name,
+                    r.scopes.join(" ")
+                ),
+            }
+        }
+        ResourceCommand::List { db, .. } => {
+            let all = open(&db).await?.list_resources().await?;
+            Outcome::Ok {
+                json: json!({"resources": all.iter().map(resource_json).collect::<Vec<_>>()}),
+                text: if all.is_empty() {
+                    "no resources".into()
+                } else {
+                    all.iter()
+                        .map(|r| format!("{}\t{}\t{}", r.uri, r.name, r.scopes.join(" ")))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                },
+            }
+        }
+        ResourceCommand::Delete { uri, db, .. } => {
+            if !open(&db).await?.delete_resource(&uri).await? {
+                return Err(Outcome::NotFound(format!("no resource {uri:?}")));
+            }
+            Outcome::Ok {
+                json: json!({"deleted": uri}),
+                text: format!("deleted resource {uri}"),
+            }
+        }
+    })
 }
 
 fn validate_client(a: &CreateClient) -> Result<Client, String> {
@@ -513,6 +663,9 @@ fn validate_client(a: &CreateClient) -> Result<Client, String> {
             Some(text)
         }
     };
+    for uri in &a.resources {
+        proofkey_core::resource::check_uri(uri).map_err(|e| format!("--resource {e}"))?;
+    }
     if let Some(uri) = &a.jwks_uri {
         let ok = url::Url::parse(uri).is_ok_and(|u| {
             u.scheme() == "https"
@@ -544,6 +697,9 @@ fn validate_client(a: &CreateClient) -> Result<Client, String> {
         post_logout_redirect_uris: a.post_logout_redirect_uris.clone(),
         rotate_refresh_tokens: !a.no_refresh_rotation,
         always_issue_refresh_token: a.always_issue_refresh_token,
+        resources: a.resources.clone(),
+        registration: proofkey_core::model::Registration::Admin,
+        registration_token_hash: None,
     })
 }
 
@@ -585,6 +741,7 @@ pub fn run_client(cmd: ClientCommand) -> ExitCode {
         ClientCommand::List { json, .. }
         | ClientCommand::Show { json, .. }
         | ClientCommand::Delete { json, .. }
+        | ClientCommand::InitialToken { json, .. }
         | ClientCommand::RotateSecret { json, .. } => *json,
     };
     finish(block_on(client(cmd)), as_json)
@@ -596,6 +753,13 @@ async fn client(cmd: ClientCommand) -> Result<Outcome, Outcome> {
         ClientCommand::Create(a) => {
             let mut c = validate_client(&a).map_err(Outcome::BadInput)?;
             let store = open(&a.db).await?;
+            for uri in &c.resources {
+                if store.get_resource(uri).await?.is_none() {
+                    return Err(Outcome::BadInput(format!(
+                        "--resource {uri:?} is not registered; add it with proofkey resource create"
+                    )));
+                }
+            }
             let mut secret = None;
             if c.kind == ClientKind::Confidential && c.auth_method() == "client_secret_basic" {
                 let s = new_secret()?;
@@ -666,6 +830,37 @@ async fn client(cmd: ClientCommand) -> Result<Outcome, Outcome> {
             Outcome::Ok {
                 json: json!({"deleted": id}),
                 text: format!("deleted client {id}"),
+            }
+        }
+        ClientCommand::InitialToken {
+            lifetime, uses, db, ..
+        } => {
+            let lifetime = proofkey_core::config::parse_duration(&lifetime)
+                .map_err(|e| Outcome::BadInput(format!("--lifetime {e}")))?;
+            if lifetime.as_secs() == 0 || lifetime.as_secs() > 30 * 86_400 {
+                return Err(Outcome::BadInput("--lifetime: 1s to 30d".into()));
+            }
+            if uses == 0 || uses > 100_000 {
+                return Err(Outcome::BadInput("--uses: 1 to 100000".into()));
+            }
+            let token = secret::random_token(32)
+                .map_err(|e| Outcome::Failed(format!("random number generator: {e}")))?;
+            let now = SystemClock.now();
+            let expires_at = now + lifetime.as_secs() as i64;
+            open(&db)
+                .await?
+                .create_initial_access_token(
+                    &secret::hash_token(&token),
+                    uses.into(),
+                    expires_at,
+                    now,
+                )
+                .await?;
+            Outcome::Ok {
+                json: json!({"initial_access_token": token, "uses": uses, "expires_at": expires_at}),
+                text: format!(
+                    "initial_access_token: {token}\n(shown once; good for {uses} registration(s) until {expires_at}; send it as Authorization: Bearer to the registration endpoint)"
+                ),
             }
         }
         ClientCommand::RotateSecret {

@@ -32,6 +32,9 @@ enum Command {
     /// Manage OAuth clients.
     #[command(subcommand)]
     Client(admin::ClientCommand),
+    /// Manage protected resources (RFC 8707 resource indicators).
+    #[command(subcommand)]
+    Resource(admin::ResourceCommand),
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(admin::KeysCommand),
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
         Command::Client(cmd) => admin::run_client(cmd),
         Command::Migrate(db) => admin::run_migrate(db),
         Command::Keys(cmd) => admin::run_keys(cmd),
+        Command::Resource(cmd) => admin::run_resource(cmd),
         Command::User(cmd) => admin::run_user(cmd),
         Command::Login(args) => login_cmd::login(*args),
         Command::Token(args) => login_cmd::token(args),

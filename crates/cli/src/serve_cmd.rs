@@ -158,7 +158,30 @@ pub struct ServeArgs {
     /// unverified).
     #[arg(long, env = "PROOFKEY_ALLOW_INSECURE_DATABASE_TLS")]
     allow_insecure_database_tls: bool,
-    /// Create the demo user and client and print a ready-to-run flow.
+    /// Dynamic client registration (RFC 7591): off, initial-access-token
+    /// or open [default: off; with --dev, open].
+    #[arg(long, env = "PROOFKEY_REGISTRATION", value_name = "POLICY")]
+    registration: Option<String>,
+    /// What a token is for when no resource (RFC 8707) is asked for:
+    /// issuer, required, or a registered resource's URI [default: issuer].
+    #[arg(long, env = "PROOFKEY_DEFAULT_RESOURCE", value_name = "VALUE")]
+    default_resource: Option<String>,
+    /// Accept client ids that are the https URLs of client metadata
+    /// documents [default: off; with --dev, on].
+    #[arg(long, env = "PROOFKEY_CLIENT_ID_METADATA_DOCUMENTS")]
+    client_id_metadata_documents: bool,
+    /// Root certificates (PEM) trusted for this server's own https
+    /// requests (client jwks_uri, client metadata documents) besides the
+    /// public roots.
+    #[arg(long, env = "PROOFKEY_OUTBOUND_CA_FILE", value_name = "FILE")]
+    outbound_ca_file: Option<PathBuf>,
+    /// Fetch client metadata documents from loopback, private and
+    /// link-local addresses too (insecure: for test setups).
+    #[arg(long, env = "PROOFKEY_ALLOW_INSECURE_CLIENT_ID_METADATA_ADDRESSES")]
+    allow_insecure_client_id_metadata_addresses: bool,
+    /// Create the demo user and client and print a ready-to-run flow;
+    /// open client registration and client metadata documents (unless
+    /// configured otherwise).
     #[arg(long)]
     dev: bool,
     /// Log format.
@@ -251,8 +274,26 @@ fn config(args: &ServeArgs) -> Result<Config, String> {
         allow_insecure_http_issuer: None,
         allow_insecure_database_tls: args.allow_insecure_database_tls.then_some(true),
         key_encryption_key_file: args.key_encryption_key_file.clone(),
+        default_resource: args.default_resource.clone(),
+        registration: args.registration.clone(),
+        registration_max_per_address: None,
+        client_id_metadata_documents: args.client_id_metadata_documents.then_some(true),
+        client_id_metadata_allowed_hosts: None,
+        client_id_metadata_denied_hosts: None,
+        client_id_metadata_cache_max: None,
+        allow_insecure_client_id_metadata_addresses: args
+            .allow_insecure_client_id_metadata_addresses
+            .then_some(true),
+        outbound_ca_file: args.outbound_ca_file.clone(),
     };
-    Config::from_settings(flags.over(file)).map_err(|e| format!("invalid configuration: {e}"))
+    // --dev: what an MCP client needs to connect without an operator.
+    let dev = Settings {
+        registration: args.dev.then(|| "open".to_owned()),
+        client_id_metadata_documents: args.dev.then_some(true),
+        ..Settings::default()
+    };
+    Config::from_settings(flags.over(file).over(dev))
+        .map_err(|e| format!("invalid configuration: {e}"))
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
@@ -315,13 +356,17 @@ async fn serve(mut config: Config, dev: bool) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     let issuer = config.issuer.clone();
-    let fetcher =
-        proofkey_server::HttpJwksFetcher::new().map_err(|e| format!("HTTP client: {e}"))?;
+    let roots = proofkey_server::outbound_roots(config.outbound_ca_file.as_deref())?;
+    let fetcher = proofkey_server::HttpJwksFetcher::with_roots(&roots)
+        .map_err(|e| format!("HTTP client: {e}"))?;
+    let metadata = proofkey_server::HttpMetadataFetcher::new(&roots)
+        .map_err(|e| format!("HTTP client: {e}"))?;
     let provider = Arc::new(
         Provider::new(config.clone(), store, Arc::new(SystemClock))
             .await
             .map_err(|e| format!("start-up failed: {e}"))?
-            .with_jwks_fetcher(Arc::new(fetcher)),
+            .with_jwks_fetcher(Arc::new(fetcher))
+            .with_metadata_fetcher(Arc::new(metadata)),
     );
     let sweeper = tokio::spawn(proofkey_server::sweeper(
         Arc::clone(&provider),

@@ -805,3 +805,131 @@ fn admin_commands_read_the_config_file() {
         "no default database made"
     );
 }
+
+#[test]
+fn resources_and_clients_limited_to_them() {
+    let d = db();
+    let r = json(&run(
+        &d,
+        &[
+            "resource",
+            "create",
+            "--uri",
+            "https://mcp.example.com/mcp",
+            "--name",
+            "MCP",
+            "--scope",
+            "mcp:tools",
+            "--scope",
+            "mcp:read",
+            "--json",
+        ],
+        None,
+    ));
+    assert_eq!(r["uri"], "https://mcp.example.com/mcp");
+    assert_eq!(r["scopes"], serde_json::json!(["mcp:tools", "mcp:read"]));
+    // A duplicate, a fragment, a relative URI, a bad scope: exit 2.
+    for bad in [
+        vec!["--uri", "https://mcp.example.com/mcp"],
+        vec!["--uri", "https://mcp.example.com/mcp#x"],
+        vec!["--uri", "/mcp"],
+        vec!["--uri", "https://b.example/", "--scope", "a\"b"],
+    ] {
+        let mut args = vec!["resource", "create"];
+        args.extend(bad.iter().copied());
+        let out = run(&d, &args, None);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", stderr(&out));
+    }
+    let list = json(&run(&d, &["resource", "list", "--json"], None));
+    assert_eq!(list["resources"].as_array().unwrap().len(), 1);
+
+    // A client limited to it; an unregistered resource is refused.
+    let c = json(&run(
+        &d,
+        &[
+            "client",
+            "create",
+            "--id",
+            "mcp-app",
+            "--public",
+            "--redirect-uri",
+            "http://localhost/callback",
+            "--resource",
+            "https://mcp.example.com/mcp",
+            "--json",
+        ],
+        None,
+    ));
+    assert_eq!(
+        c["resources"],
+        serde_json::json!(["https://mcp.example.com/mcp"])
+    );
+    assert_eq!(c["registered_by"], "admin");
+    let out = run(
+        &d,
+        &[
+            "client",
+            "create",
+            "--id",
+            "x",
+            "--public",
+            "--redirect-uri",
+            "http://localhost/callback",
+            "--resource",
+            "https://nope.example/",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not registered"), "{}", stderr(&out));
+
+    let out = run(
+        &d,
+        &["resource", "delete", "https://mcp.example.com/mcp"],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(
+        &d,
+        &["resource", "delete", "https://mcp.example.com/mcp"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn initial_access_tokens_are_printed_once_and_stored_hashed() {
+    let d = db();
+    let t = json(&run(
+        &d,
+        &[
+            "client",
+            "initial-token",
+            "--lifetime",
+            "2h",
+            "--uses",
+            "3",
+            "--json",
+        ],
+        None,
+    ));
+    let token = t["initial_access_token"].as_str().unwrap();
+    assert!(token.len() >= 43, "{token}");
+    assert_eq!(t["uses"], 3);
+    let path = d.url.strip_prefix("sqlite://").unwrap();
+    let c = rusqlite::Connection::open(path).unwrap();
+    let (hash, uses): (String, i64) = c
+        .query_row(
+            "SELECT token_hash, remaining_uses FROM initial_access_tokens",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(uses, 3);
+    assert_ne!(hash, token, "only a hash is stored");
+    for bad in [["--uses", "0"], ["--lifetime", "0s"], ["--lifetime", "31d"]] {
+        let mut args = vec!["client", "initial-token"];
+        args.extend(bad);
+        assert_eq!(run(&d, &args, None).status.code(), Some(2), "{bad:?}");
+    }
+}

@@ -24,16 +24,44 @@ pub enum Next {
 /// Validates an authorization request (see [`authorize::validate`]).
 pub async fn validate(p: &Provider, params: &Params) -> Result<ValidRequest, AuthorizeError> {
     let client = match params.get("client_id") {
-        Ok(Some(id)) => p.clients().get(id).await.map_err(|e| match e {
+        Ok(Some(id)) => match p.clients().find(id).await.map_err(|e| match e {
             StoreError::Unavailable(_) => {
                 tracing::error!(error = %e, "database unavailable");
                 AuthorizeError::Unavailable
             }
             other => AuthorizeError::Page(OAuthError::from(other).description),
-        })?,
+        })? {
+            Ok(c) => Some(c),
+            // Why a metadata document client cannot be used: said on the
+            // page (RFC 6749 §4.1.2.1: never redirected).
+            Err(why) if crate::cimd::is_metadata_client_id(id) => {
+                return Err(AuthorizeError::Page(why))
+            }
+            Err(_) => None,
+        },
         _ => None,
     };
-    authorize::validate(params, client, &p.config().pkce)
+    let mut req = authorize::validate(params, client, &p.config().pkce)?;
+    // RFC 8707 §2: after the redirect URI is established, so that
+    // `invalid_target` goes back to the client.
+    let checked = match crate::resource::values(params) {
+        Ok(values) => crate::resource::for_new_grant(p, &req.client, &values, &req.scopes).await,
+        Err(e) => Err(e),
+    };
+    match checked {
+        Ok(resources) => req.resources = resources,
+        Err(e) if e.code == ErrorCode::TemporarilyUnavailable => {
+            return Err(AuthorizeError::Unavailable)
+        }
+        Err(error) => {
+            return Err(AuthorizeError::Redirect {
+                redirect_uri: req.redirect_uri.clone(),
+                error,
+                state: req.state.clone(),
+            })
+        }
+    }
+    Ok(req)
 }
 
 fn redirect_error(p: &Provider, req: &ValidRequest, code: ErrorCode, description: &str) -> String {
@@ -68,15 +96,23 @@ pub async fn next(
     // A live session implies its user: deleting a user deletes its
     // sessions (ON DELETE CASCADE), so the user is read only for the
     // consent page, not on every silent authorization.
-    if !req.client.skip_consent {
+    // A client that registered itself, or is known only by its metadata
+    // document, is asked about every time: nobody vouched for it.
+    let vetted = req.client.registration == crate::model::Registration::Admin;
+    if !(req.client.skip_consent && vetted) {
         let granted = p
             .store()
             .get_consent(&session.user_id, &req.client.id)
             .await?;
         // The client itself must have been approved once, whatever the
-        // scopes: a request with none is not a silent first authorization.
-        let covered = granted.iter().any(|s| s == CLIENT_APPROVED)
-            && req.scopes.iter().all(|s| granted.contains(s));
+        // scopes: a request with none is not a silent first authorization;
+        // and each resource (RFC 8707) is approved like a scope.
+        let covered = vetted
+            && granted.iter().any(|s| s == CLIENT_APPROVED)
+            && req.scopes.iter().all(|s| granted.contains(s))
+            && crate::scope::parse(&req.resources)
+                .iter()
+                .all(|r| granted.contains(&resource_consent(r)));
         if req.prompt.consent || !covered {
             if req.prompt.none {
                 return Ok(Next::Redirect(redirect_error(
@@ -93,6 +129,12 @@ pub async fn next(
         }
     }
     Ok(Next::Redirect(issue_code(p, req, session).await?))
+}
+
+/// A resource as stored with the consented scopes: a backslash, which no
+/// scope token contains (RFC 6749 §3.3), then its URI.
+fn resource_consent(uri: &str) -> String {
+    format!("\\{uri}")
 }
 
 /// Stored with the consented scopes: the user approved the client itself.
@@ -116,6 +158,11 @@ pub async fn consent(
         ));
     }
     let mut approved = req.scopes.clone();
+    approved.extend(
+        crate::scope::parse(&req.resources)
+            .iter()
+            .map(|r| resource_consent(r)),
+    );
     approved.push(CLIENT_APPROVED.to_owned());
     p.store()
         .grant_consent(&session.user_id, &req.client.id, &approved)
@@ -144,6 +191,7 @@ pub async fn issue_code(
         client_id: req.client.id.clone(),
         user_id: Some(session.user_id.clone()),
         scope: scope.clone(),
+        resources: req.resources.clone(),
         auth_time: Some(session.auth_time),
         expires_at: (expires_at + config.code_retention.as_secs() as i64)
             .max(p.issuer().grant_expiry(&req.client, &scope, expires_at)),
@@ -157,6 +205,7 @@ pub async fn issue_code(
         code_challenge: req.challenge.as_str(),
         code_challenge_method: req.challenge.method().as_str().to_owned(),
         scope,
+        resources: req.resources.clone(),
         nonce: req.nonce.clone(),
         user_id: session.user_id.clone(),
         auth_time: session.auth_time,

@@ -59,6 +59,9 @@ pub struct ValidRequest {
     /// OIDC `max_age`: seconds since the last authentication beyond which the
     /// user must log in again.
     pub max_age: Option<i64>,
+    /// The resources asked for (RFC 8707), checked by
+    /// [`crate::authorization::validate`]; space-separated.
+    pub resources: String,
     /// The original parameters (to carry through the login and consent forms).
     pub params: Vec<(String, String)>,
 }
@@ -157,11 +160,29 @@ impl Params {
         Ok(first.filter(|v| !v.is_empty()))
     }
 
+    /// Every value of `name`, a parameter that may be repeated (RFC 8707
+    /// §2 `resource`); empty values are refused.
+    pub fn get_all(&self, name: &str) -> Result<Vec<&str>, String> {
+        if self.overflow {
+            return Err(format!("the request has more than {MAX_PARAMS} parameters"));
+        }
+        let all: Vec<&str> = self
+            .pairs
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect();
+        if all.iter().any(|v| v.is_empty()) {
+            return Err(format!("parameter {name} is empty"));
+        }
+        Ok(all)
+    }
+
     /// The known parameters, for re-sending through a form.
     pub fn known(&self) -> Vec<(String, String)> {
         self.pairs
             .iter()
-            .filter(|(k, _)| PARAMS.contains(&k.as_str()))
+            .filter(|(k, _)| PARAMS.contains(&k.as_str()) || k == "resource")
             .cloned()
             .collect()
     }
@@ -290,6 +311,7 @@ pub fn validate(
         nonce: get("nonce").map(str::to_owned),
         prompt,
         max_age,
+        resources: String::new(),
         params: params.known(),
     })
 }

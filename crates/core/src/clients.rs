@@ -40,10 +40,20 @@ pub struct ClientRegistry {
     /// jwks_uri -> (fetched at; the document, or None if the fetch failed).
     pub(crate) jwks_cache: Mutex<HashMap<String, (i64, Option<Value>)>>,
     pub(crate) jwks_fetcher: Option<Arc<dyn JwksFetcher>>,
+    pub(crate) metadata_fetcher: Option<Arc<dyn crate::cimd::MetadataFetcher>>,
+    metadata_policy: crate::cimd::Policy,
+    /// metadata client id -> (reuse until; why it was refused, if it was).
+    metadata_seen: Mutex<HashMap<String, (i64, Option<String>)>>,
+    /// One fetch of a document at a time.
+    metadata_fetch: tokio::sync::Mutex<()>,
 }
 
 impl ClientRegistry {
-    pub(crate) fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+    pub(crate) fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        metadata_policy: crate::cimd::Policy,
+    ) -> Self {
         Self {
             store,
             clock,
@@ -51,6 +61,10 @@ impl ClientRegistry {
             cors_origins: Mutex::new(None),
             jwks_cache: Mutex::new(HashMap::new()),
             jwks_fetcher: None,
+            metadata_fetcher: None,
+            metadata_policy,
+            metadata_seen: Mutex::new(HashMap::new()),
+            metadata_fetch: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -58,8 +72,143 @@ impl ClientRegistry {
         self.clock.now() - at < CLIENT_CACHE_TTL.as_secs() as i64
     }
 
-    /// A client by id, cached for [`CLIENT_CACHE_TTL`].
+    /// A client by id, cached for [`CLIENT_CACHE_TTL`]; a client whose id
+    /// is the URL of its metadata document as [`ClientRegistry::find`]
+    /// says (`None` if it cannot be had).
     pub async fn get(&self, id: &str) -> Result<Option<Client>, StoreError> {
+        Ok(self.find(id).await?.ok())
+    }
+
+    /// A client by id, or why there is none. An id that is an https URL
+    /// names a client metadata document (see [`crate::cimd`]): unless an
+    /// operator registered that id, the document is fetched (again once
+    /// its caching time has passed, at most `client_id_metadata_cache_max`
+    /// after the last fetch), checked, and kept as the client's
+    /// registration. A refusal is remembered for
+    /// [`crate::cimd::FAILURE_CACHE`], so that a `client_id` cannot make
+    /// this server fetch a URL again and again.
+    pub async fn find(&self, id: &str) -> Result<Result<Client, String>, StoreError> {
+        if crate::cimd::is_metadata_client_id(id) {
+            return self.metadata_client(id).await;
+        }
+        Ok(self
+            .cached(id)
+            .await?
+            .ok_or_else(|| "the client_id is not registered here".to_owned()))
+    }
+
+    async fn metadata_client(&self, id: &str) -> Result<Result<Client, String>, StoreError> {
+        use crate::cimd;
+        let now = self.clock.now();
+        let seen = |this: &Self| {
+            this.metadata_seen
+                .lock()
+                .ok()
+                .and_then(|m| m.get(id).filter(|(until, _)| *until > now).cloned())
+        };
+        let stored = self.cached(id).await?;
+        if let Some(c) = &stored {
+            if c.registration != crate::model::Registration::Metadata {
+                // Registered by an operator under this id: never fetched.
+                return Ok(Ok(c.clone()));
+            }
+        }
+        if !self.metadata_policy.enabled {
+            return Ok(Err(
+                "client metadata documents are not accepted here; the client_id is not registered"
+                    .into(),
+            ));
+        }
+        if let Err(e) = cimd::check_url(&self.metadata_policy, id) {
+            return Ok(Err(e));
+        }
+        match (seen(self), &stored) {
+            (Some((_, Some(refused))), _) => return Ok(Err(refused)),
+            (Some((_, None)), Some(c)) => return Ok(Ok(c.clone())),
+            _ => {}
+        }
+        let Some(fetcher) = &self.metadata_fetcher else {
+            return Ok(Err("client metadata documents cannot be fetched".into()));
+        };
+        let _one = self.metadata_fetch.lock().await;
+        // Fetched meanwhile by the request this one waited for?
+        match seen(self) {
+            Some((_, Some(refused))) => return Ok(Err(refused)),
+            Some((_, None)) => {
+                if let Some(c) = self.store.get_client(id).await? {
+                    return Ok(Ok(c));
+                }
+            }
+            None => {}
+        }
+        let outcome = match fetcher
+            .fetch(id, self.metadata_policy.allow_insecure_addresses)
+            .await
+        {
+            Err(e) => Err(format!(
+                "the client metadata document could not be fetched: {e}"
+            )),
+            Ok(fetched) => {
+                let scopes = self.available_scopes().await?;
+                match cimd::client_from_document(id, &fetched.body, &scopes, now) {
+                    Err(e) => Err(format!("the client metadata document is refused: {e}")),
+                    Ok(client) => {
+                        let stored = if self.store.update_client(&client).await? {
+                            true
+                        } else {
+                            match self.store.create_client(&client).await {
+                                Ok(()) => true,
+                                Err(StoreError::Conflict(_)) => false,
+                                Err(e) => return Err(e),
+                            }
+                        };
+                        if stored {
+                            Ok((cimd::reuse_for(&self.metadata_policy, &fetched), client))
+                        } else {
+                            Err("the client_id is registered otherwise here".into())
+                        }
+                    }
+                }
+            }
+        };
+        if let Ok(mut m) = self.metadata_seen.lock() {
+            if m.len() >= cimd::MAX_CACHED {
+                m.retain(|_, (until, _)| *until > now);
+            }
+            if m.len() < cimd::MAX_CACHED {
+                let entry = match &outcome {
+                    Ok((reuse, _)) => (now + reuse, None),
+                    Err(e) => (now + cimd::FAILURE_CACHE.as_secs() as i64, Some(e.clone())),
+                };
+                m.insert(id.to_owned(), entry);
+            }
+        }
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.remove(id);
+        }
+        if let Err(e) = &outcome {
+            tracing::warn!(client_id = id, reason = %e, "client metadata document refused");
+        }
+        Ok(outcome.map(|(_, c)| c))
+    }
+
+    pub(crate) async fn available_scopes(&self) -> Result<Vec<String>, StoreError> {
+        let mut all: Vec<String> = crate::scope::OIDC_SCOPES
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        for r in self.store.list_resources().await? {
+            for s in r.scopes {
+                if !all.contains(&s) {
+                    all.push(s);
+                }
+            }
+        }
+        Ok(all)
+    }
+
+    /// A client by id from the cache or the store.
+    async fn cached(&self, id: &str) -> Result<Option<Client>, StoreError> {
         if let Ok(cache) = self.cache.lock() {
             if let Some((at, c)) = cache.get(id) {
                 if self.fresh(*at) {

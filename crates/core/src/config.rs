@@ -102,6 +102,42 @@ pub struct Settings {
     /// `shutdown_timeout = "10s"`: on `SIGTERM`, how long requests in
     /// flight may take before the remaining connections are closed.
     pub shutdown_timeout: Option<String>,
+    /// `default_resource = "issuer"`: what an access token is for when the
+    /// request names no `resource` (RFC 8707): `"issuer"` (this server:
+    /// `aud` is the issuer), `"required"` (refused with `invalid_target`),
+    /// or a registered resource's URI.
+    pub default_resource: Option<String>,
+    /// `registration = "off"`: dynamic client registration (RFC 7591):
+    /// `"off"`, `"initial-access-token"` (a token minted by `proofkey
+    /// client initial-token` is required) or `"open"` (anyone may register
+    /// a public client; rate-limited). `--dev` makes it `"open"`.
+    pub registration: Option<String>,
+    /// `registration_max_per_address = 20`: open registrations (and client
+    /// metadata documents fetched) per address (IPv6: per /64) and hour.
+    pub registration_max_per_address: Option<u32>,
+    /// `client_id_metadata_documents = false`: accept a `client_id` that is
+    /// the https URL of the client's metadata document, fetched from there
+    /// (draft-ietf-oauth-client-id-metadata-document). `--dev` turns it on.
+    pub client_id_metadata_documents: Option<bool>,
+    /// `client_id_metadata_allowed_hosts = []`: if set, only these hosts'
+    /// documents are fetched (`example.com`, or `*.example.com` for its
+    /// subdomains).
+    pub client_id_metadata_allowed_hosts: Option<Vec<String>>,
+    /// `client_id_metadata_denied_hosts = []`: these hosts' documents are
+    /// never fetched (same patterns).
+    pub client_id_metadata_denied_hosts: Option<Vec<String>>,
+    /// `client_id_metadata_cache_max = "1h"`: the longest a fetched document
+    /// is reused, whatever its HTTP caching headers say.
+    pub client_id_metadata_cache_max: Option<String>,
+    /// `allow_insecure_client_id_metadata_addresses = false`: fetch client
+    /// metadata documents from loopback, private and link-local addresses
+    /// too (a test setup; otherwise such documents are refused, so that a
+    /// `client_id` cannot make the server reach into its own network).
+    pub allow_insecure_client_id_metadata_addresses: Option<bool>,
+    /// `outbound_ca_file = "/etc/proofkey/ca.pem"`: root certificates
+    /// (PEM) trusted for this server's own https requests (client
+    /// `jwks_uri`s, client metadata documents) besides the public roots.
+    pub outbound_ca_file: Option<std::path::PathBuf>,
     /// `allow_insecure_plain = false`: accept PKCE `plain` (RFC 7636 §4.2).
     pub allow_insecure_plain: Option<bool>,
     /// `allow_insecure_http_issuer = false`: allow an `http://` issuer that
@@ -163,6 +199,27 @@ impl Settings {
             request_timeout: self.request_timeout.or(lower.request_timeout),
             max_connections: self.max_connections.or(lower.max_connections),
             shutdown_timeout: self.shutdown_timeout.or(lower.shutdown_timeout),
+            default_resource: self.default_resource.or(lower.default_resource),
+            registration: self.registration.or(lower.registration),
+            registration_max_per_address: self
+                .registration_max_per_address
+                .or(lower.registration_max_per_address),
+            client_id_metadata_documents: self
+                .client_id_metadata_documents
+                .or(lower.client_id_metadata_documents),
+            client_id_metadata_allowed_hosts: self
+                .client_id_metadata_allowed_hosts
+                .or(lower.client_id_metadata_allowed_hosts),
+            client_id_metadata_denied_hosts: self
+                .client_id_metadata_denied_hosts
+                .or(lower.client_id_metadata_denied_hosts),
+            client_id_metadata_cache_max: self
+                .client_id_metadata_cache_max
+                .or(lower.client_id_metadata_cache_max),
+            allow_insecure_client_id_metadata_addresses: self
+                .allow_insecure_client_id_metadata_addresses
+                .or(lower.allow_insecure_client_id_metadata_addresses),
+            outbound_ca_file: self.outbound_ca_file.or(lower.outbound_ca_file),
             allow_insecure_plain: self.allow_insecure_plain.or(lower.allow_insecure_plain),
             allow_insecure_http_issuer: self
                 .allow_insecure_http_issuer
@@ -264,8 +321,45 @@ pub struct Config {
     pub max_connections: u32,
     /// How long a shutdown waits for requests in flight.
     pub shutdown_timeout: Duration,
+    /// What a token is for without `resource` (RFC 8707).
+    pub default_resource: crate::resource::DefaultResource,
+    /// Dynamic client registration policy (RFC 7591).
+    pub registration: RegistrationPolicy,
+    /// Open registrations and metadata fetches per address and hour.
+    pub registration_max_per_address: u32,
+    /// Client ID Metadata Documents.
+    pub client_id_metadata: crate::cimd::Policy,
+    /// Extra roots for outbound https.
+    pub outbound_ca_file: Option<std::path::PathBuf>,
     /// PKCE policy (S256 only unless `allow_insecure_plain`).
     pub pkce: ChallengePolicy,
+}
+
+/// Who may register a client at the registration endpoint (RFC 7591 §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RegistrationPolicy {
+    /// Nobody: no registration endpoint.
+    #[default]
+    Off,
+    /// A client presenting an initial access token (RFC 7591 §3).
+    InitialAccessToken,
+    /// Anyone, for public clients only, rate-limited per address.
+    Open,
+}
+
+impl RegistrationPolicy {
+    /// From the setting's value.
+    pub fn parse(s: &str) -> Result<Self, ConfigError> {
+        match s {
+            "off" => Ok(Self::Off),
+            "initial-access-token" => Ok(Self::InitialAccessToken),
+            "open" => Ok(Self::Open),
+            _ => Err(invalid(
+                "registration",
+                "must be \"off\", \"initial-access-token\" or \"open\"",
+            )),
+        }
+    }
 }
 
 /// A database URL, which may carry a password: zeroed when dropped; its
@@ -649,10 +743,63 @@ impl Config {
                 5,
                 60,
             )?,
+            default_resource: crate::resource::DefaultResource::parse(
+                s.default_resource.as_deref().unwrap_or("issuer"),
+            )
+            .map_err(|e| invalid("default_resource", e))?,
+            registration: RegistrationPolicy::parse(s.registration.as_deref().unwrap_or("off"))?,
+            registration_max_per_address: between(
+                "registration_max_per_address",
+                s.registration_max_per_address,
+                20,
+                1..=100_000,
+            )?,
+            client_id_metadata: crate::cimd::Policy {
+                enabled: s.client_id_metadata_documents.unwrap_or(false),
+                allowed_hosts: Self::host_patterns(
+                    "client_id_metadata_allowed_hosts",
+                    s.client_id_metadata_allowed_hosts.unwrap_or_default(),
+                )?,
+                denied_hosts: Self::host_patterns(
+                    "client_id_metadata_denied_hosts",
+                    s.client_id_metadata_denied_hosts.unwrap_or_default(),
+                )?,
+                cache_max: lifetime(
+                    "client_id_metadata_cache_max",
+                    s.client_id_metadata_cache_max.as_deref(),
+                    3600,
+                    86_400,
+                )?,
+                allow_insecure_addresses: s
+                    .allow_insecure_client_id_metadata_addresses
+                    .unwrap_or(false),
+            },
+            outbound_ca_file: s.outbound_ca_file,
             pkce: ChallengePolicy {
                 allow_insecure_plain: s.allow_insecure_plain.unwrap_or(false),
             },
         })
+    }
+
+    /// Host patterns: `example.com` or `*.example.com`, lowercase.
+    fn host_patterns(setting: &'static str, v: Vec<String>) -> Result<Vec<String>, ConfigError> {
+        v.into_iter()
+            .map(|h| {
+                let h = h.to_ascii_lowercase();
+                let bare = h.strip_prefix("*.").unwrap_or(&h);
+                if bare.is_empty()
+                    || !bare
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+                {
+                    return Err(invalid(
+                        setting,
+                        format!("{h:?} is not a host name or *.domain pattern"),
+                    ));
+                }
+                Ok(h)
+            })
+            .collect()
     }
 
     /// The configuration for tests and `--dev`: defaults with this issuer.

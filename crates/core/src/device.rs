@@ -114,6 +114,9 @@ pub async fn authorization(
             format!("scope {bad:?} is not available to this client"),
         ));
     }
+    let resources =
+        crate::resource::for_new_grant(p, client, &crate::resource::values(params)?, &requested)
+            .await?;
     let device_code = secret::random_token(32).map_err(OAuthError::server_error)?;
     let user_code = new_user_code().map_err(OAuthError::server_error)?;
     let normalized = normalize_user_code(&user_code).unwrap_or_default();
@@ -126,6 +129,7 @@ pub async fn authorization(
             user_code_hash: secret::hash_token(&normalized),
             client_id: client.id.clone(),
             scope: scope::join(&requested),
+            resources,
             issued_at: now,
             expires_at: now + ttl,
             interval,

@@ -27,6 +27,9 @@ pub mod paths {
     pub const DEVICE_AUTHORIZATION: &str = "/device_authorization";
     /// RFC 8628 verification page.
     pub const DEVICE: &str = "/device";
+    /// RFC 7591 registration endpoint (and, below it, RFC 7592's
+    /// registration client URIs).
+    pub const REGISTER: &str = "/register";
 }
 
 const AUTH_METHODS: &[&str] = &[
@@ -36,9 +39,18 @@ const AUTH_METHODS: &[&str] = &[
     "none",
 ];
 
-/// The metadata document for `issuer`.
-pub fn metadata(issuer: &str) -> Value {
-    json!({
+/// The metadata document of a server configured as `config`; its
+/// `scopes_supported` are OpenID Connect's and `resource_scopes`, those
+/// of the registered resources (RFC 8707).
+pub fn metadata(config: &crate::Config, resource_scopes: &[String]) -> Value {
+    let issuer = config.issuer.as_str();
+    let mut scopes: Vec<&str> = OIDC_SCOPES.to_vec();
+    for s in resource_scopes {
+        if !scopes.contains(&s.as_str()) {
+            scopes.push(s);
+        }
+    }
+    let mut doc = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}{}", paths::AUTHORIZE),
         "token_endpoint": format!("{issuer}{}", paths::TOKEN),
@@ -48,7 +60,7 @@ pub fn metadata(issuer: &str) -> Value {
         "introspection_endpoint": format!("{issuer}{}", paths::INTROSPECT),
         "end_session_endpoint": format!("{issuer}{}", paths::LOGOUT),
         "device_authorization_endpoint": format!("{issuer}{}", paths::DEVICE_AUTHORIZATION),
-        "scopes_supported": OIDC_SCOPES,
+        "scopes_supported": scopes,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": SUPPORTED_GRANT_TYPES,
@@ -66,5 +78,15 @@ pub fn metadata(issuer: &str) -> Value {
         "prompt_values_supported": ["none", "login", "consent"],
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
-    })
+        "resource_indicators_supported": true,
+    });
+    // RFC 7591 §3, RFC 8414 §2: only when registration is possible.
+    if config.registration != crate::config::RegistrationPolicy::Off {
+        doc["registration_endpoint"] = json!(format!("{issuer}{}", paths::REGISTER));
+    }
+    // draft-ietf-oauth-client-id-metadata-document §5.
+    if config.client_id_metadata.enabled {
+        doc["client_id_metadata_document_supported"] = json!(true);
+    }
+    doc
 }

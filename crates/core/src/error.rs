@@ -45,6 +45,12 @@ pub enum ErrorCode {
     SlowDown,
     /// RFC 8628 §3.5: the device code expired.
     ExpiredToken,
+    /// RFC 8707 §2: a `resource` is invalid, unknown or not allowed.
+    InvalidTarget,
+    /// RFC 7591 §3.2.2: a registration's `redirect_uris` are unacceptable.
+    InvalidRedirectUri,
+    /// RFC 7591 §3.2.2: another field of a registration is unacceptable.
+    InvalidClientMetadata,
 }
 
 impl ErrorCode {
@@ -68,6 +74,9 @@ impl ErrorCode {
             ErrorCode::AuthorizationPending => "authorization_pending",
             ErrorCode::SlowDown => "slow_down",
             ErrorCode::ExpiredToken => "expired_token",
+            ErrorCode::InvalidTarget => "invalid_target",
+            ErrorCode::InvalidRedirectUri => "invalid_redirect_uri",
+            ErrorCode::InvalidClientMetadata => "invalid_client_metadata",
         }
     }
 

@@ -15,7 +15,9 @@ use crate::error::OAuthError;
 use crate::keys::KeySet;
 use crate::model::{AccessTokenRecord, Client, NewTokens, RefreshTokenRecord};
 use crate::secret::{self, RefreshToken};
-use crate::tokens::{AccessTokenClaims, IdTokenClaims, ACCESS_TOKEN_ALG, ACCESS_TOKEN_TYP};
+use crate::tokens::{
+    AccessTokenClaims, Audience, IdTokenClaims, ACCESS_TOKEN_ALG, ACCESS_TOKEN_TYP,
+};
 use crate::Config;
 
 /// What to issue at the token endpoint.
@@ -27,6 +29,8 @@ pub struct Issue<'a> {
     pub subject: &'a str,
     /// Scope of the access token.
     pub scope: &'a str,
+    /// Its audience (RFC 8707 §2.2): resources; empty for the issuer.
+    pub audience: &'a [String],
     /// When the user authenticated.
     pub auth_time: Option<i64>,
     /// OIDC nonce for the ID token.
@@ -44,6 +48,8 @@ pub struct RefreshFamily<'a> {
     pub scope: &'a str,
     /// Absolute expiry of the family.
     pub expires_at: i64,
+    /// Resources of the grant, space-separated (kept on rotation).
+    pub resources: &'a str,
 }
 
 /// RFC 6749 §5.1 successful response. Its `Debug` shows no token.
@@ -154,7 +160,11 @@ impl TokenIssuer {
         let claims = AccessTokenClaims {
             iss: &self.issuer,
             exp: now + ttl as i64,
-            aud: &self.issuer,
+            aud: match issue.audience {
+                [] => Audience::One(&self.issuer),
+                [one] => Audience::One(one),
+                many => Audience::Many(many),
+            },
             sub: issue.subject,
             client_id: &client.id,
             iat: now,
@@ -210,6 +220,7 @@ impl TokenIssuer {
                     client_id: client.id.clone(),
                     user_id: issue.subject.to_owned(),
                     scope: family.scope.to_owned(),
+                    resources: family.resources.to_owned(),
                     auth_time: issue.auth_time.unwrap_or(now),
                     issued_at: now,
                     family_expires_at: family.expires_at,

@@ -15,6 +15,7 @@
 
 pub mod authorization;
 pub mod authorize;
+pub mod cimd;
 pub mod client_auth;
 pub mod clients;
 pub mod clock;
@@ -32,6 +33,8 @@ pub mod model;
 pub mod password;
 pub mod provider;
 pub mod redirect_uri;
+pub mod registration;
+pub mod resource;
 pub mod revocation;
 pub mod scope;
 pub mod secret;

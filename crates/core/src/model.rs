@@ -74,6 +74,64 @@ pub struct Client {
     pub rotate_refresh_tokens: bool,
     /// Issue refresh tokens even without the `offline_access` scope.
     pub always_issue_refresh_token: bool,
+    /// RFC 8707 resources it may ask tokens for; empty: any registered one.
+    pub resources: Vec<String>,
+    /// How it was registered.
+    pub registration: Registration,
+    /// Hash of its registration access token (RFC 7592 §1), for a client
+    /// that registered itself.
+    #[serde(skip)]
+    pub registration_token_hash: Option<String>,
+}
+
+/// How a client came to be registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Registration {
+    /// By an operator (`proofkey client create`).
+    #[default]
+    Admin,
+    /// By itself, at the registration endpoint (RFC 7591).
+    Dynamic,
+    /// Its `client_id` is the URL of its metadata document, fetched from
+    /// there (Client ID Metadata Documents).
+    Metadata,
+}
+
+impl Registration {
+    /// Its name in storage and output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Registration::Admin => "admin",
+            Registration::Dynamic => "dynamic",
+            Registration::Metadata => "metadata",
+        }
+    }
+
+    /// From its stored name (unknown names read as `Admin`).
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "dynamic" => Registration::Dynamic,
+            "metadata" => Registration::Metadata,
+            _ => Registration::Admin,
+        }
+    }
+}
+
+/// A protected resource (RFC 8707 §2, RFC 9728 §2): an API, such as an
+/// MCP server, that access tokens may be issued for. Its URI is the `aud`
+/// of those tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Resource {
+    /// The resource indicator: an absolute URI without a fragment.
+    pub uri: String,
+    /// A name shown on the consent page.
+    pub name: String,
+    /// The scopes it understands (advertised; clients that register
+    /// themselves may ask for them).
+    pub scopes: Vec<String>,
+    /// Creation time.
+    pub created_at: i64,
 }
 
 /// A rotated client secret's keyed hash, accepted until `expires_at`.
@@ -119,6 +177,8 @@ impl std::fmt::Debug for Client {
                 "always_issue_refresh_token",
                 &self.always_issue_refresh_token,
             )
+            .field("resources", &self.resources)
+            .field("registration", &self.registration)
             .finish()
     }
 }
@@ -198,6 +258,9 @@ pub struct Grant {
     pub user_id: Option<String>,
     /// The scope granted, space-separated.
     pub scope: String,
+    /// The resources granted (RFC 8707), space-separated; empty when none
+    /// was asked for.
+    pub resources: String,
     /// When the user authenticated (OIDC `auth_time`).
     pub auth_time: Option<i64>,
     /// Nothing issued under the grant lives past this: its code's record,
@@ -225,6 +288,8 @@ pub struct AuthorizationCode {
     pub code_challenge_method: String,
     /// Granted scope, space-separated.
     pub scope: String,
+    /// Its grant's resources (RFC 8707), space-separated.
+    pub resources: String,
     /// OIDC `nonce` to echo in the ID token.
     pub nonce: Option<String>,
     /// The resource owner.
@@ -356,6 +421,9 @@ pub struct RefreshTokenRecord {
     pub user_id: String,
     /// Scope of the grant (RFC 6749 §6: a rotated token keeps it).
     pub scope: String,
+    /// Resources of the grant (RFC 8707 §2.2: a refresh may narrow to
+    /// them), space-separated.
+    pub resources: String,
     /// When the user authenticated.
     pub auth_time: i64,
     /// Issue time of this token.
@@ -435,6 +503,8 @@ pub struct SweepCounts {
     pub grants: u64,
     /// Failure counters no longer counting or blocking.
     pub failure_counters: u64,
+    /// Initial access tokens expired or used up.
+    pub initial_access_tokens: u64,
 }
 
 /// The state of a device authorization (RFC 8628 §3.3-§3.5).
@@ -459,6 +529,8 @@ pub struct DeviceCode {
     pub client_id: String,
     /// Requested scope.
     pub scope: String,
+    /// Requested resources (RFC 8707), space-separated.
+    pub resources: String,
     /// Issue time.
     pub issued_at: i64,
     /// Expiry.

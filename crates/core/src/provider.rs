@@ -73,7 +73,11 @@ impl Provider {
                 config.password_hash_wait,
             ),
             issuer: TokenIssuer::new(&config),
-            clients: ClientRegistry::new(Arc::clone(&store), Arc::clone(&clock)),
+            clients: ClientRegistry::new(
+                Arc::clone(&store),
+                Arc::clone(&clock),
+                config.client_id_metadata.clone(),
+            ),
             config,
             store,
             clock,
@@ -85,6 +89,12 @@ impl Provider {
     /// Sets how clients' `jwks_uri`s are fetched.
     pub fn with_jwks_fetcher(mut self, fetcher: Arc<dyn JwksFetcher>) -> Self {
         self.clients.jwks_fetcher = Some(fetcher);
+        self
+    }
+
+    /// Sets how client metadata documents are fetched.
+    pub fn with_metadata_fetcher(mut self, fetcher: Arc<dyn crate::cimd::MetadataFetcher>) -> Self {
+        self.clients.metadata_fetcher = Some(fetcher);
         self
     }
 
@@ -145,8 +155,9 @@ impl Provider {
         self.store.sweep(now, codes_before).await
     }
 
-    /// The discovery document.
-    pub fn discovery(&self) -> Value {
-        crate::discovery::metadata(&self.config.issuer)
+    /// The discovery document, with the registered resources' scopes.
+    pub async fn discovery(&self) -> Result<Value, StoreError> {
+        let scopes = self.clients.available_scopes().await?;
+        Ok(crate::discovery::metadata(&self.config, &scopes))
     }
 }

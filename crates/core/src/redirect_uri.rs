@@ -1,10 +1,13 @@
 //! Redirect URI matching (RFC 6749 §3.1.2, OAuth 2.1 §2.3.1, RFC 8252 §7.3).
 //!
 //! Matching is exact string comparison, with one exception: for a registered
-//! loopback IP literal redirect (`http://127.0.0.1...` or `http://[::1]...`)
-//! any port is accepted at request time, as RFC 8252 §7.3 requires for native
-//! apps that bind an ephemeral port. `localhost` is not a loopback literal
-//! (RFC 8252 §8.3: it may resolve elsewhere) and matches exactly only.
+//! loopback redirect (`http://127.0.0.1...`, `http://[::1]...` or
+//! `http://localhost...`) any port is accepted at request time, as RFC 8252
+//! §7.3 requires for native apps that bind an ephemeral port. OAuth 2.1
+//! §8.4.2 extends the rule to `localhost`, which MCP clients register
+//! (RFC 8252 §8.3 prefers the IP literals, since `localhost` may resolve
+//! elsewhere; the port rule does not make that worse: the host part is
+//! still compared exactly).
 
 use url::Url;
 
@@ -22,14 +25,15 @@ pub fn matches(registered: &[String], requested: &str) -> bool {
         .any(|r| r == req)
 }
 
-/// For `http://127.0.0.1[:port]/...` or `http://[::1][:port]/...`, the
+/// For `http://127.0.0.1[:port]/...`, `http://[::1][:port]/...` or
+/// `http://localhost[:port]/...`, the
 /// same string with the port removed; `None` for anything else. Purely
 /// textual, so that the rest is compared exactly as sent (RFC 9700 §2.1):
 /// no URL parser normalises `127.0.0.1.`, `/x/../cb` or `\cb` into
 /// something that matches. Userinfo cannot appear (the literal must follow
 /// `http://` directly).
 fn loopback_without_port(uri: &str) -> Option<String> {
-    for host in ["http://127.0.0.1", "http://[::1]"] {
+    for host in ["http://127.0.0.1", "http://[::1]", "http://localhost"] {
         let Some(rest) = uri.strip_prefix(host) else {
             continue;
         };
@@ -51,6 +55,12 @@ fn loopback_without_port(uri: &str) -> Option<String> {
     None
 }
 
+/// Whether `uri` is a loopback redirect (`http://127.0.0.1`, `http://[::1]`
+/// or `http://localhost`, any port).
+pub fn is_loopback(uri: &str) -> bool {
+    loopback_without_port(uri).is_some()
+}
+
 /// The web origin (`scheme://host[:port]`, RFC 6454) of an http(s) URI;
 /// loopback IP literals lose their port, since any port is theirs.
 pub fn web_origin(uri: &str) -> Option<String> {
@@ -64,8 +74,8 @@ pub fn web_origin(uri: &str) -> Option<String> {
     Some(url.origin().ascii_serialization())
 }
 
-/// `http://127.0.0.1` or `http://[::1]` for a loopback literal origin on any
-/// port; `None` for other origins.
+/// `http://127.0.0.1`, `http://[::1]` or `http://localhost` for a loopback
+/// origin on any port; `None` for other origins.
 pub fn loopback_origin_without_port(origin: &str) -> Option<String> {
     let url = Url::parse(origin).ok()?;
     loopback_without_port(origin)?;
@@ -155,10 +165,24 @@ mod tests {
     }
 
     #[test]
-    fn localhost_is_not_a_loopback_literal() {
+    fn localhost_gets_any_port_and_nothing_else() {
+        // OAuth 2.1 §8.4.2: as the IP literals.
         let r = reg(&["http://localhost/callback"]);
         assert!(matches(&r, "http://localhost/callback"));
-        assert!(!matches(&r, "http://localhost:4000/callback"));
+        assert!(matches(&r, "http://localhost:4000/callback"));
+        for sneaky in [
+            "http://localhost.evil.example/callback",
+            "http://localhost:4000.evil.example/callback",
+            "http://localhost:4000/callback/../x",
+            "http://localhost:99999/callback",
+            "http://localhost:4000/callbackx",
+            "https://localhost:4000/callback",
+            "http://LOCALHOST:4000/callback",
+            "http://127.0.0.1:4000/callback",
+            "http://localhost@evil.example/callback",
+        ] {
+            assert!(!matches(&r, sneaky), "{sneaky}");
+        }
     }
 
     #[test]
@@ -180,7 +204,18 @@ mod tests {
             loopback_origin_without_port("http://127.0.0.1:3000").as_deref(),
             Some("http://127.0.0.1")
         );
-        assert_eq!(loopback_origin_without_port("http://localhost:3000"), None);
+        assert_eq!(
+            loopback_origin_without_port("http://localhost:3000").as_deref(),
+            Some("http://localhost")
+        );
+        assert_eq!(
+            web_origin("http://localhost:5173/cb").as_deref(),
+            Some("http://localhost")
+        );
+        assert_eq!(
+            loopback_origin_without_port("http://localhost.evil:3000"),
+            None
+        );
     }
 
     #[test]

@@ -171,6 +171,11 @@ pub async fn introspect(
                 "scope": r.scope,
                 "client_id": r.client_id,
                 "sub": r.user_id,
+                "aud": if r.resources.is_empty() {
+                    json!(p.config().issuer)
+                } else {
+                    json!(crate::scope::parse(&r.resources))
+                },
                 "iss": p.config().issuer,
                 "exp": r.idle_expires_at.min(r.family_expires_at),
                 "iat": r.issued_at,

@@ -15,6 +15,19 @@ pub async fn userinfo(p: &Provider, bearer: &str) -> Result<Value, OAuthError> {
         .keys()
         .access_token_claims(bearer)
         .ok_or_else(|| invalid("the access token is invalid"))?;
+    // RFC 8707 §2, RFC 9068 §4: a token for another resource is not
+    // accepted here (no token passthrough).
+    let issuer = p.config().issuer.as_str();
+    let for_us = match &claims["aud"] {
+        Value::String(a) => a == issuer,
+        Value::Array(all) => all.iter().any(|a| a.as_str() == Some(issuer)),
+        _ => false,
+    };
+    if !for_us {
+        return Err(invalid(
+            "the access token is not for this server (its aud is another resource)",
+        ));
+    }
     let now = p.now();
     if claims["exp"].as_i64().is_none_or(|exp| exp <= now) {
         return Err(invalid("the access token has expired"));

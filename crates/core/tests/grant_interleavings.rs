@@ -21,10 +21,11 @@ use proofkey_core::grant::{self, TokenRequest, TokenResponse};
 use proofkey_core::model::{
     AccessTokenRecord, AuthorizationCode, Client, ClientKind, CodeConsumption, DeviceCode,
     DeviceDecision, DevicePoll, Grant, Issued, NewTokens, RefreshTokenRecord, RefreshTokenState,
-    Rotation, Session, SessionInfo, StoredCode, StoredKey, SweepCounts, User,
+    Resource, Rotation, Session, SessionInfo, StoredCode, StoredKey, SweepCounts, User,
 };
 use proofkey_core::store::{
-    ClientStore, DeviceStore, GrantStore, KeyStore, Maintenance, StoreResult, UserStore,
+    ClientStore, DeviceStore, GrantStore, KeyStore, Maintenance, ResourceStore, StoreResult,
+    UserStore,
 };
 use proofkey_core::{
     authorization, revocation, userinfo, Config, ManualClock, OAuthError, Provider, Store,
@@ -94,6 +95,16 @@ parked!(ClientStore {
         async fn delete_client(&self, id: &str, now: i64) -> StoreResult<bool>;
         async fn set_client_secret(&self, id: &str, hash: &str, t: Option<i64>) -> StoreResult<bool>;
         async fn record_jti(&self, c: &str, jti: &str, exp: i64) -> StoreResult<bool>;
+        async fn update_client(&self, c: &Client) -> StoreResult<bool>;
+        async fn create_initial_access_token(&self, h: &str, uses: i64, exp: i64, now: i64) -> StoreResult<()>;
+        async fn use_initial_access_token(&self, h: &str, now: i64) -> StoreResult<bool>;
+});
+
+parked!(ResourceStore {
+        async fn create_resource(&self, r: &Resource) -> StoreResult<()>;
+        async fn get_resource(&self, uri: &str) -> StoreResult<Option<Resource>>;
+        async fn list_resources(&self) -> StoreResult<Vec<Resource>>;
+        async fn delete_resource(&self, uri: &str) -> StoreResult<bool>;
 });
 
 parked!(UserStore {

@@ -1,7 +1,11 @@
 //! CORS (Fetch standard) for browser apps: the token, revocation, userinfo,
-//! JWKS and discovery endpoints answer the origins of public clients'
-//! registered redirect URIs, and no other origin. No credentials (cookies)
-//! are ever allowed cross-origin.
+//! JWKS, discovery and registration endpoints answer the origins of public
+//! clients' registered redirect URIs (a loopback one on any port). The
+//! public documents (discovery, JWKS) and the registration endpoint also
+//! answer any loopback origin (`http://localhost:PORT`, `http://127.0.0.1:PORT`,
+//! `http://[::1]:PORT`): a browser-based tool (an MCP inspector, say) reads
+//! them before it has registered. No credentials (cookies) are ever
+//! allowed cross-origin.
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
@@ -17,7 +21,18 @@ pub async fn cors(State(s): State<AppState>, req: Request, next: Next) -> Respon
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let public = {
+        let path = req.uri().path();
+        path.starts_with("/.well-known/")
+            || path == proofkey_core::discovery::paths::JWKS
+            || path == proofkey_core::discovery::paths::REGISTER
+    };
     let allowed = match &origin {
+        Some(o)
+            if public && proofkey_core::redirect_uri::loopback_origin_without_port(o).is_some() =>
+        {
+            true
+        }
         Some(o) => match s.provider.clients().cors_allowed(o).await {
             Ok(a) => a,
             Err(e) => {
@@ -37,7 +52,7 @@ pub async fn cors(State(s): State<AppState>, req: Request, next: Next) -> Respon
             let h = r.headers_mut();
             h.insert(
                 header::ACCESS_CONTROL_ALLOW_METHODS,
-                HeaderValue::from_static("GET, POST"),
+                HeaderValue::from_static("GET, POST, PUT, DELETE"),
             );
             h.insert(
                 header::ACCESS_CONTROL_ALLOW_HEADERS,

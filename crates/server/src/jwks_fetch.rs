@@ -1,7 +1,5 @@
 //! Fetching clients' `jwks_uri` for `private_key_jwt`.
 
-use std::time::Duration;
-
 use proofkey_core::client_auth::JwksFetcher;
 
 /// The largest JWK Set accepted.
@@ -15,40 +13,45 @@ pub struct HttpJwksFetcher {
 }
 
 impl HttpJwksFetcher {
-    /// A new fetcher.
+    /// A new fetcher trusting the public roots.
     pub fn new() -> Result<Self, String> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| e.to_string())?;
-        Ok(Self { http })
+        Self::with_roots(&[])
+    }
+
+    /// A new fetcher trusting the public roots and `roots`
+    /// (`outbound_ca_file`).
+    pub fn with_roots(roots: &[reqwest::Certificate]) -> Result<Self, String> {
+        Ok(Self {
+            http: crate::metadata_fetch::outbound_client(roots, None)?,
+        })
     }
 }
 
 #[async_trait::async_trait]
 impl JwksFetcher for HttpJwksFetcher {
-    /// The document, read a chunk at a time and abandoned as soon as it
-    /// passes [`MAX_JWKS_BYTES`] (or declares a larger `Content-Length`):
-    /// an endless body costs 64 KiB, not the whole timeout.
+    /// The document, at most [`MAX_JWKS_BYTES`] (see [`read_capped`]).
     async fn fetch(&self, uri: &str) -> Result<String, String> {
-        let mut resp = self.http.get(uri).send().await.map_err(|e| e.to_string())?;
+        let resp = self.http.get(uri).send().await.map_err(|e| e.to_string())?;
         if !resp.status().is_success() {
             return Err(format!("HTTP {}", resp.status()));
         }
-        if resp
-            .content_length()
-            .is_some_and(|n| n > MAX_JWKS_BYTES as u64)
-        {
-            return Err("JWK Set too large".into());
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
-            if body.len() + chunk.len() > MAX_JWKS_BYTES {
-                return Err("JWK Set too large".into());
-            }
-            body.extend_from_slice(&chunk);
-        }
-        String::from_utf8(body).map_err(|e| e.to_string())
+        read_capped(resp, MAX_JWKS_BYTES).await
     }
+}
+
+/// A response's body as text, read a chunk at a time and abandoned as
+/// soon as it passes `max` bytes (or declares a larger `Content-Length`):
+/// an endless body costs `max` bytes, not the whole timeout.
+pub(crate) async fn read_capped(mut resp: reqwest::Response, max: usize) -> Result<String, String> {
+    if resp.content_length().is_some_and(|n| n > max as u64) {
+        return Err(format!("the document is larger than {max} bytes"));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
+        if body.len() + chunk.len() > max {
+            return Err(format!("the document is larger than {max} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    String::from_utf8(body).map_err(|e| e.to_string())
 }

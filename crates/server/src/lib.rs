@@ -9,6 +9,7 @@ mod cors;
 mod housekeeping;
 mod jwks_fetch;
 mod listener;
+mod metadata_fetch;
 mod pages;
 mod params;
 mod responses;
@@ -59,6 +60,7 @@ pub fn app(provider: Arc<Provider>) -> Router {
 
 pub use housekeeping::{key_reloader, sweeper, KEY_RELOAD_INTERVAL};
 pub use jwks_fetch::HttpJwksFetcher;
+pub use metadata_fetch::{outbound_roots, HttpMetadataFetcher};
 
 pub use listener::{connection_budget, Limits, DEFAULT_MAX_CONNECTIONS};
 

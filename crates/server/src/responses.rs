@@ -49,7 +49,13 @@ pub fn bearer_error(e: Option<&OAuthError>) -> Response {
             format!(
                 "Bearer realm=\"proofkey\", error=\"{}\", error_description=\"{}\"",
                 e.code.as_str(),
-                e.description.replace(['"', '\\'], "")
+                // A quoted-string of visible ASCII (RFC 9110 §5.6.4): a
+                // description with "§" would otherwise drop the header.
+                e.description
+                    .chars()
+                    .filter(|c| c.is_ascii_graphic() || *c == ' ')
+                    .filter(|c| !matches!(c, '"' | '\\'))
+                    .collect::<String>()
             ),
         ),
     };

@@ -96,7 +96,9 @@ mod no_redirect {
             "https://app.example/cb/",
             "https://app.example/cb?x=1",
             "http://127.0.0.1:4000/other",
-            "http://localhost:4000/cb",
+            // localhost gets any port (OAuth 2.1 §8.4.2), nothing more.
+            "http://localhost:4000/other",
+            "http://localhost.evil.example:4000/cb",
         ] {
             assert_error_page(
                 &s,

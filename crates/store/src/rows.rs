@@ -3,7 +3,7 @@
 
 use proofkey_core::model::{
     AccessTokenRecord, AuthorizationCode, Client, ClientKind, DeviceCode, DeviceStatus, Grant,
-    PreviousSecret, RefreshTokenRecord, RefreshTokenState, StoredKey, User,
+    PreviousSecret, RefreshTokenRecord, RefreshTokenState, Registration, Resource, StoredKey, User,
 };
 use proofkey_core::secret::PrivateKeyDer;
 use proofkey_core::store::StoreResult;
@@ -47,7 +47,39 @@ pub(crate) fn client(mut r: Row) -> StoreResult<Client> {
         post_logout_redirect_uris: parse_list(&r.take::<String>("post_logout_redirect_uris")?),
         rotate_refresh_tokens: r.take("rotate_refresh_tokens")?,
         always_issue_refresh_token: r.take("always_issue_refresh_token")?,
+        resources: parse_list(&r.take::<String>("resources")?),
+        registration: Registration::parse(&r.take::<String>("registered_by")?),
+        registration_token_hash: r.take("registration_token_hash")?,
     })
+}
+
+/// The binds of `UPDATE_CLIENT`.
+pub(crate) fn client_update_args(c: &Client) -> Vec<Arg> {
+    args![
+        &c.id,
+        &c.name,
+        json_list(&c.redirect_uris),
+        json_list(&c.scopes),
+        json_list(&c.grant_types),
+        &c.jwks,
+        &c.jwks_uri,
+        json_list(&c.post_logout_redirect_uris),
+        json_list(&c.resources),
+        c.registration.as_str(),
+    ]
+}
+
+pub(crate) fn resource(mut r: Row) -> StoreResult<Resource> {
+    Ok(Resource {
+        uri: r.take("uri")?,
+        name: r.take("name")?,
+        scopes: parse_list(&r.take::<String>("scopes")?),
+        created_at: r.take("created_at")?,
+    })
+}
+
+pub(crate) fn resource_args(x: &Resource) -> Vec<Arg> {
+    args![&x.uri, &x.name, json_list(&x.scopes), x.created_at]
 }
 
 pub(crate) fn client_args(c: &Client) -> Vec<Arg> {
@@ -67,6 +99,9 @@ pub(crate) fn client_args(c: &Client) -> Vec<Arg> {
         json_list(&c.post_logout_redirect_uris),
         c.rotate_refresh_tokens,
         c.always_issue_refresh_token,
+        json_list(&c.resources),
+        c.registration.as_str(),
+        &c.registration_token_hash,
     ]
 }
 
@@ -100,7 +135,8 @@ pub(crate) fn grant_args(g: &Grant) -> Vec<Arg> {
         &g.scope,
         g.auth_time,
         g.expires_at,
-        g.created_at
+        g.created_at,
+        &g.resources
     ]
 }
 
@@ -113,6 +149,7 @@ pub(crate) fn code(mut r: Row) -> StoreResult<AuthorizationCode> {
         code_challenge: r.take("code_challenge")?,
         code_challenge_method: r.take("code_challenge_method")?,
         scope: r.take("scope")?,
+        resources: r.take("resources")?,
         nonce: r.take("nonce")?,
         user_id: r.take("user_id")?,
         auth_time: r.take("auth_time")?,
@@ -135,6 +172,7 @@ pub(crate) fn code_args(c: &AuthorizationCode) -> Vec<Arg> {
         c.auth_time,
         c.issued_at,
         c.expires_at,
+        &c.resources,
     ]
 }
 
@@ -167,6 +205,7 @@ pub(crate) fn refresh(mut r: Row) -> StoreResult<RefreshTokenRecord> {
         client_id: r.take("client_id")?,
         user_id: r.take("user_id")?,
         scope: r.take("scope")?,
+        resources: r.take("resources")?,
         auth_time: r.take("auth_time")?,
         issued_at: r.take("issued_at")?,
         family_expires_at: r.take("family_expires_at")?,
@@ -200,6 +239,7 @@ pub(crate) fn refresh_args(t: &RefreshTokenRecord) -> Vec<Arg> {
         t.family_expires_at,
         t.idle_expires_at,
         &t.access_jti,
+        &t.resources,
     ]
 }
 
@@ -210,6 +250,7 @@ pub(crate) fn device(mut r: Row) -> StoreResult<DeviceCode> {
         user_code_hash: r.take("user_code_hash")?,
         client_id: r.take("client_id")?,
         scope: r.take("scope")?,
+        resources: r.take("resources")?,
         issued_at: r.take("issued_at")?,
         expires_at: r.take("expires_at")?,
         interval: r.take("poll_interval")?,
@@ -233,6 +274,7 @@ pub(crate) fn device_args(d: &DeviceCode) -> Vec<Arg> {
         d.issued_at,
         d.expires_at,
         d.interval,
+        &d.resources,
     ]
 }
 

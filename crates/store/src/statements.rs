@@ -120,8 +120,26 @@ macro_rules! statements {
 statements! {
     // Clients.
     INSERT_CLIENT = new("INSERT INTO clients (id, name, kind, secret_hash, redirect_uris, scopes, grant_types, skip_consent, id_token_alg, created_at,
-         jwks, jwks_uri, post_logout_redirect_uris, rotate_refresh_tokens, always_issue_refresh_token)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+         jwks, jwks_uri, post_logout_redirect_uris, rotate_refresh_tokens, always_issue_refresh_token,
+         resources, registered_by, registration_token_hash)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    /// Replaces a client's registration (RFC 7592 §2.2 for a client that
+    /// registered itself; a refetched metadata document for a metadata
+    /// client), keeping its id, kind, secret, creation time and
+    /// registration token; only while it was registered as ?10 says.
+    UPDATE_CLIENT = new("UPDATE clients SET name = ?2, redirect_uris = ?3, scopes = ?4, grant_types = ?5,
+         jwks = ?6, jwks_uri = ?7, post_logout_redirect_uris = ?8, resources = ?9
+         WHERE id = ?1 AND registered_by = ?10");
+    INSERT_RESOURCE = new("INSERT INTO resources (uri, name, scopes, created_at) VALUES (?, ?, ?, ?)");
+    GET_RESOURCE = new("SELECT * FROM resources WHERE uri = ?");
+    LIST_RESOURCES = new("SELECT * FROM resources ORDER BY uri");
+    DELETE_RESOURCE = new("DELETE FROM resources WHERE uri = ?");
+    INSERT_INITIAL_TOKEN = new("INSERT INTO initial_access_tokens (token_hash, remaining_uses, expires_at, created_at) VALUES (?, ?, ?, ?)");
+    /// Spends one use of an initial access token, in one statement: of
+    /// concurrent registrations, at most `remaining_uses` succeed.
+    USE_INITIAL_TOKEN = new("UPDATE initial_access_tokens SET remaining_uses = remaining_uses - 1
+         WHERE token_hash = ?1 AND remaining_uses > 0 AND expires_at > ?2");
+
     GET_CLIENT = new("SELECT * FROM clients WHERE id = ?");
     LIST_CLIENTS = new("SELECT * FROM clients ORDER BY id");
     DELETE_CLIENT = new("DELETE FROM clients WHERE id = ?");
@@ -155,8 +173,8 @@ statements! {
     /// user has a live session (a revocation of the user ends their
     /// sessions first, so that a grant created meanwhile is revoked too, or
     /// not created). ?7 is now. Inserts nothing otherwise.
-    INSERT_GRANT = new("INSERT INTO grants (id, client_id, user_id, scope, auth_time, expires_at, created_at)
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7
+    INSERT_GRANT = new("INSERT INTO grants (id, client_id, user_id, scope, auth_time, expires_at, created_at, resources)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
          WHERE EXISTS (SELECT 1 FROM clients c WHERE c.id = ?2 /*FOR KEY SHARE*/)
          AND (?3 IS NULL OR EXISTS (SELECT 1 FROM sessions s WHERE s.user_id = ?3 AND s.expires_at > ?7 /*FOR KEY SHARE*/))");
     /// Holds the grant's row until the transaction ends and reads whether it
@@ -179,8 +197,8 @@ statements! {
     REVOKE_CLIENT_GRANTS = new("UPDATE grants SET revoked_at = ?1 WHERE client_id = ?2 AND revoked_at IS NULL");
 
     // Authorization codes.
-    INSERT_CODE = new("INSERT INTO authorization_codes (code_hash, grant_id, client_id, redirect_uri, code_challenge, code_challenge_method, scope, nonce, user_id, auth_time, issued_at, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    INSERT_CODE = new("INSERT INTO authorization_codes (code_hash, grant_id, client_id, redirect_uri, code_challenge, code_challenge_method, scope, nonce, user_id, auth_time, issued_at, expires_at, resources)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     FIND_CODE = new("SELECT * FROM authorization_codes WHERE code_hash = ?");
     CONSUME_CODE = new("UPDATE authorization_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL RETURNING *");
     /// Consumes a code of a live grant, holding the grant's row (see the
@@ -202,8 +220,8 @@ statements! {
     REVOKE_ACCESS_BY_JTI = new("UPDATE access_tokens SET revoked_at = ? WHERE jti = ? AND revoked_at IS NULL");
 
     // Refresh tokens.
-    INSERT_REFRESH_TOKEN = new("INSERT INTO refresh_tokens (token_hash, grant_id, client_id, user_id, scope, auth_time, issued_at, family_expires_at, idle_expires_at, access_jti)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    INSERT_REFRESH_TOKEN = new("INSERT INTO refresh_tokens (token_hash, grant_id, client_id, user_id, scope, auth_time, issued_at, family_expires_at, idle_expires_at, access_jti, resources)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     FIND_REFRESH_TOKEN = new("SELECT r.*, g.revoked_at AS grant_revoked_at FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id
          WHERE r.token_hash = ?");
     /// Rotates a live token of a live grant, holding the grant's row, and
@@ -233,15 +251,15 @@ statements! {
          AND r.family_expires_at > ?2 AND r.idle_expires_at > ?2 AND g.revoked_at IS NULL");
 
     // Device authorizations.
-    INSERT_DEVICE_CODE = new("INSERT INTO device_codes (device_code_hash, user_code_hash, client_id, scope, issued_at, expires_at, poll_interval)
-         VALUES (?, ?, ?, ?, ?, ?, ?)");
+    INSERT_DEVICE_CODE = new("INSERT INTO device_codes (device_code_hash, user_code_hash, client_id, scope, issued_at, expires_at, poll_interval, resources)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
     PENDING_DEVICE_CODE = new("SELECT * FROM device_codes WHERE user_code_hash = ? AND status = 'pending' AND expires_at > ?");
     DECIDE_DEVICE_CODE = new("UPDATE device_codes SET status = ?1, user_id = ?2, auth_time = ?3
          WHERE user_code_hash = ?4 AND status = 'pending' AND expires_at > ?5");
     /// The grant of a device code the user approves, while it is pending,
     /// its client exists and the user has a live session (see INSERT_GRANT).
-    INSERT_DEVICE_GRANT = new("INSERT INTO grants (id, client_id, user_id, scope, auth_time, expires_at, created_at)
-         SELECT ?1, d.client_id, ?2, d.scope, ?3, ?4, ?5 FROM device_codes d
+    INSERT_DEVICE_GRANT = new("INSERT INTO grants (id, client_id, user_id, scope, auth_time, expires_at, created_at, resources)
+         SELECT ?1, d.client_id, ?2, d.scope, ?3, ?4, ?5, d.resources FROM device_codes d
          WHERE d.user_code_hash = ?6 AND d.status = 'pending' AND d.expires_at > ?5
          AND EXISTS (SELECT 1 FROM clients c WHERE c.id = d.client_id /*FOR KEY SHARE*/)
          AND EXISTS (SELECT 1 FROM sessions s WHERE s.user_id = ?2 AND s.expires_at > ?5 /*FOR KEY SHARE*/)");
@@ -310,6 +328,8 @@ statements! {
     /// ever left naming a grant that is gone.
     SWEEP_GRANTS = new("DELETE FROM grants WHERE id IN
          (SELECT id FROM grants WHERE expires_at < ?1 LIMIT 1000)");
+    SWEEP_INITIAL_TOKENS = new("DELETE FROM initial_access_tokens WHERE token_hash IN
+         (SELECT token_hash FROM initial_access_tokens WHERE expires_at < ?1 OR remaining_uses <= 0 LIMIT 1000)");
 }
 
 /// Rows deleted per sweep statement (the `LIMIT` of each), so that a sweep

@@ -80,6 +80,7 @@ fn tokens(grant: &str, jti: &str, refresh: Option<&str>) -> NewTokens {
             client_id: "app".into(),
             user_id: "alice".into(),
             scope: "openid offline_access".into(),
+            resources: "".into(),
             auth_time: 1,
             issued_at: NOW,
             family_expires_at: NOW + 86_400,

@@ -214,6 +214,7 @@ fn grant(id: &str) -> Grant {
         client_id: "c".into(),
         user_id: Some("u".into()),
         scope: "openid offline_access".into(),
+        resources: "https://api.example/".into(),
         auth_time: Some(1),
         expires_at: NOW + 100,
         created_at: 2,
@@ -229,6 +230,7 @@ fn code(hash: &str, grant_id: &str) -> AuthorizationCode {
         code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
         code_challenge_method: "S256".into(),
         scope: "openid".into(),
+        resources: "https://api.example/".into(),
         nonce: Some("n".into()),
         user_id: "u".into(),
         auth_time: 1,
@@ -264,6 +266,7 @@ fn tokens(grant_id: &str, jti: &str, refresh: Option<&str>) -> NewTokens {
             client_id: "c".into(),
             user_id: "u".into(),
             scope: "openid offline_access".into(),
+            resources: "https://api.example/".into(),
             auth_time: 1,
             issued_at: NOW,
             family_expires_at: NOW + 10_000,
@@ -867,6 +870,7 @@ fn device() -> DeviceCode {
         user_code_hash: "uc".into(),
         client_id: "c".into(),
         scope: "openid".into(),
+        resources: "https://api.example/".into(),
         issued_at: 0,
         expires_at: 600,
         interval: 5,
@@ -1340,6 +1344,128 @@ async fn failure_counters_count_block_and_clear(db: Db) {
     );
 }
 
+// ---------------------------------------------------------------------
+// Resources (RFC 8707), self-registered clients (RFC 7591/7592) and
+// initial access tokens.
+
+async fn resources_round_trip_and_ride_on_grants(db: Db) {
+    let s = db.store.as_ref();
+    let r = proofkey_core::model::Resource {
+        uri: "https://api.example/".into(),
+        name: "API".into(),
+        scopes: vec!["read".into(), "write".into()],
+        created_at: NOW,
+    };
+    s.create_resource(&r).await.unwrap();
+    assert!(matches!(
+        s.create_resource(&r).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(s.get_resource(&r.uri).await.unwrap(), Some(r.clone()));
+    assert_eq!(
+        s.get_resource("https://api.example").await.unwrap(),
+        None,
+        "exact"
+    );
+    assert_eq!(s.list_resources().await.unwrap(), vec![r.clone()]);
+
+    // A grant's resources reach its code and its refresh tokens.
+    family(s, "g1").await;
+    let code = s.find_code("g1-code").await.unwrap().unwrap();
+    assert_eq!(code.code.resources, "https://api.example/");
+    let rt = s.find_refresh_token("g1-rt0").await.unwrap().unwrap();
+    assert_eq!(rt.record.resources, "https://api.example/");
+    assert_eq!(
+        s.get_refresh_token("g1-rt0", NOW)
+            .await
+            .unwrap()
+            .unwrap()
+            .resources,
+        "https://api.example/"
+    );
+
+    assert!(s.delete_resource(&r.uri).await.unwrap());
+    assert!(!s.delete_resource(&r.uri).await.unwrap());
+    assert!(s.list_resources().await.unwrap().is_empty());
+}
+
+async fn self_registered_clients_are_updated_in_place(db: Db) {
+    use proofkey_core::model::Registration;
+    let s = db.store.as_ref();
+    let mut c = client("dyn");
+    c.registration = Registration::Dynamic;
+    c.registration_token_hash = Some("rat-hash".into());
+    c.resources = vec!["https://api.example/".into()];
+    s.create_client(&c).await.unwrap();
+    let got = s.get_client("dyn").await.unwrap().unwrap();
+    assert_eq!(got.registration, Registration::Dynamic);
+    assert_eq!(got.registration_token_hash.as_deref(), Some("rat-hash"));
+    assert_eq!(got.resources, c.resources);
+
+    let mut changed = c.clone();
+    changed.name = "Renamed".into();
+    changed.redirect_uris = vec!["http://127.0.0.1/other".into()];
+    changed.registration_token_hash = None;
+    assert!(s.update_client(&changed).await.unwrap());
+    let got = s.get_client("dyn").await.unwrap().unwrap();
+    assert_eq!(
+        (got.name.as_str(), got.redirect_uris.clone()),
+        ("Renamed", changed.redirect_uris)
+    );
+    assert_eq!(
+        got.registration_token_hash.as_deref(),
+        Some("rat-hash"),
+        "kept"
+    );
+
+    // Only a client registered as the update says.
+    s.create_client(&client("admin")).await.unwrap();
+    let mut as_dynamic = client("admin");
+    as_dynamic.registration = Registration::Dynamic;
+    as_dynamic.name = "Hijacked".into();
+    assert!(!s.update_client(&as_dynamic).await.unwrap());
+    assert_eq!(s.get_client("admin").await.unwrap().unwrap().name, "ADMIN");
+    assert!(!s
+        .update_client(&{
+            let mut x = client("nobody");
+            x.registration = Registration::Dynamic;
+            x
+        })
+        .await
+        .unwrap());
+}
+
+async fn initial_access_tokens_are_spent_atomically(db: Db) {
+    let s = Arc::clone(&db.store);
+    s.create_initial_access_token("iat", 3, NOW + 60, NOW)
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let s = Arc::clone(&s);
+            tokio::spawn(async move { s.use_initial_access_token("iat", NOW).await.unwrap() })
+        })
+        .collect();
+    let mut used = 0;
+    for t in tasks {
+        used += usize::from(t.await.unwrap());
+    }
+    assert_eq!(used, 3, "exactly its uses");
+    assert!(!s.use_initial_access_token("unknown", NOW).await.unwrap());
+    s.create_initial_access_token("short", 5, NOW + 60, NOW)
+        .await
+        .unwrap();
+    assert!(
+        !s.use_initial_access_token("short", NOW + 60).await.unwrap(),
+        "expired"
+    );
+    let swept = s.sweep(NOW + 61, NOW).await.unwrap();
+    assert_eq!(
+        swept.initial_access_tokens, 2,
+        "the used-up and the expired one"
+    );
+}
+
 macro_rules! both_backends {
     ($($name:ident),* $(,)?) => {
         mod on_sqlite {
@@ -1387,4 +1513,7 @@ both_backends!(
     a_sweep_deletes_only_what_expired,
     a_large_sweep_deletes_every_expired_row,
     failure_counters_count_block_and_clear,
+    resources_round_trip_and_ride_on_grants,
+    self_registered_clients_are_updated_in_place,
+    initial_access_tokens_are_spent_atomically,
 );

@@ -51,6 +51,7 @@ pub async fn exchange(
         );
     }
 
+    let audience = crate::resource::audience(&code.resources, &crate::resource::values(p)?)?;
     let scopes: Vec<&str> = code.scope.split(' ').collect();
     let refresh = refresh_due(client, &code.scope);
     let family_expiry = provider.issuer().family_expiry(now);
@@ -61,12 +62,14 @@ pub async fn exchange(
             grant_id: &code.grant_id,
             subject: &code.user_id,
             scope: &code.scope,
+            audience: &audience,
             auth_time: Some(code.auth_time),
             nonce: code.nonce.as_deref(),
             id_token: scopes.contains(&"openid"),
             refresh: refresh.then_some(RefreshFamily {
                 scope: &code.scope,
                 expires_at: family_expiry,
+                resources: &code.resources,
             }),
         },
         now,

@@ -48,6 +48,10 @@ pub async fn grant(
             req
         }
     };
+    let resources =
+        crate::resource::for_new_grant(provider, client, &crate::resource::values(p)?, &scopes)
+            .await?;
+    let audience = scope::parse(&resources);
     let now = provider.now();
     let scope = scope::join(&scopes);
     let grant_id = secret::time_ordered_id(10).map_err(OAuthError::server_error)?;
@@ -58,6 +62,7 @@ pub async fn grant(
             grant_id: &grant_id,
             subject: &client.id,
             scope: &scope,
+            audience: &audience,
             auth_time: None,
             nonce: None,
             id_token: false,
@@ -70,6 +75,7 @@ pub async fn grant(
         client_id: client.id.clone(),
         user_id: None,
         scope,
+        resources,
         auth_time: None,
         expires_at: issuance.records.horizon(),
         created_at: now,

@@ -64,6 +64,8 @@ pub async fn poll(
                     "approved device code without a user or grant",
                 ));
             };
+            let audience =
+                crate::resource::audience(&record.resources, &crate::resource::values(p)?)?;
             let scopes: Vec<&str> = record.scope.split(' ').filter(|s| !s.is_empty()).collect();
             let refresh = refresh_due(client, &record.scope);
             let family_expiry = provider.issuer().family_expiry(now);
@@ -74,12 +76,14 @@ pub async fn poll(
                     grant_id,
                     subject: user_id,
                     scope: &record.scope,
+                    audience: &audience,
                     auth_time: record.auth_time,
                     nonce: None,
                     id_token: scopes.contains(&"openid"),
                     refresh: refresh.then_some(RefreshFamily {
                         scope: &record.scope,
                         expires_at: family_expiry,
+                        resources: &record.resources,
                     }),
                 },
                 now,

@@ -100,6 +100,7 @@ pub async fn refresh(
             "the user of this refresh token no longer exists",
         ));
     }
+    let audience = crate::resource::audience(&record.resources, &crate::resource::values(p)?)?;
     let scope = scope::join(&scopes);
     let issuance = provider.issuer().issue(
         &provider.keys().current(),
@@ -108,12 +109,14 @@ pub async fn refresh(
             grant_id: &record.grant_id,
             subject: &record.user_id,
             scope: &scope,
+            audience: &audience,
             auth_time: Some(record.auth_time),
             nonce: None,
             id_token: scopes.iter().any(|s| s == "openid"),
             refresh: rotate.then_some(RefreshFamily {
                 scope: &record.scope,
                 expires_at: record.family_expires_at,
+                resources: &record.resources,
             }),
         },
         now,

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::StoreResult;
-use crate::model::Client;
+use crate::model::{Client, Resource};
 
 /// Clients (RFC 6749 §2) and their `private_key_jwt` assertions' `jti`s
 /// (RFC 7523 §3).
@@ -31,8 +31,41 @@ pub trait ClientStore: Send + Sync {
         secret_hash: &str,
         keep_previous_until: Option<i64>,
     ) -> StoreResult<bool>;
+    /// Replaces the registration of a client registered as
+    /// `client.registration` says (RFC 7592 §2.2, or a refetched metadata
+    /// document), keeping its id, kind, secrets and creation time; false if
+    /// there is no such client.
+    async fn update_client(&self, client: &Client) -> StoreResult<bool>;
+    /// Creates an initial access token (RFC 7591 §3), kept by hash, good
+    /// for `uses` registrations until `expires_at`.
+    async fn create_initial_access_token(
+        &self,
+        token_hash: &str,
+        uses: i64,
+        expires_at: i64,
+        now: i64,
+    ) -> StoreResult<()>;
+    /// Spends one use of an initial access token, in one atomic statement:
+    /// false if it is unknown, expired or used up. Of concurrent calls, at
+    /// most as many as it had uses left get true.
+    async fn use_initial_access_token(&self, token_hash: &str, now: i64) -> StoreResult<bool>;
     /// Records a client assertion's `jti` until `expires_at`. False if it was
     /// recorded before (a replay), in one atomic statement: of concurrent
     /// calls with the same `jti`, exactly one gets true.
     async fn record_jti(&self, client_id: &str, jti: &str, expires_at: i64) -> StoreResult<bool>;
+}
+
+/// Protected resources (RFC 8707 §2): the audiences tokens may be issued for.
+#[async_trait]
+pub trait ResourceStore: Send + Sync {
+    /// Registers a resource. `Conflict` if its URI is registered already.
+    async fn create_resource(&self, resource: &Resource) -> StoreResult<()>;
+    /// The resource with this URI (compared exactly).
+    async fn get_resource(&self, uri: &str) -> StoreResult<Option<Resource>>;
+    /// All resources, ordered by URI.
+    async fn list_resources(&self) -> StoreResult<Vec<Resource>>;
+    /// Deletes a resource: no new token is issued for it. Tokens issued
+    /// for it already stay valid until they expire or their grant is
+    /// revoked. False if there was none.
+    async fn delete_resource(&self, uri: &str) -> StoreResult<bool>;
 }

@@ -17,7 +17,7 @@ mod keys;
 mod maintenance;
 mod users;
 
-pub use clients::ClientStore;
+pub use clients::{ClientStore, ResourceStore};
 pub use device::DeviceStore;
 pub use grants::GrantStore;
 pub use keys::KeyStore;
@@ -44,12 +44,20 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Everything the provider persists: every aggregate's trait. Implemented
 /// for any type that implements them all.
 pub trait Store:
-    ClientStore + UserStore + GrantStore + DeviceStore + KeyStore + Maintenance + std::fmt::Debug
+    ClientStore
+    + ResourceStore
+    + UserStore
+    + GrantStore
+    + DeviceStore
+    + KeyStore
+    + Maintenance
+    + std::fmt::Debug
 {
 }
 
 impl<T> Store for T where
     T: ClientStore
+        + ResourceStore
         + UserStore
         + GrantStore
         + DeviceStore

@@ -95,7 +95,7 @@ async fn authorize(s: &AppState, headers: &HeaderMap, p: &Params) -> Response {
     };
     match authorization::next(&s.provider, &req, session.as_ref()).await {
         Ok(Next::Login) => login_page(s, headers, &req, "", None),
-        Ok(Next::Consent(user)) => consent_page(s, headers, &req, &user),
+        Ok(Next::Consent(user)) => consent_page(s, headers, &req, &user).await,
         Ok(Next::Redirect(url)) => redirect(&url),
         Err(e) => server_error_redirect(s, &req, &e),
     }
@@ -188,7 +188,28 @@ fn scope_description(scope: &str) -> &'static str {
     }
 }
 
-fn consent_page(s: &AppState, headers: &HeaderMap, req: &ValidRequest, user: &User) -> Response {
+/// The consent page: the client (a self-registered one said to be so; one
+/// known by its metadata document shown by its host, as unverified), the
+/// user, the scopes and the resources (RFC 8707) the tokens will be for.
+async fn consent_page(
+    s: &AppState,
+    headers: &HeaderMap,
+    req: &ValidRequest,
+    user: &User,
+) -> Response {
+    let mut resources: Vec<(String, String)> = Vec::new();
+    for uri in proofkey_core::scope::parse(&req.resources) {
+        let name = match s.provider.store().get_resource(&uri).await {
+            Ok(Some(r)) if r.name != uri => r.name,
+            _ => String::new(),
+        };
+        resources.push((uri, name));
+    }
+    let registration = req.client.registration.as_str();
+    let host = url::Url::parse(&req.client.id)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default();
     let (csrf, cookie) = csrf_token(s, headers);
     let scopes: Vec<(String, &str)> = req
         .scopes
@@ -201,6 +222,9 @@ fn consent_page(s: &AppState, headers: &HeaderMap, req: &ValidRequest, user: &Us
         context! {
             client_name => req.client.name,
             client_id => req.client.id,
+            registration,
+            host,
+            resources,
             username => user.username,
             scopes,
             params => req.params,

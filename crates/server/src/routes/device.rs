@@ -182,13 +182,20 @@ pub async fn submit(
     };
     let (csrf, csrf_cookie) = csrf_in(&s, &headers, new_session.as_deref());
     let scopes: Vec<&str> = record.scope.split(' ').filter(|x| !x.is_empty()).collect();
+    // RFC 8707: the resources the device's tokens will be for.
+    let resources: Vec<&str> = record
+        .resources
+        .split(' ')
+        .filter(|x| !x.is_empty())
+        .collect();
+    let registration = client.registration.as_str();
     let shown = normalize_user_code(code)
         .map(|n| display_user_code(&n))
         .unwrap_or_default();
     let resp = s.pages.render(
         StatusCode::OK,
         "device.html",
-        context! { confirm => true, client_name => client.name, client_id => client.id, scopes, user_code => shown, csrf },
+        context! { confirm => true, client_name => client.name, client_id => client.id, registration, scopes, resources, user_code => shown, csrf },
     );
     with_cookies(with_cookie(resp, csrf_cookie), set_cookies)
 }

@@ -5,6 +5,7 @@ mod device;
 mod discovery;
 mod health;
 mod logout;
+mod registration;
 mod revocation;
 mod token;
 mod userinfo;
@@ -34,6 +35,13 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             paths::USERINFO,
             get(userinfo::userinfo).post(userinfo::userinfo),
+        )
+        .route(paths::REGISTER, post(registration::register))
+        .route(
+            "/register/{client_id}",
+            get(registration::read)
+                .put(registration::update)
+                .delete(registration::delete),
         )
         .layer(from_fn_with_state(state, crate::cors::cors));
     Router::new()

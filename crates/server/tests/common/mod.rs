@@ -64,7 +64,14 @@ impl TestServer {
             Provider::new(config, Arc::clone(&store), Arc::new(clock.clone()))
                 .await
                 .unwrap()
-                .with_jwks_fetcher(Arc::new(proofkey_server::HttpJwksFetcher::new().unwrap())),
+                .with_jwks_fetcher(Arc::new(proofkey_server::HttpJwksFetcher::new().unwrap()))
+                .with_metadata_fetcher(Arc::new(
+                    proofkey_server::HttpMetadataFetcher::new(
+                        &proofkey_server::outbound_roots(Some(std::path::Path::new(SNAKEOIL_CERT)))
+                            .unwrap(),
+                    )
+                    .unwrap(),
+                )),
         );
         tokio::spawn(proofkey_server::serve(
             listener,
@@ -258,6 +265,13 @@ impl AuthRequest {
         self
     }
 
+    /// Adds a parameter even if it is there already (a repeated one, like
+    /// RFC 8707's `resource`).
+    pub fn also(mut self, k: &str, v: &str) -> Self {
+        self.extra.push((k.into(), v.into()));
+        self
+    }
+
     pub fn pairs(&self) -> Vec<(String, String)> {
         let mut p = vec![
             ("response_type".to_owned(), "code".to_owned()),
@@ -269,7 +283,9 @@ impl AuthRequest {
             ("code_challenge_method".to_owned(), "S256".to_owned()),
         ];
         for (k, v) in &self.extra {
-            if let Some(slot) = p.iter_mut().find(|(pk, _)| pk == k) {
+            if k == "resource" {
+                p.push((k.clone(), v.clone()));
+            } else if let Some(slot) = p.iter_mut().find(|(pk, _)| pk == k) {
                 slot.1 = v.clone();
             } else {
                 p.push((k.clone(), v.clone()));
@@ -576,3 +592,30 @@ pub async fn drop_postgres_db(name: &str) {
         .execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         .await;
 }
+
+/// The claims of a JWT, unverified (the tests check what was issued).
+pub fn jwt_claims(jwt: &str) -> serde_json::Value {
+    use base64::Engine;
+    let payload = jwt.split('.').nth(1).expect("a JWS");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// Registers a resource (RFC 8707) directly in the store.
+pub async fn resource(s: &TestServer, uri: &str, scopes: &[&str]) {
+    s.store
+        .create_resource(&proofkey_core::model::Resource {
+            uri: uri.into(),
+            name: format!("API at {uri}"),
+            scopes: scopes.iter().map(|x| (*x).to_owned()).collect(),
+            created_at: s.clock.now(),
+        })
+        .await
+        .unwrap();
+}
+
+/// Debian's snakeoil certificate (ssl-cert), issued to `localhost`: the
+/// test https servers' certificate, and the root a fetcher is told to trust.
+pub const SNAKEOIL_CERT: &str = "/etc/ssl/certs/ssl-cert-snakeoil.pem";

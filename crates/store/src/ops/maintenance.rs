@@ -40,6 +40,7 @@ impl Maintenance for Database {
             device_codes: self.sweep_all(&sql::SWEEP_DEVICE_CODES, now).await?,
             grants: self.sweep_all(&sql::SWEEP_GRANTS, now).await?,
             failure_counters: self.sweep_all(&sql::SWEEP_FAILURES, now).await?,
+            initial_access_tokens: self.sweep_all(&sql::SWEEP_INITIAL_TOKENS, now).await?,
         })
     }
 
