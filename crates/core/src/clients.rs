@@ -46,6 +46,8 @@ pub struct ClientRegistry {
     metadata_seen: Mutex<HashMap<String, (i64, Option<String>)>>,
     /// One fetch of a document at a time.
     metadata_fetch: tokio::sync::Mutex<()>,
+    /// (read at; the scopes clients may register and discovery lists).
+    scopes: Mutex<Option<(i64, Vec<String>)>>,
 }
 
 impl ClientRegistry {
@@ -65,6 +67,7 @@ impl ClientRegistry {
             metadata_policy,
             metadata_seen: Mutex::new(HashMap::new()),
             metadata_fetch: tokio::sync::Mutex::new(()),
+            scopes: Mutex::new(None),
         }
     }
 
@@ -192,7 +195,18 @@ impl ClientRegistry {
         Ok(outcome.map(|(_, c)| c))
     }
 
+    /// OpenID Connect's scopes and the registered resources' (RFC 8707):
+    /// what discovery lists and self-registered clients may ask for.
+    /// Cached like clients, so that discovery costs no query per request.
     pub(crate) async fn available_scopes(&self) -> Result<Vec<String>, StoreError> {
+        let cached = self.scopes.lock().ok().and_then(|c| {
+            c.as_ref()
+                .filter(|(at, _)| self.fresh(*at))
+                .map(|(_, s)| s.clone())
+        });
+        if let Some(s) = cached {
+            return Ok(s);
+        }
         let mut all: Vec<String> = crate::scope::OIDC_SCOPES
             .iter()
             .map(|s| (*s).to_owned())
@@ -203,6 +217,9 @@ impl ClientRegistry {
                     all.push(s);
                 }
             }
+        }
+        if let Ok(mut c) = self.scopes.lock() {
+            *c = Some((self.clock.now(), all.clone()));
         }
         Ok(all)
     }

@@ -26,6 +26,7 @@ fn grant_and_code() -> (Grant, AuthorizationCode) {
         client_id: "bench-cli".into(),
         user_id: Some("user-1".into()),
         scope: "openid profile".into(),
+        resources: String::new(),
         auth_time: Some(NOW),
         expires_at: NOW + 3_660,
         created_at: NOW,
@@ -38,6 +39,7 @@ fn grant_and_code() -> (Grant, AuthorizationCode) {
         code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
         code_challenge_method: "S256".into(),
         scope: "openid profile".into(),
+        resources: String::new(),
         nonce: None,
         user_id: "user-1".into(),
         auth_time: NOW,
@@ -65,6 +67,7 @@ fn tokens(grant_id: &str) -> NewTokens {
             client_id: "bench-cli".into(),
             user_id: "user-1".into(),
             scope: "openid profile".into(),
+            resources: String::new(),
             auth_time: NOW,
             issued_at: NOW,
             family_expires_at: NOW + 86_400,
@@ -160,6 +163,7 @@ async fn seed(store: &dyn Store) {
             post_logout_redirect_uris: vec![],
             rotate_refresh_tokens: true,
             always_issue_refresh_token: false,
+            ..Client::default()
         })
         .await
         .unwrap();
