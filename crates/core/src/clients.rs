@@ -195,10 +195,10 @@ impl ClientRegistry {
         Ok(outcome.map(|(_, c)| c))
     }
 
-    /// OpenID Connect's scopes and the registered resources' (RFC 8707):
-    /// what discovery lists and self-registered clients may ask for.
-    /// Cached like clients, so that discovery costs no query per request.
-    pub(crate) async fn available_scopes(&self) -> Result<Vec<String>, StoreError> {
+    /// OpenID Connect's scopes and the registered resources' (RFC 8707),
+    /// for discovery: cached like clients, so that discovery costs no
+    /// query per request.
+    pub(crate) async fn advertised_scopes(&self) -> Result<Vec<String>, StoreError> {
         let cached = self.scopes.lock().ok().and_then(|c| {
             c.as_ref()
                 .filter(|(at, _)| self.fresh(*at))
@@ -207,6 +207,17 @@ impl ClientRegistry {
         if let Some(s) = cached {
             return Ok(s);
         }
+        let all = self.available_scopes().await?;
+        if let Ok(mut c) = self.scopes.lock() {
+            *c = Some((self.clock.now(), all.clone()));
+        }
+        Ok(all)
+    }
+
+    /// The same, read now: what a client registering itself (or its
+    /// metadata document) may ask for, so that a resource an operator has
+    /// just registered can be asked for at once.
+    pub(crate) async fn available_scopes(&self) -> Result<Vec<String>, StoreError> {
         let mut all: Vec<String> = crate::scope::OIDC_SCOPES
             .iter()
             .map(|s| (*s).to_owned())
@@ -217,9 +228,6 @@ impl ClientRegistry {
                     all.push(s);
                 }
             }
-        }
-        if let Ok(mut c) = self.scopes.lock() {
-            *c = Some((self.clock.now(), all.clone()));
         }
         Ok(all)
     }

@@ -157,7 +157,7 @@ impl Provider {
 
     /// The discovery document, with the registered resources' scopes.
     pub async fn discovery(&self) -> Result<Value, StoreError> {
-        let scopes = self.clients.available_scopes().await?;
+        let scopes = self.clients.advertised_scopes().await?;
         Ok(crate::discovery::metadata(&self.config, &scopes))
     }
 }

@@ -82,7 +82,7 @@ pub(crate) fn outbound_client(
     let mut b = reqwest::Client::builder()
         .timeout(FETCH_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
-        .https_only(false);
+        .user_agent(concat!("proofkey/", env!("CARGO_PKG_VERSION")));
     for r in roots {
         b = b.add_root_certificate(r.clone());
     }

@@ -203,6 +203,23 @@ mod open {
     }
 
     #[tokio::test]
+    async fn a_resource_registered_just_now_can_be_asked_for_at_once() {
+        let s = open_server().await;
+        // Discovery has cached the scopes on offer...
+        assert!(!discovery(&s).await["scopes_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&"mcp:tools".into()));
+        resource(&s, "http://127.0.0.1:3001/mcp", &["mcp:tools"]).await;
+        // ... but registration reads them now.
+        let mut body = mcp_client();
+        body["scope"] = json!("mcp:tools");
+        let (status, _, r) = register(&s, None, &body).await;
+        assert_eq!(status, 201, "{r}");
+        assert_eq!(r["scope"], "mcp:tools");
+    }
+
+    #[tokio::test]
     async fn open_registration_is_rate_limited_per_address() {
         let s = TestServer::start_with(|c| {
             c.registration = RegistrationPolicy::Open;
