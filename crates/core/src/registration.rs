@@ -175,6 +175,16 @@ impl Metadata {
                 asked
             }
         };
+        // A client registered for refresh tokens may ask for them: MCP
+        // clients register the MCP server's scopes, then add
+        // `offline_access` when the server offers it (MCP SEP-2207).
+        let mut scopes = scopes;
+        if grant_types.iter().any(|g| g == "refresh_token")
+            && !scopes.iter().any(|s| s == "offline_access")
+            && available_scopes.iter().any(|s| s == "offline_access")
+        {
+            scopes.push("offline_access".to_owned());
+        }
         let name = self.client_name.unwrap_or_default();
         if name.chars().count() > MAX_NAME_LEN || name.chars().any(char::is_control) {
             return Err(metadata_error(format!(

@@ -216,7 +216,8 @@ mod open {
         body["scope"] = json!("mcp:tools");
         let (status, _, r) = register(&s, None, &body).await;
         assert_eq!(status, 201, "{r}");
-        assert_eq!(r["scope"], "mcp:tools");
+        // Registered for refresh tokens: offline_access comes with them.
+        assert_eq!(r["scope"], "mcp:tools offline_access");
     }
 
     #[tokio::test]
