@@ -24,7 +24,11 @@ pub struct ServeArgs {
     /// login_lockout, login_delay, trusted_proxies, header_read_timeout,
     /// request_timeout,
     /// max_connections, shutdown_timeout,
-    /// key_encryption_key_file, allow_insecure_plain,
+    /// key_encryption_key_file, default_resource, registration,
+    /// registration_max_per_address, client_id_metadata_documents,
+    /// client_id_metadata_allowed_hosts, client_id_metadata_denied_hosts,
+    /// client_id_metadata_cache_max, outbound_ca_file,
+    /// allow_insecure_client_id_metadata_addresses, allow_insecure_plain,
     /// allow_insecure_http_issuer, allow_insecure_database_tls.
     #[arg(long, env = "PROOFKEY_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,

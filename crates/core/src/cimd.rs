@@ -39,6 +39,9 @@ pub const DEFAULT_CACHE: Duration = Duration::from_secs(300);
 pub const FAILURE_CACHE: Duration = Duration::from_secs(30);
 /// Documents fetched and failures remembered at most (per node).
 pub const MAX_CACHED: usize = 10_000;
+/// Documents fetched at once (per node); past it, a document not known
+/// yet is refused for the moment rather than queued.
+pub const MAX_FETCHES: usize = 8;
 
 fn host_matches(pattern: &str, host: &str) -> bool {
     match pattern.strip_prefix("*.") {
@@ -92,7 +95,19 @@ pub fn check_url(policy: &Policy, client_id: &str) -> Result<String, String> {
         .host_str()
         .ok_or_else(|| "the client_id URL has no host".to_owned())?
         .to_owned();
-    if !policy.host_allowed(&host) {
+    // `evil.example.` is `evil.example`: one spelling, or a deny list
+    // could be passed by the other.
+    if host.ends_with('.') {
+        return Err("the client_id URL's host may not end with a dot".into());
+    }
+    // An IPv4 address written as IPv6 is matched as itself.
+    let matched = match url.host() {
+        Some(url::Host::Ipv6(v6)) => v6
+            .to_ipv4_mapped()
+            .map_or_else(|| host.clone(), |v4| v4.to_string()),
+        _ => host.clone(),
+    };
+    if !policy.host_allowed(&matched) {
         return Err(format!(
             "client metadata documents from {host} are not accepted here"
         ));
@@ -157,6 +172,18 @@ pub fn client_from_document(
     if meta.jwks.is_some() {
         return Err("publish keys at a jwks_uri, not inline".into());
     }
+    // Nobody vouched for a document: it may act for users who approve it,
+    // never on its own behalf (client_credentials would give anyone with
+    // a website tokens for the registered resources).
+    if let Some(g) = meta.grant_types.as_ref().and_then(|g| {
+        g.iter()
+            .find(|g| !matches!(g.as_str(), "authorization_code" | "refresh_token"))
+    }) {
+        return Err(format!(
+            "grant type {g:?} is not available to a metadata document client (authorization_code and refresh_token are)"
+        ));
+    }
+    crate::registration::require_safe_redirects(&meta).map_err(|e| e.description)?;
     let mut client = meta
         .into_client(client_id.to_owned(), kind, available_scopes, now)
         .map_err(|e| e.description)?;
@@ -191,6 +218,7 @@ mod tests {
             "https://user:pw@app.example/client.json",
             "https://app.example/client.json#x",
             "https://APP.example/client.json",
+            "https://app.example./client.json",
         ] {
             assert!(check_url(&p, bad).is_err(), "{bad}");
         }
@@ -207,6 +235,10 @@ mod tests {
         assert!(!p.host_allowed("eviltrusted.example"));
         assert!(!p.host_allowed("bad.trusted.example"));
         assert!(!p.host_allowed("other.example"));
+        let mut p = policy();
+        p.denied_hosts = vec!["11.22.33.44".into()];
+        assert!(check_url(&p, "https://[::ffff:b16:212c]:8443/x.json").is_err());
+        assert!(check_url(&p, "https://11.22.33.44/x.json").is_err());
     }
 
     #[test]

@@ -268,7 +268,9 @@ async fn client_jwks(
             "no JWKS fetcher configured for jwks_uri clients",
         ));
     };
-    let fetched = fetcher.fetch(uri).await.and_then(|text| {
+    let anywhere = client.registration == crate::model::Registration::Admin
+        || p.config().client_id_metadata.allow_insecure_addresses;
+    let fetched = fetcher.fetch(uri, anywhere).await.and_then(|text| {
         serde_json::from_str::<serde_json::Value>(&text)
             .map_err(|_| "not a JWK Set (not JSON)".to_owned())
     });
@@ -276,16 +278,25 @@ async fn client_jwks(
         Ok(doc) => doc,
         Err(e) => {
             tracing::warn!(client_id = %client.id, jwks_uri = %uri, error = %e, "cannot fetch client JWKS; not retried for {JWKS_REFETCH_MIN} s");
-            if let Ok(mut cache) = p.clients().jwks_cache.lock() {
-                cache.insert(uri.clone(), (now, None));
-            }
+            remember(p, uri, now, None);
             return Err(unavailable());
         }
     };
-    if let Ok(mut cache) = p.clients().jwks_cache.lock() {
-        cache.insert(uri.clone(), (now, Some(doc.clone())));
-    }
+    remember(p, uri, now, Some(doc.clone()));
     Ok(doc)
+}
+
+/// Caches a fetched JWK Set (or a failure), in a bounded map: clients
+/// that registered themselves name their own URLs.
+fn remember(p: &Provider, uri: &str, now: i64, doc: Option<serde_json::Value>) {
+    if let Ok(mut cache) = p.clients().jwks_cache.lock() {
+        if cache.len() >= crate::cimd::MAX_CACHED {
+            cache.retain(|_, (at, _)| now - *at < JWKS_CACHE_TTL);
+        }
+        if cache.len() < crate::cimd::MAX_CACHED {
+            cache.insert(uri.to_owned(), (now, doc));
+        }
+    }
 }
 
 /// RFC 7523 §3 and OIDC Core §9 checks of a `private_key_jwt` assertion:

@@ -20,8 +20,10 @@ pub const CLIENT_CACHE_TTL: Duration = Duration::from_secs(5);
 /// Fetches a client's `jwks_uri` (the HTTP layer provides it; core does no I/O).
 #[async_trait::async_trait]
 pub trait JwksFetcher: Send + Sync + std::fmt::Debug {
-    /// The JWK Set document at `uri`.
-    async fn fetch(&self, uri: &str) -> Result<String, String>;
+    /// The JWK Set document at `uri`; from any address when `anywhere`
+    /// (an operator's client), else over https from a public address
+    /// only (a client nobody vouched for).
+    async fn fetch(&self, uri: &str, anywhere: bool) -> Result<String, String>;
 }
 
 /// Clients, their CORS origins and their fetched JWK Sets, cached.
@@ -44,8 +46,12 @@ pub struct ClientRegistry {
     metadata_policy: crate::cimd::Policy,
     /// metadata client id -> (reuse until; why it was refused, if it was).
     metadata_seen: Mutex<HashMap<String, (i64, Option<String>)>>,
-    /// One fetch of a document at a time.
-    metadata_fetch: tokio::sync::Mutex<()>,
+    /// Fetches under way, one per document URL (later requests for the
+    /// same document wait for it).
+    metadata_inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Fetches at once, across documents; past it, a document not fetched
+    /// yet is refused for now (never queued behind slow ones).
+    metadata_fetches: tokio::sync::Semaphore,
     /// (read at; the scopes clients may register and discovery lists).
     scopes: Mutex<Option<(i64, Vec<String>)>>,
 }
@@ -66,7 +72,8 @@ impl ClientRegistry {
             metadata_fetcher: None,
             metadata_policy,
             metadata_seen: Mutex::new(HashMap::new()),
-            metadata_fetch: tokio::sync::Mutex::new(()),
+            metadata_inflight: Mutex::new(HashMap::new()),
+            metadata_fetches: tokio::sync::Semaphore::new(crate::cimd::MAX_FETCHES),
             scopes: Mutex::new(None),
         }
     }
@@ -133,7 +140,11 @@ impl ClientRegistry {
         let Some(fetcher) = &self.metadata_fetcher else {
             return Ok(Err("client metadata documents cannot be fetched".into()));
         };
-        let _one = self.metadata_fetch.lock().await;
+        let flight = match self.metadata_inflight.lock() {
+            Ok(mut m) => Arc::clone(m.entry(id.to_owned()).or_default()),
+            Err(_) => Arc::new(tokio::sync::Mutex::new(())),
+        };
+        let _same_document = flight.lock().await;
         // Fetched meanwhile by the request this one waited for?
         match seen(self) {
             Some((_, Some(refused))) => return Ok(Err(refused)),
@@ -144,6 +155,18 @@ impl ClientRegistry {
             }
             None => {}
         }
+        let Ok(_permit) = self.metadata_fetches.try_acquire() else {
+            self.forget_flight(id);
+            // Under a flood of slow documents: a client known already
+            // keeps working on what was fetched last; a new one waits.
+            return Ok(match stored {
+                Some(c) => Ok(c),
+                None => Err(
+                    "too many client metadata documents are being fetched; try again shortly"
+                        .into(),
+                ),
+            });
+        };
         let outcome = match fetcher
             .fetch(id, self.metadata_policy.allow_insecure_addresses)
             .await
@@ -192,7 +215,14 @@ impl ClientRegistry {
         if let Err(e) = &outcome {
             tracing::warn!(client_id = id, reason = %e, "client metadata document refused");
         }
+        self.forget_flight(id);
         Ok(outcome.map(|(_, c)| c))
+    }
+
+    fn forget_flight(&self, id: &str) {
+        if let Ok(mut m) = self.metadata_inflight.lock() {
+            m.remove(id);
+        }
     }
 
     /// OpenID Connect's scopes and the registered resources' (RFC 8707),

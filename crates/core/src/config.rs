@@ -112,8 +112,8 @@ pub struct Settings {
     /// client initial-token` is required) or `"open"` (anyone may register
     /// a public client; rate-limited). `--dev` makes it `"open"`.
     pub registration: Option<String>,
-    /// `registration_max_per_address = 20`: open registrations (and client
-    /// metadata documents fetched) per address (IPv6: per /64) and hour.
+    /// `registration_max_per_address = 20`: open registrations per address
+    /// (IPv6: per /64) and hour.
     pub registration_max_per_address: Option<u32>,
     /// `client_id_metadata_documents = false`: accept a `client_id` that is
     /// the https URL of the client's metadata document, fetched from there

@@ -80,6 +80,15 @@ pub async fn end_session_request(p: &Provider, params: &Params) -> Result<EndSes
         if !client.post_logout_redirect_uris.iter().any(|r| r == uri) {
             return Err("the post_logout_redirect_uri is not registered for this client".into());
         }
+        // Anyone can register a client (RFC 7591, metadata documents):
+        // its redirect is followed only with proof that the user signed
+        // in to it, or /logout would be an open redirect.
+        if client.registration != crate::model::Registration::Admin && out.hinted_subject.is_none()
+        {
+            return Err(
+                "this client registered itself: its post_logout_redirect_uri is followed only with a valid id_token_hint".into(),
+            );
+        }
         let extra: Vec<(&str, &str)> = state.map(|s| ("state", s)).into_iter().collect();
         out.redirect = Some(redirect_with(uri, &extra));
     }

@@ -186,7 +186,9 @@ impl Metadata {
             scopes.push("offline_access".to_owned());
         }
         let name = self.client_name.unwrap_or_default();
-        if name.chars().count() > MAX_NAME_LEN || name.chars().any(char::is_control) {
+        if name.chars().count() > MAX_NAME_LEN
+            || name.chars().any(|c| c.is_control() || is_format(c))
+        {
             return Err(metadata_error(format!(
                 "client_name: at most {MAX_NAME_LEN} characters, no control characters"
             )));
@@ -223,6 +225,32 @@ impl Metadata {
             registration_token_hash: None,
         })
     }
+}
+
+/// What a client nobody vouched for (open registration, a metadata
+/// document) may register as redirect and post-logout redirect URIs:
+/// https, or loopback for native apps (no private-use schemes).
+pub fn require_safe_redirects(meta: &Metadata) -> Result<(), OAuthError> {
+    if let Some(bad) = meta
+        .redirect_uris
+        .iter()
+        .chain(&meta.post_logout_redirect_uris)
+        .find(|u| !(u.starts_with("https://") || redirect_uri::is_loopback(u)))
+    {
+        return Err(redirect_error(format!(
+            "{bad:?}: only https or loopback (http://127.0.0.1, http://[::1], http://localhost) redirect URIs are accepted from a client that registers itself"
+        )));
+    }
+    Ok(())
+}
+
+/// Unicode format characters (category Cf: bidirectional overrides,
+/// zero-width characters, soft hyphens): invisible, and able to reorder
+/// what a consent page shows around a name.
+fn is_format(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
 }
 
 /// The scopes a self-registered client may have: OpenID Connect's and
@@ -346,17 +374,16 @@ pub async fn register(p: &Provider, caller: Caller, body: &Value) -> Result<Valu
         return Err(metadata_error("private_key_jwt needs jwks or jwks_uri").into());
     }
     if open {
-        // https, or loopback for native apps; no private-use schemes from
-        // anonymous registrants.
-        if let Some(bad) = meta
-            .redirect_uris
+        require_safe_redirects(&meta)?;
+        if meta
+            .grant_types
             .iter()
-            .find(|u| !(u.starts_with("https://") || redirect_uri::is_loopback(u)))
+            .flatten()
+            .any(|g| g == "client_credentials")
         {
-            return Err(redirect_error(format!(
-                "{bad:?}: open registration accepts https or loopback (http://127.0.0.1, http://[::1], http://localhost) redirect URIs only"
-            ))
-            .into());
+            return Err(
+                metadata_error("open registration does not admit client_credentials").into(),
+            );
         }
     }
     let available = available_scopes(p).await?;
@@ -467,6 +494,14 @@ pub async fn update(p: &Provider, client: &Client, body: &Value) -> Result<Value
     }
     let meta = Metadata::from_json(body)?;
     let method = client.auth_method();
+    // Keys decide the method (`Client::auth_method`): adding or dropping
+    // them would change it as surely as naming another method.
+    let keyed = meta.jwks.is_some() || meta.jwks_uri.is_some();
+    if client.kind == ClientKind::Confidential && keyed != (method == "private_key_jwt") {
+        return Err(metadata_error(
+            "token_endpoint_auth_method cannot be changed (adding or removing keys would change it); register a new client",
+        ));
+    }
     if let Some(m) = &meta.token_endpoint_auth_method {
         if m != method && !(method == "client_secret_basic" && m == "client_secret_post") {
             return Err(metadata_error(
@@ -474,22 +509,14 @@ pub async fn update(p: &Provider, client: &Client, body: &Value) -> Result<Value
             ));
         }
     }
-    if client.kind == ClientKind::Public {
-        if let Some(bad) = meta
-            .redirect_uris
-            .iter()
-            .find(|u| !(u.starts_with("https://") || redirect_uri::is_loopback(u)))
-        {
-            if p.config().registration == RegistrationPolicy::Open {
-                return Err(redirect_error(format!(
-                    "{bad:?}: only https or loopback redirect URIs"
-                )));
-            }
-        }
+    if client.kind == ClientKind::Public && p.config().registration == RegistrationPolicy::Open {
+        require_safe_redirects(&meta)?;
     }
     let available = available_scopes(p).await?;
     let mut updated = meta.into_client(client.id.clone(), client.kind, &available, p.now())?;
     updated.registration = Registration::Dynamic;
+    // What an operator may have limited it to stays.
+    updated.resources = client.resources.clone();
     if !p.store().update_client(&updated).await? {
         return Err(OAuthError::new(
             ErrorCode::InvalidToken,

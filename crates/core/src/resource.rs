@@ -12,7 +12,7 @@
 //! [`DefaultResource`] applies.
 
 use crate::error::{ErrorCode, OAuthError};
-use crate::model::Client;
+use crate::model::{Client, Resource};
 use crate::{scope, Provider};
 
 /// The longest resource indicator accepted, in bytes.
@@ -144,22 +144,67 @@ pub async fn for_new_grant(
 
 /// The audience of an access token issued under a grant holding
 /// `granted` (space-separated), for a token request naming `values`
-/// (RFC 8707 §2.2): those, each of which must have been granted
-/// (`invalid_target` otherwise: a token request may narrow, never widen),
-/// or, with none named, every granted resource; with none granted, the
-/// issuer (empty result).
-pub fn audience(granted: &str, values: &[&str]) -> Result<Vec<String>, OAuthError> {
+/// (RFC 8707 §2.2): exactly one resource, or `None` (the issuer) when the
+/// grant has none. The one named, which must have been granted (a token
+/// request may narrow, never widen) and still be registered; or, with none
+/// named, the grant's only one. Several named, or several granted and none
+/// named, is `invalid_target` (§2.2 lets a server refuse to issue one token
+/// for several resources): a token for two resource servers could be
+/// replayed by either at the other.
+pub async fn audience(
+    p: &Provider,
+    granted: &str,
+    values: &[&str],
+) -> Result<Option<Resource>, OAuthError> {
     let granted: Vec<&str> = granted.split(' ').filter(|s| !s.is_empty()).collect();
     let asked = parse_request(values)?;
-    if asked.is_empty() {
-        return Ok(granted.into_iter().map(str::to_owned).collect());
+    let uri = match (asked.as_slice(), granted.as_slice()) {
+        ([], []) => return Ok(None),
+        ([], [only]) => (*only).to_owned(),
+        ([], _) => {
+            return Err(target(
+                "several resources were granted: name the one this token is for with resource (RFC 8707 §2.2)",
+            ))
+        }
+        ([one], _) => one.clone(),
+        _ => {
+            return Err(target(
+                "one resource per access token: name one (RFC 8707 §2.2)",
+            ))
+        }
+    };
+    if !granted.contains(&uri.as_str()) {
+        return Err(target_error_wider(&uri));
     }
-    if let Some(wider) = asked.iter().find(|a| !granted.contains(&a.as_str())) {
-        return Err(target(format!(
-            "resource {wider:?} was not granted; a token request may narrow the resources of the authorization, never widen them (RFC 8707 §2.2)"
-        )));
+    match p.store().get_resource(&uri).await? {
+        Some(r) => Ok(Some(r)),
+        None => Err(target(format!(
+            "resource {uri:?} is no longer registered here"
+        ))),
     }
-    Ok(asked)
+}
+
+fn target_error_wider(uri: &str) -> OAuthError {
+    target(format!(
+        "resource {uri:?} was not granted; a token request may narrow the resources of the authorization, never widen them (RFC 8707 §2.2)"
+    ))
+}
+
+/// The scope of an access token for `resource`: the granted `scope` cut
+/// down to what the resource understands (its scopes and OpenID
+/// Connect's), when it lists any.
+pub fn scope_for(resource: Option<&Resource>, scope: &str) -> String {
+    match resource {
+        Some(r) if !r.scopes.is_empty() => scope
+            .split(' ')
+            .filter(|s| {
+                !s.is_empty()
+                    && (crate::scope::OIDC_SCOPES.contains(s) || r.scopes.iter().any(|x| x == s))
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => scope.to_owned(),
+    }
 }
 
 /// The `resource` values of a request's parameters (RFC 8707 §2: the
@@ -200,24 +245,23 @@ mod tests {
     }
 
     #[test]
-    fn a_token_request_narrows_never_widens() {
-        let granted = "https://a.example/mcp https://b.example/api";
+    fn a_token_s_scope_is_what_its_resource_understands() {
+        let r = Resource {
+            uri: "https://a.example/mcp".into(),
+            name: String::new(),
+            scopes: vec!["mcp:tools".into()],
+            created_at: 0,
+        };
         assert_eq!(
-            audience(granted, &[]).ok(),
-            Some(vec![
-                "https://a.example/mcp".to_owned(),
-                "https://b.example/api".to_owned()
-            ])
+            scope_for(Some(&r), "openid mcp:tools payroll:read offline_access"),
+            "openid mcp:tools offline_access"
         );
-        assert_eq!(
-            audience(granted, &["https://b.example/api"]).ok(),
-            Some(vec!["https://b.example/api".to_owned()])
-        );
-        let e = audience(granted, &["https://c.example/"]).expect_err("wider");
-        assert_eq!(e.code, ErrorCode::InvalidTarget);
-        let e = audience("", &["https://a.example/mcp"]).expect_err("none granted");
-        assert_eq!(e.code, ErrorCode::InvalidTarget);
-        assert_eq!(audience("", &[]).ok(), Some(vec![]));
+        let open = Resource {
+            scopes: vec![],
+            ..r
+        };
+        assert_eq!(scope_for(Some(&open), "a b"), "a b");
+        assert_eq!(scope_for(None, "a b"), "a b");
     }
 
     #[test]

@@ -132,6 +132,14 @@ pub async fn introspect(
             "introspection requires an authenticated confidential client (RFC 7662 §2.1)",
         ));
     }
+    // RFC 7662 §4: only callers the operator knows (resource servers) may
+    // ask about any token; a client that registered itself, or a metadata
+    // document, may not.
+    if caller.registration != crate::model::Registration::Admin {
+        return Err(OAuthError::invalid_client(
+            "introspection is for clients registered by the operator (RFC 7662 §4)",
+        ));
+    }
     let get = |n: &str| params.get(n).map_err(OAuthError::invalid_request);
     let token = get("token")?.ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     let hint = get("token_type_hint")?;

@@ -5,11 +5,13 @@ use proofkey_core::client_auth::JwksFetcher;
 /// The largest JWK Set accepted.
 const MAX_JWKS_BYTES: usize = 64 * 1024;
 
-/// A reqwest-based fetcher: https (or loopback http), 5 s timeout, no
-/// redirects, 64 KiB at most.
+/// A reqwest-based fetcher: 5 s timeout, no redirects, 64 KiB at most;
+/// for a client nobody vouched for, https to public addresses only (see
+/// `metadata_fetch`), or its `jwks_uri` would reach into this server's
+/// network.
 #[derive(Debug, Clone)]
 pub struct HttpJwksFetcher {
-    http: reqwest::Client,
+    outbound: crate::metadata_fetch::Outbound,
 }
 
 impl HttpJwksFetcher {
@@ -22,7 +24,7 @@ impl HttpJwksFetcher {
     /// (`outbound_ca_file`).
     pub fn with_roots(roots: &[reqwest::Certificate]) -> Result<Self, String> {
         Ok(Self {
-            http: crate::metadata_fetch::outbound_client(roots, None)?,
+            outbound: crate::metadata_fetch::Outbound::new(roots)?,
         })
     }
 }
@@ -30,11 +32,24 @@ impl HttpJwksFetcher {
 #[async_trait::async_trait]
 impl JwksFetcher for HttpJwksFetcher {
     /// The document, at most [`MAX_JWKS_BYTES`] (see [`read_capped`]).
-    async fn fetch(&self, uri: &str) -> Result<String, String> {
-        let resp = self.http.get(uri).send().await.map_err(|e| e.to_string())?;
-        if !resp.status().is_success() {
-            return Err(format!("HTTP {}", resp.status()));
-        }
+    async fn fetch(&self, uri: &str, anywhere: bool) -> Result<String, String> {
+        let resp = if anywhere {
+            // An operator's client: its URL as registered (loopback http
+            // included, for development).
+            let resp = self
+                .outbound
+                .any_address
+                .get(uri)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            if !resp.status().is_success() {
+                return Err(format!("HTTP {}", resp.status()));
+            }
+            resp
+        } else {
+            self.outbound.get(uri, false).await?
+        };
         read_capped(resp, MAX_JWKS_BYTES).await
     }
 }

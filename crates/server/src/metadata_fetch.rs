@@ -42,8 +42,13 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || v6.is_multicast()
                 || (s[0] & 0xfe00) == 0xfc00
                 || (s[0] & 0xffc0) == 0xfe80
+                || (s[0] & 0xffc0) == 0xfec0
                 || (s[0] == 0x2001 && s[1] == 0x0db8)
                 || (s[0] == 0x64 && s[1] == 0xff9b))
+                // IPv4-compatible (::/96, deprecated) and IPv4-translated
+                // (::ffff:0:0/96) addresses: nothing public is there.
+                || s[..6] == [0; 6]
+                || (s[..4] == [0; 4] && s[4] == 0xffff && s[5] == 0)
         }
     }
 }
@@ -59,19 +64,35 @@ impl Resolve for PublicOnly {
             let all: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let public: Vec<SocketAddr> = all.into_iter().filter(|a| is_public(a.ip())).collect();
             if public.is_empty() {
-                return Err(format!("{host} has no public address").into());
+                return Err(format!("{host}{NO_PUBLIC_ADDRESS}").into());
             }
             Ok(Box::new(public.into_iter()) as Addrs)
         })
     }
 }
 
+/// Outbound https: one client that connects to public addresses only,
+/// one that may connect anywhere (for operators' own URLs and test setups).
+#[derive(Debug, Clone)]
+pub(crate) struct Outbound {
+    public_only: reqwest::Client,
+    pub(crate) any_address: reqwest::Client,
+}
+
+impl Outbound {
+    pub(crate) fn new(roots: &[reqwest::Certificate]) -> Result<Self, String> {
+        Ok(Self {
+            public_only: outbound_client(roots, Some(Arc::new(PublicOnly)))?,
+            any_address: outbound_client(roots, None)?,
+        })
+    }
+}
+
+const NO_PUBLIC_ADDRESS: &str = " has no public address";
+
 /// The reqwest-based fetcher.
 #[derive(Debug, Clone)]
-pub struct HttpMetadataFetcher {
-    public_only: reqwest::Client,
-    any_address: reqwest::Client,
-}
+pub struct HttpMetadataFetcher(Outbound);
 
 /// A client for this server's own outbound requests: a time limit, no
 /// redirects, and the operator's extra roots besides the public ones.
@@ -106,10 +127,7 @@ pub fn outbound_roots(file: Option<&std::path::Path>) -> Result<Vec<reqwest::Cer
 impl HttpMetadataFetcher {
     /// A fetcher trusting the public roots and `roots`.
     pub fn new(roots: &[reqwest::Certificate]) -> Result<Self, String> {
-        Ok(Self {
-            public_only: outbound_client(roots, Some(Arc::new(PublicOnly)))?,
-            any_address: outbound_client(roots, None)?,
-        })
+        Outbound::new(roots).map(Self)
     }
 }
 
@@ -129,10 +147,17 @@ fn max_age(headers: &reqwest::header::HeaderMap) -> Option<u64> {
         .find_map(|d| d.strip_prefix("max-age=").and_then(|n| n.parse().ok()))
 }
 
-#[async_trait::async_trait]
-impl MetadataFetcher for HttpMetadataFetcher {
-    async fn fetch(&self, url: &str, allow_insecure_addresses: bool) -> Result<Fetched, String> {
-        let parsed = url::Url::parse(url).map_err(|e| e.to_string())?;
+impl Outbound {
+    /// GETs `url` (https only), from a public address unless
+    /// `allow_insecure_addresses`. The error says why, without the
+    /// resolver's, the operating system's or the TLS library's words
+    /// (those go to the log): it may be shown to whoever named the URL.
+    pub(crate) async fn get(
+        &self,
+        url: &str,
+        allow_insecure_addresses: bool,
+    ) -> Result<reqwest::Response, String> {
+        let parsed = url::Url::parse(url).map_err(|_| "the URL is invalid".to_owned())?;
         if parsed.scheme() != "https" {
             return Err("only https URLs are fetched".into());
         }
@@ -156,18 +181,35 @@ impl MetadataFetcher for HttpMetadataFetcher {
             .send()
             .await
             .map_err(|e| {
-                // The resolver's refusal is the interesting part.
-                let mut msg = e.to_string();
+                let mut detail = e.to_string();
                 let mut src = std::error::Error::source(&e);
+                let mut no_public = false;
                 while let Some(s) = src {
-                    msg = s.to_string();
+                    detail = s.to_string();
+                    no_public |= detail.ends_with(NO_PUBLIC_ADDRESS);
                     src = s.source();
                 }
-                msg
+                tracing::info!(url, error = %detail, "outbound fetch failed");
+                if no_public {
+                    format!("the host{NO_PUBLIC_ADDRESS}")
+                } else if e.is_timeout() {
+                    "the fetch timed out".to_owned()
+                } else {
+                    "the host could not be reached over https (connection or certificate)"
+                        .to_owned()
+                }
             })?;
         if !resp.status().is_success() {
             return Err(format!("HTTP {}", resp.status()));
         }
+        Ok(resp)
+    }
+}
+
+#[async_trait::async_trait]
+impl MetadataFetcher for HttpMetadataFetcher {
+    async fn fetch(&self, url: &str, allow_insecure_addresses: bool) -> Result<Fetched, String> {
+        let resp = self.0.get(url, allow_insecure_addresses).await?;
         let max_age = max_age(resp.headers());
         let body = crate::jwks_fetch::read_capped(resp, MAX_DOCUMENT).await?;
         Ok(Fetched { body, max_age })
@@ -196,6 +238,10 @@ mod tests {
             "224.0.0.1",
             "255.255.255.255",
             "::",
+            "::7f00:1",
+            "::ffff:0:7f00:1",
+            "fec0::1",
+            "64:ff9b:1::1",
         ] {
             assert!(
                 !is_public(ip.parse().unwrap_or(IpAddr::from([127, 0, 0, 1]))),

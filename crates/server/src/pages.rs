@@ -74,6 +74,21 @@ impl Pages {
     }
 }
 
+/// What a metadata document client is shown as: its URL's host, with
+/// the port when it is not the default (`app.example`, `11.22.33.44:8443`).
+pub(crate) fn metadata_host(client_id: &str) -> String {
+    url::Url::parse(client_id)
+        .ok()
+        .and_then(|u| {
+            let host = u.host_str()?.to_owned();
+            Some(match u.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host,
+            })
+        })
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -60,6 +60,19 @@ async fn doc(
             axum::Json(d).into_response()
         }
         "notjson.json" => "<html>hello</html>".into_response(),
+        // A client acting on its own behalf: nobody vouched for it.
+        "service.json" => {
+            let mut d = good;
+            d["token_endpoint_auth_method"] = json!("private_key_jwt");
+            d["jwks_uri"] = json!(format!("https://{host}/jwks.json"));
+            d["grant_types"] = json!(["client_credentials"]);
+            axum::Json(d).into_response()
+        }
+        "logout.json" => {
+            let mut d = good;
+            d["post_logout_redirect_uris"] = json!(["com.evil.app:/x"]);
+            axum::Json(d).into_response()
+        }
         _ => axum::http::StatusCode::NOT_FOUND.into_response(),
     }
 }
@@ -178,9 +191,10 @@ async fn a_document_client_signs_in_with_pkce_and_is_shown_as_unverified() {
     }
     assert!(consent.body.contains("not verified"), "{}", consent.body);
     assert!(
-        consent
-            .body
-            .contains("<span class=\"host\">localhost</span>"),
+        consent.body.contains(&format!(
+            "<span class=\"host\">{}</span>",
+            host.trim_start_matches("https://")
+        )),
         "{}",
         consent.body
     );
@@ -213,6 +227,12 @@ async fn documents_are_refused_as_the_issue_lists() {
         (format!("{host}/mismatch.json"), "not its own URL"),
         (format!("{host}/secret.json"), "client_secret_basic"),
         (format!("{host}/notjson.json"), "not JSON"),
+        (format!("{host}/service.json"), "client_credentials"),
+        (format!("{host}/logout.json"), "com.evil.app"),
+        (
+            format!("{}/good.json", host.replace("localhost:", "localhost.:")),
+            "dot",
+        ),
         (format!("{host}/missing.json"), "404"),
         (format!("{host}/"), "path"),
         (format!("{host}/a/../good.json"), "normal form"),

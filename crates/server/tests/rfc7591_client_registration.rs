@@ -481,3 +481,207 @@ mod cors {
         );
     }
 }
+
+/// What a hostile registrant tries (the review of issue 14's change).
+mod attacks {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    async fn iat_server() -> (TestServer, String) {
+        let s = TestServer::start_with(|c| c.registration = RegistrationPolicy::InitialAccessToken)
+            .await;
+        let token = "iat-attacks-0123456789-0123456789";
+        s.store
+            .create_initial_access_token(
+                &proofkey_core::secret::hash_token(token),
+                10,
+                s.clock.now() + 600,
+                s.clock.now(),
+            )
+            .await
+            .unwrap();
+        (s, token.to_owned())
+    }
+
+    #[tokio::test]
+    async fn a_self_registered_post_logout_redirect_is_no_open_redirect() {
+        let s = open_server().await;
+        let mut body = mcp_client();
+        body["post_logout_redirect_uris"] = json!(["com.evil.app:/x"]);
+        let (status, _, r) = register(&s, None, &body).await;
+        assert_eq!(
+            (status, r["error"].as_str()),
+            (400, Some("invalid_redirect_uri")),
+            "{r}"
+        );
+        body["post_logout_redirect_uris"] = json!(["https://phish.example/"]);
+        let (status, _, r) = register(&s, None, &body).await;
+        assert_eq!(status, 201, "{r}");
+        let id = r["client_id"].as_str().unwrap();
+        // Without an id_token_hint, the redirect is not followed.
+        let url = format!(
+            "{}/logout?client_id={id}&post_logout_redirect_uri=https%3A%2F%2Fphish.example%2F&state=z",
+            s.base
+        );
+        let page = s.browser().get(&url).await;
+        assert_ne!(page.status, 303, "{:?}", page.location());
+        assert!(page.location().is_none());
+    }
+
+    #[tokio::test]
+    async fn names_cannot_reorder_the_consent_page() {
+        let s = open_server().await;
+        let mut body = mcp_client();
+        body["client_name"] = json!("Payroll Admin \u{202e}\u{200b}nimda");
+        let (status, _, r) = register(&s, None, &body).await;
+        assert_eq!(
+            (status, r["error"].as_str()),
+            (400, Some("invalid_client_metadata")),
+            "{r}"
+        );
+    }
+
+    #[tokio::test]
+    async fn self_registered_confidential_clients_cannot_introspect_or_switch_methods() {
+        let (s, token) = iat_server().await;
+        let (status, _, r) = register(
+            &s,
+            Some(&token),
+            &json!({"redirect_uris": ["https://app.example/cb"], "grant_types": ["client_credentials"]}),
+        )
+        .await;
+        assert_eq!(status, 201, "{r}");
+        let id = r["client_id"].as_str().unwrap();
+        let secret = r["client_secret"].as_str().unwrap();
+        // RFC 7662 §4: not an operator's resource server.
+        let (status, _, e) = s
+            .post_form(
+                "/introspect",
+                &[
+                    ("token", "anything"),
+                    ("client_id", id),
+                    ("client_secret", secret),
+                ],
+            )
+            .await;
+        assert_eq!(
+            (status, e["error"].as_str()),
+            (401, Some("invalid_client")),
+            "{e}"
+        );
+        // Adding keys would silently make it a private_key_jwt client.
+        let mut update = json!({"client_id": id, "redirect_uris": ["https://app.example/cb"],
+            "grant_types": ["client_credentials"], "jwks_uri": "https://keys.example/jwks"});
+        let uri = r["registration_client_uri"].as_str().unwrap();
+        let rat = r["registration_access_token"].as_str().unwrap();
+        let resp = s
+            .http
+            .put(uri)
+            .bearer_auth(rat)
+            .json(&update)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400);
+        update.as_object_mut().unwrap().remove("jwks_uri");
+        let resp = s
+            .http
+            .put(uri)
+            .bearer_auth(rat)
+            .json(&update)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+
+    /// A listener that counts the connections made to it.
+    async fn counting_listener() -> (u16, Arc<AtomicUsize>) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let count = Arc::new(AtomicUsize::new(0));
+        let c = Arc::clone(&count);
+        tokio::spawn(async move {
+            while let Ok((sock, _)) = l.accept().await {
+                c.fetch_add(1, Ordering::SeqCst);
+                drop(sock);
+            }
+        });
+        (port, count)
+    }
+
+    fn assertion(client_id: &str, aud: &str) -> String {
+        use base64::Engine;
+        let b64 = |v: serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        format!(
+            "{}.{}.{}",
+            b64(json!({"alg": "ES256", "kid": "k1", "typ": "JWT"})),
+            b64(
+                json!({"iss": client_id, "sub": client_id, "aud": aud, "exp": now + 60, "jti": format!("j-{client_id}")})
+            ),
+            "c2lnbmF0dXJl"
+        )
+    }
+
+    async fn present(s: &TestServer, client_id: &str) -> u16 {
+        let a = assertion(client_id, &s.url("/token"));
+        s.token(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", &a),
+        ])
+        .await
+        .0
+    }
+
+    #[tokio::test]
+    async fn a_self_registered_jwks_uri_never_reaches_an_internal_address() {
+        let (s, token) = iat_server().await;
+        let (port, hits) = counting_listener().await;
+        let jwks_uri = format!("https://127.0.0.1:{port}/jwks.json");
+        // The control: an operator's client with that jwks_uri is fetched.
+        s.client_with(
+            "admin-keys",
+            proofkey_core::model::ClientKind::Confidential,
+            &[REDIRECT],
+            |c| {
+                c.jwks_uri = Some(jwks_uri.clone());
+                c.grant_types = vec!["client_credentials".into()];
+            },
+        )
+        .await;
+        assert_ne!(present(&s, "admin-keys").await, 200);
+        assert_eq!(
+            hits.load(Ordering::SeqCst),
+            1,
+            "the operator's jwks_uri was fetched"
+        );
+
+        let (status, _, r) = register(
+            &s,
+            Some(&token),
+            &json!({"redirect_uris": ["https://app.example/cb"], "grant_types": ["client_credentials"],
+                "token_endpoint_auth_method": "private_key_jwt", "jwks_uri": jwks_uri}),
+        )
+        .await;
+        assert_eq!(status, 201, "{r}");
+        let id = r["client_id"].as_str().unwrap();
+        assert_ne!(present(&s, id).await, 200);
+        assert_eq!(
+            hits.load(Ordering::SeqCst),
+            1,
+            "nothing reached the internal address"
+        );
+    }
+}

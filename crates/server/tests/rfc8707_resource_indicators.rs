@@ -190,10 +190,30 @@ mod authorization_code {
         assert_eq!(status, 200, "{body}");
         assert_eq!(aud(&body), OTHER);
 
-        // Both granted, none named at the token endpoint: both.
+        // Both granted, none named, or both named: one resource per
+        // token (a token for two could be replayed by either at the other).
         let (code, v) = code_with(&s, "app", "openid", &[MCP, OTHER]).await;
-        let (_, body) = redeem(&s, "app", &code, &v, &[]).await;
-        assert_eq!(aud(&body), serde_json::json!([MCP, OTHER]));
+        let (status, body) = redeem(&s, "app", &code, &v, &[]).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_target")),
+            "{body}"
+        );
+        let (status, body) = redeem(&s, "app", &code, &v, &[MCP, OTHER]).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_target")),
+            "{body}"
+        );
+        // ... and the code was not spent by either refusal.
+        let (status, body) = redeem(&s, "app", &code, &v, &[MCP]).await;
+        assert_eq!(
+            (status, aud(&body)),
+            (200, serde_json::json!(MCP)),
+            "{body}"
+        );
+        // Its scope is what MCP understands (and OpenID Connect's).
+        assert_eq!(body["scope"], "openid");
 
         let (code, v) = code_with(&s, "app", "openid", &[MCP]).await;
         let (status, body) = redeem(&s, "app", &code, &v, &[OTHER]).await;
@@ -225,6 +245,28 @@ mod authorization_code {
         let pairs: Vec<(&str, &str)> = many.iter().map(|m| ("resource", m.as_str())).collect();
         let (error, _) = authorize_error(&s, "app", &pairs).await;
         assert_eq!(error, "invalid_target");
+    }
+
+    #[tokio::test]
+    async fn a_deleted_resource_gets_no_new_token_even_by_refresh() {
+        let s = setup().await;
+        let (code, v) = code_with(&s, "app", "openid offline_access mcp:tools", &[MCP]).await;
+        let (_, body) = redeem(&s, "app", &code, &v, &[]).await;
+        assert_eq!(body["scope"], "openid offline_access mcp:tools");
+        let rt = body["refresh_token"].as_str().unwrap().to_owned();
+        assert!(s.store.delete_resource(MCP).await.unwrap());
+        let (status, _, body) = s
+            .token(&[
+                ("grant_type", "refresh_token"),
+                ("client_id", "app"),
+                ("refresh_token", &rt),
+            ])
+            .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_target")),
+            "{body}"
+        );
     }
 
     #[tokio::test]
@@ -276,9 +318,12 @@ mod refresh {
                 ("refresh_token", &rt),
             ])
             .await;
-        assert_eq!(status, 200, "{body}");
-        assert_eq!(aud(&body), serde_json::json!([MCP, OTHER]));
-        rt = body["refresh_token"].as_str().unwrap().to_owned();
+        // Two granted, none named: name one.
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_target")),
+            "{body}"
+        );
 
         let (status, _, body) = s
             .token(&[

@@ -51,7 +51,10 @@ pub async fn exchange(
         );
     }
 
-    let audience = crate::resource::audience(&code.resources, &crate::resource::values(p)?)?;
+    let resource =
+        crate::resource::audience(provider, &code.resources, &crate::resource::values(p)?).await?;
+    let audience: Vec<String> = resource.iter().map(|r| r.uri.clone()).collect();
+    let token_scope = crate::resource::scope_for(resource.as_ref(), &code.scope);
     let scopes: Vec<&str> = code.scope.split(' ').collect();
     let refresh = refresh_due(client, &code.scope);
     let family_expiry = provider.issuer().family_expiry(now);
@@ -61,7 +64,7 @@ pub async fn exchange(
         &Issue {
             grant_id: &code.grant_id,
             subject: &code.user_id,
-            scope: &code.scope,
+            scope: &token_scope,
             audience: &audience,
             auth_time: Some(code.auth_time),
             nonce: code.nonce.as_deref(),

@@ -48,12 +48,12 @@ pub async fn grant(
             req
         }
     };
-    let resources =
-        crate::resource::for_new_grant(provider, client, &crate::resource::values(p)?, &scopes)
-            .await?;
-    let audience = scope::parse(&resources);
+    let values = crate::resource::values(p)?;
+    let resources = crate::resource::for_new_grant(provider, client, &values, &scopes).await?;
+    let resource = crate::resource::audience(provider, &resources, &[]).await?;
+    let audience: Vec<String> = resource.iter().map(|r| r.uri.clone()).collect();
     let now = provider.now();
-    let scope = scope::join(&scopes);
+    let scope = crate::resource::scope_for(resource.as_ref(), &scope::join(&scopes));
     let grant_id = secret::time_ordered_id(10).map_err(OAuthError::server_error)?;
     let issuance = provider.issuer().issue(
         &provider.keys().current(),

@@ -64,8 +64,14 @@ pub async fn poll(
                     "approved device code without a user or grant",
                 ));
             };
-            let audience =
-                crate::resource::audience(&record.resources, &crate::resource::values(p)?)?;
+            let resource = crate::resource::audience(
+                provider,
+                &record.resources,
+                &crate::resource::values(p)?,
+            )
+            .await?;
+            let audience: Vec<String> = resource.iter().map(|r| r.uri.clone()).collect();
+            let token_scope = crate::resource::scope_for(resource.as_ref(), &record.scope);
             let scopes: Vec<&str> = record.scope.split(' ').filter(|s| !s.is_empty()).collect();
             let refresh = refresh_due(client, &record.scope);
             let family_expiry = provider.issuer().family_expiry(now);
@@ -75,7 +81,7 @@ pub async fn poll(
                 &Issue {
                     grant_id,
                     subject: user_id,
-                    scope: &record.scope,
+                    scope: &token_scope,
                     audience: &audience,
                     auth_time: record.auth_time,
                     nonce: None,

@@ -100,8 +100,11 @@ pub async fn refresh(
             "the user of this refresh token no longer exists",
         ));
     }
-    let audience = crate::resource::audience(&record.resources, &crate::resource::values(p)?)?;
-    let scope = scope::join(&scopes);
+    let resource =
+        crate::resource::audience(provider, &record.resources, &crate::resource::values(p)?)
+            .await?;
+    let audience: Vec<String> = resource.iter().map(|r| r.uri.clone()).collect();
+    let scope = crate::resource::scope_for(resource.as_ref(), &scope::join(&scopes));
     let issuance = provider.issuer().issue(
         &provider.keys().current(),
         client,

@@ -206,10 +206,7 @@ async fn consent_page(
         resources.push((uri, name));
     }
     let registration = req.client.registration.as_str();
-    let host = url::Url::parse(&req.client.id)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
-        .unwrap_or_default();
+    let host = crate::pages::metadata_host(&req.client.id);
     let (csrf, cookie) = csrf_token(s, headers);
     let scopes: Vec<(String, &str)> = req
         .scopes

@@ -189,13 +189,14 @@ pub async fn submit(
         .filter(|x| !x.is_empty())
         .collect();
     let registration = client.registration.as_str();
+    let host = crate::pages::metadata_host(&client.id);
     let shown = normalize_user_code(code)
         .map(|n| display_user_code(&n))
         .unwrap_or_default();
     let resp = s.pages.render(
         StatusCode::OK,
         "device.html",
-        context! { confirm => true, client_name => client.name, client_id => client.id, registration, scopes, resources, user_code => shown, csrf },
+        context! { confirm => true, client_name => client.name, client_id => client.id, registration, host, scopes, resources, user_code => shown, csrf },
     );
     with_cookies(with_cookie(resp, csrf_cookie), set_cookies)
 }
