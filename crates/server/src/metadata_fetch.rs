@@ -44,11 +44,11 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || (s[0] & 0xffc0) == 0xfe80
                 || (s[0] & 0xffc0) == 0xfec0
                 || (s[0] == 0x2001 && s[1] == 0x0db8)
-                || (s[0] == 0x64 && s[1] == 0xff9b))
+                || (s[0] == 0x64 && s[1] == 0xff9b)
                 // IPv4-compatible (::/96, deprecated) and IPv4-translated
                 // (::ffff:0:0/96) addresses: nothing public is there.
                 || s[..6] == [0; 6]
-                || (s[..4] == [0; 4] && s[4] == 0xffff && s[5] == 0)
+                || (s[..4] == [0; 4] && s[4] == 0xffff && s[5] == 0))
         }
     }
 }
