@@ -20,9 +20,20 @@ use serde_json::json;
 
 /// The documents' host: each document's `client_id` is its own URL (read
 /// from the `Host` header), except where a case says otherwise.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct Docs {
     fetches: Arc<AtomicUsize>,
+    /// `slow-*.json` answers only once the test adds permits here.
+    gate: Arc<tokio::sync::Semaphore>,
+}
+
+impl Default for Docs {
+    fn default() -> Self {
+        Self {
+            fetches: Arc::default(),
+            gate: Arc::new(tokio::sync::Semaphore::new(0)),
+        }
+    }
 }
 
 async fn doc(
@@ -43,6 +54,10 @@ async fn doc(
     let cache = [(header::CACHE_CONTROL, "max-age=600")];
     match name.as_str() {
         "good.json" | "cached.json" => (cache, axum::Json(good)).into_response(),
+        slow if slow.starts_with("slow-") => {
+            let _ = d.gate.acquire().await.map(|p| p.forget());
+            (cache, axum::Json(good)).into_response()
+        }
         "nostore.json" => ([(header::CACHE_CONTROL, "no-store")], axum::Json(good)).into_response(),
         "mismatch.json" => {
             let mut d = good;
@@ -319,4 +334,64 @@ async fn caching_is_honoured_with_a_cap_and_failures_are_not_refetched_at_once()
     s.clock.advance(31);
     refused(&s, &missing).await;
     assert_eq!(count(), 6);
+}
+
+#[tokio::test]
+async fn slow_documents_cannot_hold_up_the_others() {
+    let (host, docs) = docs_host().await;
+    let s = server_with(|_| {}).await;
+    let count = || docs.fetches.load(Ordering::SeqCst);
+    // A known client first.
+    let known = format!("{host}/cached.json");
+    assert_eq!(first_page(&s, &known, REDIRECT).await.status, 200);
+    assert_eq!(count(), 1);
+
+    // Eight documents that do not answer, and a second request for one
+    // of them (it waits for the same fetch, and makes none).
+    let mut waiting = Vec::new();
+    for i in 0..proofkey_core::cimd::MAX_FETCHES {
+        let url = AuthRequest::new(&format!("{host}/slow-{i}.json"), &CodeVerifier::generate())
+            .url(&s.base);
+        waiting.push(tokio::spawn(async move {
+            http_client().get(url).send().await.unwrap().status()
+        }));
+    }
+    for _ in 0..500 {
+        if count() == 1 + proofkey_core::cimd::MAX_FETCHES {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        count(),
+        1 + proofkey_core::cimd::MAX_FETCHES,
+        "all eight fetching"
+    );
+    let again =
+        AuthRequest::new(&format!("{host}/slow-0.json"), &CodeVerifier::generate()).url(&s.base);
+    waiting.push(tokio::spawn(async move {
+        http_client().get(again).send().await.unwrap().status()
+    }));
+
+    // A new document is refused for now, at once, not queued behind them.
+    let body = refused(&s, &format!("{host}/good.json")).await;
+    assert!(body.contains("too many"), "{body}");
+    // The known client is not held up: its document is cached.
+    assert_eq!(first_page(&s, &known, REDIRECT).await.status, 200);
+
+    docs.gate.add_permits(100);
+    for w in waiting {
+        assert_eq!(w.await.unwrap(), 200);
+    }
+    assert_eq!(
+        count(),
+        1 + proofkey_core::cimd::MAX_FETCHES,
+        "one fetch per document"
+    );
+    assert_eq!(
+        first_page(&s, &format!("{host}/good.json"), REDIRECT)
+            .await
+            .status,
+        200
+    );
 }
