@@ -151,7 +151,7 @@ pub async fn for_new_grant(
 /// named, is `invalid_target` (§2.2 lets a server refuse to issue one token
 /// for several resources): a token for two resource servers could be
 /// replayed by either at the other.
-pub async fn audience(
+async fn audience(
     p: &Provider,
     granted: &str,
     values: &[&str],
@@ -190,10 +190,25 @@ fn target_error_wider(uri: &str) -> OAuthError {
     ))
 }
 
+/// What an access token is for, at the token endpoint: its `aud` (one
+/// resource, see [`audience`]; empty for the issuer) and its scope, the
+/// granted `scope` cut down to what that resource understands (see
+/// [`scope_for`]).
+pub async fn for_token(
+    p: &Provider,
+    granted: &str,
+    values: &[&str],
+    scope: &str,
+) -> Result<(Vec<String>, String), OAuthError> {
+    let resource = audience(p, granted, values).await?;
+    let scope = scope_for(resource.as_ref(), scope);
+    Ok((resource.map(|r| r.uri).into_iter().collect(), scope))
+}
+
 /// The scope of an access token for `resource`: the granted `scope` cut
 /// down to what the resource understands (its scopes and OpenID
 /// Connect's), when it lists any.
-pub fn scope_for(resource: Option<&Resource>, scope: &str) -> String {
+fn scope_for(resource: Option<&Resource>, scope: &str) -> String {
     match resource {
         Some(r) if !r.scopes.is_empty() => scope
             .split(' ')

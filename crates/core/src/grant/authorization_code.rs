@@ -51,10 +51,13 @@ pub async fn exchange(
         );
     }
 
-    let resource =
-        crate::resource::audience(provider, &code.resources, &crate::resource::values(p)?).await?;
-    let audience: Vec<String> = resource.iter().map(|r| r.uri.clone()).collect();
-    let token_scope = crate::resource::scope_for(resource.as_ref(), &code.scope);
+    let (audience, token_scope) = crate::resource::for_token(
+        provider,
+        &code.resources,
+        &crate::resource::values(p)?,
+        &code.scope,
+    )
+    .await?;
     let scopes: Vec<&str> = code.scope.split(' ').collect();
     let refresh = refresh_due(client, &code.scope);
     let family_expiry = provider.issuer().family_expiry(now);

@@ -50,10 +50,9 @@ pub async fn grant(
     };
     let values = crate::resource::values(p)?;
     let resources = crate::resource::for_new_grant(provider, client, &values, &scopes).await?;
-    let resource = crate::resource::audience(provider, &resources, &[]).await?;
-    let audience: Vec<String> = resource.iter().map(|r| r.uri.clone()).collect();
+    let (audience, scope) =
+        crate::resource::for_token(provider, &resources, &[], &scope::join(&scopes)).await?;
     let now = provider.now();
-    let scope = crate::resource::scope_for(resource.as_ref(), &scope::join(&scopes));
     let grant_id = secret::time_ordered_id(10).map_err(OAuthError::server_error)?;
     let issuance = provider.issuer().issue(
         &provider.keys().current(),

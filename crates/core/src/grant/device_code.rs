@@ -64,14 +64,13 @@ pub async fn poll(
                     "approved device code without a user or grant",
                 ));
             };
-            let resource = crate::resource::audience(
+            let (audience, token_scope) = crate::resource::for_token(
                 provider,
                 &record.resources,
                 &crate::resource::values(p)?,
+                &record.scope,
             )
             .await?;
-            let audience: Vec<String> = resource.iter().map(|r| r.uri.clone()).collect();
-            let token_scope = crate::resource::scope_for(resource.as_ref(), &record.scope);
             let scopes: Vec<&str> = record.scope.split(' ').filter(|s| !s.is_empty()).collect();
             let refresh = refresh_due(client, &record.scope);
             let family_expiry = provider.issuer().family_expiry(now);

@@ -100,11 +100,13 @@ pub async fn refresh(
             "the user of this refresh token no longer exists",
         ));
     }
-    let resource =
-        crate::resource::audience(provider, &record.resources, &crate::resource::values(p)?)
-            .await?;
-    let audience: Vec<String> = resource.iter().map(|r| r.uri.clone()).collect();
-    let scope = crate::resource::scope_for(resource.as_ref(), &scope::join(&scopes));
+    let (audience, scope) = crate::resource::for_token(
+        provider,
+        &record.resources,
+        &crate::resource::values(p)?,
+        &scope::join(&scopes),
+    )
+    .await?;
     let issuance = provider.issuer().issue(
         &provider.keys().current(),
         client,
