@@ -11,7 +11,7 @@ fn claims() -> AccessTokenClaims<'static> {
     AccessTokenClaims {
         iss: "https://auth.example.com",
         exp: 1_800_000_600,
-        aud: proofkey_core::tokens::Audience::One("https://auth.example.com"),
+        aud: "https://auth.example.com",
         sub: "lV8a6ky-IjbvMeVKjXPRvg",
         client_id: "bench-cli",
         iat: 1_800_000_000,

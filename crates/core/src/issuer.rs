@@ -15,9 +15,7 @@ use crate::error::OAuthError;
 use crate::keys::KeySet;
 use crate::model::{AccessTokenRecord, Client, NewTokens, RefreshTokenRecord};
 use crate::secret::{self, RefreshToken};
-use crate::tokens::{
-    AccessTokenClaims, Audience, IdTokenClaims, ACCESS_TOKEN_ALG, ACCESS_TOKEN_TYP,
-};
+use crate::tokens::{AccessTokenClaims, IdTokenClaims, ACCESS_TOKEN_ALG, ACCESS_TOKEN_TYP};
 use crate::Config;
 
 /// What to issue at the token endpoint.
@@ -29,8 +27,8 @@ pub struct Issue<'a> {
     pub subject: &'a str,
     /// Scope of the access token.
     pub scope: &'a str,
-    /// Its audience (RFC 8707 §2.2): resources; empty for the issuer.
-    pub audience: &'a [String],
+    /// Its audience (RFC 8707 §2.2): a resource, or `None` for the issuer.
+    pub audience: Option<&'a str>,
     /// When the user authenticated.
     pub auth_time: Option<i64>,
     /// OIDC nonce for the ID token.
@@ -160,11 +158,7 @@ impl TokenIssuer {
         let claims = AccessTokenClaims {
             iss: &self.issuer,
             exp: now + ttl as i64,
-            aud: match issue.audience {
-                [] => Audience::One(&self.issuer),
-                [one] => Audience::One(one),
-                many => Audience::Many(many),
-            },
+            aud: issue.audience.unwrap_or(&self.issuer),
             sub: issue.subject,
             client_id: &client.id,
             iat: now,

@@ -191,7 +191,7 @@ fn target_error_wider(uri: &str) -> OAuthError {
 }
 
 /// What an access token is for, at the token endpoint: its `aud` (one
-/// resource, see [`audience`]; empty for the issuer) and its scope, the
+/// resource, see [`audience`]; `None` for the issuer) and its scope, the
 /// granted `scope` cut down to what that resource understands (see
 /// [`scope_for`]).
 pub async fn for_token(
@@ -199,10 +199,10 @@ pub async fn for_token(
     granted: &str,
     values: &[&str],
     scope: &str,
-) -> Result<(Vec<String>, String), OAuthError> {
+) -> Result<(Option<String>, String), OAuthError> {
     let resource = audience(p, granted, values).await?;
     let scope = scope_for(resource.as_ref(), scope);
-    Ok((resource.map(|r| r.uri).into_iter().collect(), scope))
+    Ok((resource.map(|r| r.uri), scope))
 }
 
 /// The scope of an access token for `resource`: the granted `scope` cut

@@ -15,8 +15,9 @@ pub struct AccessTokenClaims<'a> {
     /// Expiry.
     pub exp: i64,
     /// Audience (RFC 9068 §3, RFC 8707 §2.2): the resources the token is
-    /// for, or this server (the issuer) when none was asked for.
-    pub aud: Audience<'a>,
+    /// for (one, RFC 8707 §2.2), or this server (the issuer) when none was
+    /// asked for.
+    pub aud: &'a str,
     /// Resource owner.
     pub sub: &'a str,
     /// The client.
@@ -30,17 +31,6 @@ pub struct AccessTokenClaims<'a> {
     /// When the user authenticated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
-}
-
-/// An access token's `aud`: one string for one audience (what most
-/// resource servers check), an array for several.
-#[derive(Debug, Serialize)]
-#[serde(untagged)]
-pub enum Audience<'a> {
-    /// One.
-    One(&'a str),
-    /// Several.
-    Many(&'a [String]),
 }
 
 /// OIDC Core §2 and §3.1.3.6 ID token claims.

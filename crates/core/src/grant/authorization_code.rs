@@ -68,7 +68,7 @@ pub async fn exchange(
             grant_id: &code.grant_id,
             subject: &code.user_id,
             scope: &token_scope,
-            audience: &audience,
+            audience: audience.as_deref(),
             auth_time: Some(code.auth_time),
             nonce: code.nonce.as_deref(),
             id_token: scopes.contains(&"openid"),

@@ -61,7 +61,7 @@ pub async fn grant(
             grant_id: &grant_id,
             subject: &client.id,
             scope: &scope,
-            audience: &audience,
+            audience: audience.as_deref(),
             auth_time: None,
             nonce: None,
             id_token: false,

@@ -81,7 +81,7 @@ pub async fn poll(
                     grant_id,
                     subject: user_id,
                     scope: &token_scope,
-                    audience: &audience,
+                    audience: audience.as_deref(),
                     auth_time: record.auth_time,
                     nonce: None,
                     id_token: scopes.contains(&"openid"),

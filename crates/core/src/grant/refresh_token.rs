@@ -114,7 +114,7 @@ pub async fn refresh(
             grant_id: &record.grant_id,
             subject: &record.user_id,
             scope: &scope,
-            audience: &audience,
+            audience: audience.as_deref(),
             auth_time: Some(record.auth_time),
             nonce: None,
             id_token: scopes.iter().any(|s| s == "openid"),
