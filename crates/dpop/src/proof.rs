@@ -153,8 +153,8 @@ pub fn verify(proof: &str, expect: &Expect<'_>) -> Result<Proof, ProofError> {
     if let Some(token) = expect.access_token {
         let ath = claims["ath"].as_str().ok_or(ProofError::Ath)?;
         let expected = crate::access_token_hash(token);
-        if !aws_lc_rs::constant_time::verify_slices_are_equal(ath.as_bytes(), expected.as_bytes())
-            .is_ok()
+        if aws_lc_rs::constant_time::verify_slices_are_equal(ath.as_bytes(), expected.as_bytes())
+            .is_err()
         {
             return Err(ProofError::Ath);
         }
