@@ -117,6 +117,7 @@ pub fn thumbprint(jwk: &Value) -> Result<String, JwkError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;

@@ -1,4 +1,5 @@
 //! RFC 9449 §4.3: every check of a proof, one test per defect.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
