@@ -1,5 +1,6 @@
-//! RFC 6750 §3: the `WWW-Authenticate: Bearer` challenge of a refused
-//! request, carrying RFC 9728 §5.1's `resource_metadata`.
+//! The challenges of a refused request: RFC 6750 §3 (`Bearer`) and
+//! RFC 9449 §7.1 (`DPoP`), both carrying RFC 9728 §5.1's
+//! `resource_metadata`, combined as RFC 9449 §7.2 recommends.
 
 use std::sync::Arc;
 
@@ -7,21 +8,49 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::credentials::Scheme;
 use crate::error::AuthError;
 
 /// The longest `error_description` sent; ours are far shorter.
 const MAX_DESCRIPTION: usize = 200;
 
-/// A refused request, ready to be answered: the [`AuthError`] and this
-/// resource's metadata URL.
+/// What every challenge of a resource says, whatever the error.
+#[derive(Debug)]
+pub(crate) struct ChallengeParams {
+    /// The RFC 9728 metadata URL (`resource_metadata`).
+    pub resource_metadata: String,
+    /// The DPoP proof algorithms accepted, space-separated (`algs`).
+    pub algs: String,
+    /// Whether the `Bearer` scheme is accepted (not when DPoP-bound tokens
+    /// are required).
+    pub bearer: bool,
+}
+
+/// A refused request, ready to be answered: the [`AuthError`], the
+/// scheme the request tried (if it could be told), and this resource's
+/// challenge parameters.
 ///
 /// | error | status | `WWW-Authenticate` |
 /// |---|---|---|
-/// | [`AuthError::MissingToken`] | 401 | `Bearer resource_metadata="…"` (no error code, RFC 6750 §3.1) |
-/// | [`AuthError::InvalidRequest`] | 400 | `Bearer error="invalid_request", error_description="…", resource_metadata="…"` |
-/// | [`AuthError::InvalidToken`] | 401 | `Bearer error="invalid_token", error_description="…", resource_metadata="…"` |
-/// | [`AuthError::InsufficientScope`] | 403 | `Bearer error="insufficient_scope", error_description="…", scope="…", resource_metadata="…"` |
-/// | [`AuthError::IssuerUnavailable`] | 503 | none; `Retry-After` when known |
+/// | [`AuthError::MissingToken`] | 401 | `Bearer resource_metadata="…"` and `DPoP algs="…", resource_metadata="…"` (no error code, RFC 6750 §3.1, RFC 9449 §7.2) |
+/// | [`AuthError::InvalidRequest`] | 400 | `error="invalid_request", error_description="…"` |
+/// | [`AuthError::InvalidToken`] | 401 | `error="invalid_token", error_description="…"` |
+/// | [`AuthError::InvalidDpopProof`] | 401 | `DPoP error="invalid_dpop_proof", error_description="…", algs="…", resource_metadata="…"` (RFC 9449 §7.1) |
+/// | [`AuthError::InsufficientScope`] | 403 | `error="insufficient_scope", error_description="…", scope="…"` |
+/// | [`AuthError::IssuerUnavailable`], [`AuthError::ReplayCacheFull`] | 503 | none; `Retry-After` when known |
+///
+/// Which scheme carries the error (RFC 9449 §7.2's recommendation): the
+/// one the request used (`DPoP` for proof errors); when that cannot be
+/// told (two `Authorization` headers, a token in the query string), every
+/// accepted scheme. The other accepted scheme follows, bare, so the client
+/// learns both. A `DPoP` challenge always names `algs`; both name
+/// `resource_metadata`. When DPoP-bound tokens are required, only `DPoP`
+/// challenges are sent (and a `Bearer` request's error goes in it).
+///
+/// Each challenge is its own `WWW-Authenticate` field (RFC 9110 §11.6.1
+/// allows that or a comma-separated list), the one with the error first,
+/// so that a client reading only the first field gets the error and the
+/// metadata URL.
 ///
 /// Coded errors also have a JSON body `{"error", "error_description"}`.
 /// Every answer carries `Access-Control-Expose-Headers: WWW-Authenticate`,
@@ -31,14 +60,20 @@ const MAX_DESCRIPTION: usize = 200;
 #[derive(Debug)]
 pub struct Rejection {
     error: AuthError,
-    resource_metadata: Arc<str>,
+    scheme: Option<Scheme>,
+    params: Arc<ChallengeParams>,
 }
 
 impl Rejection {
-    pub(crate) fn new(error: AuthError, resource_metadata: Arc<str>) -> Self {
+    pub(crate) fn new(
+        error: AuthError,
+        scheme: Option<Scheme>,
+        params: Arc<ChallengeParams>,
+    ) -> Self {
         Self {
             error,
-            resource_metadata,
+            scheme,
+            params,
         }
     }
 
@@ -52,37 +87,90 @@ impl Rejection {
         self.error
     }
 
-    /// The `WWW-Authenticate` value, if the answer has one.
-    pub fn challenge(&self) -> Option<String> {
-        let metadata = format!(
-            "resource_metadata=\"{}\"",
-            quoted_string(&self.resource_metadata)
-        );
-        match &self.error {
-            AuthError::MissingToken => Some(format!("Bearer {metadata}")),
-            AuthError::IssuerUnavailable(_) => None,
-            e => {
-                let code = e.error_code().unwrap_or("invalid_request");
-                let mut description = quoted_string(&e.description());
-                truncate(&mut description, MAX_DESCRIPTION);
-                let scope = match e {
-                    AuthError::InsufficientScope { required } => {
-                        format!(", scope=\"{}\"", quoted_string(&required.join(" ")))
-                    }
-                    _ => String::new(),
-                };
-                Some(format!(
-                    "Bearer error=\"{code}\", error_description=\"{description}\"{scope}, {metadata}"
-                ))
+    /// The challenges, one `WWW-Authenticate` field each, the one carrying
+    /// the error first; empty for a 503.
+    pub fn challenges(&self) -> Vec<String> {
+        let offered: &[Scheme] = if self.params.bearer {
+            &[Scheme::Bearer, Scheme::Dpop]
+        } else {
+            &[Scheme::Dpop]
+        };
+        let e = match &self.error {
+            AuthError::IssuerUnavailable(_) | AuthError::ReplayCacheFull { .. } => {
+                return Vec::new()
             }
+            AuthError::MissingToken => return offered.iter().map(|s| self.bare(*s)).collect(),
+            e => e,
+        };
+        let carriers: Vec<Scheme> = match (e, self.scheme) {
+            (AuthError::InvalidDpopProof(_), _) => vec![Scheme::Dpop],
+            (_, Some(s)) if offered.contains(&s) => vec![s],
+            // A Bearer request where only DPoP is accepted.
+            (_, Some(_)) => vec![Scheme::Dpop],
+            (_, None) => offered.to_vec(),
+        };
+        let mut out: Vec<String> = carriers.iter().map(|s| self.coded(*s, e)).collect();
+        out.extend(
+            offered
+                .iter()
+                .filter(|s| !carriers.contains(s))
+                .map(|s| self.bare(*s)),
+        );
+        out
+    }
+
+    /// The `WWW-Authenticate` value, all challenges in one comma-separated
+    /// list (RFC 9110 §11.6.1), if the answer has any.
+    pub fn challenge(&self) -> Option<String> {
+        let all = self.challenges();
+        (!all.is_empty()).then(|| all.join(", "))
+    }
+
+    /// A challenge without error: what the scheme needs, and where the
+    /// metadata is.
+    fn bare(&self, scheme: Scheme) -> String {
+        match scheme {
+            Scheme::Bearer => format!("Bearer {}", self.metadata()),
+            Scheme::Dpop => format!("DPoP {}, {}", self.algs(), self.metadata()),
         }
+    }
+
+    fn coded(&self, scheme: Scheme, e: &AuthError) -> String {
+        let code = e.error_code().unwrap_or("invalid_request");
+        let mut description = quoted_string(&e.description());
+        truncate(&mut description, MAX_DESCRIPTION);
+        let scope = match e {
+            AuthError::InsufficientScope { required } => {
+                format!(", scope=\"{}\"", quoted_string(&required.join(" ")))
+            }
+            _ => String::new(),
+        };
+        let (name, algs) = match scheme {
+            Scheme::Bearer => ("Bearer", String::new()),
+            Scheme::Dpop => ("DPoP", format!(", {}", self.algs())),
+        };
+        format!(
+            "{name} error=\"{code}\", error_description=\"{description}\"{scope}{algs}, {}",
+            self.metadata()
+        )
+    }
+
+    fn metadata(&self) -> String {
+        format!(
+            "resource_metadata=\"{}\"",
+            quoted_string(&self.params.resource_metadata)
+        )
+    }
+
+    fn algs(&self) -> String {
+        format!("algs=\"{}\"", quoted_string(&self.params.algs))
     }
 }
 
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
         let status = self.error.status();
-        let challenge = self.challenge();
+        let challenges = self.challenges();
         let mut resp = match self.error.error_code() {
             Some(code) => (
                 status,
@@ -92,13 +180,14 @@ impl IntoResponse for Rejection {
             None => status.into_response(),
         };
         let headers = resp.headers_mut();
-        if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
-            headers.insert(header::WWW_AUTHENTICATE, value);
+        for value in challenges
+            .iter()
+            .filter_map(|c| HeaderValue::from_str(c).ok())
+        {
+            headers.append(header::WWW_AUTHENTICATE, value);
         }
-        if let AuthError::IssuerUnavailable(e) = &self.error {
-            if let Some(secs) = e.retry_after() {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
-            }
+        if let Some(secs) = self.error.retry_after() {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert(
@@ -129,13 +218,21 @@ fn truncate(s: &mut String, max: usize) {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::error::{InvalidToken, IssuerError};
+    use crate::error::{InvalidDpopProof, InvalidRequest, InvalidToken, IssuerError};
 
-    fn rejection(e: AuthError) -> Rejection {
-        Rejection::new(
-            e,
-            Arc::from("https://api.example/.well-known/oauth-protected-resource/x"),
-        )
+    const MD: &str =
+        "resource_metadata=\"https://api.example/.well-known/oauth-protected-resource/x\"";
+
+    fn params(bearer: bool) -> Arc<ChallengeParams> {
+        Arc::new(ChallengeParams {
+            resource_metadata: "https://api.example/.well-known/oauth-protected-resource/x".into(),
+            algs: "ES256 EdDSA".into(),
+            bearer,
+        })
+    }
+
+    fn rejection(e: AuthError, scheme: Option<Scheme>) -> Rejection {
+        Rejection::new(e, scheme, params(true))
     }
 
     #[test]
@@ -144,43 +241,145 @@ mod tests {
         assert_eq!(quoted_string("scope:a b!#[]~"), "scope:a b!#[]~");
     }
 
+    /// RFC 9449 §7.2 Figure 17: both schemes, no error.
     #[test]
-    fn missing_token_has_no_error_code() {
-        let r = rejection(AuthError::MissingToken);
+    fn missing_token_has_no_error_code_and_both_schemes() {
+        let r = rejection(AuthError::MissingToken, None);
+        assert_eq!(
+            r.challenges(),
+            [
+                format!("Bearer {MD}"),
+                format!("DPoP algs=\"ES256 EdDSA\", {MD}")
+            ]
+        );
         assert_eq!(
             r.challenge().unwrap(),
-            "Bearer resource_metadata=\"https://api.example/.well-known/oauth-protected-resource/x\""
+            format!("Bearer {MD}, DPoP algs=\"ES256 EdDSA\", {MD}")
         );
+        let r = Rejection::new(AuthError::MissingToken, None, params(false));
+        assert_eq!(r.challenges(), [format!("DPoP algs=\"ES256 EdDSA\", {MD}")]);
+    }
+
+    /// RFC 9449 §7.2 Figure 18: the scheme used carries the error.
+    #[test]
+    fn invalid_token_goes_in_the_scheme_used() {
+        let r = rejection(
+            AuthError::InvalidToken(InvalidToken::Expired),
+            Some(Scheme::Bearer),
+        );
+        assert_eq!(
+            r.challenges(),
+            [
+                format!(
+                    "Bearer error=\"invalid_token\", error_description=\"the access token has expired\", {MD}"
+                ),
+                format!("DPoP algs=\"ES256 EdDSA\", {MD}"),
+            ]
+        );
+        let r = rejection(
+            AuthError::InvalidToken(InvalidToken::DpopKeyMismatch),
+            Some(Scheme::Dpop),
+        );
+        let c = r.challenges();
+        assert!(
+            c[0].starts_with("DPoP error=\"invalid_token\", error_description=\"the DPoP proof"),
+            "{c:?}"
+        );
+        assert!(
+            c[0].ends_with(&format!(", algs=\"ES256 EdDSA\", {MD}")),
+            "{c:?}"
+        );
+        assert_eq!(c[1], format!("Bearer {MD}"));
     }
 
     #[test]
-    fn invalid_token_names_code_description_and_metadata() {
-        let r = rejection(AuthError::InvalidToken(InvalidToken::Expired));
-        assert_eq!(
-            r.challenge().unwrap(),
-            "Bearer error=\"invalid_token\", error_description=\"the access token has expired\", \
-             resource_metadata=\"https://api.example/.well-known/oauth-protected-resource/x\""
+    fn proof_errors_are_dpop_challenges() {
+        let r = rejection(
+            AuthError::InvalidDpopProof(InvalidDpopProof::Replayed),
+            None,
         );
+        assert_eq!(
+            r.challenges()[0],
+            format!(
+                "DPoP error=\"invalid_dpop_proof\", error_description=\"the DPoP proof has been used \
+                 before\", algs=\"ES256 EdDSA\", {MD}"
+            )
+        );
+        assert_eq!(r.error().status(), 401);
+    }
+
+    /// RFC 9449 §7.2 Figure 19: ambiguous, so both carry the error.
+    #[test]
+    fn ambiguous_requests_get_the_error_in_both() {
+        let r = rejection(
+            AuthError::InvalidRequest(InvalidRequest::MultipleAuthorizationHeaders),
+            None,
+        );
+        let c = r.challenges();
+        assert_eq!(c.len(), 2);
+        assert!(
+            c[0].starts_with("Bearer error=\"invalid_request\""),
+            "{c:?}"
+        );
+        assert!(c[1].starts_with("DPoP error=\"invalid_request\""), "{c:?}");
+    }
+
+    #[test]
+    fn bearer_when_dpop_is_required_gets_a_dpop_challenge_only() {
+        let r = Rejection::new(
+            AuthError::InvalidToken(InvalidToken::DpopRequired),
+            Some(Scheme::Bearer),
+            params(false),
+        );
+        let c = r.challenges();
+        assert_eq!(c.len(), 1);
+        assert!(c[0].starts_with("DPoP error=\"invalid_token\""), "{c:?}");
     }
 
     #[test]
     fn insufficient_scope_lists_the_required_scopes() {
-        let r = rejection(AuthError::InsufficientScope {
-            required: vec!["a".into(), "b\"c".into()],
-        });
-        let c = r.challenge().unwrap();
-        assert!(c.starts_with("Bearer error=\"insufficient_scope\""), "{c}");
-        assert!(c.contains(", scope=\"a bc\", "), "{c}");
+        for scheme in [Scheme::Bearer, Scheme::Dpop] {
+            let r = rejection(
+                AuthError::InsufficientScope {
+                    required: vec!["a".into(), "b\"c".into()],
+                },
+                Some(scheme),
+            );
+            let c = r.challenges();
+            assert!(c[0].contains("error=\"insufficient_scope\""), "{c:?}");
+            assert!(c[0].contains(", scope=\"a bc\", "), "{c:?}");
+            assert_eq!(c[0].starts_with("DPoP "), scheme == Scheme::Dpop, "{c:?}");
+        }
     }
 
     #[test]
-    fn issuer_unavailable_is_503_without_challenge() {
-        let r = rejection(AuthError::IssuerUnavailable(IssuerError::Backoff {
-            retry_after: 12,
-        }));
+    fn unavailable_is_503_without_challenge() {
+        let r = rejection(
+            AuthError::IssuerUnavailable(IssuerError::Backoff { retry_after: 12 }),
+            None,
+        );
         assert!(r.challenge().is_none());
         let resp = r.into_response();
         assert_eq!(resp.status(), 503);
         assert_eq!(resp.headers()[header::RETRY_AFTER], "12");
+        let r = rejection(AuthError::ReplayCacheFull { retry_after: 7 }, None);
+        assert!(r.challenges().is_empty());
+        let resp = r.into_response();
+        assert_eq!(resp.status(), 503);
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "7");
+    }
+
+    #[test]
+    fn each_challenge_is_its_own_header_field() {
+        let resp = rejection(AuthError::MissingToken, None).into_response();
+        let fields: Vec<_> = resp
+            .headers()
+            .get_all(header::WWW_AUTHENTICATE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(fields.len(), 2);
+        assert!(fields[0].starts_with("Bearer "));
+        assert!(fields[1].starts_with("DPoP "));
     }
 }

@@ -16,7 +16,9 @@ use crate::error::{AuthError, InvalidToken};
 ///
 /// Whatever the validation mode, a token gets here only if `iss` is the
 /// configured issuer, `aud` names this resource, `exp` has not passed and
-/// `sub`, `client_id`, `iat` are present (and `jti`, for JWTs).
+/// `sub`, `client_id`, `iat` are present (and `jti`, for JWTs); and, for a
+/// DPoP-bound token ([`AccessClaims::dpop_jkt`]), only with the `DPoP`
+/// scheme and a valid proof made with the key it is bound to.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct AccessClaims {
@@ -41,7 +43,14 @@ pub struct AccessClaims {
     pub jti: Option<String>,
     /// When the user authenticated (RFC 9068 §2.2.1), if known.
     pub auth_time: Option<u64>,
-    /// Every other claim (or introspection member), as sent.
+    /// For a DPoP-bound token, the RFC 7638 thumbprint of the key it is
+    /// bound to (`cnf.jkt`, RFC 9449 §6.1 and, by introspection, §6.2);
+    /// the request's proof was made with that key. `None` for a bearer
+    /// token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
+    /// Every other claim (or introspection member), as sent (`cnf` is
+    /// read into [`AccessClaims::dpop_jkt`]).
     pub extra: Map<String, Value>,
 }
 
@@ -159,10 +168,11 @@ pub(crate) struct Expected<'a> {
 }
 
 impl RawClaims {
-    /// RFC 9068 §4: required claims present; no `cnf` (a key-bound token,
-    /// RFC 9449 §6, is not accepted as a bearer token); `iss` exactly the issuer;
-    /// `aud` containing exactly this resource's URI (RFC 8707 §2); `exp`
-    /// not passed and `nbf` (if any) reached, both with the leeway.
+    /// RFC 9068 §4: required claims present; `cnf`, if any, exactly
+    /// `{"jkt": "..."}` (RFC 9449 §6.1; whether the token may be used with
+    /// the request's scheme is the caller's check); `iss` exactly the
+    /// issuer; `aud` containing exactly this resource's URI (RFC 8707 §2);
+    /// `exp` not passed and `nbf` (if any) reached, both with the leeway.
     pub(crate) fn check(
         self,
         expected: &Expected<'_>,
@@ -186,9 +196,11 @@ impl RawClaims {
         if source == Source::Jwt && self.jti.is_none() {
             return Err(InvalidToken::MissingClaim("jti"));
         }
-        if self.extra.contains_key("cnf") {
-            return Err(InvalidToken::SenderConstrained);
-        }
+        let mut extra = self.extra;
+        let dpop_jkt = match extra.remove("cnf") {
+            None => None,
+            Some(cnf) => Some(jkt(cnf)?),
+        };
         if iss != expected.issuer {
             tracing::debug!(?iss, "token refused: iss is not the configured issuer");
             return Err(InvalidToken::WrongIssuer);
@@ -216,8 +228,23 @@ impl RawClaims {
             iat,
             jti: self.jti,
             auth_time: self.auth_time,
-            extra: self.extra,
+            dpop_jkt,
+            extra,
         })
+    }
+}
+
+/// RFC 7800 §3.1, RFC 9449 §6.1: the `jkt` of a `cnf` that holds exactly
+/// that confirmation method. Another method (mTLS's `x5t#S256`, RFC 8705
+/// §3.1), alone or with `jkt`, is a binding this resource cannot check:
+/// the token is refused rather than half-checked.
+fn jkt(cnf: Value) -> Result<String, InvalidToken> {
+    let Value::Object(mut members) = cnf else {
+        return Err(InvalidToken::MalformedClaims);
+    };
+    match (members.remove("jkt"), members.is_empty()) {
+        (Some(Value::String(jkt)), true) if !jkt.is_empty() => Ok(jkt),
+        _ => Err(InvalidToken::UnsupportedBinding),
     }
 }
 
@@ -317,10 +344,27 @@ mod tests {
     }
 
     #[test]
-    fn sender_constrained_tokens_are_refused() {
+    fn cnf_jkt_is_read_and_other_bindings_are_refused() {
+        let c = check(json!({"cnf": {"jkt": "abc"}}), Source::Jwt).unwrap();
+        assert_eq!(c.dpop_jkt.as_deref(), Some("abc"));
+        assert!(!c.extra.contains_key("cnf"));
+        assert_eq!(check(json!({}), Source::Jwt).unwrap().dpop_jkt, None);
+        for cnf in [
+            json!({"x5t#S256": "abc"}),
+            json!({"jkt": "abc", "x5t#S256": "abc"}),
+            json!({"jkt": 1}),
+            json!({"jkt": ""}),
+            json!({}),
+        ] {
+            assert_eq!(
+                check(json!({ "cnf": cnf }), Source::Introspection),
+                Err(InvalidToken::UnsupportedBinding),
+                "{cnf}"
+            );
+        }
         assert_eq!(
-            check(json!({"cnf": {"jkt": "abc"}}), Source::Jwt),
-            Err(InvalidToken::SenderConstrained)
+            check(json!({"cnf": "abc"}), Source::Jwt),
+            Err(InvalidToken::MalformedClaims)
         );
     }
 

@@ -75,6 +75,10 @@ pub struct ResourceServerBuilder {
     pub(crate) scopes_supported: Vec<String>,
     pub(crate) resource_name: Option<String>,
     pub(crate) resource_documentation: Option<String>,
+    pub(crate) dpop_required: bool,
+    pub(crate) dpop_algorithms: Option<Vec<String>>,
+    pub(crate) dpop_max_age: Duration,
+    pub(crate) dpop_replay_capacity: usize,
     pub(crate) clock: Arc<dyn Clock>,
 }
 
@@ -97,6 +101,10 @@ impl ResourceServerBuilder {
             scopes_supported: Vec::new(),
             resource_name: None,
             resource_documentation: None,
+            dpop_required: false,
+            dpop_algorithms: None,
+            dpop_max_age: Duration::from_secs(60),
+            dpop_replay_capacity: 100_000,
             clock: Arc::new(SystemClock),
         }
     }
@@ -120,7 +128,8 @@ impl ResourceServerBuilder {
         self
     }
 
-    /// Clock skew tolerated on `exp` and `nbf` (default 60 s, at most 5 min).
+    /// Clock skew tolerated on `exp` and `nbf`, and on how far in the
+    /// future a DPoP proof's `iat` may be (default 60 s, at most 5 min).
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway;
         self
@@ -201,6 +210,48 @@ impl ResourceServerBuilder {
     /// `resource_documentation` of the metadata (RFC 9728 §2): a URL.
     pub fn resource_documentation(mut self, url: &str) -> Self {
         self.resource_documentation = Some(url.to_owned());
+        self
+    }
+
+    /// RFC 9449 §7.2, RFC 9728 §2 `dpop_bound_access_tokens_required`:
+    /// accept only DPoP-bound tokens, with the `DPoP` scheme and a proof
+    /// (default `false`: bearer tokens are accepted too, DPoP-bound ones
+    /// only with a proof). When `true`, a `Bearer` request gets 401
+    /// `invalid_token` in a `DPoP` challenge, and challenges name only
+    /// `DPoP`.
+    pub fn dpop_required(mut self, required: bool) -> Self {
+        self.dpop_required = required;
+        self
+    }
+
+    /// The DPoP proof algorithms accepted (RFC 9449 §7.1 `algs`; RFC 9728
+    /// `dpop_signing_alg_values_supported`); default all that
+    /// `proofkey_dpop` verifies: ES256, ES384, EdDSA, RS256, PS256.
+    pub fn dpop_algorithms<I, S>(mut self, algorithms: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.dpop_algorithms = Some(algorithms.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// How old a DPoP proof may be (RFC 9449 §4.3 check 11, `iat`):
+    /// default 60 s, from 1 s to 10 min. A proof's `jti` is remembered for
+    /// this plus the leeway.
+    pub fn dpop_max_age(mut self, max_age: Duration) -> Self {
+        self.dpop_max_age = max_age;
+        self
+    }
+
+    /// How many DPoP proofs the replay cache remembers (RFC 9449 §11.1):
+    /// default 100 000, from 1 to 10 000 000. Each is kept for
+    /// `dpop_max_age` + `leeway` (2 min by default), so the default
+    /// allows about 800 DPoP requests per second per process; past that,
+    /// requests get 503 with `Retry-After` until entries expire. The cache
+    /// is per process: see the README on replicas.
+    pub fn dpop_replay_capacity(mut self, capacity: usize) -> Self {
+        self.dpop_replay_capacity = capacity;
         self
     }
 
@@ -285,6 +336,39 @@ impl ResourceServerBuilder {
                 ));
             }
         }
+        if self.dpop_max_age < Duration::from_secs(1)
+            || self.dpop_max_age > Duration::from_secs(600)
+        {
+            return Err(ConfigError::InvalidSetting(
+                "dpop_max_age must be between 1 s and 600 s",
+            ));
+        }
+        if !(1..=10_000_000).contains(&self.dpop_replay_capacity) {
+            return Err(ConfigError::InvalidSetting(
+                "dpop_replay_capacity must be between 1 and 10000000",
+            ));
+        }
+        let dpop_algorithms = match &self.dpop_algorithms {
+            None => proofkey_dpop::SUPPORTED_ALGS.to_vec(),
+            Some(names) if names.is_empty() => {
+                return Err(ConfigError::InvalidSetting(
+                    "dpop_algorithms must not be empty",
+                ))
+            }
+            Some(names) => {
+                let mut algs = Vec::new();
+                for n in names {
+                    let alg = proofkey_dpop::SUPPORTED_ALGS
+                        .iter()
+                        .find(|a| **a == n.as_str())
+                        .ok_or_else(|| ConfigError::UnsupportedAlgorithm(n.clone()))?;
+                    if !algs.contains(alg) {
+                        algs.push(*alg);
+                    }
+                }
+                algs
+            }
+        };
         let algorithms = match &self.algorithms {
             None => ASYMMETRIC.iter().map(|(_, a)| *a).collect(),
             Some(names) if names.is_empty() => {
@@ -300,6 +384,7 @@ impl ResourceServerBuilder {
         Ok(Checked {
             resource,
             algorithms,
+            dpop_algorithms,
             scopes_supported: scope::parse_list(self.scopes_supported.iter().cloned())?,
         })
     }
@@ -310,6 +395,7 @@ impl ResourceServerBuilder {
 pub(crate) struct Checked {
     pub resource: Url,
     pub algorithms: Vec<jsonwebtoken::Algorithm>,
+    pub dpop_algorithms: Vec<&'static str>,
     pub scopes_supported: Vec<String>,
 }
 
@@ -404,6 +490,26 @@ mod tests {
         assert!(builder().algorithms(Vec::<String>::new()).check().is_err());
         assert!(builder().algorithms(["ES256", "EdDSA"]).check().is_ok());
         assert!(builder().scopes_supported(["a b"]).check().is_err());
+        assert!(builder().dpop_algorithms(["HS256"]).check().is_err());
+        assert!(builder().dpop_algorithms(["none"]).check().is_err());
+        assert!(builder()
+            .dpop_algorithms(Vec::<String>::new())
+            .check()
+            .is_err());
+        assert_eq!(
+            builder()
+                .dpop_algorithms(["EdDSA", "ES256", "EdDSA"])
+                .check()
+                .unwrap()
+                .dpop_algorithms,
+            ["EdDSA", "ES256"]
+        );
+        assert!(builder().dpop_max_age(Duration::ZERO).check().is_err());
+        assert!(builder()
+            .dpop_max_age(Duration::from_secs(601))
+            .check()
+            .is_err());
+        assert!(builder().dpop_replay_capacity(0).check().is_err());
         assert!(
             ResourceServerBuilder::new("https://as.example?x=1", "https://api.example")
                 .check()

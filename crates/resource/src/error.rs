@@ -1,9 +1,10 @@
-//! Why a request was refused, typed; each maps to one RFC 6750 §3.1
-//! response (see [`crate::Rejection`]).
+//! Why a request was refused, typed; each maps to one RFC 6750 §3.1 or
+//! RFC 9449 §7.1 response (see [`crate::Rejection`]).
 //!
-//! The `Display` of [`InvalidRequest`] and [`InvalidToken`] is the public
-//! `error_description`: fixed text, no token content, no secrets, only
-//! characters allowed in a quoted-string. What went wrong in more detail
+//! The `Display` of [`InvalidRequest`], [`InvalidToken`] and
+//! [`InvalidDpopProof`] is the public `error_description`: fixed text, no
+//! token or proof content, no secrets, only characters allowed in a
+//! quoted-string. What went wrong in more detail
 //! (the `iss` seen, the issuer's HTTP error) goes to `tracing` only.
 
 use axum::http::StatusCode;
@@ -12,10 +13,11 @@ use axum::http::StatusCode;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {
-    /// RFC 6750 §3.1: the request has no credentials at all (no
-    /// `Authorization` header, or one of another scheme): 401 with a bare
-    /// `Bearer` challenge and no error code.
-    #[error("no bearer token in the request")]
+    /// RFC 6750 §3.1, RFC 9449 §7.2: the request has no credentials at
+    /// all (no `Authorization` header, or one of a scheme other than
+    /// `Bearer` and `DPoP`): 401 with one bare challenge per accepted
+    /// scheme and no error code.
+    #[error("no access token in the request")]
     MissingToken,
     /// RFC 6750 §3.1 `invalid_request`: 400.
     #[error("invalid request: {0}")]
@@ -23,6 +25,11 @@ pub enum AuthError {
     /// RFC 6750 §3.1 `invalid_token`: 401.
     #[error("invalid token: {0}")]
     InvalidToken(InvalidToken),
+    /// RFC 9449 §7.1 `invalid_dpop_proof`: the `DPoP` proof that came with
+    /// a `DPoP`-scheme token is missing or fails a check of RFC 9449 §4.3:
+    /// 401 with a `DPoP` challenge.
+    #[error("invalid DPoP proof: {0}")]
+    InvalidDpopProof(InvalidDpopProof),
     /// RFC 6750 §3.1 `insufficient_scope`: 403, the challenge's `scope`
     /// naming every scope the route requires.
     #[error("insufficient scope: the route requires {}", required.join(" "))]
@@ -35,28 +42,46 @@ pub enum AuthError {
     /// misbehaving: 503, never 401, since the token may well be good.
     #[error("the authorization server is unavailable: {0}")]
     IssuerUnavailable(#[from] IssuerError),
+    /// RFC 9449 §11.1: the DPoP replay cache is full of proofs that have
+    /// not expired yet, so a new proof cannot be remembered and is not
+    /// accepted: 503 with `Retry-After` (the proof may well be good; the
+    /// client retries with a new one). See
+    /// [`crate::ResourceServerBuilder::dpop_replay_capacity`].
+    #[error("the DPoP replay cache is full; retry in {retry_after} s")]
+    ReplayCacheFull {
+        /// Seconds until the oldest remembered proof expires.
+        retry_after: u64,
+    },
 }
 
 impl AuthError {
-    /// The HTTP status of the response (RFC 6750 §3.1).
+    /// The HTTP status of the response (RFC 6750 §3.1, RFC 9449 §7.1).
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::MissingToken | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            Self::MissingToken | Self::InvalidToken(_) | Self::InvalidDpopProof(_) => {
+                StatusCode::UNAUTHORIZED
+            }
             Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             Self::InsufficientScope { .. } => StatusCode::FORBIDDEN,
-            Self::IssuerUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::IssuerUnavailable(_) | Self::ReplayCacheFull { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
-    /// The registered error code (RFC 6750 §3.1), if any; the 503 uses
-    /// `temporarily_unavailable` (RFC 6749 §4.1.2.1) in its JSON body.
+    /// The registered error code (RFC 6750 §3.1, RFC 9449 §7.1), if any;
+    /// the 503s use `temporarily_unavailable` (RFC 6749 §4.1.2.1) in their
+    /// JSON body.
     pub fn error_code(&self) -> Option<&'static str> {
         match self {
             Self::MissingToken => None,
             Self::InvalidRequest(_) => Some("invalid_request"),
             Self::InvalidToken(_) => Some("invalid_token"),
+            Self::InvalidDpopProof(_) => Some("invalid_dpop_proof"),
             Self::InsufficientScope { .. } => Some("insufficient_scope"),
-            Self::IssuerUnavailable(_) => Some("temporarily_unavailable"),
+            Self::IssuerUnavailable(_) | Self::ReplayCacheFull { .. } => {
+                Some("temporarily_unavailable")
+            }
         }
     }
 
@@ -66,12 +91,25 @@ impl AuthError {
             Self::MissingToken => String::new(),
             Self::InvalidRequest(e) => e.to_string(),
             Self::InvalidToken(e) => e.to_string(),
+            Self::InvalidDpopProof(e) => e.to_string(),
             Self::InsufficientScope { .. } => {
                 "the access token does not grant the scopes this resource requires".to_owned()
             }
             Self::IssuerUnavailable(_) => {
                 "the authorization server could not be reached to check the token".to_owned()
             }
+            Self::ReplayCacheFull { .. } => {
+                "too many DPoP proofs to remember; retry with a new proof later".to_owned()
+            }
+        }
+    }
+
+    /// The `Retry-After` of a 503, when known.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::IssuerUnavailable(e) => e.retry_after(),
+            Self::ReplayCacheFull { retry_after } => Some(*retry_after),
+            _ => None,
         }
     }
 }
@@ -79,6 +117,12 @@ impl AuthError {
 impl From<InvalidToken> for AuthError {
     fn from(e: InvalidToken) -> Self {
         Self::InvalidToken(e)
+    }
+}
+
+impl From<InvalidDpopProof> for AuthError {
+    fn from(e: InvalidDpopProof) -> Self {
+        Self::InvalidDpopProof(e)
     }
 }
 
@@ -95,9 +139,10 @@ pub enum InvalidRequest {
     /// More than one `Authorization` header.
     #[error("more than one Authorization header")]
     MultipleAuthorizationHeaders,
-    /// A `Bearer` header whose credentials are not one RFC 6750 §2.1
-    /// `b64token` (missing, several, or with other characters).
-    #[error("the Authorization header is not valid Bearer credentials")]
+    /// A `Bearer` or `DPoP` header whose credentials are not one RFC 6750
+    /// §2.1 `b64token` (RFC 9449 §7.1 `token68`, the same syntax):
+    /// missing, several, or with other characters.
+    #[error("the Authorization header is not valid Bearer or DPoP credentials")]
     MalformedCredentials,
     /// A token in the query string (`access_token`, RFC 6750 §2.3): not
     /// accepted here, it ends up in logs and browser history.
@@ -157,11 +202,32 @@ pub enum InvalidToken {
     /// RFC 7519 §4.1.5: `nbf` is still in the future (beyond the leeway).
     #[error("the access token is not valid yet")]
     NotYetValid,
-    /// RFC 9449 §6, RFC 8705 §3: the token is bound to a key (`cnf`);
-    /// presenting it as a plain bearer token is refused, since this crate
-    /// checks no proof of possession.
+    /// RFC 9449 §7.2: the token is bound to a key (`cnf`) but was
+    /// presented with the `Bearer` scheme; a bound token is accepted only
+    /// with the `DPoP` scheme and a proof by its key.
     #[error("the token is sender-constrained (cnf); bearer use is not accepted")]
     SenderConstrained,
+    /// RFC 7800 §3.1: the `cnf` claim is not exactly `{"jkt": "..."}`
+    /// (RFC 9449 §6.1): an mTLS binding (RFC 8705 `x5t#S256`) or another
+    /// confirmation method this resource cannot check, alone or next to
+    /// `jkt`. Refused whatever the scheme, failing closed.
+    #[error("the token is bound by a confirmation method this resource does not support")]
+    UnsupportedBinding,
+    /// RFC 9449 §7.1: a token without `cnf.jkt` presented with the `DPoP`
+    /// scheme. The RFC leaves this case open; it is refused, as Spring
+    /// Security and node-oidc-provider do, since a proof then proves
+    /// nothing about the token.
+    #[error("the token is not DPoP-bound; present it with the Bearer scheme")]
+    NotDpopBound,
+    /// RFC 9449 §7.1, §6: the proof was made with another key than the
+    /// one the token is bound to (`cnf.jkt`).
+    #[error("the DPoP proof's key is not the key the token is bound to")]
+    DpopKeyMismatch,
+    /// RFC 9449 §7.2: this resource accepts only DPoP-bound tokens
+    /// ([`crate::ResourceServerBuilder::dpop_required`]), and the request
+    /// used the `Bearer` scheme.
+    #[error("this resource requires a DPoP-bound access token and a DPoP proof")]
+    DpopRequired,
     /// RFC 7662 §2.2: the issuer answered `"active": false`.
     #[error("the access token is not active")]
     Inactive,
@@ -169,6 +235,93 @@ pub enum InvalidToken {
     /// instance a refresh token, `token_type: refresh_token`).
     #[error("the token is not an access token")]
     NotAnAccessToken,
+    /// RFC 9449 §6.2: the introspection answer's `token_type` contradicts
+    /// its `cnf` (`DPoP` without `cnf.jkt`, or `Bearer` with it).
+    #[error("the token's type does not match its key binding")]
+    TokenTypeMismatch,
+}
+
+/// RFC 9449 §7.1 `invalid_dpop_proof`: the `DPoP` header of a request
+/// using the `DPoP` scheme does not hold a proof that passes RFC 9449
+/// §4.3's checks. The variants follow the order of the checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidDpopProof {
+    /// §4.3 check 1: no `DPoP` header.
+    #[error("a DPoP proof (the DPoP header) is required with the DPoP scheme")]
+    Missing,
+    /// §4.3 check 1: more than one `DPoP` header.
+    #[error("more than one DPoP header")]
+    MultipleHeaders,
+    /// Longer than `proofkey_dpop::MAX_PROOF_LEN` (8 KiB); not read.
+    #[error("the DPoP proof is too long")]
+    TooLong,
+    /// §4.3 check 2: not one well-formed JWS compact serialization with
+    /// JSON header and claims.
+    #[error("the DPoP proof is not a well-formed JWT")]
+    Malformed,
+    /// §4.3 check 4: `typ` is not `dpop+jwt`.
+    #[error("the DPoP proof's typ must be dpop+jwt")]
+    WrongType,
+    /// §4.3 check 5: `alg` is `none`, symmetric, or not among those
+    /// accepted (the challenge's `algs`).
+    #[error("the DPoP proof's signing algorithm is not accepted")]
+    UnsupportedAlgorithm,
+    /// §4.3 check 7: the `jwk` header holds a private key.
+    #[error("the DPoP proof's jwk contains a private key")]
+    PrivateKey,
+    /// The `jwk` header is missing or not a supported public key.
+    #[error("the DPoP proof's jwk is not a supported public key")]
+    UnsupportedKey,
+    /// The `jwk` does not suit the `alg`.
+    #[error("the DPoP proof's jwk does not suit its alg")]
+    KeyMismatch,
+    /// §4.3 check 6: the signature does not verify with the `jwk`.
+    #[error("the DPoP proof's signature does not verify")]
+    BadSignature,
+    /// §4.3 check 3: a required claim (`jti`, `htm`, `htu`, `iat`) is
+    /// missing or of the wrong type.
+    #[error("the DPoP proof lacks a valid {0} claim")]
+    MissingClaim(&'static str),
+    /// §4.3 check 8: `htm` is not the request's method.
+    #[error("the DPoP proof's htm does not match the request's method")]
+    WrongMethod,
+    /// §4.3 check 9: `htu` is not this request's URL (see
+    /// [`crate::ResourceServer::authenticate`] for how it is built).
+    #[error("the DPoP proof's htu does not match the request's URL")]
+    WrongUrl,
+    /// §4.3 check 11: `iat` is older than the proof's maximum age, or
+    /// further in the future than the leeway.
+    #[error("the DPoP proof's iat is too old or in the future")]
+    Stale,
+    /// §4.3 check 12, §7: `ath` is missing or not the hash of the access
+    /// token sent with the proof.
+    #[error("the DPoP proof's ath does not match the access token")]
+    TokenHashMismatch,
+    /// §11.1, §4.3 check 11: a proof with this `jti` (by this key) was
+    /// accepted before, within its lifetime.
+    #[error("the DPoP proof has been used before")]
+    Replayed,
+}
+
+impl From<proofkey_dpop::ProofError> for InvalidDpopProof {
+    fn from(e: proofkey_dpop::ProofError) -> Self {
+        use proofkey_dpop::{JwkError, ProofError};
+        match e {
+            ProofError::Malformed(_) => Self::Malformed,
+            ProofError::Typ => Self::WrongType,
+            ProofError::Alg(_) => Self::UnsupportedAlgorithm,
+            ProofError::Jwk(JwkError::Private) => Self::PrivateKey,
+            ProofError::Jwk(JwkError::Unsupported(_)) => Self::UnsupportedKey,
+            ProofError::KeyMismatch => Self::KeyMismatch,
+            ProofError::Signature => Self::BadSignature,
+            ProofError::Claim(name) => Self::MissingClaim(name),
+            ProofError::Htm => Self::WrongMethod,
+            ProofError::Htu => Self::WrongUrl,
+            ProofError::Iat => Self::Stale,
+            ProofError::Ath => Self::TokenHashMismatch,
+        }
+    }
 }
 
 /// Why the authorization server could not be used. The text is for logs;

@@ -6,6 +6,10 @@
 //! price of one call to the issuer per request. That load is bounded: at
 //! most `max_concurrent` introspections are in flight, a request waits at
 //! most the HTTP timeout for a slot and is answered 503 past it.
+//!
+//! RFC 9449 §6.2: the answer for a DPoP-bound token carries its binding,
+//! `cnf: {"jkt": ...}`, and `token_type`, if present, is `DPoP`; the
+//! issuer does not check the proof, the resource does (as for a JWT).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -87,7 +91,8 @@ impl Introspector {
 
     /// The token's claims if the issuer says it is an active access token
     /// and it passes the same checks as a JWT (`iss` if given, `aud`,
-    /// `exp`, `nbf`, required claims).
+    /// `exp`, `nbf`, required claims, `cnf`), with a `token_type` (if
+    /// any) that fits its binding.
     pub(crate) async fn introspect<'a>(
         &self,
         token: &str,
@@ -131,16 +136,20 @@ impl Introspector {
         }
         let answer: Answer =
             serde_json::from_value(doc).map_err(|e| IssuerError::InvalidResponse(e.to_string()))?;
-        // RFC 7662 §2.2 token_type (RFC 6749 §7.1): a refresh token, or a
-        // DPoP-bound one, is not a bearer access token.
-        if answer
-            .token_type
-            .as_deref()
-            .is_some_and(|t| !t.eq_ignore_ascii_case("bearer"))
-        {
-            return Err(InvalidToken::NotAnAccessToken.into());
+        // RFC 7662 §2.2 token_type (RFC 6749 §7.1): `Bearer` or, RFC 9449
+        // §6.2, `DPoP`; anything else (a refresh token) is not an access
+        // token.
+        let dpop = match answer.token_type.as_deref() {
+            None => None,
+            Some(t) if t.eq_ignore_ascii_case("bearer") => Some(false),
+            Some(t) if t.eq_ignore_ascii_case("dpop") => Some(true),
+            Some(_) => return Err(InvalidToken::NotAnAccessToken.into()),
+        };
+        let claims = answer.claims.check(&expected(), Source::Introspection)?;
+        if dpop.is_some_and(|dpop| dpop != claims.dpop_jkt.is_some()) {
+            return Err(InvalidToken::TokenTypeMismatch.into());
         }
-        Ok(answer.claims.check(&expected(), Source::Introspection)?)
+        Ok(claims)
     }
 
     /// RFC 6749 §2.3.1: the client id and secret, each form-urlencoded,

@@ -1,10 +1,12 @@
-//! The tower layer that protects routes: RFC 6750 §2.1 in, §3 out.
+//! The tower layer that protects routes: RFC 6750 §2.1 and RFC 9449 §7.1
+//! in, their challenges out.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use axum::extract::OriginalUri;
 use axum::http::Request;
 use axum::response::{IntoResponse, Response};
 use tower::{Layer, Service};
@@ -14,11 +16,12 @@ use crate::error::AuthError;
 use crate::scope;
 use crate::server::ResourceServer;
 
-/// Requires a valid bearer access token (and, optionally, scopes) on every
-/// request to the wrapped service.
+/// Requires a valid access token (and, optionally, scopes) on every
+/// request to the wrapped service: a bearer token, or a DPoP-bound token
+/// with its proof (RFC 9449; the name predates DPoP support).
 ///
 /// A request passes only if [`ResourceServer::authenticate`] accepts its
-/// token and the token grants every scope given to
+/// token (and proof) and the token grants every scope given to
 /// [`RequireBearer::require_scopes`]; the token's [`crate::AccessClaims`]
 /// are then inserted in the request's extensions (extract them in axum
 /// handlers). Any other request is answered by the layer itself, with the
@@ -29,6 +32,11 @@ use crate::server::ResourceServer;
 /// that answers preflights itself) outside this one. The `Authorization`
 /// header is left in the request; do not forward it to other services
 /// (the token's audience is this resource only).
+///
+/// The URI checked against a DPoP proof's `htu` is the request's
+/// [`OriginalUri`] when axum set one (under `Router::nest` the service
+/// sees a shortened path), else the request's URI; its origin is always
+/// the configured resource identifier's.
 ///
 /// ```no_run
 /// # fn demo(rs: proofkey_resource::ResourceServer) -> Result<(), proofkey_resource::ConfigError> {
@@ -111,7 +119,11 @@ where
         let server = self.server.clone();
         let scopes = self.scopes.clone();
         Box::pin(async move {
-            let checked = match server.authenticate(req.headers(), req.uri()).await {
+            let uri = req
+                .extensions()
+                .get::<OriginalUri>()
+                .map_or_else(|| req.uri().clone(), |o| o.0.clone());
+            let checked = match server.authenticate(req.method(), &uri, req.headers()).await {
                 Ok(claims) => claims.require_scopes(&scopes).map(|()| claims),
                 Err(e) => Err(e),
             };
@@ -122,7 +134,7 @@ where
                 }
                 Err(e) => {
                     log(&e);
-                    Ok(server.reject(e).into_response())
+                    Ok(server.reject(e, req.headers()).into_response())
                 }
             }
         })
@@ -131,7 +143,9 @@ where
 
 fn log(e: &AuthError) {
     match e {
-        AuthError::IssuerUnavailable(_) => tracing::warn!(error = %e, "request refused"),
+        AuthError::IssuerUnavailable(_) | AuthError::ReplayCacheFull { .. } => {
+            tracing::warn!(error = %e, "request refused")
+        }
         _ => tracing::debug!(error = %e, "request refused"),
     }
 }

@@ -12,10 +12,18 @@
 //!   RFC 9068 §4), so a token minted for another API is refused: the
 //!   "token passthrough" attack.
 //! * [`RequireBearer`] is the tower layer (axum-ready) that reads the
-//!   RFC 6750 §2.1 `Authorization: Bearer` header, checks the token and the
-//!   route's scopes, and puts the [`AccessClaims`] in the request's
-//!   extensions (an axum extractor too); refusals are RFC 6750 §3 challenges
-//!   carrying the RFC 9728 §5.1 `resource_metadata` URL ([`Rejection`]).
+//!   RFC 6750 §2.1 `Authorization: Bearer` header, or RFC 9449 §7.1's
+//!   `Authorization: DPoP` with its `DPoP` proof, checks the token (and
+//!   the proof) and the route's scopes, and puts the [`AccessClaims`] in
+//!   the request's extensions (an axum extractor too); refusals are
+//!   RFC 6750 §3 / RFC 9449 §7.1 challenges carrying the RFC 9728 §5.1
+//!   `resource_metadata` URL ([`Rejection`]).
+//! * DPoP-bound tokens (RFC 9449, `cnf.jkt`) are accepted only with the
+//!   `DPoP` scheme and a proof by their key for this very request (method,
+//!   URL, token hash, age), each proof once (an in-memory, bounded,
+//!   per-process `jti` cache); as bearer tokens they are refused (§7.2).
+//!   [`ResourceServerBuilder::dpop_required`] refuses bearer tokens
+//!   altogether.
 //! * [`ResourceServer::metadata_router`] serves the RFC 9728 protected
 //!   resource metadata at its well-known path (§3.1).
 //!
@@ -36,18 +44,20 @@
 //! # Ok(()) }
 //! ```
 
-mod bearer;
 mod challenge;
 mod claims;
 mod clock;
 mod config;
+mod credentials;
 mod discovery;
+mod dpop;
 mod error;
 mod fetch;
 mod introspection;
 mod jwks;
 mod layer;
 mod metadata;
+mod replay;
 mod rfc9068;
 mod scope;
 mod secret;
@@ -57,7 +67,7 @@ pub use challenge::Rejection;
 pub use claims::{AccessClaims, ClaimsMissing};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{ConfigError, ResourceServerBuilder, Validation};
-pub use error::{AuthError, InvalidRequest, InvalidToken, IssuerError};
+pub use error::{AuthError, InvalidDpopProof, InvalidRequest, InvalidToken, IssuerError};
 pub use layer::{RequireBearer, RequireBearerService};
 pub use metadata::ProtectedResourceMetadata;
 pub use secret::ClientSecret;

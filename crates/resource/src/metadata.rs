@@ -37,6 +37,14 @@ pub struct ProtectedResourceMetadata {
     pub scopes_supported: Vec<String>,
     /// `["header"]`: RFC 6750 §2.1 only.
     pub bearer_methods_supported: Vec<String>,
+    /// The DPoP proof algorithms accepted (RFC 9728 §2, RFC 9449 §7.1's
+    /// `algs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dpop_signing_alg_values_supported: Vec<String>,
+    /// Whether only DPoP-bound access tokens are accepted (RFC 9728 §2;
+    /// `false` when absent).
+    #[serde(default)]
+    pub dpop_bound_access_tokens_required: bool,
     /// A human-readable name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_name: Option<String>,

@@ -4,16 +4,17 @@
 use std::fmt;
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, Uri};
+use axum::http::{HeaderMap, Method, Uri};
 use axum::Router;
 use jsonwebtoken::Algorithm;
 
-use crate::bearer;
-use crate::challenge::Rejection;
+use crate::challenge::{ChallengeParams, Rejection};
 use crate::claims::{AccessClaims, Expected};
 use crate::clock::Clock;
 use crate::config::{ConfigError, ResourceServerBuilder, Validation};
+use crate::credentials::{self, Scheme};
 use crate::discovery::Discovery;
+use crate::dpop::{self, Dpop};
 use crate::error::{AuthError, InvalidToken, IssuerError};
 use crate::fetch::Fetcher;
 use crate::introspection::{EndpointSource, Introspector};
@@ -33,12 +34,15 @@ struct Inner {
     issuer: String,
     resource: String,
     metadata_path: String,
-    metadata_url: Arc<str>,
+    /// The challenges' parameters, `resource_metadata` among them.
+    challenge: Arc<ChallengeParams>,
     leeway: u64,
     max_token_bytes: usize,
     algorithms: Vec<Algorithm>,
     clock: Arc<dyn Clock>,
     checker: Checker,
+    dpop: Dpop,
+    dpop_required: bool,
     metadata: ProtectedResourceMetadata,
     served: Served,
 }
@@ -55,10 +59,12 @@ impl fmt::Debug for ResourceServer {
         f.debug_struct("ResourceServer")
             .field("issuer", &i.issuer)
             .field("resource", &i.resource)
-            .field("metadata_url", &i.metadata_url)
+            .field("metadata_url", &i.challenge.resource_metadata)
             .field("leeway", &i.leeway)
             .field("algorithms", &i.algorithms)
             .field("checker", &i.checker)
+            .field("dpop", &i.dpop)
+            .field("dpop_required", &i.dpop_required)
             .finish_non_exhaustive()
     }
 }
@@ -116,26 +122,48 @@ impl ResourceServer {
             )),
         };
         let (metadata_path, metadata_url) = metadata::well_known(&checked.resource);
+        // The public origin, as for the metadata URL: DPoP's `htu` is
+        // built from it (see `Dpop::htu`).
+        let dpop = Dpop::new(
+            checked.resource.origin().ascii_serialization(),
+            checked.dpop_algorithms,
+            b.dpop_max_age.as_secs(),
+            b.leeway.as_secs(),
+            b.dpop_replay_capacity,
+        );
         let metadata = ProtectedResourceMetadata {
             resource: b.resource.clone(),
             authorization_servers: vec![b.issuer.clone()],
             scopes_supported: checked.scopes_supported,
             bearer_methods_supported: vec!["header".to_owned()],
+            dpop_signing_alg_values_supported: dpop
+                .algs()
+                .iter()
+                .map(|a| (*a).to_owned())
+                .collect(),
+            dpop_bound_access_tokens_required: b.dpop_required,
             resource_name: b.resource_name,
             resource_documentation: b.resource_documentation,
         };
         let served = Served::new(&metadata);
+        let challenge = Arc::new(ChallengeParams {
+            resource_metadata: metadata_url,
+            algs: dpop.algs().join(" "),
+            bearer: !b.dpop_required,
+        });
         Ok(Self {
             inner: Arc::new(Inner {
                 issuer: b.issuer,
                 resource: b.resource,
                 metadata_path,
-                metadata_url: metadata_url.into(),
+                challenge,
                 leeway: b.leeway.as_secs(),
                 max_token_bytes: b.max_token_bytes,
                 algorithms: checked.algorithms,
                 clock: b.clock,
                 checker,
+                dpop,
+                dpop_required: b.dpop_required,
                 metadata,
                 served,
             }),
@@ -155,7 +183,7 @@ impl ResourceServer {
     /// The URL of this resource's metadata (RFC 9728 §3.1), sent as
     /// `resource_metadata` in challenges (§5.1).
     pub fn resource_metadata_url(&self) -> &str {
-        &self.inner.metadata_url
+        &self.inner.challenge.resource_metadata
     }
 
     /// The path [`ResourceServer::metadata_router`] serves the metadata at.
@@ -191,23 +219,80 @@ impl ResourceServer {
         }
     }
 
-    /// RFC 6750 §2.1: the request's bearer token, checked; see
-    /// [`ResourceServer::verify`]. Only the `Authorization` header is read;
-    /// a token in the query string is refused.
+    /// The request's access token, checked: RFC 6750 §2.1
+    /// (`Authorization: Bearer`) or RFC 9449 §7.1 (`Authorization: DPoP`
+    /// with a `DPoP` proof). Only the `Authorization` header is read; a
+    /// token in the query string is refused.
+    ///
+    /// * `Bearer`: see [`ResourceServer::verify`]; a DPoP-bound token is
+    ///   refused (RFC 9449 §7.2), as is any token when DPoP is required.
+    /// * `DPoP`: exactly one `DPoP` header, holding a proof that passes
+    ///   RFC 9449 §4.3 for this request (`htm` = `method`; `htu` = this
+    ///   resource's origin + `uri`'s path; `ath` = the token's hash;
+    ///   `iat` within `dpop_max_age`), then the token's checks, then its
+    ///   `cnf.jkt` must be the proof key's thumbprint (a token without
+    ///   `cnf.jkt` is refused), and last the proof's `jti` must be new
+    ///   (the replay cache remembers only proofs that passed everything).
+    ///
+    /// `uri` must be the request's target as the client sent it: under
+    /// axum's `Router::nest`, that is the `OriginalUri` extension, not the
+    /// nested router's shortened URI ([`crate::RequireBearer`] uses it).
+    /// The URL a proof must name is **not** taken from the `Host` header
+    /// but from the configured resource identifier's origin, exactly as
+    /// the `resource_metadata` URL is: the API must be reachable there,
+    /// under the same paths.
     pub async fn authenticate(
         &self,
-        headers: &HeaderMap,
+        method: &Method,
         uri: &Uri,
+        headers: &HeaderMap,
     ) -> Result<AccessClaims, AuthError> {
-        let token = bearer::extract(headers, uri, self.inner.max_token_bytes)?;
-        self.verify(token).await
+        let (scheme, token) = credentials::extract(headers, uri, self.inner.max_token_bytes)?;
+        match scheme {
+            Scheme::Bearer => self.verify(token).await,
+            Scheme::Dpop => self.verify_dpop(token, method, uri, headers).await,
+        }
     }
 
-    /// Checks an access token: locally (RFC 9068 §4) or by introspection
-    /// (RFC 7662), then its claims: `iss` the issuer, `aud` this resource
-    /// (RFC 8707 §2), `exp` and `nbf` with the leeway. Scopes are not
-    /// checked here: see [`AccessClaims::require_scopes`].
+    /// Checks a bearer access token: locally (RFC 9068 §4) or by
+    /// introspection (RFC 7662), then its claims: `iss` the issuer, `aud`
+    /// this resource (RFC 8707 §2), `exp` and `nbf` with the leeway. A
+    /// DPoP-bound token (`cnf`) is refused (RFC 9449 §7.2: no proof comes
+    /// with a bare token), and every token is when DPoP-bound tokens are
+    /// required. Scopes are not checked here: see
+    /// [`AccessClaims::require_scopes`].
     pub async fn verify(&self, token: &str) -> Result<AccessClaims, AuthError> {
+        if self.inner.dpop_required {
+            return Err(InvalidToken::DpopRequired.into());
+        }
+        let claims = self.check_token(token).await?;
+        if claims.dpop_jkt.is_some() {
+            return Err(InvalidToken::SenderConstrained.into());
+        }
+        Ok(claims)
+    }
+
+    /// RFC 9449 §7.1: the proof first (no I/O, so a bad proof never costs
+    /// the issuer a request), then the token, its binding to the proof's
+    /// key, and the replay cache last.
+    async fn verify_dpop(
+        &self,
+        token: &str,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+    ) -> Result<AccessClaims, AuthError> {
+        let i = &self.inner;
+        let proof = i.dpop.proof(headers, method, uri, token, i.clock.now())?;
+        let claims = self.check_token(token).await?;
+        dpop::check_binding(&claims, &proof)?;
+        i.dpop.remember(&proof, i.clock.now())?;
+        Ok(claims)
+    }
+
+    /// The token's own checks, whatever the scheme; `cnf` is read into
+    /// [`AccessClaims::dpop_jkt`] for the caller to judge.
+    async fn check_token(&self, token: &str) -> Result<AccessClaims, AuthError> {
         let i = &self.inner;
         if token.len() > i.max_token_bytes {
             return Err(InvalidToken::TooLong.into());
@@ -224,9 +309,15 @@ impl ResourceServer {
         }
     }
 
-    /// The answer to a refused request: its RFC 6750 §3 challenge with
-    /// this resource's `resource_metadata`.
-    pub fn reject(&self, error: AuthError) -> Rejection {
-        Rejection::new(error, self.inner.metadata_url.clone())
+    /// The answer to a refused request: its RFC 6750 §3 / RFC 9449 §7.1
+    /// challenges with this resource's `resource_metadata`. `headers` are
+    /// the request's: the scheme of its `Authorization` header decides
+    /// which challenge carries the error (RFC 9449 §7.2).
+    pub fn reject(&self, error: AuthError, headers: &HeaderMap) -> Rejection {
+        Rejection::new(
+            error,
+            credentials::scheme(headers),
+            self.inner.challenge.clone(),
+        )
     }
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{challenge, Api, Issuer, TestKey};
+use common::{challenge, challenges, Api, Issuer, TestKey, DEFAULT_ALGS};
 use serde_json::Value;
 
 async fn setup() -> (Issuer, Api, TestKey) {
@@ -27,12 +27,17 @@ async fn no_token_is_401_with_resource_metadata_and_no_error_code() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 401);
+    // RFC 9449 §7.2: one bare challenge per accepted scheme.
+    let metadata = format!(
+        "resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
+        api.base
+    );
     assert_eq!(
-        challenge(&resp),
-        format!(
-            "Bearer resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
-            api.base
-        )
+        challenges(&resp),
+        [
+            format!("Bearer {metadata}"),
+            format!("DPoP {DEFAULT_ALGS}, {metadata}")
+        ]
     );
     assert_eq!(
         resp.headers()["access-control-expose-headers"],
@@ -42,11 +47,12 @@ async fn no_token_is_401_with_resource_metadata_and_no_error_code() {
     assert_eq!(api.handled(), 0);
 }
 
-/// Another scheme is no Bearer credentials at all: the same bare challenge.
+/// Another scheme (neither Bearer nor DPoP) is no credentials at all: the
+/// same bare challenges.
 #[tokio::test]
 async fn another_scheme_is_treated_as_no_token() {
     let (_issuer, api, _) = setup().await;
-    for value in ["Basic YWxpY2U6c2VjcmV0", "DPoP abc", "Bearer2 abc"] {
+    for value in ["Basic YWxpY2U6c2VjcmV0", "DPoP2 abc", "Bearer2 abc"] {
         let resp = api
             .http
             .get(format!("{}/mcp", api.base))
@@ -123,7 +129,7 @@ async fn malformed_bearer_credentials_are_invalid_request() {
             .send()
             .await
             .unwrap();
-        assert_invalid_request(resp, "not valid Bearer credentials").await;
+        assert_invalid_request(resp, "not valid Bearer or DPoP credentials").await;
     }
 }
 

@@ -109,8 +109,27 @@ async fn active_tokens_still_pass_the_claim_checks() {
             json!({"token_type": "refresh_token"}),
             "not an access token",
         ),
-        (json!({"token_type": "DPoP"}), "not an access token"),
-        (json!({"cnf": {"jkt": "x"}}), "sender-constrained"),
+        // RFC 9449 §6.2: token_type DPoP goes with cnf.jkt, Bearer without.
+        (
+            json!({"token_type": "DPoP"}),
+            "does not match its key binding",
+        ),
+        (
+            json!({"cnf": {"jkt": "x"}}),
+            "does not match its key binding",
+        ),
+        (
+            json!({"token_type": "DPoP", "cnf": {"jkt": "x"}}),
+            "sender-constrained",
+        ),
+        (
+            json!({"token_type": null, "cnf": {"jkt": "x"}}),
+            "sender-constrained",
+        ),
+        (
+            json!({"cnf": {"x5t#S256": "x"}}),
+            "confirmation method this resource does not support",
+        ),
     ];
     for (i, (patch, needle)) in cases.into_iter().enumerate() {
         let mut answer = active(&issuer, &api);

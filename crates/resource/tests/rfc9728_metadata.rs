@@ -40,6 +40,8 @@ async fn the_document_is_served_at_the_inserted_path() {
             "authorization_servers": [issuer.base],
             "scopes_supported": ["mcp:tools", "read"],
             "bearer_methods_supported": ["header"],
+            "dpop_signing_alg_values_supported": ["ES256", "ES384", "EdDSA", "RS256", "PS256"],
+            "dpop_bound_access_tokens_required": false,
             "resource_name": "Test MCP server",
             "resource_documentation": "https://docs.example/mcp",
         })
@@ -130,6 +132,8 @@ async fn a_root_resource_is_served_at_the_bare_well_known_path() {
             "resource": format!("{base}/"),
             "authorization_servers": ["https://as.example"],
             "bearer_methods_supported": ["header"],
+            "dpop_signing_alg_values_supported": ["ES256", "ES384", "EdDSA", "RS256", "PS256"],
+            "dpop_bound_access_tokens_required": false,
         })
     );
 }

@@ -2,7 +2,8 @@
 //! a JWK Set of keys generated here, an RFC 7662 introspection endpoint,
 //! each counting its requests), and an API protected by `RequireBearer` on
 //! 127.0.0.1:0, both driven over HTTP with reqwest. Tokens are signed with
-//! `jsonwebtoken`; the keys come from aws-lc-rs.
+//! `jsonwebtoken`; the keys come from aws-lc-rs. DPoP-bound tokens carry
+//! `cnf.jkt` ([`bind`]); their proofs come from `proofkey_dpop::DpopKey`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
@@ -21,6 +22,7 @@ use axum::{Json, Router};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey};
+use proofkey_dpop::DpopKey;
 use proofkey_resource::{
     AccessClaims, ManualClock, RequireBearer, ResourceServer, ResourceServerBuilder,
 };
@@ -359,6 +361,50 @@ impl Api {
         self.clock.now()
     }
 
+    /// The URL of `path` on this API (what a DPoP proof's `htu` names).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A proof by `key` for `method` on `path` of this API with `token`,
+    /// made now by the API's clock.
+    pub fn proof(&self, key: &DpopKey, method: &str, path: &str, token: &str) -> String {
+        key.proof(
+            method,
+            &self.url(path),
+            Some(token),
+            None,
+            self.clock_now() as i64,
+        )
+        .unwrap()
+    }
+
+    /// `method` `path` with `Authorization: DPoP {token}` and one `DPoP`
+    /// header per proof.
+    pub async fn dpop(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        proofs: &[&str],
+    ) -> reqwest::Response {
+        let mut req = self
+            .http
+            .request(method, self.url(path))
+            .header("authorization", format!("DPoP {token}"));
+        for p in proofs {
+            req = req.header("dpop", *p);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// GET `path` with a DPoP-bound `token` and a fresh proof by `key`.
+    pub async fn dpop_get(&self, path: &str, token: &str, key: &DpopKey) -> reqwest::Response {
+        let proof = self.proof(key, "GET", path, token);
+        self.dpop(reqwest::Method::GET, path, token, &[&proof])
+            .await
+    }
+
     /// GET `path` with `Authorization: Bearer {token}`.
     pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {
         self.http
@@ -379,7 +425,52 @@ fn rand_suffix() -> u64 {
     N.fetch_add(1, Ordering::SeqCst) as u64
 }
 
-/// `WWW-Authenticate` of a response.
+/// The claims, bound to the DPoP key with thumbprint `jkt` (RFC 9449
+/// §6.1 `cnf.jkt`).
+pub fn bind(mut claims: Value, jkt: &str) -> Value {
+    claims["cnf"] = json!({ "jkt": jkt });
+    claims
+}
+
+/// Every `WWW-Authenticate` field of a response, in order.
+pub fn challenges(resp: &reqwest::Response) -> Vec<String> {
+    resp.headers()
+        .get_all("www-authenticate")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The `algs` of the DPoP challenges with the default settings.
+pub const DEFAULT_ALGS: &str = "algs=\"ES256 ES384 EdDSA RS256 PS256\"";
+
+/// Asserts a 401 whose first challenge is `DPoP error="{code}"` with a
+/// description containing `needle`, `algs` and `resource_metadata`, and
+/// whose JSON body names `code`.
+pub async fn assert_dpop_error(
+    resp: reqwest::Response,
+    code: &str,
+    needle: &str,
+    metadata_url: &str,
+) {
+    assert_eq!(resp.status(), 401);
+    let c = challenge(&resp);
+    assert!(
+        c.starts_with(&format!("DPoP error=\"{code}\", error_description=\"")),
+        "{c}"
+    );
+    assert!(c.contains(needle), "expected {needle:?} in {c}");
+    assert!(
+        c.ends_with(&format!(
+            ", {DEFAULT_ALGS}, resource_metadata=\"{metadata_url}\""
+        )),
+        "{c}"
+    );
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], code);
+}
+
+/// `WWW-Authenticate` of a response (its first field).
 pub fn challenge(resp: &reqwest::Response) -> String {
     resp.headers()
         .get("www-authenticate")
