@@ -198,6 +198,14 @@ pub struct CreateClient {
     /// Issue a refresh token even when offline_access was not granted.
     #[arg(long)]
     always_issue_refresh_token: bool,
+    /// Require a DPoP proof with every token request, so that every token
+    /// is sender-constrained (RFC 9449 §5.2 dpop_bound_access_tokens).
+    #[arg(long)]
+    dpop_bound_access_tokens: bool,
+    /// Require pushed authorization requests (RFC 9126 §6): /authorize
+    /// accepts only a request_uri from the PAR endpoint.
+    #[arg(long = "require-par")]
+    require_pushed_authorization_requests: bool,
     /// A registered resource (RFC 8707) the client may ask tokens for;
     /// repeat [default: any registered resource].
     #[arg(long = "resource", value_name = "URI")]
@@ -445,6 +453,8 @@ fn client_json(c: &Client) -> serde_json::Value {
         "post_logout_redirect_uris": c.post_logout_redirect_uris,
         "rotate_refresh_tokens": c.rotate_refresh_tokens,
         "always_issue_refresh_token": c.always_issue_refresh_token,
+        "dpop_bound_access_tokens": c.dpop_bound_access_tokens,
+        "require_pushed_authorization_requests": c.require_pushed_authorization_requests,
         "created_at": c.created_at,
         "resources": c.resources,
         "registered_by": c.registration.as_str(),
@@ -700,6 +710,8 @@ fn validate_client(a: &CreateClient) -> Result<Client, String> {
         resources: a.resources.clone(),
         registration: proofkey_core::model::Registration::Admin,
         registration_token_hash: None,
+        dpop_bound_access_tokens: a.dpop_bound_access_tokens,
+        require_pushed_authorization_requests: a.require_pushed_authorization_requests,
     })
 }
 

@@ -27,7 +27,10 @@ pub struct ServeArgs {
     /// key_encryption_key_file, default_resource, registration,
     /// registration_max_per_address, client_id_metadata_documents,
     /// client_id_metadata_allowed_hosts, client_id_metadata_denied_hosts,
-    /// client_id_metadata_cache_max, outbound_ca_file,
+    /// client_id_metadata_cache_max, outbound_ca_file, dpop_nonce,
+    /// dpop_nonce_lifetime, dpop_proof_max_age,
+    /// pushed_authorization_request_lifetime,
+    /// require_pushed_authorization_requests,
     /// allow_insecure_client_id_metadata_addresses, allow_insecure_plain,
     /// allow_insecure_http_issuer, allow_insecure_database_tls.
     #[arg(long, env = "PROOFKEY_CONFIG", value_name = "FILE")]
@@ -179,6 +182,12 @@ pub struct ServeArgs {
     /// public roots.
     #[arg(long, env = "PROOFKEY_OUTBOUND_CA_FILE", value_name = "FILE")]
     outbound_ca_file: Option<PathBuf>,
+    /// Demand the server's nonce in every DPoP proof (RFC 9449 §8).
+    #[arg(long, env = "PROOFKEY_DPOP_NONCE")]
+    dpop_nonce: bool,
+    /// Every client must push its authorization requests (RFC 9126).
+    #[arg(long = "require-par", env = "PROOFKEY_REQUIRE_PAR")]
+    require_pushed_authorization_requests: bool,
     /// Fetch client metadata documents from loopback, private and
     /// link-local addresses too (insecure: for test setups).
     #[arg(long, env = "PROOFKEY_ALLOW_INSECURE_CLIENT_ID_METADATA_ADDRESSES")]
@@ -289,6 +298,13 @@ fn config(args: &ServeArgs) -> Result<Config, String> {
             .allow_insecure_client_id_metadata_addresses
             .then_some(true),
         outbound_ca_file: args.outbound_ca_file.clone(),
+        dpop_nonce: args.dpop_nonce.then_some(true),
+        dpop_nonce_lifetime: None,
+        dpop_proof_max_age: None,
+        pushed_authorization_request_lifetime: None,
+        require_pushed_authorization_requests: args
+            .require_pushed_authorization_requests
+            .then_some(true),
     };
     // --dev: what an MCP client needs to connect without an operator.
     let dev = Settings {

@@ -18,6 +18,7 @@ fn claims() -> AccessTokenClaims<'static> {
         jti: "pY7PUcRbJ_pfIc7XJwO-4g",
         scope: "openid profile email",
         auth_time: Some(1_800_000_000),
+        cnf: None,
     }
 }
 

@@ -6,7 +6,7 @@
 
 use crate::authorize::{self, AuthorizeError, Params, ValidRequest};
 use crate::error::{ErrorCode, OAuthError};
-use crate::model::{AuthorizationCode, Grant, Session, User};
+use crate::model::{AuthorizationCode, Client, Grant, Session, User};
 use crate::secret;
 use crate::{Provider, StoreError};
 
@@ -21,26 +21,61 @@ pub enum Next {
     Redirect(String),
 }
 
-/// Validates an authorization request (see [`authorize::validate`]).
-pub async fn validate(p: &Provider, params: &Params) -> Result<ValidRequest, AuthorizeError> {
-    let client = match params.get("client_id") {
-        Ok(Some(id)) => match p.clients().find(id).await.map_err(|e| match e {
-            StoreError::Unavailable(_) => {
-                tracing::error!(error = %e, "database unavailable");
-                AuthorizeError::Unavailable
-            }
-            other => AuthorizeError::Page(OAuthError::from(other).description),
-        })? {
-            Ok(c) => Some(c),
-            // Why a metadata document client cannot be used: said on the
-            // page (RFC 6749 §4.1.2.1: never redirected).
-            Err(why) if crate::cimd::is_metadata_client_id(id) => {
-                return Err(AuthorizeError::Page(why))
-            }
-            Err(_) => None,
-        },
-        _ => None,
+fn store_failure(e: StoreError) -> AuthorizeError {
+    match e {
+        StoreError::Unavailable(_) => {
+            tracing::error!(error = %e, "database unavailable");
+            AuthorizeError::Unavailable
+        }
+        other => AuthorizeError::Page(OAuthError::from(other).description),
+    }
+}
+
+/// The client a request names, if registered (or, for a metadata document
+/// client, why it cannot be used: said on the page, RFC 6749 §4.1.2.1).
+async fn client_of(p: &Provider, params: &Params) -> Result<Option<Client>, AuthorizeError> {
+    let Ok(Some(id)) = params.get("client_id") else {
+        return Ok(None);
     };
+    match p.clients().find(id).await.map_err(store_failure)? {
+        Ok(c) => Ok(Some(c)),
+        Err(why) if crate::cimd::is_metadata_client_id(id) => Err(AuthorizeError::Page(why)),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Validates an authorization request (see [`authorize::validate`]),
+/// sent in full or pushed before (RFC 9126 §4: `request_uri`).
+pub async fn validate(p: &Provider, params: &Params) -> Result<ValidRequest, AuthorizeError> {
+    match params.get("request_uri") {
+        Ok(Some(uri)) => return pushed(p, params, uri).await,
+        Ok(None) => {}
+        Err(e) => return Err(AuthorizeError::Page(e)),
+    }
+    let client = client_of(p, params).await?;
+    let req = check(p, params, client).await?;
+    // RFC 9126 §5, §6: a request that must be pushed and was not.
+    if p.config().require_pushed_authorization_requests
+        || req.client.require_pushed_authorization_requests
+    {
+        return Err(AuthorizeError::Redirect {
+            redirect_uri: req.redirect_uri.clone(),
+            error: OAuthError::invalid_request(
+                "authorization requests must be pushed to the PAR endpoint first (RFC 9126)",
+            ),
+            state: req.state.clone(),
+        });
+    }
+    Ok(req)
+}
+
+/// Every check of an authorization request's parameters for `client`,
+/// wherever they came from: the front channel or the PAR endpoint.
+pub async fn check(
+    p: &Provider,
+    params: &Params,
+    client: Option<Client>,
+) -> Result<ValidRequest, AuthorizeError> {
     let mut req = authorize::validate(params, client, &p.config().pkce)?;
     // RFC 8707 §2: after the redirect URI is established, so that
     // `invalid_target` goes back to the client.
@@ -61,6 +96,40 @@ pub async fn validate(p: &Provider, params: &Params) -> Result<ValidRequest, Aut
             })
         }
     }
+    Ok(req)
+}
+
+/// RFC 9126 §4: the request a `request_uri` stands for, pushed by the
+/// same client, unexpired and unused. Only the pushed parameters count;
+/// the forms then carry `client_id` and `request_uri` alone. An unknown
+/// `request_uri` is said on the page: there is no redirect URI to trust.
+async fn pushed(
+    p: &Provider,
+    outer: &Params,
+    request_uri: &str,
+) -> Result<ValidRequest, AuthorizeError> {
+    let Ok(Some(client_id)) = outer.get("client_id") else {
+        return Err(AuthorizeError::Page("the request has no client_id".into()));
+    };
+    let hash = secret::hash_token(request_uri);
+    let found = p
+        .store()
+        .get_pushed_request(&hash, p.now())
+        .await
+        .map_err(store_failure)?;
+    let Some(found) = found.filter(|f| f.client_id == client_id) else {
+        return Err(AuthorizeError::Page(
+            "the request_uri is unknown, has expired or has been used (RFC 9126 §4)".into(),
+        ));
+    };
+    let inner = Params::new(url::form_urlencoded::parse(found.params.as_bytes()).into_owned());
+    let client = client_of(p, &inner).await?;
+    let mut req = check(p, &inner, client).await?;
+    req.pushed = Some(hash);
+    req.params = vec![
+        ("client_id".to_owned(), client_id.to_owned()),
+        ("request_uri".to_owned(), request_uri.to_owned()),
+    ];
     Ok(req)
 }
 
@@ -183,6 +252,16 @@ pub async fn issue_code(
 ) -> Result<String, OAuthError> {
     let code = secret::Code::generate().map_err(OAuthError::server_error)?;
     let now = p.now();
+    // RFC 9126 §4: a pushed request yields one code. Used up before the
+    // grant is made: if that then fails, the client starts again.
+    if let Some(hash) = &req.pushed {
+        if !p.store().consume_pushed_request(hash, now).await? {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidRequestUri,
+                "the request_uri has already been used or has expired (RFC 9126 §4)",
+            ));
+        }
+    }
     let config = p.config();
     let expires_at = now + config.code_lifetime.as_secs() as i64;
     let scope = crate::scope::join(&req.scopes);
@@ -211,6 +290,7 @@ pub async fn issue_code(
         auth_time: session.auth_time,
         issued_at: now,
         expires_at,
+        dpop_jkt: req.dpop_jkt.clone(),
     };
     if !p.store().create_grant_with_code(&grant, &record).await? {
         // The user was revoked (or signed out everywhere), or the client

@@ -26,6 +26,7 @@ pub const PARAMS: &[&str] = &[
     "nonce",
     "prompt",
     "max_age",
+    "dpop_jkt",
 ];
 
 /// `prompt` (OIDC Core §3.1.2.1).
@@ -62,8 +63,14 @@ pub struct ValidRequest {
     /// The resources asked for (RFC 8707), checked by
     /// [`crate::authorization::validate`]; space-separated.
     pub resources: String,
-    /// The original parameters (to carry through the login and consent forms).
+    /// The original parameters (to carry through the login and consent
+    /// forms): for a pushed request, only `client_id` and `request_uri`.
     pub params: Vec<(String, String)>,
+    /// RFC 9449 §10 `dpop_jkt`: the key the code is bound to.
+    pub dpop_jkt: Option<String>,
+    /// For a pushed request (RFC 9126 §4), the hash of its `request_uri`,
+    /// consumed when the code is issued.
+    pub pushed: Option<String>,
 }
 
 /// Where an error goes.
@@ -302,7 +309,23 @@ pub fn validate(
         },
     };
 
+    // RFC 9449 §10: a JWK SHA-256 thumbprint, base64url (43 characters).
+    let dpop_jkt = get("dpop_jkt").map(str::to_owned);
+    if let Some(jkt) = &dpop_jkt {
+        let well_formed = jkt.len() == 43
+            && jkt
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !well_formed {
+            return Err(invalid(
+                "dpop_jkt must be a base64url JWK SHA-256 thumbprint (RFC 9449 §10)".into(),
+            ));
+        }
+    }
+
     Ok(ValidRequest {
+        dpop_jkt,
+        pushed: None,
         client,
         redirect_uri: redirect_uri.clone(),
         state: state.clone(),

@@ -301,7 +301,7 @@ fn remember(p: &Provider, uri: &str, now: i64, doc: Option<serde_json::Value>) {
 
 /// RFC 7523 §3 and OIDC Core §9 checks of a `private_key_jwt` assertion:
 /// signed by a registered key; `iss` and `sub` the client id; `aud` the
-/// issuer or the token endpoint; `exp` in the future; `nbf` passed; a
+/// issuer, the token endpoint or (RFC 9126 §2) the PAR endpoint; `exp` in the future; `nbf` passed; a
 /// `jti` never seen before (recorded atomically until `exp`).
 pub async fn verify_assertion(
     p: &Provider,
@@ -331,8 +331,11 @@ pub async fn verify_assertion(
         return Err(fail("iss and sub must be the client_id"));
     }
     let issuer = &p.config().issuer;
-    let token_endpoint = format!("{issuer}{}", crate::discovery::paths::TOKEN);
-    let aud_ok = |a: &serde_json::Value| a == issuer.as_str() || a == token_endpoint.as_str();
+    let token_endpoint = p.endpoint(crate::discovery::paths::TOKEN);
+    let par_endpoint = p.endpoint(crate::discovery::paths::PAR);
+    let aud_ok = |a: &serde_json::Value| {
+        a == issuer.as_str() || a == token_endpoint.as_str() || a == par_endpoint.as_str()
+    };
     let aud_valid = match &claims["aud"] {
         serde_json::Value::Array(list) => list.iter().any(aud_ok),
         a => aud_ok(a),

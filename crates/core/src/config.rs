@@ -138,6 +138,25 @@ pub struct Settings {
     /// (PEM) trusted for this server's own https requests (client
     /// `jwks_uri`s, client metadata documents) besides the public roots.
     pub outbound_ca_file: Option<std::path::PathBuf>,
+    /// `dpop_nonce = false`: demand a server nonce in every DPoP proof
+    /// (RFC 9449 §8): a proof without the current nonce gets
+    /// `use_dpop_nonce` and the nonce in `DPoP-Nonce`. This bounds how
+    /// long a proof made in advance stays usable, whatever the client's
+    /// clock says, at the price of one more round trip per client.
+    pub dpop_nonce: Option<bool>,
+    /// `dpop_nonce_lifetime = "5m"`: how often the server's DPoP nonce
+    /// changes; a nonce is accepted for two periods.
+    pub dpop_nonce_lifetime: Option<String>,
+    /// `dpop_proof_max_age = "60s"`: how old a DPoP proof's `iat` may be
+    /// (and how long its `jti` is remembered to refuse a replay).
+    pub dpop_proof_max_age: Option<String>,
+    /// `pushed_authorization_request_lifetime = "60s"`: how long a
+    /// `request_uri` from the PAR endpoint may be used (RFC 9126 §2.2).
+    pub pushed_authorization_request_lifetime: Option<String>,
+    /// `require_pushed_authorization_requests = false`: every client must
+    /// push its authorization requests (RFC 9126 §5); a client can also be
+    /// registered to (`proofkey client create --require-par`).
+    pub require_pushed_authorization_requests: Option<bool>,
     /// `allow_insecure_plain = false`: accept PKCE `plain` (RFC 7636 §4.2).
     pub allow_insecure_plain: Option<bool>,
     /// `allow_insecure_http_issuer = false`: allow an `http://` issuer that
@@ -220,6 +239,15 @@ impl Settings {
                 .allow_insecure_client_id_metadata_addresses
                 .or(lower.allow_insecure_client_id_metadata_addresses),
             outbound_ca_file: self.outbound_ca_file.or(lower.outbound_ca_file),
+            dpop_nonce: self.dpop_nonce.or(lower.dpop_nonce),
+            dpop_nonce_lifetime: self.dpop_nonce_lifetime.or(lower.dpop_nonce_lifetime),
+            dpop_proof_max_age: self.dpop_proof_max_age.or(lower.dpop_proof_max_age),
+            pushed_authorization_request_lifetime: self
+                .pushed_authorization_request_lifetime
+                .or(lower.pushed_authorization_request_lifetime),
+            require_pushed_authorization_requests: self
+                .require_pushed_authorization_requests
+                .or(lower.require_pushed_authorization_requests),
             allow_insecure_plain: self.allow_insecure_plain.or(lower.allow_insecure_plain),
             allow_insecure_http_issuer: self
                 .allow_insecure_http_issuer
@@ -331,8 +359,31 @@ pub struct Config {
     pub client_id_metadata: crate::cimd::Policy,
     /// Extra roots for outbound https.
     pub outbound_ca_file: Option<std::path::PathBuf>,
+    /// DPoP (RFC 9449) at this server.
+    pub dpop: DpopPolicy,
+    /// How long a pushed authorization request lives (RFC 9126 §2.2).
+    pub pushed_authorization_request_lifetime: Duration,
+    /// Every client must use PAR (RFC 9126 §5).
+    pub require_pushed_authorization_requests: bool,
     /// PKCE policy (S256 only unless `allow_insecure_plain`).
     pub pkce: ChallengePolicy,
+}
+
+/// DPoP proofs at this server (RFC 9449 §4.3, §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DpopPolicy {
+    /// Proofs must carry the server's current nonce (§8).
+    pub nonce: bool,
+    /// How often the nonce changes.
+    pub nonce_lifetime: Duration,
+    /// The oldest `iat` accepted.
+    pub proof_max_age: Duration,
+}
+
+impl DpopPolicy {
+    /// How far ahead of this server's clock a proof's `iat` may be: the
+    /// client's clock may run fast.
+    pub const LEEWAY: i64 = 5;
 }
 
 /// Who may register a client at the registration endpoint (RFC 7591 §3).
@@ -775,6 +826,33 @@ impl Config {
                     .unwrap_or(false),
             },
             outbound_ca_file: s.outbound_ca_file,
+            dpop: DpopPolicy {
+                nonce: s.dpop_nonce.unwrap_or(false),
+                nonce_lifetime: bounded(
+                    "dpop_nonce_lifetime",
+                    s.dpop_nonce_lifetime.as_deref(),
+                    300,
+                    10,
+                    86_400,
+                )?,
+                proof_max_age: bounded(
+                    "dpop_proof_max_age",
+                    s.dpop_proof_max_age.as_deref(),
+                    60,
+                    5,
+                    600,
+                )?,
+            },
+            pushed_authorization_request_lifetime: bounded(
+                "pushed_authorization_request_lifetime",
+                s.pushed_authorization_request_lifetime.as_deref(),
+                60,
+                10,
+                600,
+            )?,
+            require_pushed_authorization_requests: s
+                .require_pushed_authorization_requests
+                .unwrap_or(false),
             pkce: ChallengePolicy {
                 allow_insecure_plain: s.allow_insecure_plain.unwrap_or(false),
             },

@@ -27,6 +27,8 @@ pub mod paths {
     pub const DEVICE_AUTHORIZATION: &str = "/device_authorization";
     /// RFC 8628 verification page.
     pub const DEVICE: &str = "/device";
+    /// RFC 9126 pushed authorization request endpoint.
+    pub const PAR: &str = "/par";
     /// RFC 7591 registration endpoint (and, below it, RFC 7592's
     /// registration client URIs).
     pub const REGISTER: &str = "/register";
@@ -79,6 +81,11 @@ pub fn metadata(config: &crate::Config, resource_scopes: &[String]) -> Value {
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "resource_indicators_supported": true,
+        // RFC 9126 §5.
+        "pushed_authorization_request_endpoint": format!("{issuer}{}", paths::PAR),
+        "require_pushed_authorization_requests": config.require_pushed_authorization_requests,
+        // RFC 9449 §5.1.
+        "dpop_signing_alg_values_supported": crate::dpop::SUPPORTED_ALGS,
     });
     // RFC 7591 §3, RFC 8414 §2: only when registration is possible.
     if config.registration != crate::config::RegistrationPolicy::Off {

@@ -51,6 +51,16 @@ pub enum ErrorCode {
     InvalidRedirectUri,
     /// RFC 7591 §3.2.2: another field of a registration is unacceptable.
     InvalidClientMetadata,
+    /// RFC 9449 §5, §7.1: the DPoP proof is missing where required, or
+    /// invalid (400 at the token endpoint; 401 with a `DPoP` challenge at
+    /// a protected resource).
+    InvalidDpopProof,
+    /// RFC 9449 §8, §9: the proof must carry the server's nonce, sent in
+    /// the `DPoP-Nonce` header.
+    UseDpopNonce,
+    /// RFC 9101 §6.2, RFC 9126 §4: the `request_uri` is unknown, expired,
+    /// used, or another client's.
+    InvalidRequestUri,
 }
 
 impl ErrorCode {
@@ -77,6 +87,9 @@ impl ErrorCode {
             ErrorCode::InvalidTarget => "invalid_target",
             ErrorCode::InvalidRedirectUri => "invalid_redirect_uri",
             ErrorCode::InvalidClientMetadata => "invalid_client_metadata",
+            ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
+            ErrorCode::UseDpopNonce => "use_dpop_nonce",
+            ErrorCode::InvalidRequestUri => "invalid_request_uri",
         }
     }
 

@@ -37,6 +37,10 @@ pub struct Issue<'a> {
     pub id_token: bool,
     /// Whether to issue a refresh token, and of which family.
     pub refresh: Option<RefreshFamily<'a>>,
+    /// The thumbprint of the DPoP key the request proved possession of
+    /// (RFC 9449 §5): the access token is bound to it, and so is a public
+    /// client's refresh token.
+    pub dpop_jkt: Option<&'a str>,
 }
 
 /// A refresh token family: its scope and absolute expiry.
@@ -55,7 +59,7 @@ pub struct RefreshFamily<'a> {
 pub struct TokenResponse {
     /// The access token (a JWT, RFC 9068).
     pub access_token: String,
-    /// Always `Bearer`.
+    /// `Bearer`, or `DPoP` for a DPoP-bound token (RFC 9449 §5.1).
     pub token_type: &'static str,
     /// Lifetime in seconds.
     pub expires_in: u64,
@@ -165,6 +169,7 @@ impl TokenIssuer {
             jti: &jti,
             scope: issue.scope,
             auth_time: issue.auth_time,
+            cnf: issue.dpop_jkt.map(|jkt| crate::dpop::Confirmation { jkt }),
         };
         let access_token = keys
             .signer(ACCESS_TOKEN_ALG, now)
@@ -220,6 +225,13 @@ impl TokenIssuer {
                     family_expires_at: family.expires_at,
                     idle_expires_at: idle.min(family.expires_at),
                     access_jti: Some(jti),
+                    // RFC 9449 §5: a public client's refresh token is bound
+                    // to its key; a confidential client's is bound to its
+                    // authentication already.
+                    dpop_jkt: issue
+                        .dpop_jkt
+                        .filter(|_| client.kind == crate::model::ClientKind::Public)
+                        .map(str::to_owned),
                 };
                 (Some(token), Some(record))
             }
@@ -227,7 +239,11 @@ impl TokenIssuer {
         Ok(Issuance {
             response: TokenResponse {
                 access_token,
-                token_type: "Bearer",
+                token_type: if issue.dpop_jkt.is_some() {
+                    "DPoP"
+                } else {
+                    "Bearer"
+                },
                 expires_in: ttl,
                 scope: issue.scope.to_owned(),
                 id_token,

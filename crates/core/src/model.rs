@@ -82,6 +82,12 @@ pub struct Client {
     /// that registered itself.
     #[serde(skip)]
     pub registration_token_hash: Option<String>,
+    /// Its token requests must carry a DPoP proof (RFC 9449 §5.2
+    /// `dpop_bound_access_tokens`).
+    pub dpop_bound_access_tokens: bool,
+    /// Its authorization requests must be pushed (RFC 9126 §6
+    /// `require_pushed_authorization_requests`).
+    pub require_pushed_authorization_requests: bool,
 }
 
 /// How a client came to be registered.
@@ -179,6 +185,11 @@ impl std::fmt::Debug for Client {
             )
             .field("resources", &self.resources)
             .field("registration", &self.registration)
+            .field("dpop_bound_access_tokens", &self.dpop_bound_access_tokens)
+            .field(
+                "require_pushed_authorization_requests",
+                &self.require_pushed_authorization_requests,
+            )
             .finish()
     }
 }
@@ -300,6 +311,9 @@ pub struct AuthorizationCode {
     pub issued_at: i64,
     /// Expiry.
     pub expires_at: i64,
+    /// The DPoP key thumbprint the code is bound to (`dpop_jkt`, RFC 9449
+    /// §10): redeemed only with a proof by that key.
+    pub dpop_jkt: Option<String>,
 }
 
 /// A code as found by its hash, used or not.
@@ -436,6 +450,9 @@ pub struct RefreshTokenRecord {
     /// issued before this was recorded), revoked with it when it is an
     /// unseen child replaced within the reuse interval.
     pub access_jti: Option<String>,
+    /// The DPoP key thumbprint it is bound to (RFC 9449 §5: a public
+    /// client's refresh token): refreshed only with a proof by that key.
+    pub dpop_jkt: Option<String>,
 }
 
 /// A refresh token as found by its hash, whatever its state.
@@ -505,6 +522,8 @@ pub struct SweepCounts {
     pub failure_counters: u64,
     /// Initial access tokens expired or used up.
     pub initial_access_tokens: u64,
+    /// Pushed authorization requests expired unused.
+    pub pushed_requests: u64,
 }
 
 /// The state of a device authorization (RFC 8628 §3.3-§3.5).
@@ -578,4 +597,18 @@ pub enum DevicePoll {
         /// Polled too fast.
         slow_down: bool,
     },
+}
+
+/// A pushed authorization request (RFC 9126 §2): the parameters a client
+/// sent to the PAR endpoint, until `/authorize` uses its `request_uri`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushedRequest {
+    /// SHA-256 of the `request_uri` (a bearer reference: kept hashed).
+    pub request_uri_hash: String,
+    /// The client that pushed it.
+    pub client_id: String,
+    /// The parameters, form-encoded.
+    pub params: String,
+    /// Expiry.
+    pub expires_at: i64,
 }

@@ -36,6 +36,8 @@ pub struct Provider {
     hasher: SecretHasher,
     /// Room for password checks.
     passwords: crate::password::PasswordSlots,
+    /// DPoP nonces (RFC 9449 §8).
+    dpop_nonces: crate::dpop::Nonces,
 }
 
 impl Provider {
@@ -64,6 +66,12 @@ impl Provider {
         )
         .await?;
         let hasher = secret_hasher(store.as_ref()).await?;
+        let init = secret::random_token(32).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let nonce_key = store.setting_or_init("dpop_nonce_key", &init).await?;
+        let dpop_nonces = crate::dpop::Nonces::new(
+            nonce_key.as_bytes(),
+            config.dpop.nonce_lifetime.as_secs() as i64,
+        );
         // The hash checked for unknown usernames, made now rather than by
         // the first failed login (which would then take twice as long).
         let _ = tokio::task::spawn_blocking(crate::password::dummy_hash).await;
@@ -83,6 +91,7 @@ impl Provider {
             clock,
             keys,
             hasher,
+            dpop_nonces,
         })
     }
 
@@ -131,6 +140,27 @@ impl Provider {
     /// The client secret hasher.
     pub fn hasher(&self) -> &SecretHasher {
         &self.hasher
+    }
+
+    /// The server's DPoP nonces.
+    pub fn dpop_nonces(&self) -> &crate::dpop::Nonces {
+        &self.dpop_nonces
+    }
+
+    /// The current DPoP nonce to send in `DPoP-Nonce`, when the policy
+    /// demands nonces (RFC 9449 §8).
+    pub fn dpop_nonce(&self) -> Option<String> {
+        self.config
+            .dpop
+            .nonce
+            .then(|| self.dpop_nonces.current(self.now()))
+    }
+
+    /// The URL of this server's endpoint at `path` (a
+    /// [`crate::discovery::paths`] constant): what a DPoP proof's `htu`
+    /// must be.
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}{path}", self.config.issuer)
     }
 
     pub(crate) fn passwords(&self) -> &crate::password::PasswordSlots {

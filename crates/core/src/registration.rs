@@ -56,6 +56,18 @@ pub struct Metadata {
     pub jwks: Option<String>,
     /// `post_logout_redirect_uris`.
     pub post_logout_redirect_uris: Vec<String>,
+    /// RFC 9449 §5.2 `dpop_bound_access_tokens`.
+    pub dpop_bound_access_tokens: bool,
+    /// RFC 9126 §6 `require_pushed_authorization_requests`.
+    pub require_pushed_authorization_requests: bool,
+}
+
+fn boolean(doc: &Value, name: &str) -> Result<bool, OAuthError> {
+    match &doc[name] {
+        Value::Null => Ok(false),
+        Value::Bool(b) => Ok(*b),
+        _ => Err(metadata_error(format!("{name} must be a boolean"))),
+    }
 }
 
 fn strings(doc: &Value, name: &str) -> Result<Option<Vec<String>>, OAuthError> {
@@ -111,6 +123,11 @@ impl Metadata {
             jwks,
             post_logout_redirect_uris: strings(doc, "post_logout_redirect_uris")?
                 .unwrap_or_default(),
+            dpop_bound_access_tokens: boolean(doc, "dpop_bound_access_tokens")?,
+            require_pushed_authorization_requests: boolean(
+                doc,
+                "require_pushed_authorization_requests",
+            )?,
         })
     }
 
@@ -223,6 +240,8 @@ impl Metadata {
             resources: Vec::new(),
             registration: Registration::Dynamic,
             registration_token_hash: None,
+            dpop_bound_access_tokens: self.dpop_bound_access_tokens,
+            require_pushed_authorization_requests: self.require_pushed_authorization_requests,
         })
     }
 }
@@ -438,6 +457,12 @@ pub fn client_information(p: &Provider, c: &Client, method: &str) -> Value {
     }
     if !c.post_logout_redirect_uris.is_empty() {
         v["post_logout_redirect_uris"] = json!(c.post_logout_redirect_uris);
+    }
+    if c.dpop_bound_access_tokens {
+        v["dpop_bound_access_tokens"] = json!(true);
+    }
+    if c.require_pushed_authorization_requests {
+        v["require_pushed_authorization_requests"] = json!(true);
     }
     v
 }

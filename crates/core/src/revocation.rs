@@ -167,6 +167,11 @@ pub async fn introspect(
                 "iat": claims["iat"],
                 "jti": r.jti,
             });
+            // RFC 9449 §6.2: a bound token's key, and its type.
+            if claims["cnf"].is_object() {
+                v["cnf"] = claims["cnf"].clone();
+                v["token_type"] = json!("DPoP");
+            }
             if let Some(u) = username(r.user_id).await {
                 v["username"] = json!(u);
             }
@@ -188,6 +193,9 @@ pub async fn introspect(
                 "exp": r.idle_expires_at.min(r.family_expires_at),
                 "iat": r.issued_at,
             });
+            if let Some(jkt) = &r.dpop_jkt {
+                v["cnf"] = json!({"jkt": jkt});
+            }
             if let Some(u) = username(r.user_id).await {
                 v["username"] = json!(u);
             }

@@ -31,6 +31,9 @@ pub struct AccessTokenClaims<'a> {
     /// When the user authenticated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
+    /// The key the token is bound to (RFC 9449 §6.1 `cnf.jkt`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<crate::dpop::Confirmation<'a>>,
 }
 
 /// OIDC Core §2 and §3.1.3.6 ID token claims.

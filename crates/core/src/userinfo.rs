@@ -1,15 +1,42 @@
-//! The UserInfo endpoint (OIDC Core §5.3), with errors per RFC 6750 §3.1.
+//! The UserInfo endpoint (OIDC Core §5.3), with errors per RFC 6750 §3.1,
+//! for bearer tokens (RFC 6750 §2.1) and DPoP-bound ones (RFC 9449 §7).
 
 use serde_json::{json, Value};
 
 use crate::error::{ErrorCode, OAuthError};
 use crate::Provider;
 
-/// The claims about the user of a bearer access token. Errors are
+/// The `error_description` of a DPoP-bound token sent as a bearer token:
+/// answered with the `DPoP` challenge.
+pub const BOUND_AS_BEARER: &str =
+    "the access token is DPoP-bound: send it with the DPoP scheme and a proof (RFC 9449 §7.2)";
+
+/// How the access token was sent.
+#[derive(Debug, Clone, Copy)]
+pub enum Presentation<'a> {
+    /// `Authorization: Bearer` (RFC 6750 §2.1).
+    Bearer,
+    /// `Authorization: DPoP` with the `DPoP` header's values (RFC 9449
+    /// §7.1), on a request of this method.
+    Dpop {
+        /// The `DPoP` header's values.
+        proofs: &'a [String],
+        /// The request's method (`htm`).
+        method: &'a str,
+    },
+}
+
+/// The claims about the user of an access token. Errors are
 /// `invalid_token` for a bad signature, another issuer, an expired or a
-/// revoked token (its grant's revocation included), `insufficient_scope`
-/// without `openid`.
-pub async fn userinfo(p: &Provider, bearer: &str) -> Result<Value, OAuthError> {
+/// revoked token (its grant's revocation included), a DPoP-bound token sent
+/// as a bearer token (RFC 9449 §7.2) or with a proof by another key;
+/// `invalid_dpop_proof` or `use_dpop_nonce` for the proof;
+/// `insufficient_scope` without `openid`.
+pub async fn userinfo(
+    p: &Provider,
+    bearer: &str,
+    how: Presentation<'_>,
+) -> Result<Value, OAuthError> {
     let invalid = |d: &str| OAuthError::new(ErrorCode::InvalidToken, d);
     let claims = p
         .keys()
@@ -27,6 +54,29 @@ pub async fn userinfo(p: &Provider, bearer: &str) -> Result<Value, OAuthError> {
         return Err(invalid(
             "the access token is not for this server (its aud is another resource)",
         ));
+    }
+    let bound = claims["cnf"]["jkt"].as_str();
+    match (how, bound) {
+        (Presentation::Bearer, None) => {}
+        (Presentation::Bearer, Some(_)) => return Err(invalid(BOUND_AS_BEARER)),
+        (Presentation::Dpop { .. }, None) => {
+            return Err(invalid(
+                "the access token is not DPoP-bound: send it with the Bearer scheme",
+            ))
+        }
+        (Presentation::Dpop { proofs, method }, Some(jkt)) => {
+            let htu = p.endpoint(crate::discovery::paths::USERINFO);
+            let proof = crate::dpop::check(p, proofs, method, &htu, Some(bearer))
+                .await?
+                .ok_or_else(|| {
+                    crate::dpop::invalid_proof("the DPoP scheme needs a DPoP proof (RFC 9449 §7.1)")
+                })?;
+            if proof.jkt != jkt {
+                return Err(invalid(
+                    "the DPoP proof is not made with the key the access token is bound to",
+                ));
+            }
+        }
     }
     let now = p.now();
     if claims["exp"].as_i64().is_none_or(|exp| exp <= now) {

@@ -20,8 +20,9 @@ use proofkey_core::authorize::{self, Params};
 use proofkey_core::grant::{self, TokenRequest, TokenResponse};
 use proofkey_core::model::{
     AccessTokenRecord, AuthorizationCode, Client, ClientKind, CodeConsumption, DeviceCode,
-    DeviceDecision, DevicePoll, Grant, Issued, NewTokens, RefreshTokenRecord, RefreshTokenState,
-    Resource, Rotation, Session, SessionInfo, StoredCode, StoredKey, SweepCounts, User,
+    DeviceDecision, DevicePoll, Grant, Issued, NewTokens, PushedRequest, RefreshTokenRecord,
+    RefreshTokenState, Resource, Rotation, Session, SessionInfo, StoredCode, StoredKey,
+    SweepCounts, User,
 };
 use proofkey_core::store::{
     ClientStore, DeviceStore, GrantStore, KeyStore, Maintenance, ResourceStore, StoreResult,
@@ -129,6 +130,9 @@ parked!(UserStore {
 
 parked!(GrantStore {
         async fn create_grant_with_code(&self, g: &Grant, c: &AuthorizationCode) -> StoreResult<bool>;
+        async fn push_request(&self, r: &PushedRequest) -> StoreResult<()>;
+        async fn get_pushed_request(&self, h: &str, now: i64) -> StoreResult<Option<PushedRequest>>;
+        async fn consume_pushed_request(&self, h: &str, now: i64) -> StoreResult<bool>;
         async fn find_code(&self, h: &str) -> StoreResult<Option<StoredCode>>;
         async fn consume_code(&self, h: &str, now: i64) -> StoreResult<CodeConsumption>;
         async fn redeem_code_and_issue(&self, h: &str, now: i64, t: &NewTokens) -> StoreResult<Issued>;
@@ -253,6 +257,7 @@ fn token_request(pairs: &[(&str, &str)]) -> TokenRequest {
         params: params(pairs),
         authorization: None,
         address: None,
+        dpop: Vec::new(),
     }
 }
 
@@ -445,7 +450,10 @@ async fn survivors(p: &Provider, responses: &[&TokenResponse]) -> Vec<String> {
     let rs = p.store().get_client("rs").await.unwrap().unwrap();
     let mut alive = vec![];
     for r in responses {
-        if userinfo::userinfo(p, &r.access_token).await.is_ok() {
+        if userinfo::userinfo(p, &r.access_token, userinfo::Presentation::Bearer)
+            .await
+            .is_ok()
+        {
             alive.push(format!("access token at UserInfo: {r:?}"));
         }
         let v = revocation::introspect(p, &rs, &params(&[("token", &r.access_token)]))

@@ -71,7 +71,7 @@ pub async fn cors(State(s): State<AppState>, req: Request, next: Next) -> Respon
         if allowed {
             r.headers_mut().insert(
                 header::ACCESS_CONTROL_EXPOSE_HEADERS,
-                HeaderValue::from_static("www-authenticate"),
+                HeaderValue::from_static("www-authenticate, dpop-nonce"),
             );
         }
         r

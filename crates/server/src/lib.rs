@@ -6,6 +6,7 @@
 mod client_addr;
 mod cookies;
 mod cors;
+mod dpop;
 mod housekeeping;
 mod jwks_fetch;
 mod listener;

@@ -51,11 +51,7 @@ pub fn bearer_error(e: Option<&OAuthError>) -> Response {
                 e.code.as_str(),
                 // A quoted-string of visible ASCII (RFC 9110 §5.6.4): a
                 // description with "§" would otherwise drop the header.
-                e.description
-                    .chars()
-                    .filter(|c| c.is_ascii_graphic() || *c == ' ')
-                    .filter(|c| !matches!(c, '"' | '\\'))
-                    .collect::<String>()
+                quotable(&e.description)
             ),
         ),
     };
@@ -70,6 +66,15 @@ pub fn bearer_error(e: Option<&OAuthError>) -> Response {
         resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
     }
     resp
+}
+
+/// `text` as the content of a quoted-string of visible ASCII (RFC 9110
+/// §5.6.4): a description with "§" would otherwise drop the header.
+pub(crate) fn quotable(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_ascii_graphic() || *c == ' ')
+        .filter(|c| !matches!(c, '"' | '\\'))
+        .collect()
 }
 
 /// 303 See Other to `location`, not cached.

@@ -142,6 +142,7 @@ mod pkce {
             auth_time: 0,
             issued_at: 0,
             expires_at: i64::MAX,
+            dpop_jkt: None,
         };
         // A session, so that only the missing challenge stands in the way.
         let session = proofkey_core::model::Session {

@@ -45,6 +45,7 @@ fn grant_and_code() -> (Grant, AuthorizationCode) {
         auth_time: NOW,
         issued_at: NOW,
         expires_at: NOW + 60,
+        dpop_jkt: None,
     };
     (grant, code)
 }
@@ -73,6 +74,7 @@ fn tokens(grant_id: &str) -> NewTokens {
             family_expires_at: NOW + 86_400,
             idle_expires_at: NOW + 86_400,
             access_jti: None,
+            dpop_jkt: None,
         }),
     }
 }

@@ -3,7 +3,8 @@
 
 use proofkey_core::model::{
     AccessTokenRecord, AuthorizationCode, Client, ClientKind, DeviceCode, DeviceStatus, Grant,
-    PreviousSecret, RefreshTokenRecord, RefreshTokenState, Registration, Resource, StoredKey, User,
+    PreviousSecret, PushedRequest, RefreshTokenRecord, RefreshTokenState, Registration, Resource,
+    StoredKey, User,
 };
 use proofkey_core::secret::PrivateKeyDer;
 use proofkey_core::store::StoreResult;
@@ -50,6 +51,8 @@ pub(crate) fn client(mut r: Row) -> StoreResult<Client> {
         resources: parse_list(&r.take::<String>("resources")?),
         registration: Registration::parse(&r.take::<String>("registered_by")?),
         registration_token_hash: r.take("registration_token_hash")?,
+        dpop_bound_access_tokens: r.take("dpop_bound_access_tokens")?,
+        require_pushed_authorization_requests: r.take("require_pushed_authorization_requests")?,
     })
 }
 
@@ -66,6 +69,8 @@ pub(crate) fn client_update_args(c: &Client) -> Vec<Arg> {
         json_list(&c.post_logout_redirect_uris),
         json_list(&c.resources),
         c.registration.as_str(),
+        c.dpop_bound_access_tokens,
+        c.require_pushed_authorization_requests,
     ]
 }
 
@@ -102,6 +107,8 @@ pub(crate) fn client_args(c: &Client) -> Vec<Arg> {
         json_list(&c.resources),
         c.registration.as_str(),
         &c.registration_token_hash,
+        c.dpop_bound_access_tokens,
+        c.require_pushed_authorization_requests,
     ]
 }
 
@@ -155,6 +162,7 @@ pub(crate) fn code(mut r: Row) -> StoreResult<AuthorizationCode> {
         auth_time: r.take("auth_time")?,
         issued_at: r.take("issued_at")?,
         expires_at: r.take("expires_at")?,
+        dpop_jkt: r.take("dpop_jkt")?,
     })
 }
 
@@ -173,6 +181,7 @@ pub(crate) fn code_args(c: &AuthorizationCode) -> Vec<Arg> {
         c.issued_at,
         c.expires_at,
         &c.resources,
+        &c.dpop_jkt,
     ]
 }
 
@@ -211,6 +220,7 @@ pub(crate) fn refresh(mut r: Row) -> StoreResult<RefreshTokenRecord> {
         family_expires_at: r.take("family_expires_at")?,
         idle_expires_at: r.take("idle_expires_at")?,
         access_jti: r.take("access_jti")?,
+        dpop_jkt: r.take("dpop_jkt")?,
     })
 }
 
@@ -240,6 +250,7 @@ pub(crate) fn refresh_args(t: &RefreshTokenRecord) -> Vec<Arg> {
         t.idle_expires_at,
         &t.access_jti,
         &t.resources,
+        &t.dpop_jkt,
     ]
 }
 
@@ -296,4 +307,17 @@ pub(crate) fn key_args(k: &StoredKey) -> Vec<Arg> {
         k.created_at,
         k.activates_at
     ]
+}
+
+pub(crate) fn pushed_request(mut r: Row) -> StoreResult<PushedRequest> {
+    Ok(PushedRequest {
+        request_uri_hash: r.take("request_uri_hash")?,
+        client_id: r.take("client_id")?,
+        params: r.take("params")?,
+        expires_at: r.take("expires_at")?,
+    })
+}
+
+pub(crate) fn pushed_request_args(p: &PushedRequest) -> Vec<Arg> {
+    args![&p.request_uri_hash, &p.client_id, &p.params, p.expires_at]
 }

@@ -121,14 +121,15 @@ statements! {
     // Clients.
     INSERT_CLIENT = new("INSERT INTO clients (id, name, kind, secret_hash, redirect_uris, scopes, grant_types, skip_consent, id_token_alg, created_at,
          jwks, jwks_uri, post_logout_redirect_uris, rotate_refresh_tokens, always_issue_refresh_token,
-         resources, registered_by, registration_token_hash)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+         resources, registered_by, registration_token_hash, dpop_bound_access_tokens, require_pushed_authorization_requests)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     /// Replaces a client's registration (RFC 7592 §2.2 for a client that
     /// registered itself; a refetched metadata document for a metadata
     /// client), keeping its id, kind, secret, creation time and
     /// registration token; only while it was registered as ?10 says.
     UPDATE_CLIENT = new("UPDATE clients SET name = ?2, redirect_uris = ?3, scopes = ?4, grant_types = ?5,
-         jwks = ?6, jwks_uri = ?7, post_logout_redirect_uris = ?8, resources = ?9
+         jwks = ?6, jwks_uri = ?7, post_logout_redirect_uris = ?8, resources = ?9,
+         dpop_bound_access_tokens = ?11, require_pushed_authorization_requests = ?12
          WHERE id = ?1 AND registered_by = ?10");
     INSERT_RESOURCE = new("INSERT INTO resources (uri, name, scopes, created_at) VALUES (?, ?, ?, ?)");
     GET_RESOURCE = new("SELECT * FROM resources WHERE uri = ?");
@@ -196,9 +197,16 @@ statements! {
     /// every authorization would pay for one).
     REVOKE_CLIENT_GRANTS = new("UPDATE grants SET revoked_at = ?1 WHERE client_id = ?2 AND revoked_at IS NULL");
 
+    // Pushed authorization requests (RFC 9126).
+    INSERT_PUSHED_REQUEST = new("INSERT INTO pushed_requests (request_uri_hash, client_id, params, expires_at) VALUES (?, ?, ?, ?)");
+    GET_PUSHED_REQUEST = new("SELECT * FROM pushed_requests WHERE request_uri_hash = ?1 AND expires_at > ?2");
+    /// Uses a request_uri up, in one statement: of concurrent uses, one
+    /// deletes the row, the others find none.
+    CONSUME_PUSHED_REQUEST = new("DELETE FROM pushed_requests WHERE request_uri_hash = ?1 AND expires_at > ?2");
+
     // Authorization codes.
-    INSERT_CODE = new("INSERT INTO authorization_codes (code_hash, grant_id, client_id, redirect_uri, code_challenge, code_challenge_method, scope, nonce, user_id, auth_time, issued_at, expires_at, resources)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    INSERT_CODE = new("INSERT INTO authorization_codes (code_hash, grant_id, client_id, redirect_uri, code_challenge, code_challenge_method, scope, nonce, user_id, auth_time, issued_at, expires_at, resources, dpop_jkt)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     FIND_CODE = new("SELECT * FROM authorization_codes WHERE code_hash = ?");
     CONSUME_CODE = new("UPDATE authorization_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL RETURNING *");
     /// Consumes a code of a live grant, holding the grant's row (see the
@@ -220,8 +228,8 @@ statements! {
     REVOKE_ACCESS_BY_JTI = new("UPDATE access_tokens SET revoked_at = ? WHERE jti = ? AND revoked_at IS NULL");
 
     // Refresh tokens.
-    INSERT_REFRESH_TOKEN = new("INSERT INTO refresh_tokens (token_hash, grant_id, client_id, user_id, scope, auth_time, issued_at, family_expires_at, idle_expires_at, access_jti, resources)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    INSERT_REFRESH_TOKEN = new("INSERT INTO refresh_tokens (token_hash, grant_id, client_id, user_id, scope, auth_time, issued_at, family_expires_at, idle_expires_at, access_jti, resources, dpop_jkt)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     FIND_REFRESH_TOKEN = new("SELECT r.*, g.revoked_at AS grant_revoked_at FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id
          WHERE r.token_hash = ?");
     /// Rotates a live token of a live grant, holding the grant's row, and
@@ -328,6 +336,8 @@ statements! {
     /// ever left naming a grant that is gone.
     SWEEP_GRANTS = new("DELETE FROM grants WHERE id IN
          (SELECT id FROM grants WHERE expires_at < ?1 LIMIT 1000)");
+    SWEEP_PUSHED_REQUESTS = new("DELETE FROM pushed_requests WHERE request_uri_hash IN
+         (SELECT request_uri_hash FROM pushed_requests WHERE expires_at < ?1 LIMIT 1000)");
     SWEEP_INITIAL_TOKENS = new("DELETE FROM initial_access_tokens WHERE token_hash IN
          (SELECT token_hash FROM initial_access_tokens WHERE expires_at < ?1 OR remaining_uses <= 0 LIMIT 1000)");
 }

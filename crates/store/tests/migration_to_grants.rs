@@ -86,6 +86,7 @@ fn tokens(grant: &str, jti: &str, refresh: Option<&str>) -> NewTokens {
             family_expires_at: NOW + 86_400,
             idle_expires_at: NOW + 50_000,
             access_jti: Some(jti.into()),
+            dpop_jkt: None,
         }),
     }
 }

@@ -236,6 +236,7 @@ fn code(hash: &str, grant_id: &str) -> AuthorizationCode {
         auth_time: 1,
         issued_at: 2,
         expires_at: NOW + 60,
+        dpop_jkt: Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into()),
     }
 }
 
@@ -272,6 +273,7 @@ fn tokens(grant_id: &str, jti: &str, refresh: Option<&str>) -> NewTokens {
             family_expires_at: NOW + 10_000,
             idle_expires_at: NOW + 5_000,
             access_jti: Some(jti.into()),
+            dpop_jkt: None,
         }),
     }
 }

@@ -26,6 +26,7 @@ pub async fn exchange(
     client: &Client,
     p: &crate::authorize::Params,
     address: Option<std::net::IpAddr>,
+    dpop_jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let code = param(p, "code")?.ok_or_else(|| OAuthError::invalid_request("code is required"))?;
     let redirect_uri = param(p, "redirect_uri")?;
@@ -40,7 +41,7 @@ pub async fn exchange(
         }
         Some(StoredCode { code, .. }) => code,
     };
-    if let Err(refused) = check(&code, client, redirect_uri, verifier, now) {
+    if let Err(refused) = check(&code, client, redirect_uri, verifier, dpop_jkt, now) {
         return Err(
             match provider.store().consume_code(&code_hash, now).await? {
                 CodeConsumption::AlreadyUsed { grant_id } => {
@@ -77,6 +78,7 @@ pub async fn exchange(
                 expires_at: family_expiry,
                 resources: &code.resources,
             }),
+            dpop_jkt,
         },
         now,
     )?;
@@ -121,6 +123,7 @@ fn check(
     client: &Client,
     redirect_uri: Option<&str>,
     verifier: Option<&str>,
+    dpop_jkt: Option<&str>,
     now: i64,
 ) -> Result<(), OAuthError> {
     if code.client_id != client.id {
@@ -137,6 +140,15 @@ fn check(
         return Err(OAuthError::invalid_grant(
             "redirect_uri does not match the one of the authorization request (RFC 6749 §4.1.3)",
         ));
+    }
+
+    // RFC 9449 §10: a code bound by `dpop_jkt` needs a proof by that key.
+    if let Some(bound) = &code.dpop_jkt {
+        if dpop_jkt != Some(bound.as_str()) {
+            return Err(OAuthError::invalid_grant(
+                "the authorization code is bound to a DPoP key (dpop_jkt); send a DPoP proof made with that key (RFC 9449 §10)",
+            ));
+        }
     }
 
     // RFC 7636 §4.6. Every code of this server carries a challenge, so a

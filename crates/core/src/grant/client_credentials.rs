@@ -19,6 +19,7 @@ pub async fn grant(
     provider: &Provider,
     client: &Client,
     p: &crate::authorize::Params,
+    dpop_jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     if client.kind != ClientKind::Confidential {
         return Err(OAuthError::new(
@@ -66,6 +67,7 @@ pub async fn grant(
             nonce: None,
             id_token: false,
             refresh: None,
+            dpop_jkt,
         },
         now,
     )?;

@@ -20,6 +20,7 @@ pub async fn poll(
     provider: &Provider,
     client: &Client,
     p: &crate::authorize::Params,
+    dpop_jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let device_code = param(p, "device_code")?
         .ok_or_else(|| OAuthError::invalid_request("device_code is required"))?;
@@ -85,6 +86,7 @@ pub async fn poll(
                     auth_time: record.auth_time,
                     nonce: None,
                     id_token: scopes.contains(&"openid"),
+                    dpop_jkt,
                     refresh: refresh.then_some(RefreshFamily {
                         scope: &record.scope,
                         expires_at: family_expiry,

@@ -22,6 +22,9 @@ pub struct TokenRequest {
     pub authorization: Option<crate::secret::Credentials>,
     /// The client's address (for the security log), if known.
     pub address: Option<std::net::IpAddr>,
+    /// The values of the `DPoP` header (RFC 9449 §4.1): none, one, or a
+    /// defect.
+    pub dpop: Vec<String>,
 }
 
 /// Evidence of theft (RFC 9700 §4.14.2 a rotated refresh token presented
@@ -80,15 +83,26 @@ pub async fn token(provider: &Provider, req: &TokenRequest) -> Result<TokenRespo
             format!("this client may not use the {grant_type} grant"),
         ));
     }
+    // RFC 9449 §5: a proof binds what is issued to its key.
+    let htu = provider.endpoint(crate::discovery::paths::TOKEN);
+    let proof = crate::dpop::check(provider, &req.dpop, "POST", &htu, None).await?;
+    if proof.is_none() && client.dpop_bound_access_tokens {
+        return Err(crate::dpop::invalid_proof(
+            "this client's token requests must carry a DPoP proof (dpop_bound_access_tokens, RFC 9449 §5.2)",
+        ));
+    }
+    let jkt = proof.as_ref().map(|p| p.jkt.as_str());
     match grant_type {
         authorization_code::GRANT_TYPE => {
-            authorization_code::exchange(provider, &client, p, req.address).await
+            authorization_code::exchange(provider, &client, p, req.address, jkt).await
         }
         refresh_token::GRANT_TYPE => {
-            refresh_token::refresh(provider, &client, p, req.address).await
+            refresh_token::refresh(provider, &client, p, req.address, jkt).await
         }
-        client_credentials::GRANT_TYPE => client_credentials::grant(provider, &client, p).await,
-        device_code::GRANT_TYPE => device_code::poll(provider, &client, p).await,
+        client_credentials::GRANT_TYPE => {
+            client_credentials::grant(provider, &client, p, jkt).await
+        }
+        device_code::GRANT_TYPE => device_code::poll(provider, &client, p, jkt).await,
         other => Err(OAuthError::new(
             ErrorCode::UnsupportedGrantType,
             format!("grant_type {other:?} is not supported"),

@@ -40,6 +40,7 @@ pub async fn refresh(
     client: &Client,
     p: &crate::authorize::Params,
     address: Option<std::net::IpAddr>,
+    dpop_jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let token = param(p, "refresh_token")?
         .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
@@ -73,6 +74,16 @@ pub async fn refresh(
         // made the retry). RFC 9700 §4.14.2: an invalidated token presented
         // again ends the family.
         return Err(reused(provider, client, address, &record.grant_id).await?);
+    }
+    // RFC 9449 §5: a bound refresh token needs a proof by its key. Not
+    // evidence of theft (a client may have lost its key), so the family
+    // lives on; but nothing is issued.
+    if let Some(bound) = &record.dpop_jkt {
+        if dpop_jkt != Some(bound.as_str()) {
+            return Err(OAuthError::invalid_grant(
+                "the refresh token is bound to a DPoP key; send a DPoP proof made with that key (RFC 9449 §5)",
+            ));
+        }
     }
     let rotate = client.kind == ClientKind::Public || client.rotate_refresh_tokens;
     let interval = config.refresh_token_reuse_interval.as_secs() as i64;
@@ -123,6 +134,7 @@ pub async fn refresh(
                 expires_at: record.family_expires_at,
                 resources: &record.resources,
             }),
+            dpop_jkt,
         },
         now,
     )?;

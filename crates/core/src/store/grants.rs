@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use super::StoreResult;
 use crate::model::{
-    AccessTokenRecord, AuthorizationCode, CodeConsumption, Grant, Issued, NewTokens,
+    AccessTokenRecord, AuthorizationCode, CodeConsumption, Grant, Issued, NewTokens, PushedRequest,
     RefreshTokenRecord, RefreshTokenState, Rotation, StoredCode,
 };
 
@@ -44,6 +44,24 @@ pub trait GrantStore: Send + Sync {
         grant: &Grant,
         code: &AuthorizationCode,
     ) -> StoreResult<bool>;
+
+    /// Keeps a pushed authorization request (RFC 9126 §2) until it
+    /// expires or is consumed.
+    async fn push_request(&self, request: &PushedRequest) -> StoreResult<()>;
+
+    /// The pushed request with this `request_uri` hash, if unexpired and
+    /// not yet consumed. Reads only: a reload of the authorization page
+    /// finds it again until a code is issued for it.
+    async fn get_pushed_request(
+        &self,
+        request_uri_hash: &str,
+        now: i64,
+    ) -> StoreResult<Option<PushedRequest>>;
+
+    /// Uses a pushed request up (RFC 9126 §4: one-time use), in one
+    /// statement: of concurrent calls, across nodes, exactly one gets
+    /// true; an expired one is never consumed.
+    async fn consume_pushed_request(&self, request_uri_hash: &str, now: i64) -> StoreResult<bool>;
 
     /// The code with this hash, used or not; `None` if unknown (or swept).
     /// Reads only: whoever acts on it consumes it with

@@ -5,6 +5,7 @@ mod device;
 mod discovery;
 mod health;
 mod logout;
+mod par;
 mod registration;
 mod revocation;
 mod token;
@@ -32,6 +33,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(paths::JWKS, get(discovery::jwks))
         .route(paths::TOKEN, post(token::token))
         .route(paths::REVOKE, post(revocation::revoke))
+        .route(paths::PAR, post(par::push))
         .route(
             paths::USERINFO,
             get(userinfo::userinfo).post(userinfo::userinfo),

@@ -1,4 +1,4 @@
-//! `POST /token` (RFC 6749 §3.2, §5).
+//! `POST /token` (RFC 6749 §3.2, §5), with DPoP proofs (RFC 9449 §5, §8).
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
@@ -29,9 +29,11 @@ pub async fn token(
             .and_then(|v| v.to_str().ok())
             .map(proofkey_core::secret::Credentials::new),
         address: Some(peer.ip()),
+        dpop: crate::dpop::proofs(&headers),
     };
-    match grant::token(&s.provider, &req).await {
+    let resp = match grant::token(&s.provider, &req).await {
         Ok(resp) => json_no_store(StatusCode::OK, resp),
         Err(e) => token_error(&e),
-    }
+    };
+    crate::dpop::with_nonce(&s.provider, resp)
 }

@@ -11,7 +11,7 @@
 
 use async_trait::async_trait;
 use proofkey_core::model::{
-    AccessTokenRecord, AuthorizationCode, CodeConsumption, Grant, Issued, NewTokens,
+    AccessTokenRecord, AuthorizationCode, CodeConsumption, Grant, Issued, NewTokens, PushedRequest,
     RefreshTokenRecord, RefreshTokenState, Rotation, StoredCode,
 };
 use proofkey_core::store::{GrantStore, StoreResult};
@@ -175,6 +175,45 @@ impl GrantStore for Database {
                 }
                 tx.exec(&sql::INSERT_CODE, code).await?;
                 Ok(true)
+            })
+        })
+        .await
+    }
+
+    async fn push_request(&self, request: &PushedRequest) -> StoreResult<()> {
+        let args = rows::pushed_request_args(request);
+        self.single(move |tx| {
+            Box::pin(async move {
+                tx.exec(&sql::INSERT_PUSHED_REQUEST, args).await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn get_pushed_request(
+        &self,
+        request_uri_hash: &str,
+        now: i64,
+    ) -> StoreResult<Option<PushedRequest>> {
+        let hash = request_uri_hash.to_owned();
+        self.single(move |tx| {
+            Box::pin(async move {
+                let row = tx.one(&sql::GET_PUSHED_REQUEST, args![hash, now]).await?;
+                row.map(rows::pushed_request).transpose()
+            })
+        })
+        .await
+    }
+
+    async fn consume_pushed_request(&self, request_uri_hash: &str, now: i64) -> StoreResult<bool> {
+        let hash = request_uri_hash.to_owned();
+        self.single(move |tx| {
+            Box::pin(async move {
+                Ok(tx
+                    .exec(&sql::CONSUME_PUSHED_REQUEST, args![hash, now])
+                    .await?
+                    == 1)
             })
         })
         .await

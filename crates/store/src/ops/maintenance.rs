@@ -41,6 +41,7 @@ impl Maintenance for Database {
             grants: self.sweep_all(&sql::SWEEP_GRANTS, now).await?,
             failure_counters: self.sweep_all(&sql::SWEEP_FAILURES, now).await?,
             initial_access_tokens: self.sweep_all(&sql::SWEEP_INITIAL_TOKENS, now).await?,
+            pushed_requests: self.sweep_all(&sql::SWEEP_PUSHED_REQUESTS, now).await?,
         })
     }
 

@@ -1,0 +1,118 @@
+//! Pushed authorization requests (RFC 9126): the client sends its
+//! authorization request's parameters to the PAR endpoint over the back
+//! channel, authenticated as at the token endpoint, and gets a short-lived,
+//! one-time `request_uri` to send the browser to `/authorize` with, so the
+//! request cannot be read or altered on the way (RFC 9126 §1).
+//!
+//! **Invariant:** a pushed request is checked here exactly as `/authorize`
+//! checks it ([`crate::authorization::check`]), and checked again there
+//! when used; it yields at most one code
+//! ([`crate::store::GrantStore::consume_pushed_request`]).
+
+use crate::authorize::{AuthorizeError, Params};
+use crate::error::{ErrorCode, OAuthError};
+use crate::model::PushedRequest;
+use crate::{secret, Provider};
+
+/// The prefix of the `request_uri`s made here (RFC 9126 §2.2).
+pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
+
+/// A request to the PAR endpoint, as received. Its `Debug` shows no
+/// secret (see [`Params`]).
+#[derive(Debug)]
+pub struct PushRequest {
+    /// Form parameters: the authorization request's, and the client's
+    /// credentials.
+    pub params: Params,
+    /// The `Authorization` header, if any.
+    pub authorization: Option<crate::secret::Credentials>,
+    /// The values of the `DPoP` header (RFC 9449 §10.1).
+    pub dpop: Vec<String>,
+}
+
+/// RFC 9126 §2.2 successful response (201).
+#[derive(Debug, serde::Serialize)]
+pub struct Pushed {
+    /// The reference to send to `/authorize`.
+    pub request_uri: String,
+    /// Its lifetime in seconds.
+    pub expires_in: u64,
+}
+
+/// Handles a push (RFC 9126 §2): authenticates the client as at the token
+/// endpoint (§2), refuses a `request_uri` inside (§2.1), binds the request
+/// to the key of a DPoP proof if one is sent (RFC 9449 §10.1), checks the
+/// request as `/authorize` would, and keeps it.
+pub async fn push(p: &Provider, req: &PushRequest) -> Result<Pushed, OAuthError> {
+    let client = crate::client_auth::authenticate_client(
+        p,
+        req.authorization.as_ref().map(|a| a.expose()),
+        &req.params,
+    )
+    .await?;
+    let get = |name: &str| req.params.get(name).map_err(OAuthError::invalid_request);
+    if get("request_uri")?.is_some() {
+        return Err(OAuthError::invalid_request(
+            "request_uri cannot be pushed (RFC 9126 §2.1)",
+        ));
+    }
+    if get("client_id")?.is_some_and(|id| id != client.id) {
+        return Err(OAuthError::invalid_request(
+            "client_id is not the authenticated client",
+        ));
+    }
+    // RFC 9449 §10.1: a proof here binds the code like `dpop_jkt`; both
+    // must then name the same key.
+    let htu = p.endpoint(crate::discovery::paths::PAR);
+    let proof = crate::dpop::check(p, &req.dpop, "POST", &htu, None).await?;
+    // The authorization request's parameters only (never the client's
+    // credentials), under the authenticated client's id.
+    let mut pairs: Vec<(String, String)> = req
+        .params
+        .known()
+        .into_iter()
+        .filter(|(k, _)| k != "client_id")
+        .collect();
+    pairs.push(("client_id".into(), client.id.clone()));
+    if let Some(proof) = &proof {
+        match get("dpop_jkt")? {
+            Some(jkt) if jkt != proof.jkt => {
+                return Err(OAuthError::invalid_request(
+                    "dpop_jkt is not the thumbprint of the DPoP proof's key (RFC 9449 §10.1)",
+                ))
+            }
+            Some(_) => {}
+            None => pairs.push(("dpop_jkt".into(), proof.jkt.clone())),
+        }
+    }
+    let params = Params::new(pairs.clone());
+    crate::authorization::check(p, &params, Some(client.clone()))
+        .await
+        .map_err(|e| match e {
+            AuthorizeError::Unavailable => OAuthError::new(
+                ErrorCode::TemporarilyUnavailable,
+                "the server is temporarily unavailable",
+            ),
+            AuthorizeError::Page(description) => OAuthError::invalid_request(description),
+            AuthorizeError::Redirect { error, .. } => error,
+        })?;
+
+    let reference = secret::random_token(32).map_err(OAuthError::server_error)?;
+    let request_uri = format!("{REQUEST_URI_PREFIX}{reference}");
+    let lifetime = p.config().pushed_authorization_request_lifetime.as_secs();
+    let encoded = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs.iter())
+        .finish();
+    p.store()
+        .push_request(&PushedRequest {
+            request_uri_hash: secret::hash_token(&request_uri),
+            client_id: client.id.clone(),
+            params: encoded,
+            expires_at: p.now() + lifetime as i64,
+        })
+        .await?;
+    Ok(Pushed {
+        request_uri,
+        expires_in: lifetime,
+    })
+}

@@ -1,0 +1,17 @@
+-- RFC 9449 (DPoP): the key a code is bound to by dpop_jkt at /authorize,
+-- and the key a public client's refresh token is bound to; a client that
+-- must always send proofs (dpop_bound_access_tokens, RFC 9449 §5.2).
+ALTER TABLE authorization_codes ADD COLUMN dpop_jkt TEXT;
+ALTER TABLE refresh_tokens ADD COLUMN dpop_jkt TEXT;
+ALTER TABLE clients ADD COLUMN dpop_bound_access_tokens BOOLEAN NOT NULL DEFAULT FALSE;
+
+-- RFC 9126 (PAR): a client that must push its authorization requests, and
+-- the pushed requests until their request_uri is used (once) or expires.
+ALTER TABLE clients ADD COLUMN require_pushed_authorization_requests BOOLEAN NOT NULL DEFAULT FALSE;
+CREATE TABLE pushed_requests (
+    request_uri_hash TEXT PRIMARY KEY,
+    client_id        TEXT NOT NULL REFERENCES clients (id) ON DELETE CASCADE,
+    params           TEXT NOT NULL, -- form-encoded
+    expires_at       BIGINT NOT NULL
+);
+CREATE INDEX pushed_requests_expiry ON pushed_requests (expires_at);
