@@ -10,6 +10,7 @@ use proofkey_client::cache::{Cache, Profile, StoreKind};
 use proofkey_client::{
     authorize::PendingAuthorization, device, discovery, id_token, loopback, token, ClientError,
 };
+use proofkey_dpop::DpopKey;
 use serde_json::json;
 
 #[derive(Debug, Args)]
@@ -51,6 +52,14 @@ pub struct LoginArgs {
     /// timeout, and no fallback to a file).
     #[arg(long, value_enum, default_value_t = StoreArg::File)]
     store: StoreArg,
+    /// Do not bind the tokens to a DPoP key even if the server offers DPoP
+    /// (RFC 9449); they are then bearer tokens, usable by whoever holds them.
+    #[arg(long)]
+    no_dpop: bool,
+    /// Send the authorization request through the browser even if the
+    /// server offers pushed authorization requests (RFC 9126).
+    #[arg(long)]
+    no_par: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -71,6 +80,18 @@ pub struct ProfileArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    #[command(flatten)]
+    profile: ProfileArgs,
+    /// Print the two header lines for one request, "METHOD URL", with a
+    /// DPoP-bound token: `Authorization: DPoP <token>` and `DPoP: <proof>`
+    /// (RFC 9449 §7); with a bearer token, the `Authorization: Bearer`
+    /// line only. For `curl -H @-`.
+    #[arg(long, value_name = "METHOD URL", conflicts_with = "json")]
+    dpop_proof_for: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -149,6 +170,12 @@ async fn do_login(args: LoginArgs) -> Result<(), ClientError> {
         args.scopes.clone()
     };
 
+    // RFC 9449: a fresh key per login, kept with its tokens.
+    let dpop = if !args.no_dpop && meta.supports_dpop() {
+        Some(DpopKey::generate().map_err(|e| ClientError::Dpop(e.to_string()))?)
+    } else {
+        None
+    };
     let (tokens, nonce) = if args.device {
         let auth = device::start(&http, &meta, &args.client_id, &scopes).await?;
         eprintln!(
@@ -158,7 +185,15 @@ async fn do_login(args: LoginArgs) -> Result<(), ClientError> {
         if let Some(complete) = &auth.verification_uri_complete {
             eprintln!("(or open {complete})");
         }
-        let tokens = device::poll(&http, &meta, &args.client_id, &auth, tokio::time::sleep).await?;
+        let tokens = device::poll(
+            &http,
+            &meta,
+            &args.client_id,
+            &auth,
+            dpop.as_ref(),
+            tokio::time::sleep,
+        )
+        .await?;
         (tokens, None)
     } else {
         let receiver = match &args.redirect_uri {
@@ -172,7 +207,16 @@ async fn do_login(args: LoginArgs) -> Result<(), ClientError> {
             .redirect_uri
             .clone()
             .unwrap_or_else(|| receiver.redirect_uri());
-        let pending = PendingAuthorization::new(&meta, &args.client_id, &redirect_uri, &scopes)?;
+        let pending = PendingAuthorization::start(
+            &http,
+            &meta,
+            &args.client_id,
+            &redirect_uri,
+            &scopes,
+            dpop.as_ref(),
+            !args.no_par,
+        )
+        .await?;
         let nonce = pending.nonce().to_owned();
         let code = if args.paste {
             eprintln!("Open this URL in a browser, sign in, then paste the address of the page it ends on:\n\n  {}\n", pending.url());
@@ -210,7 +254,10 @@ async fn do_login(args: LoginArgs) -> Result<(), ClientError> {
             let params = receiver.wait(args.timeout).await?;
             pending.code_from(&params)?
         };
-        (pending.exchange(&http, &meta, &code).await?, Some(nonce))
+        (
+            pending.exchange(&http, &meta, &code, dpop.as_ref()).await?,
+            Some(nonce),
+        )
     };
 
     let mut subject = None;
@@ -265,13 +312,39 @@ async fn do_login(args: LoginArgs) -> Result<(), ClientError> {
     Ok(())
 }
 
+/// "METHOD URL" of `--dpop-proof-for`: an HTTP method and an absolute
+/// http(s) URL.
+fn request_line(line: &str) -> Result<(String, String), String> {
+    let (method, url) = line
+        .trim()
+        .split_once(char::is_whitespace)
+        .ok_or("expected \"METHOD URL\", e.g. \"GET https://api.example.com/x\"")?;
+    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(format!("{method:?} is not an HTTP method (GET, POST, ...)"));
+    }
+    let url = url.trim();
+    let parsed = url::Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    if !matches!(parsed.scheme(), "https" | "http") {
+        return Err(format!("{url:?} is not an http(s) URL"));
+    }
+    Ok((method.to_owned(), url.to_owned()))
+}
+
 fn token_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-pub fn token(args: ProfileArgs) -> ExitCode {
+pub fn token(args: TokenArgs) -> ExitCode {
+    let target = match args.dpop_proof_for.as_deref().map(request_line).transpose() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("proofkey: --dpop-proof-for: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let args = args.profile;
     runtime_or_fail(async move {
         let result = async {
             let http = proofkey_client::http_client()?;
@@ -279,6 +352,25 @@ pub fn token(args: ProfileArgs) -> ExitCode {
         }
         .await;
         match result {
+            Ok(p) if target.is_some() => {
+                let (method, url) = target.unwrap_or_default();
+                let t = &p.tokens;
+                let headers = match t.dpop() {
+                    Ok(Some(key)) => token::proof(&key, &method, &url, Some(&t.access_token), None)
+                        .map(|proof| {
+                            format!("Authorization: DPoP {}\nDPoP: {proof}", t.access_token)
+                        }),
+                    Ok(None) => Ok(format!("Authorization: Bearer {}", t.access_token)),
+                    Err(e) => Err(e),
+                };
+                match headers {
+                    Ok(h) => {
+                        println!("{h}");
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => fail(&e),
+                }
+            }
             Ok(p) if args.json => {
                 let t = &p.tokens;
                 println!(
@@ -286,6 +378,7 @@ pub fn token(args: ProfileArgs) -> ExitCode {
                     json!({
                         "access_token": t.access_token, "token_type": t.token_type, "expires_at": t.expires_at,
                         "refresh_token": t.refresh_token, "id_token": t.id_token, "scope": t.scope,
+                        "dpop_jkt": t.dpop().ok().flatten().map(|k| k.thumbprint().to_owned()),
                     })
                 );
                 ExitCode::SUCCESS
@@ -377,6 +470,7 @@ pub fn status(args: StatusArgs) -> ExitCode {
                     Ok(p) => json!({
                         "profile": name, "issuer": p.issuer, "client_id": p.client_id,
                         "expires_at": p.tokens.expires_at, "refresh_token": p.tokens.refresh_token.is_some(),
+                        "token_type": p.tokens.token_type,
                         "store": p.store.as_str(), "path": path,
                     }),
                     Err(e) => json!({"profile": name, "path": path, "error": e.to_string()}),
@@ -405,6 +499,11 @@ pub fn status(args: StatusArgs) -> ExitCode {
                 "refreshable"
             } else {
                 "no refresh token"
+            };
+            let refresh = if p.tokens.dpop_key.is_some() {
+                format!("{refresh}, DPoP-bound")
+            } else {
+                refresh.to_owned()
             };
             let store = match p.store {
                 StoreKind::File => format!("file {}", path.display()),

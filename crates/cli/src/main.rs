@@ -45,8 +45,9 @@ enum Command {
     Pkce(pkce_cmd::PkceArgs),
     /// Log in to an authorization server (PKCE, loopback redirect or device grant).
     Login(Box<login_cmd::LoginArgs>),
-    /// Print a valid access token, refreshing it first if needed.
-    Token(login_cmd::ProfileArgs),
+    /// Print a valid access token, refreshing it first if needed (or, with
+    /// --dpop-proof-for, the headers of one request with it).
+    Token(login_cmd::TokenArgs),
     /// Revoke and delete the stored tokens.
     Logout(login_cmd::ProfileArgs),
     /// List stored logins.

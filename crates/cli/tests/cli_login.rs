@@ -89,6 +89,10 @@ fn login_token_status_concurrent_refresh_and_logout() {
             "--no-browser",
             "--profile",
             "work",
+            // Bearer tokens and a front-channel request here; DPoP and PAR
+            // (the defaults where offered) below.
+            "--no-dpop",
+            "--no-par",
         ])
         .stderr(Stdio::piped())
         .spawn()
@@ -359,4 +363,158 @@ fn the_keyring_store_is_used_or_fails_clearly_never_silently_a_file() {
         assert!(rest.contains("OS keyring"), "{rest}");
         assert!(!file.exists(), "no fallback to a file");
     }
+}
+
+/// Where the server offers them, `login` pushes its request (RFC 9126) and
+/// binds every token to a DPoP key kept in the profile (RFC 9449); `token
+/// --dpop-proof-for` gives a script the two headers; refreshes prove the
+/// key; a refresh token copied out of the file is useless without it.
+#[test]
+fn login_with_dpop_and_par_binds_every_token_to_the_profiles_key() {
+    let s = setup();
+    let cfg = s.dir.path().join("cfg");
+    let mut login = client_cmd(&s, &cfg)
+        .args([
+            "login",
+            "--issuer",
+            &s.base,
+            "--client-id",
+            "cli",
+            "--no-browser",
+            "--profile",
+            "bound",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(login.stderr.take().unwrap());
+    let printed = read_until(&mut err, |l| l.contains("/authorize?"));
+    let url = printed
+        .split_whitespace()
+        .find(|w| w.contains("/authorize?"))
+        .unwrap()
+        .to_owned();
+    // Pushed: the browser carries the reference only.
+    assert!(url.contains("request_uri=urn"), "{url}");
+    assert!(!url.contains("code_challenge"), "{url}");
+    let redirect = Browser::new().authorize(&s.base, &url, "alice", PASSWORD);
+    assert_eq!(reqwest::blocking::get(&redirect).unwrap().status(), 200);
+    assert!(login.wait().unwrap().success());
+
+    let file = cfg.join("tokens").join("bound.json");
+    let stored: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(stored["tokens"]["token_type"], "DPoP");
+    let key = stored["tokens"]["dpop_key"].as_str().unwrap().to_owned();
+
+    // The key is never printed: not by token, --json or status.
+    let j = client_cmd(&s, &cfg)
+        .args(["token", "--profile", "bound", "--json"])
+        .output()
+        .unwrap();
+    let j: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
+    assert_eq!(j["token_type"], "DPoP");
+    let jkt = j["dpop_jkt"].as_str().unwrap().to_owned();
+    let at = j["access_token"].as_str().unwrap().to_owned();
+    let status = client_cmd(&s, &cfg).args(["status"]).output().unwrap();
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(status.contains("DPoP-bound"), "{status}");
+    for out in [j.to_string(), status.to_string()] {
+        assert!(!out.contains(&key), "the private key leaked: {out}");
+    }
+    // As a bearer token, the access token is refused (RFC 9449 §7.2).
+    assert_eq!(userinfo_status(&s, &at), 401);
+
+    // --dpop-proof-for: the header pair for one request, as curl -H @- reads it.
+    let headers = |target: &str| {
+        let out = client_cmd(&s, &cfg)
+            .args(["token", "--profile", "bound", "--dpop-proof-for", target])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let call_userinfo = |lines: &str| {
+        let mut req = reqwest::blocking::Client::new().get(format!("{}/userinfo", s.base));
+        for line in lines.lines() {
+            let (name, value) = line.split_once(": ").unwrap();
+            req = req.header(name, value);
+        }
+        req.send().unwrap().status().as_u16()
+    };
+    let pair = headers(&format!("GET {}/userinfo", s.base));
+    assert!(
+        pair.starts_with(&format!("Authorization: DPoP {at}\nDPoP: ")),
+        "{pair}"
+    );
+    assert_eq!(call_userinfo(&pair), 200);
+    assert_eq!(call_userinfo(&pair), 401, "a proof is good once");
+    // A proof for another request does not do for this one.
+    assert_eq!(
+        call_userinfo(&headers(&format!("POST {}/userinfo", s.base))),
+        401
+    );
+    let bad = client_cmd(&s, &cfg)
+        .args([
+            "token",
+            "--profile",
+            "bound",
+            "--dpop-proof-for",
+            "userinfo",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+
+    // A thief with the refresh token but not the key gets nothing.
+    let rt = stored["tokens"]["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let stolen = reqwest::blocking::Client::new()
+        .post(format!("{}/token", s.base))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", "cli"),
+            ("refresh_token", &rt),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(stolen.status(), 400);
+    let body: serde_json::Value = stolen.json().unwrap();
+    assert_eq!(body["error"], "invalid_grant", "{body}");
+
+    // The owner's refresh (the token nearly expired) proves the key, and
+    // the new tokens are bound to the same key.
+    let mut stored = stored;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    stored["tokens"]["expires_at"] = (now + 10).into();
+    std::fs::write(&file, serde_json::to_vec(&stored).unwrap()).unwrap();
+    let j = client_cmd(&s, &cfg)
+        .args(["token", "--profile", "bound", "--json"])
+        .output()
+        .unwrap();
+    assert!(j.status.success(), "{}", String::from_utf8_lossy(&j.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
+    assert_ne!(j["access_token"], at.as_str(), "refreshed");
+    assert_eq!(j["token_type"], "DPoP");
+    assert_eq!(j["dpop_jkt"], jkt.as_str());
+    assert_eq!(
+        call_userinfo(&headers(&format!("GET {}/userinfo", s.base))),
+        200
+    );
+
+    // --no-dpop and --no-par where the client insists on neither still work
+    // (covered above); logout revokes the bound family.
+    assert!(client_cmd(&s, &cfg)
+        .args(["logout", "--profile", "bound"])
+        .status()
+        .unwrap()
+        .success());
 }

@@ -1,6 +1,9 @@
 //! One authorization request and the check of its response (RFC 6749
-//! §4.1.1–§4.1.2, RFC 7636 §4.1–§4.3, RFC 9207 §2.4, OIDC Core §3.1.2).
+//! §4.1.1–§4.1.2, RFC 7636 §4.1–§4.3, RFC 9207 §2.4, OIDC Core §3.1.2),
+//! pushed to the server first when it offers PAR (RFC 9126), and bound to
+//! a DPoP key by `dpop_jkt` when one is used (RFC 9449 §10).
 
+use proofkey_dpop::DpopKey;
 use proofkey_pkce::{CodeChallenge, CodeVerifier};
 use subtle::ConstantTimeEq;
 
@@ -25,13 +28,83 @@ pub struct PendingAuthorization {
 impl PendingAuthorization {
     /// A new request: always PKCE S256 with a fresh 32-byte verifier from the
     /// OS CSPRNG, whatever the server advertises; a fresh `state` and
-    /// `nonce` of 256 bits each.
+    /// `nonce` of 256 bits each. Sent through the browser as is (see
+    /// [`PendingAuthorization::start`] for PAR and DPoP).
     pub fn new(
         meta: &Metadata,
         client_id: &str,
         redirect_uri: &str,
         scopes: &[String],
     ) -> Result<Self, ClientError> {
+        let (mut pending, pairs) = Self::prepare(meta, client_id, redirect_uri, scopes, None)?;
+        pending.url = url_with(&pending.url, &pairs)?;
+        Ok(pending)
+    }
+
+    /// A new request as [`PendingAuthorization::new`] makes it, bound to
+    /// `dpop`'s key by `dpop_jkt` (RFC 9449 §10) when given, and pushed to
+    /// the server's PAR endpoint first when `par` and the server has one
+    /// (RFC 9126 §2): the browser then carries only `client_id` and the
+    /// `request_uri`, so nothing of the request can be read or changed on
+    /// the way.
+    pub async fn start(
+        http: &reqwest::Client,
+        meta: &Metadata,
+        client_id: &str,
+        redirect_uri: &str,
+        scopes: &[String],
+        dpop: Option<&DpopKey>,
+        par: bool,
+    ) -> Result<Self, ClientError> {
+        let (mut pending, pairs) = Self::prepare(meta, client_id, redirect_uri, scopes, dpop)?;
+        let endpoint = meta
+            .pushed_authorization_request_endpoint
+            .as_deref()
+            .filter(|_| par);
+        let Some(endpoint) = endpoint else {
+            pending.url = url_with(&pending.url, &pairs)?;
+            return Ok(pending);
+        };
+        let form: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let resp = token::post_form(
+            http,
+            endpoint,
+            "the pushed authorization request endpoint",
+            &form,
+            dpop,
+        )
+        .await?;
+        if resp.status() != reqwest::StatusCode::CREATED {
+            return Err(
+                token::oauth_error("the pushed authorization request endpoint", resp).await,
+            );
+        }
+        let v: serde_json::Value = resp.json().await.map_err(|e| {
+            ClientError::Http(format!(
+                "the pushed authorization response is not JSON: {e}"
+            ))
+        })?;
+        let request_uri = v["request_uri"].as_str().ok_or_else(|| {
+            ClientError::Http("the pushed authorization response has no request_uri".into())
+        })?;
+        pending.url = url_with(
+            &pending.url,
+            &[
+                ("client_id", client_id.to_owned()),
+                ("request_uri", request_uri.to_owned()),
+            ],
+        )?;
+        Ok(pending)
+    }
+
+    /// The request's state and its parameters; `url` is the bare endpoint.
+    fn prepare(
+        meta: &Metadata,
+        client_id: &str,
+        redirect_uri: &str,
+        scopes: &[String],
+        dpop: Option<&DpopKey>,
+    ) -> Result<(Self, Pairs), ClientError> {
         let endpoint = meta
             .authorization_endpoint
             .as_deref()
@@ -42,27 +115,30 @@ impl PendingAuthorization {
             .map_err(|e| ClientError::Random(e.to_string()))?;
         let state = random_value()?;
         let nonce = random_value()?;
-        let mut url = url::Url::parse(endpoint)
-            .map_err(|e| ClientError::Http(format!("authorization_endpoint: {e}")))?;
-        url.query_pairs_mut()
-            .append_pair("response_type", "code")
-            .append_pair("client_id", client_id)
-            .append_pair("redirect_uri", redirect_uri)
-            .append_pair("scope", &scopes.join(" "))
-            .append_pair("state", &state)
-            .append_pair("nonce", &nonce)
-            .append_pair("code_challenge", &CodeChallenge::s256(&verifier).as_str())
-            .append_pair("code_challenge_method", "S256");
-        Ok(Self {
+        let mut pairs = vec![
+            ("response_type", "code".to_owned()),
+            ("client_id", client_id.to_owned()),
+            ("redirect_uri", redirect_uri.to_owned()),
+            ("scope", scopes.join(" ")),
+            ("state", state.clone()),
+            ("nonce", nonce.clone()),
+            ("code_challenge", CodeChallenge::s256(&verifier).as_str()),
+            ("code_challenge_method", "S256".to_owned()),
+        ];
+        if let Some(key) = dpop {
+            pairs.push(("dpop_jkt", key.thumbprint().to_owned()));
+        }
+        let pending = Self {
             verifier,
             state,
             nonce,
-            url: url.to_string(),
+            url: endpoint.to_owned(),
             issuer: meta.issuer.clone(),
             iss_required: meta.authorization_response_iss_parameter_supported,
             redirect_uri: redirect_uri.to_owned(),
             client_id: client_id.to_owned(),
-        })
+        };
+        Ok((pending, pairs))
     }
 
     /// The URL to open in the browser.
@@ -118,12 +194,14 @@ impl PendingAuthorization {
         self.code_from(&params)
     }
 
-    /// Redeems `code` with the verifier (RFC 7636 §4.5), spending this request.
+    /// Redeems `code` with the verifier (RFC 7636 §4.5), spending this
+    /// request; with a proof by `dpop` when given (RFC 9449 §5).
     pub async fn exchange(
         self,
         http: &reqwest::Client,
         meta: &Metadata,
         code: &str,
+        dpop: Option<&DpopKey>,
     ) -> Result<TokenSet, ClientError> {
         token::post(
             http,
@@ -135,7 +213,24 @@ impl PendingAuthorization {
                 ("client_id", &self.client_id),
                 ("code_verifier", self.verifier.secret()),
             ],
+            dpop,
         )
         .await
     }
+}
+
+/// An authorization request's parameters.
+type Pairs = Vec<(&'static str, String)>;
+
+/// `endpoint` with `pairs` appended to its query.
+fn url_with(endpoint: &str, pairs: &[(&str, String)]) -> Result<String, ClientError> {
+    let mut url = url::Url::parse(endpoint)
+        .map_err(|e| ClientError::Http(format!("authorization_endpoint: {e}")))?;
+    {
+        let mut q = url.query_pairs_mut();
+        for (k, v) in pairs {
+            q.append_pair(k, v);
+        }
+    }
+    Ok(url.to_string())
 }

@@ -355,7 +355,17 @@ impl Cache {
                 "the access token has expired and there is no refresh token",
             ));
         };
-        match token::refresh(http, &profile.token_endpoint, &profile.client_id, &rt).await {
+        // RFC 9449 §5: a bound refresh token needs a proof by its key.
+        let key = profile.tokens.dpop()?;
+        match token::refresh(
+            http,
+            &profile.token_endpoint,
+            &profile.client_id,
+            &rt,
+            key.as_ref(),
+        )
+        .await
+        {
             Ok(mut fresh) => {
                 // A server may keep the refresh token or the ID token.
                 if fresh.refresh_token.is_none() {
@@ -395,6 +405,7 @@ mod tests {
                 refresh_token: None,
                 id_token: None,
                 scope: None,
+                dpop_key: None,
             },
         }
     }

@@ -69,6 +69,7 @@ pub async fn poll<S, F>(
     meta: &Metadata,
     client_id: &str,
     auth: &DeviceAuthorization,
+    dpop: Option<&proofkey_dpop::DpopKey>,
     mut sleep: S,
 ) -> Result<TokenSet, ClientError>
 where
@@ -87,6 +88,7 @@ where
                 ("device_code", &auth.device_code),
                 ("client_id", client_id),
             ],
+            dpop,
         )
         .await;
         match result {

@@ -26,6 +26,12 @@ pub struct Metadata {
     /// `authorization_response_iss_parameter_supported` (RFC 9207).
     #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,
+    /// `pushed_authorization_request_endpoint` (RFC 9126 §5).
+    #[serde(default)]
+    pub pushed_authorization_request_endpoint: Option<String>,
+    /// `dpop_signing_alg_values_supported` (RFC 9449 §5.1).
+    #[serde(default)]
+    pub dpop_signing_alg_values_supported: Vec<String>,
 }
 
 impl Metadata {
@@ -35,6 +41,14 @@ impl Metadata {
         self.code_challenge_methods_supported
             .iter()
             .any(|m| m == "S256")
+    }
+
+    /// Whether the server takes DPoP proofs made by this library's keys
+    /// (ES256, RFC 9449 §5.1).
+    pub fn supports_dpop(&self) -> bool {
+        self.dpop_signing_alg_values_supported
+            .iter()
+            .any(|a| a == "ES256")
     }
 
     /// The warning to show when the server does not advertise S256 (the

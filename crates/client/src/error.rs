@@ -85,6 +85,9 @@ pub enum ClientError {
     /// The OS random number generator failed.
     #[error("random number generator: {0}")]
     Random(String),
+    /// A DPoP key could not be made, read or used.
+    #[error("DPoP key: {0}")]
+    Dpop(String),
     /// A pasted redirect URL could not be read.
     #[error("that is not the redirect URL: {0}")]
     Paste(String),

@@ -1,4 +1,7 @@
-//! Token endpoint calls (RFC 6749 §4.1.3, §6), revocation (RFC 7009).
+//! Token endpoint calls (RFC 6749 §4.1.3, §6), with DPoP proofs (RFC 9449
+//! §5, and the server's nonce, §8), revocation (RFC 7009).
+
+use proofkey_dpop::DpopKey;
 
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +27,20 @@ pub struct TokenSet {
     /// Granted scope.
     #[serde(default)]
     pub scope: Option<String>,
+    /// The private DPoP key the tokens are bound to (base64url PKCS#8;
+    /// RFC 9449), kept with them: a secret, never shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_key: Option<String>,
+}
+
+impl TokenSet {
+    /// The DPoP key the tokens are bound to, if they are.
+    pub fn dpop(&self) -> Result<Option<DpopKey>, ClientError> {
+        self.dpop_key
+            .as_deref()
+            .map(|k| DpopKey::from_stored(k).map_err(|e| ClientError::Dpop(e.to_string())))
+            .transpose()
+    }
 }
 
 fn bearer() -> String {
@@ -40,6 +57,7 @@ impl std::fmt::Debug for TokenSet {
                 &self.refresh_token.as_ref().map(|_| "<redacted>"),
             )
             .field("scope", &self.scope)
+            .field("dpop_key", &self.dpop_key.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }
@@ -65,6 +83,71 @@ pub(crate) fn now() -> i64 {
 pub(crate) async fn oauth_error(endpoint: &'static str, resp: reqwest::Response) -> ClientError {
     let status = resp.status();
     let body: serde_json::Value = resp.json().await.unwrap_or_default();
+    error_of(endpoint, status, &body)
+}
+
+/// A DPoP proof by `key` for a request (RFC 9449 §4.2).
+pub fn proof(
+    key: &DpopKey,
+    method: &str,
+    url: &str,
+    access_token: Option<&str>,
+    nonce: Option<&str>,
+) -> Result<String, ClientError> {
+    key.proof(method, url, access_token, nonce, now())
+        .map_err(|e| ClientError::Dpop(e.to_string()))
+}
+
+/// POSTs `form` to `endpoint`, with a DPoP proof by `key` when given. When
+/// the server answers `use_dpop_nonce` (RFC 9449 §8), once more with the
+/// nonce it sent in `DPoP-Nonce`.
+pub(crate) async fn post_form(
+    http: &reqwest::Client,
+    endpoint: &str,
+    what: &'static str,
+    form: &[(&str, &str)],
+    key: Option<&DpopKey>,
+) -> Result<reqwest::Response, ClientError> {
+    let mut nonce: Option<String> = None;
+    for _ in 0..2 {
+        let mut req = http.post(endpoint).form(form);
+        if let Some(key) = key {
+            req = req.header(
+                proofkey_dpop::HEADER,
+                proof(key, "POST", endpoint, None, nonce.as_deref())?,
+            );
+        }
+        let resp = req.send().await?;
+        let offered = resp
+            .headers()
+            .get(proofkey_dpop::NONCE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        match offered {
+            Some(n) if key.is_some() && nonce.is_none() && resp.status() == 400 => {
+                // Only a use_dpop_nonce answer is retried; read it to know.
+                let status = resp.status();
+                let body = resp.bytes().await?;
+                let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                if v["error"] == "use_dpop_nonce" {
+                    nonce = Some(n);
+                    continue;
+                }
+                return Err(error_of(what, status, &v));
+            }
+            _ => return Ok(resp),
+        }
+    }
+    Err(ClientError::Dpop(
+        "the server asked for a DPoP nonce twice".into(),
+    ))
+}
+
+fn error_of(
+    endpoint: &'static str,
+    status: reqwest::StatusCode,
+    body: &serde_json::Value,
+) -> ClientError {
     match body["error"].as_str() {
         Some(e) => ClientError::OAuth {
             endpoint,
@@ -75,13 +158,16 @@ pub(crate) async fn oauth_error(endpoint: &'static str, resp: reqwest::Response)
     }
 }
 
-/// POSTs a token request and reads the token set.
+/// POSTs a token request, with a DPoP proof by `dpop` when given, and
+/// reads the token set. A `DPoP` token type is accepted only when a proof
+/// was sent; the key is then kept with the tokens.
 pub async fn post(
     http: &reqwest::Client,
     endpoint: &str,
     form: &[(&str, &str)],
+    dpop: Option<&DpopKey>,
 ) -> Result<TokenSet, ClientError> {
-    let resp = http.post(endpoint).form(form).send().await?;
+    let resp = post_form(http, endpoint, "the token endpoint", form, dpop).await?;
     if !resp.status().is_success() {
         return Err(oauth_error("the token endpoint", resp).await);
     }
@@ -89,10 +175,21 @@ pub async fn post(
         .json()
         .await
         .map_err(|e| ClientError::Http(format!("the token response is not JSON: {e}")))?;
-    if !w.token_type.eq_ignore_ascii_case("bearer") {
-        return Err(ClientError::Unsupported("token types other than Bearer"));
-    }
+    let dpop_key = match dpop {
+        Some(key) if w.token_type.eq_ignore_ascii_case("dpop") => Some(
+            key.to_stored()
+                .map_err(|e| ClientError::Dpop(e.to_string()))?
+                .to_string(),
+        ),
+        _ if w.token_type.eq_ignore_ascii_case("bearer") => None,
+        _ => {
+            return Err(ClientError::Unsupported(
+                "token types other than Bearer and DPoP",
+            ))
+        }
+    };
     Ok(TokenSet {
+        dpop_key,
         access_token: w.access_token,
         token_type: w.token_type,
         expires_at: w.expires_in.map(|e| now() + e),
@@ -102,12 +199,14 @@ pub async fn post(
     })
 }
 
-/// `grant_type=refresh_token` for a public client (RFC 6749 §6).
+/// `grant_type=refresh_token` for a public client (RFC 6749 §6), with a
+/// proof by the key the refresh token is bound to, if any (RFC 9449 §5).
 pub async fn refresh(
     http: &reqwest::Client,
     token_endpoint: &str,
     client_id: &str,
     refresh_token: &str,
+    dpop: Option<&DpopKey>,
 ) -> Result<TokenSet, ClientError> {
     post(
         http,
@@ -117,6 +216,7 @@ pub async fn refresh(
             ("refresh_token", refresh_token),
             ("client_id", client_id),
         ],
+        dpop,
     )
     .await
 }

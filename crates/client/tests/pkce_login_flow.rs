@@ -79,7 +79,7 @@ async fn a_whole_loopback_login_with_id_token_validation() {
     let params = receiver.wait(Duration::from_secs(5)).await.unwrap();
     let code = pending.code_from(&params).unwrap();
     let nonce = pending.nonce().to_owned();
-    let tokens = pending.exchange(&http, &meta, &code).await.unwrap();
+    let tokens = pending.exchange(&http, &meta, &code, None).await.unwrap();
     assert!(tokens.refresh_token.is_some());
 
     let jwks = id_token::fetch_jwks(&http, meta.jwks_uri.as_deref().unwrap())
@@ -329,7 +329,7 @@ async fn the_device_grant_end_to_end() {
     let waited = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
     let w = waited.clone();
     let clock = s.clock.clone();
-    let tokens = device::poll(&http, &meta, "cli", &auth, move |d: Duration| {
+    let tokens = device::poll(&http, &meta, "cli", &auth, None, move |d: Duration| {
         w.lock().unwrap().push(d.as_secs());
         clock.advance(d.as_secs() as i64);
         async {}
@@ -357,7 +357,7 @@ async fn device_polling_backs_off_on_slow_down_and_reports_denial() {
     let clock = s.clock.clone();
     let store = s.store.clone();
     let user_code = auth.user_code.replace('-', "");
-    let result = device::poll(&http, &meta, "cli", &auth, move |d: Duration| {
+    let result = device::poll(&http, &meta, "cli", &auth, None, move |d: Duration| {
         let mut w = w.lock().unwrap();
         w.push(d.as_secs());
         clock.advance(1);
@@ -382,4 +382,83 @@ async fn device_polling_backs_off_on_slow_down_and_reports_denial() {
     // The first poll has nothing to be too fast against; every later one
     // (1 s apart on the server's clock) is, and the wait grows by 5 s.
     assert_eq!(&w[..4], &[5, 5, 10, 15], "{w:?}");
+}
+
+/// RFC 9126 + RFC 9449 through the library against a server that demands
+/// DPoP nonces: the request is pushed with a proof (the nonce fetched by
+/// the `use_dpop_nonce` retry), the code is bound to the key, the tokens
+/// are DPoP, the refresh proves the key, and the device grant binds too.
+#[tokio::test]
+async fn pushed_and_dpop_bound_with_server_nonces() {
+    let s = TestServer::start_with(|c| c.dpop.nonce = true).await;
+    s.client_with("cli", ClientKind::Public, &[REDIRECT], |c| {
+        c.grant_types = vec![
+            "authorization_code".into(),
+            "refresh_token".into(),
+            DEVICE_CODE_GRANT.into(),
+        ];
+        c.require_pushed_authorization_requests = true;
+        c.dpop_bound_access_tokens = true;
+    })
+    .await;
+    s.user("alice").await;
+    let http = proofkey_client::http_client().unwrap();
+    let meta = discovery::discover(&http, &s.base).await.unwrap();
+    assert!(meta.supports_dpop());
+    assert!(meta.pushed_authorization_request_endpoint.is_some());
+    let key = proofkey_dpop::DpopKey::generate().unwrap();
+    let pending =
+        PendingAuthorization::start(&http, &meta, "cli", REDIRECT, &scopes(), Some(&key), true)
+            .await
+            .unwrap();
+    assert!(pending.url().contains("request_uri="), "{}", pending.url());
+    assert!(
+        !pending.url().contains("code_challenge"),
+        "{}",
+        pending.url()
+    );
+    let location = browser_to_redirect(&s, pending.url()).await;
+    let url = url::Url::parse(&location).unwrap();
+    let params: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let code = pending.code_from(&params).unwrap();
+    let tokens = pending
+        .exchange(&http, &meta, &code, Some(&key))
+        .await
+        .unwrap();
+    assert_eq!(tokens.token_type, "DPoP");
+    assert_eq!(
+        jwt_claims(&tokens.access_token)["cnf"]["jkt"],
+        key.thumbprint()
+    );
+    let kept = tokens.dpop().unwrap().unwrap();
+    assert_eq!(kept.thumbprint(), key.thumbprint());
+    let shown = format!("{tokens:?}");
+    assert!(
+        !shown.contains(tokens.dpop_key.as_deref().unwrap()),
+        "{shown}"
+    );
+
+    // Without the key the refresh is refused; with it, it works.
+    let rt = tokens.refresh_token.clone().unwrap();
+    let err = proofkey_client::token::refresh(&http, &meta.token_endpoint, "cli", &rt, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ClientError::OAuth { error, .. } if error == "invalid_dpop_proof"),
+        "{err}"
+    );
+    let fresh =
+        proofkey_client::token::refresh(&http, &meta.token_endpoint, "cli", &rt, Some(&kept))
+            .await
+            .unwrap();
+    assert_eq!(fresh.token_type, "DPoP");
+
+    // The device grant's tokens are bound too.
+    let auth = device::start(&http, &meta, "cli", &scopes()).await.unwrap();
+    let mut b = s.browser();
+    user_decides(&s, &mut b, &auth.user_code, "allow").await;
+    let tokens = device::poll(&http, &meta, "cli", &auth, Some(&key), |_| async {})
+        .await
+        .unwrap();
+    assert_eq!(tokens.token_type, "DPoP");
 }
