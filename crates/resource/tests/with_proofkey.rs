@@ -2,7 +2,8 @@
 //! SQLite file) issues a `client_credentials` token for a registered
 //! resource (RFC 8707), and an API protected by this crate accepts it by
 //! JWK Set and by introspection; a token for another resource is refused
-//! (no token passthrough), and so is a revoked one under introspection.
+//! (no token passthrough), and so is a revoked one under introspection;
+//! a DPoP-bound token (RFC 9449) passes only with a proof by its key.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -162,4 +163,76 @@ async fn introspection_sees_revocation_at_once() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(call(&base, &token).await.0, 401);
+}
+
+/// RFC 9449 end to end: proofkey binds a `client_credentials` token to the
+/// key of the proof sent to /token; the API accepts it with a proof by that
+/// key for the request (`htu` is the resource's URL, `ath` the token), by
+/// JWK Set and by introspection, and refuses it as a bearer token, with a
+/// proof used twice, or with another key's proof.
+#[tokio::test]
+async fn dpop_bound_tokens_from_proofkey_need_a_proof_by_their_key() {
+    let issuer = issuer().await;
+    let key = proofkey_dpop::DpopKey::generate().unwrap();
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+    };
+    let token_endpoint = format!("{}/token", issuer.base);
+    let body: serde_json::Value = reqwest::Client::new()
+        .post(&token_endpoint)
+        .basic_auth("svc", Some("svc-secret"))
+        .header(
+            "DPoP",
+            key.proof("POST", &token_endpoint, None, None, now())
+                .unwrap(),
+        )
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "mcp:tools"),
+            ("resource", API),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["token_type"], "DPoP", "{body}");
+    let token = body["access_token"].as_str().unwrap().to_owned();
+
+    let jwks = ResourceServer::builder(&issuer.base, API).build().unwrap();
+    let introspection = ResourceServer::builder(&issuer.base, API)
+        .validation(Validation::Introspection {
+            client_id: "api".into(),
+            client_secret: ClientSecret::new("api-secret"),
+        })
+        .build()
+        .unwrap();
+    for rs in [&jwks, &introspection] {
+        let base = api(rs).await;
+        let send = |proof: Option<String>, scheme: &'static str| {
+            let mut req = reqwest::Client::new()
+                .get(format!("{base}/mcp"))
+                .header("Authorization", format!("{scheme} {token}"));
+            if let Some(p) = proof {
+                req = req.header("DPoP", p);
+            }
+            async move { req.send().await.unwrap().status().as_u16() }
+        };
+        // The resource's own URL is the htu, whatever address it was reached at.
+        let proof = key.proof("GET", API, Some(&token), None, now()).unwrap();
+        assert_eq!(send(Some(proof.clone()), "DPoP").await, 200);
+        assert_eq!(send(Some(proof), "DPoP").await, 401, "a replayed proof");
+        assert_eq!(send(None, "Bearer").await, 401, "a bound token as bearer");
+        let thief = proofkey_dpop::DpopKey::generate().unwrap();
+        let stolen = thief.proof("GET", API, Some(&token), None, now()).unwrap();
+        assert_eq!(send(Some(stolen), "DPoP").await, 401, "another key");
+        let wrong_url = key
+            .proof("GET", &format!("{base}/mcp"), Some(&token), None, now())
+            .unwrap();
+        assert_eq!(send(Some(wrong_url), "DPoP").await, 401, "another htu");
+    }
 }
