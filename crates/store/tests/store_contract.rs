@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use proofkey_core::model::{
     AccessTokenRecord, AuthorizationCode, Client, ClientKind, CodeConsumption, DeviceCode,
-    DeviceDecision, DevicePoll, DeviceStatus, Grant, Issued, NewTokens, RefreshTokenRecord,
-    Rotation, Session, StoredKey, User,
+    DeviceDecision, DevicePoll, DeviceStatus, Grant, Issued, NewTokens, PushedRequest,
+    RefreshTokenRecord, Rotation, Session, StoredKey, User,
 };
 use proofkey_core::secret::PrivateKeyDer;
 use proofkey_core::store::GrantStore as _;
@@ -273,7 +273,7 @@ fn tokens(grant_id: &str, jti: &str, refresh: Option<&str>) -> NewTokens {
             family_expires_at: NOW + 10_000,
             idle_expires_at: NOW + 5_000,
             access_jti: Some(jti.into()),
-            dpop_jkt: None,
+            dpop_jkt: Some("kGQd0VKp9nk5YyQm3jvOm8k4h1lW9wS0Kz3cQ2lJ0nE".into()),
         }),
     }
 }
@@ -1468,6 +1468,57 @@ async fn initial_access_tokens_are_spent_atomically(db: Db) {
     );
 }
 
+// ---------------------------------------------------------------------
+// Pushed authorization requests (RFC 9126).
+
+async fn pushed_requests_are_used_once_and_expire(db: Db) {
+    let s = Arc::clone(&db.store);
+    let pushed = |hash: &str, expires_at: i64| PushedRequest {
+        request_uri_hash: hash.into(),
+        client_id: "c".into(),
+        params: "response_type=code&client_id=c".into(),
+        expires_at,
+    };
+    s.push_request(&pushed("pr", NOW + 60)).await.unwrap();
+    assert_eq!(
+        s.get_pushed_request("pr", NOW).await.unwrap(),
+        Some(pushed("pr", NOW + 60)),
+        "read, not consumed: a reload finds it again"
+    );
+    assert!(s.get_pushed_request("pr", NOW).await.unwrap().is_some());
+    assert!(
+        s.get_pushed_request("pr", NOW + 60)
+            .await
+            .unwrap()
+            .is_none(),
+        "expired"
+    );
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let s = Arc::clone(&s);
+            tokio::spawn(async move { s.consume_pushed_request("pr", NOW).await.unwrap() })
+        })
+        .collect();
+    let mut used = 0;
+    for t in tasks {
+        used += usize::from(t.await.unwrap());
+    }
+    assert_eq!(used, 1, "one code per request_uri");
+    assert!(s.get_pushed_request("pr", NOW).await.unwrap().is_none());
+
+    s.push_request(&pushed("old", NOW + 10)).await.unwrap();
+    assert!(
+        !s.consume_pushed_request("old", NOW + 10).await.unwrap(),
+        "expired"
+    );
+    assert_eq!(s.sweep(NOW + 11, NOW).await.unwrap().pushed_requests, 1);
+
+    // Deleting the client deletes what it pushed.
+    s.push_request(&pushed("gone", NOW + 60)).await.unwrap();
+    assert!(s.delete_client("c", NOW).await.unwrap());
+    assert!(s.get_pushed_request("gone", NOW).await.unwrap().is_none());
+}
+
 macro_rules! both_backends {
     ($($name:ident),* $(,)?) => {
         mod on_sqlite {
@@ -1518,4 +1569,5 @@ both_backends!(
     resources_round_trip_and_ride_on_grants,
     self_registered_clients_are_updated_in_place,
     initial_access_tokens_are_spent_atomically,
+    pushed_requests_are_used_once_and_expire,
 );
