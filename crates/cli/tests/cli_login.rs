@@ -445,6 +445,23 @@ fn login_with_dpop_and_par_binds_every_token_to_the_profiles_key() {
         }
         req.send().unwrap().status().as_u16()
     };
+    // The README's example, as is: proofkey token ... | curl -H @- URL.
+    let userinfo = format!("{}/userinfo", s.base);
+    let piped = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "\"$PROOFKEY\" token --profile bound --dpop-proof-for 'GET {userinfo}' | curl -sS -H @- -o /dev/null -w '%{{http_code}}' {userinfo}"
+        ))
+        .env("PROOFKEY", env!("CARGO_BIN_EXE_proofkey"))
+        .env("PROOFKEY_CONFIG_DIR", &cfg)
+        .output()
+        .expect("curl (Debian's package) runs the README's example");
+    assert_eq!(
+        String::from_utf8_lossy(&piped.stdout),
+        "200",
+        "{}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
     let pair = headers(&format!("GET {}/userinfo", s.base));
     assert!(
         pair.starts_with(&format!("Authorization: DPoP {at}\nDPoP: ")),
