@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: installs the interop peers (npm: node-oidc-provider and
-# openid-client; the
-# MCP TypeScript SDK and conformance suite, with Node 22), then the whole
-# Rust test suite. Extra arguments go to `cargo test`.
+# openid-client; the MCP TypeScript SDK and conformance suite, with Node 22),
+# then the whole Rust test suite. Extra arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")"
 if command -v npm >/dev/null 2>&1; then
