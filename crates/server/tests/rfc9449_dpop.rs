@@ -658,3 +658,45 @@ async fn a_proof_replayed_at_a_second_node_is_refused() {
     drop((a, b));
     drop_postgres_db(&db).await;
 }
+
+/// RFC 9449 §5.2 and RFC 9126 §6: the client metadata fields, at
+/// registration (RFC 7591) and in the answer; a wrong type refused.
+#[tokio::test]
+async fn registration_takes_the_dpop_and_par_requirements() {
+    let s = TestServer::start_with(|c| {
+        c.registration = proofkey_core::config::RegistrationPolicy::Open
+    })
+    .await;
+    let register = |body: Value| {
+        let req = s.http.post(s.url("/register")).json(&body);
+        async move {
+            let r = req.send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, body) = register(json!({
+        "redirect_uris": ["http://127.0.0.1/cb"],
+        "token_endpoint_auth_method": "none",
+        "dpop_bound_access_tokens": true,
+        "require_pushed_authorization_requests": true,
+    }))
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["dpop_bound_access_tokens"], true);
+    assert_eq!(body["require_pushed_authorization_requests"], true);
+    let id = body["client_id"].as_str().unwrap();
+    let c = s.store.get_client(id).await.unwrap().unwrap();
+    assert!(c.dpop_bound_access_tokens && c.require_pushed_authorization_requests);
+
+    let (status, body) = register(json!({
+        "redirect_uris": ["http://127.0.0.1/cb"],
+        "token_endpoint_auth_method": "none",
+        "dpop_bound_access_tokens": "yes",
+    }))
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_client_metadata")),
+        "{body}"
+    );
+}
