@@ -49,7 +49,21 @@ impl Agent {
                 .walk(url.clone(), |u| is_redirect_to(u, redirect_uri))
                 .await
                 .map_err(|e| AuditError::Agent(e.to_string())),
-            Agent::Browser(b) => b.authorize(url, redirect_uri).await,
+            Agent::Browser(b) => b.authorize(url, redirect_uri, true).await,
+        }
+    }
+
+    /// The same for a request the server may use up on its first load (a
+    /// pushed request's `request_uri`, RFC 9126 §4): the browser agent
+    /// sends it straight to the browser, without asking first.
+    pub async fn authorize_unprobed(
+        &mut self,
+        url: &Url,
+        redirect_uri: &Url,
+    ) -> Result<Landing, AuditError> {
+        match self {
+            Agent::Forms(_) => self.authorize(url, redirect_uri).await,
+            Agent::Browser(b) => b.authorize(url, redirect_uri, false).await,
         }
     }
 
@@ -269,9 +283,16 @@ impl BrowserAgent {
         Ok(uri.to_string())
     }
 
-    async fn authorize(&mut self, url: &Url, redirect_uri: &Url) -> Result<Landing, AuditError> {
-        if let Some(decided) = self.probe(url, redirect_uri).await? {
-            return Ok(decided);
+    async fn authorize(
+        &mut self,
+        url: &Url,
+        redirect_uri: &Url,
+        probe: bool,
+    ) -> Result<Landing, AuditError> {
+        if probe {
+            if let Some(decided) = self.probe(url, redirect_uri).await? {
+                return Ok(decided);
+            }
         }
         let port = redirect_uri.port().unwrap_or(0);
         if !self.listeners.contains_key(&port) {

@@ -193,6 +193,34 @@ checks! {
         "RFC 9700 §4.14.2",
         "After a rotated refresh token was reused, the newest token of its family still works",
         "When an old refresh token comes back, revoke the active one of its family: the legitimate client and the thief then both have to sign in again.";
+    DPOP_ACCESS_TOKEN_NOT_BOUND = "dpop.access-token-not-bound", Medium,
+        "RFC 9449 §5, §6.1",
+        "A token request with a DPoP proof got an access token that is not bound to the proof's key",
+        "Answer a token request that carries a valid DPoP proof with token_type DPoP, and bind the access token to the proof's key (cnf.jkt in a JWT access token and in introspection).";
+    DPOP_REFRESH_WITHOUT_PROOF_ACCEPTED = "dpop.refresh-without-proof-accepted", High,
+        "RFC 9449 §5",
+        "A public client's DPoP-bound refresh token was accepted without a DPoP proof",
+        "Bind a public client's refresh token to the key of the proof sent when it was issued, and refuse a refresh request without a proof by that key (invalid_grant).";
+    DPOP_REFRESH_OTHER_KEY_ACCEPTED = "dpop.refresh-other-key-accepted", High,
+        "RFC 9449 §5",
+        "A public client's DPoP-bound refresh token was accepted with a proof by another key",
+        "Compare the thumbprint of the refresh request's proof key with the key the refresh token is bound to, and refuse another key (invalid_grant).";
+    DPOP_PROOF_REPLAY_ACCEPTED = "dpop.proof-replay-accepted", Medium,
+        "RFC 9449 §11.1, §4.3",
+        "The same DPoP proof (same jti) was accepted a second time at the token endpoint",
+        "Keep the jti of every accepted proof until its iat leaves the accepted window and refuse it again (invalid_dpop_proof), or demand a fresh server nonce in every proof (RFC 9449 §8).";
+    PAR_REQUEST_URI_REUSE_ACCEPTED = "par.request-uri-reuse-accepted", Low,
+        "RFC 9126 §4",
+        "A pushed request's request_uri yielded a code a second time",
+        "Treat request_uri values as one-time use: consume the pushed request when it yields a code.";
+    PAR_CHALLENGE_MISSING_ACCEPTED = "par.challenge-missing-accepted", High,
+        "RFC 9126 §2.1; OAuth 2.1 §4.1.1; RFC 7636 §4.4.1",
+        "A code was issued for a pushed authorization request without code_challenge",
+        "Check a pushed request exactly as a request sent to /authorize: require code_challenge, and refuse its absence at the PAR endpoint with HTTP 400 invalid_request.";
+    PAR_PLAIN_ACCEPTED = "par.plain-accepted", Medium,
+        "RFC 9126 §2.1; RFC 9700 §2.1.1; OAuth 2.1 §4.1.1",
+        "A code was issued for a pushed authorization request with code_challenge_method=plain",
+        "Check a pushed request exactly as a request sent to /authorize: accept S256 only, and refuse plain at the PAR endpoint with HTTP 400 invalid_request.";
 }
 
 /// The check with this id.
@@ -219,7 +247,9 @@ mod tests {
                     "response",
                     "redirect",
                     "token",
-                    "refresh"
+                    "refresh",
+                    "dpop",
+                    "par"
                 ]
                 .contains(&area),
                 "{}",

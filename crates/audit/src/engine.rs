@@ -37,6 +37,10 @@ pub(crate) struct Endpoints {
     pub userinfo: Option<Url>,
     pub introspection: Option<Url>,
     pub revocation: Option<Url>,
+    /// RFC 9126 `pushed_authorization_request_endpoint`.
+    pub par: Option<Url>,
+    /// RFC 9449 `dpop_signing_alg_values_supported`, when advertised.
+    pub dpop_algs: Option<Vec<String>>,
     /// Use HTTP Basic for client authentication (else client_secret_post).
     pub basic_auth: bool,
 }
@@ -64,6 +68,20 @@ pub(crate) fn s256(verifier: &str) -> String {
 /// A fresh random value of 32 bytes, base64url: 43 valid verifier characters.
 pub(crate) fn random() -> Result<String, AuditError> {
     proofkey_core::secret::random_token(32).map_err(|e| AuditError::Random(e.to_string()))
+}
+
+/// An authorization request's parameters, in the order sent.
+pub(crate) type RequestParams = Vec<(&'static str, String)>;
+
+/// Whether the browser agent may first send an authorization request
+/// without cookies (see [`crate::agent`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Probe {
+    /// It may: sending the request twice does no harm.
+    Allowed,
+    /// It may not: the server may use the request up on its first load (a
+    /// pushed request's `request_uri`, RFC 9126 §4).
+    Never,
 }
 
 /// An authorization request that was sent, and where it landed.
@@ -186,6 +204,7 @@ const OPAQUE_KEYS: &[&str] = &[
     "state",
     "nonce",
     "session_state",
+    "request_uri",
 ];
 
 /// A parameter value as a report shows it: secrets redacted, long random
@@ -204,14 +223,14 @@ pub(crate) fn shown(key: &str, value: &str) -> String {
     }
 }
 
-fn shown_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+pub(crate) fn shown_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String {
     pairs
         .map(|(k, v)| format!("{k}={}", shown(k, v)))
         .collect::<Vec<_>>()
         .join("&")
 }
 
-fn shown_url(url: &Url) -> String {
+pub(crate) fn shown_url(url: &Url) -> String {
     let mut base = url.clone();
     base.set_query(None);
     let q: Vec<(String, String)> = url.query_pairs().into_owned().collect();
@@ -224,12 +243,14 @@ fn shown_url(url: &Url) -> String {
     )
 }
 
-fn shown_json(v: &Value) -> String {
+pub(crate) fn shown_json(v: &Value) -> String {
     let mut v = v.clone();
     if let Some(obj) = v.as_object_mut() {
         for (k, val) in obj.iter_mut() {
             if SECRET_KEYS.contains(&k.as_str()) {
                 *val = Value::String("[redacted]".into());
+            } else if let (true, Some(text)) = (OPAQUE_KEYS.contains(&k.as_str()), val.as_str()) {
+                *val = Value::String(shown(k, text));
             }
         }
     }
@@ -268,6 +289,8 @@ pub(crate) struct Session<'a> {
     pub obtained: Vec<(String, &'static str)>,
     /// What the report should mention besides the checks.
     pub notes: Vec<String>,
+    /// The server's latest DPoP nonce (RFC 9449 §8), sent in every proof.
+    pub dpop_nonce: Option<String>,
     pub progress: &'a (dyn Fn(&str) + Sync),
 }
 
@@ -281,6 +304,14 @@ impl std::fmt::Debug for Session<'_> {
 }
 
 impl Session<'_> {
+    /// `prompt=consent` when the scopes ask for offline access (OIDC Core
+    /// §11), for the flows that need a refresh token: only those ask, so a
+    /// person sees as few consent pages as can be.
+    pub fn offline_prompt(&self) -> Option<&'static str> {
+        let has = |x: &str| self.opts.scopes.iter().any(|v| v == x);
+        (has("openid") && has("offline_access")).then_some("consent")
+    }
+
     /// Sends an authorization request through the user agent.
     pub async fn authorize(
         &mut self,
@@ -297,40 +328,85 @@ impl Session<'_> {
         redirect_uri: &str,
         prompt: Option<&str>,
     ) -> Result<Authorization, AuditError> {
-        let state = random()?;
+        let (state, params) = self.request_params(pkce, redirect_uri, prompt)?;
         let mut url = self.ep.authorization.clone();
-        {
-            let mut q = url.query_pairs_mut();
-            q.append_pair("response_type", "code")
-                .append_pair("client_id", &self.opts.client_id)
-                .append_pair("redirect_uri", redirect_uri)
-                .append_pair("scope", &self.opts.scopes.join(" "))
-                .append_pair("state", &state);
-            if self.opts.scopes.iter().any(|s| s == "openid") {
-                q.append_pair("nonce", &random()?);
+        url.query_pairs_mut()
+            .extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())));
+        self.send_authorization(url, state, redirect_uri, Probe::Allowed)
+            .await
+    }
+
+    /// The parameters of an authorization request (RFC 6749 §4.1.1, RFC
+    /// 7636 §4.3), and the `state` among them.
+    pub fn request_params(
+        &self,
+        pkce: &Pkce,
+        redirect_uri: &str,
+        prompt: Option<&str>,
+    ) -> Result<(String, RequestParams), AuditError> {
+        let state = random()?;
+        let mut q: RequestParams = vec![
+            ("response_type", "code".into()),
+            ("client_id", self.opts.client_id.clone()),
+            ("redirect_uri", redirect_uri.to_owned()),
+            ("scope", self.opts.scopes.join(" ")),
+            ("state", state.clone()),
+        ];
+        if self.opts.scopes.iter().any(|s| s == "openid") {
+            q.push(("nonce", random()?));
+        }
+        if let Some(p) = prompt {
+            q.push(("prompt", p.to_owned()));
+        }
+        match pkce {
+            Pkce::Absent => {}
+            Pkce::S256(v) => {
+                q.push(("code_challenge", s256(v)));
+                q.push(("code_challenge_method", "S256".into()));
             }
-            if let Some(p) = prompt {
-                q.append_pair("prompt", p);
+            Pkce::Plain(v) => {
+                q.push(("code_challenge", v.clone()));
+                q.push(("code_challenge_method", "plain".into()));
             }
-            match pkce {
-                Pkce::Absent => {}
-                Pkce::S256(v) => {
-                    q.append_pair("code_challenge", &s256(v))
-                        .append_pair("code_challenge_method", "S256");
-                }
-                Pkce::Plain(v) => {
-                    q.append_pair("code_challenge", v)
-                        .append_pair("code_challenge_method", "plain");
-                }
-                Pkce::Raw { challenge, method } => {
-                    q.append_pair("code_challenge", challenge)
-                        .append_pair("code_challenge_method", method);
-                }
+            Pkce::Raw { challenge, method } => {
+                q.push(("code_challenge", challenge.clone()));
+                q.push(("code_challenge_method", method.clone()));
             }
         }
+        Ok((state, q))
+    }
+
+    /// Sends the browser to `/authorize` with a pushed request's reference
+    /// (RFC 9126 §4: `client_id` and `request_uri` alone). `state` is the
+    /// one inside the pushed request.
+    pub async fn authorize_pushed(
+        &mut self,
+        request_uri: &str,
+        state: &str,
+        redirect_uri: &str,
+        probe: Probe,
+    ) -> Result<Authorization, AuditError> {
+        let mut url = self.ep.authorization.clone();
+        url.query_pairs_mut()
+            .append_pair("client_id", &self.opts.client_id)
+            .append_pair("request_uri", request_uri);
+        self.send_authorization(url, state.to_owned(), redirect_uri, probe)
+            .await
+    }
+
+    async fn send_authorization(
+        &mut self,
+        url: Url,
+        state: String,
+        redirect_uri: &str,
+        probe: Probe,
+    ) -> Result<Authorization, AuditError> {
         let target = Url::parse(redirect_uri)
             .map_err(|e| AuditError::Usage(format!("redirect URI {redirect_uri}: {e}")))?;
-        let landing = self.agent.authorize(&url, &target).await?;
+        let landing = match probe {
+            Probe::Allowed => self.agent.authorize(&url, &target).await?,
+            Probe::Never => self.agent.authorize_unprobed(&url, &target).await?,
+        };
         let received = match &landing {
             Landing::Redirect(to) => format!("redirect to {}", shown_url(to)),
             Landing::Page {
@@ -357,8 +433,21 @@ impl Session<'_> {
         &mut self,
         params: &[(&str, &str)],
     ) -> Result<(TokenAnswer, Evidence), AuditError> {
+        self.token_request(params, None).await
+    }
+
+    /// The same, with this DPoP proof in the `DPoP` header (RFC 9449 §5).
+    /// A `DPoP-Nonce` in the answer becomes the session's nonce (§8).
+    pub async fn token_request(
+        &mut self,
+        params: &[(&str, &str)],
+        proof: Option<&str>,
+    ) -> Result<(TokenAnswer, Evidence), AuditError> {
         let mut form: Vec<(&str, &str)> = params.to_vec();
         let mut req = self.http.post(self.ep.token.clone());
+        if let Some(p) = proof {
+            req = req.header(proofkey_dpop::HEADER, p);
+        }
         req = self.authenticate(req, &mut form);
         let resp = req
             .form(&form)
@@ -366,6 +455,7 @@ impl Session<'_> {
             .await
             .map_err(|e| AuditError::Http(format!("{}: {e}", self.ep.token)))?;
         let status = resp.status().as_u16();
+        let nonce = crate::dpop::nonce(resp.headers());
         let body = resp
             .text()
             .await
@@ -382,12 +472,16 @@ impl Session<'_> {
         let evidence = Evidence {
             endpoint: self.ep.token.to_string(),
             sent: format!(
-                "POST {} {}",
+                "POST {} {}{}",
                 self.ep.token,
-                shown_pairs(form.iter().copied())
+                shown_pairs(form.iter().copied()),
+                proof.map(crate::dpop::shown_proof).unwrap_or_default()
             ),
             received,
         };
+        if nonce.is_some() {
+            self.dpop_nonce = nonce;
+        }
         let answer = if (200..300).contains(&status) && json.get("access_token").is_some() {
             for (key, hint) in [
                 ("refresh_token", "refresh_token"),
@@ -444,7 +538,7 @@ impl Session<'_> {
     /// Client authentication (RFC 6749 §2.3.1): HTTP Basic with the
     /// form-encoded id and secret, or client_secret_post, or just
     /// `client_id` for a public client.
-    fn authenticate<'b>(
+    pub(crate) fn authenticate<'b>(
         &'b self,
         req: reqwest::RequestBuilder,
         form: &mut Vec<(&'b str, &'b str)>,

@@ -6,7 +6,10 @@
 //! wrong and with malformed verifiers, twice, with another `redirect_uri`,
 //! after a PKCE downgrade; the responses' `state` and `iss` are checked, a
 //! loopback redirect on another port is tried, and refresh tokens are
-//! rotated and replayed. Each check has a stable id in [`catalog`].
+//! rotated and replayed. A server that advertises DPoP (RFC 9449) gets its
+//! token binding and replay cache tried, and one that advertises pushed
+//! authorization requests (RFC 9126) gets PKCE tried through that second
+//! door too. Each check has a stable id in [`catalog`].
 //!
 //! * [`agent`]: how codes are obtained (a person's browser through the
 //!   loopback redirect, or [`forms`] for unattended runs).
@@ -19,8 +22,10 @@
 pub mod agent;
 pub mod catalog;
 pub mod checks;
+mod dpop;
 mod engine;
 pub mod forms;
+mod par;
 pub mod report;
 
 use std::time::SystemTime;
@@ -103,6 +108,16 @@ fn endpoints(doc: &Value) -> Result<Endpoints, AuditError> {
         userinfo: endpoint(doc, "userinfo_endpoint")?,
         introspection: endpoint(doc, "introspection_endpoint")?,
         revocation: endpoint(doc, "revocation_endpoint")?,
+        par: endpoint(doc, "pushed_authorization_request_endpoint")?,
+        dpop_algs: doc
+            .get("dpop_signing_alg_values_supported")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            }),
         basic_auth: methods.is_empty() || methods.contains(&"client_secret_basic"),
     })
 }
@@ -166,6 +181,7 @@ pub async fn audit(
         agent,
         obtained: Vec::new(),
         notes: Vec::new(),
+        dpop_nonce: None,
         progress,
     };
     let outcome = active(
@@ -216,14 +232,8 @@ async fn active(
 ) -> Result<(), AuditError> {
     s.say("a correct PKCE flow (sign in if the browser asks)");
     let verifier = random()?;
-    // OIDC Core §11: offline access is asked for with prompt=consent. Only
-    // this flow needs a refresh token, so only it asks (one consent page).
-    let offline = |s: &Session<'_>| {
-        let has = |x: &str| s.opts.scopes.iter().any(|v| v == x);
-        (has("openid") && has("offline_access")).then_some("consent")
-    };
     let mut auth = s
-        .authorize_with(&Pkce::S256(verifier.clone()), redirect, offline(s))
+        .authorize_with(&Pkce::S256(verifier.clone()), redirect, s.offline_prompt())
         .await?;
     if auth.error().as_deref() == Some("invalid_scope")
         && s.opts.scopes.iter().any(|v| v == "offline_access")
@@ -234,7 +244,7 @@ async fn active(
             s.opts.scopes.join(" ")
         ));
         auth = s
-            .authorize_with(&Pkce::S256(verifier.clone()), redirect, offline(s))
+            .authorize_with(&Pkce::S256(verifier.clone()), redirect, s.offline_prompt())
             .await?;
     }
     let Some(code) = auth.code() else {
@@ -264,6 +274,8 @@ async fn active(
     results.extend(checks::token::verifier_checks(s, redirect).await?);
     results.push(checks::token::redirect_binding(s, redirect).await?);
     results.push(checks::authorization::loopback_port(s, redirect).await?);
+    results.extend(checks::dpop::checks(s, redirect).await?);
+    results.extend(checks::par::checks(s, redirect).await?);
     let (refusals, without_challenge) = checks::authorization::refusals(s, redirect).await?;
     results.extend(refusals);
     results.push(checks::token::downgrade(s, without_challenge).await?);

@@ -76,6 +76,11 @@ fn wide_open() -> Weakness {
         drop_state: true,
         iss: Iss::Missing,
         refresh: Refresh::NotRotated,
+        dpop_bearer: true,
+        dpop_refresh_without_proof: true,
+        dpop_refresh_any_key: true,
+        dpop_replay: true,
+        par_request_uri_reusable: true,
         ..Weakness::default()
     }
 }
@@ -116,6 +121,13 @@ const WIDE_OPEN_FINDINGS: &[&str] = &[
     "token.code-reuse-accepted",
     "token.redirect-uri-mismatch-accepted",
     "refresh.not-rotated",
+    "dpop.access-token-not-bound",
+    "dpop.refresh-without-proof-accepted",
+    "dpop.refresh-other-key-accepted",
+    "dpop.proof-replay-accepted",
+    "par.request-uri-reuse-accepted",
+    "par.challenge-missing-accepted",
+    "par.plain-accepted",
 ];
 
 const REFUSES_BADLY_FINDINGS: &[&str] = &[
@@ -227,4 +239,185 @@ async fn offline_access_refused_is_dropped_with_a_note() {
         report.notes
     );
     assert_eq!(with(&report, Status::Finding).len(), 0);
+}
+
+/// Each DPoP and PAR weakness alone fires its check, and only it.
+#[tokio::test]
+async fn each_dpop_and_par_weakness_fires_its_own_check() {
+    let d = Weakness::default;
+    let cases = [
+        (
+            Weakness {
+                dpop_bearer: true,
+                ..d()
+            },
+            "dpop.access-token-not-bound",
+        ),
+        (
+            Weakness {
+                dpop_replay: true,
+                ..d()
+            },
+            "dpop.proof-replay-accepted",
+        ),
+        (
+            Weakness {
+                dpop_refresh_without_proof: true,
+                ..d()
+            },
+            "dpop.refresh-without-proof-accepted",
+        ),
+        (
+            Weakness {
+                dpop_refresh_any_key: true,
+                ..d()
+            },
+            "dpop.refresh-other-key-accepted",
+        ),
+        (
+            Weakness {
+                par_request_uri_reusable: true,
+                ..d()
+            },
+            "par.request-uri-reuse-accepted",
+        ),
+        (
+            Weakness {
+                par_pkce_optional: true,
+                ..d()
+            },
+            "par.challenge-missing-accepted",
+        ),
+        (
+            Weakness {
+                par_accept_plain: true,
+                ..d()
+            },
+            "par.plain-accepted",
+        ),
+    ];
+    for (w, id) in cases {
+        let report = audit_scopes(w, false, &["openid", "offline_access"]).await;
+        let text = proofkey_audit::report::to_text(&report);
+        assert_eq!(
+            with(&report, Status::Finding),
+            [id].into_iter().collect(),
+            "{text}"
+        );
+        assert_eq!(with(&report, Status::Skipped).len(), 0, "{text}");
+        let r = report.results.iter().find(|r| r.id == id).unwrap();
+        assert!(r.fix.is_some() && r.evidence.is_some(), "{r:?}");
+    }
+}
+
+/// A server that demands its DPoP nonce (RFC 9449 §8): the audit retries
+/// with it, and every check passes. Reports name proofs by jti and key,
+/// never show one.
+#[tokio::test]
+async fn a_server_demanding_dpop_nonces_passes_every_check() {
+    let w = Weakness {
+        dpop_nonce: true,
+        ..Weakness::default()
+    };
+    let report = audit(w, false).await;
+    let text = proofkey_audit::report::to_text(&report);
+    assert_eq!(
+        with(&report, Status::Pass).len(),
+        catalog::ALL.len(),
+        "{text}"
+    );
+    let json = report.to_json();
+    assert!(json.contains("header DPoP: a proof with jti="), "{json}");
+    // A compact JWS whose header is a JSON object starts with "eyJ".
+    assert!(!json.contains("eyJ"), "{json}");
+    let replay = report
+        .results
+        .iter()
+        .find(|r| r.id == "dpop.proof-replay-accepted")
+        .unwrap();
+    assert!(
+        replay.detail.contains("invalid_dpop_proof"),
+        "{}",
+        replay.detail
+    );
+}
+
+/// Without an offline_access refresh token the proof is replayed on a
+/// second code's redemption, and the refresh binding checks say why they
+/// were skipped.
+#[tokio::test]
+async fn without_a_refresh_token_the_replay_uses_a_second_code() {
+    for (replay, status) in [(false, Status::Pass), (true, Status::Finding)] {
+        let w = Weakness {
+            refresh: Refresh::None,
+            dpop_replay: replay,
+            ..Weakness::default()
+        };
+        let report = audit(w, false).await;
+        let r = report
+            .results
+            .iter()
+            .find(|r| r.id == "dpop.proof-replay-accepted")
+            .unwrap();
+        assert_eq!(r.status, status, "{r:?}");
+        assert!(
+            r.evidence
+                .as_ref()
+                .unwrap()
+                .sent
+                .contains("grant_type=authorization_code"),
+            "{r:?}"
+        );
+        for id in [
+            "dpop.refresh-without-proof-accepted",
+            "dpop.refresh-other-key-accepted",
+        ] {
+            let r = report.results.iter().find(|r| r.id == id).unwrap();
+            assert_eq!(r.status, Status::Skipped, "{r:?}");
+            assert!(r.detail.contains("no refresh token"), "{r:?}");
+        }
+    }
+}
+
+/// Without DPoP or PAR advertised, their checks are skipped as not
+/// applicable, and nothing is sent to them.
+#[tokio::test]
+async fn dpop_and_par_checks_are_skipped_when_not_advertised() {
+    let w = Weakness {
+        no_dpop: true,
+        no_par: true,
+        ..Weakness::default()
+    };
+    let report = audit(w, false).await;
+    let skipped = with(&report, Status::Skipped);
+    let new: BTreeSet<_> = catalog::ALL
+        .iter()
+        .map(|c| c.id)
+        .filter(|id| id.starts_with("dpop.") || id.starts_with("par."))
+        .collect();
+    assert_eq!(skipped, new);
+    for r in report.results.iter().filter(|r| new.contains(r.id)) {
+        assert!(
+            r.detail
+                .starts_with("not applicable: the server does not advertise"),
+            "{r:?}"
+        );
+    }
+    assert_eq!(with(&report, Status::Finding).len(), 0);
+}
+
+/// A PAR endpoint that accepts anything but whose /authorize refuses it:
+/// no code, so the checks pass, and say the push was accepted.
+#[tokio::test]
+async fn a_par_endpoint_that_checks_late_passes_and_is_described() {
+    let w = Weakness {
+        par_validate_late: true,
+        ..Weakness::default()
+    };
+    let report = audit(w, false).await;
+    for id in ["par.challenge-missing-accepted", "par.plain-accepted"] {
+        let r = report.results.iter().find(|r| r.id == id).unwrap();
+        assert_eq!(r.status, Status::Pass, "{r:?}");
+        assert!(r.detail.contains("accepted it (HTTP 201"), "{r:?}");
+    }
 }

@@ -96,8 +96,30 @@ fn client_create_public_with_every_option() {
 
     let shown = json(&run(&d, &["client", "show", "cli-app", "--json"], None));
     assert_eq!(shown["client_id"], "cli-app");
+    assert_eq!(shown["dpop_bound_access_tokens"], false);
+    assert_eq!(shown["require_pushed_authorization_requests"], false);
     let list = json(&run(&d, &["client", "list", "--json"], None));
     assert_eq!(list["clients"].as_array().unwrap().len(), 1);
+
+    // RFC 9449 §5.2 and RFC 9126 §6, per client.
+    let strict = json(&run(
+        &d,
+        &[
+            "client",
+            "create",
+            "--id",
+            "strict",
+            "--public",
+            "--redirect-uri",
+            "http://127.0.0.1/callback",
+            "--dpop-bound-access-tokens",
+            "--require-par",
+            "--json",
+        ],
+        None,
+    ));
+    assert_eq!(strict["dpop_bound_access_tokens"], true);
+    assert_eq!(strict["require_pushed_authorization_requests"], true);
 }
 
 #[test]

@@ -100,6 +100,72 @@ fn proofkey_serve_passes_every_check() {
     assert!(notes.contains("revoked"), "{notes}");
 }
 
+/// `proofkey serve` demanding its DPoP nonce in every proof (RFC 9449 §8):
+/// the audit takes it from the `DPoP-Nonce` header (which proofkey sends
+/// on every token answer; the weak server's tests cover the
+/// `use_dpop_nonce` retry) and every check still passes.
+/// The DPoP and PAR checks pass for the right reasons: proofkey binds the
+/// public client's refresh token to the proof's key, remembers jtis, and
+/// refuses PKCE violations at its PAR endpoint.
+#[test]
+fn proofkey_serve_with_dpop_nonces_passes_every_check() {
+    let server = Server::start(&["--dev", "--dpop-nonce"]);
+    let out = audit(
+        &[
+            "--issuer",
+            &server.base,
+            "--client-id",
+            "demo-cli",
+            "--login",
+            "demo",
+            "--password-stdin",
+            "--format",
+            "json",
+        ],
+        "demo\n",
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let results = report["results"].as_array().unwrap();
+    for r in results {
+        assert_eq!(r["status"], "pass", "{r}");
+    }
+    let detail = |id: &str| {
+        results.iter().find(|r| r["id"] == id).unwrap()["detail"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        detail("dpop.access-token-not-bound"),
+        "token_type is DPoP, and the JWT access token's cnf.jkt is the proof key's thumbprint"
+    );
+    assert!(
+        detail("dpop.proof-replay-accepted").contains("invalid_dpop_proof"),
+        "{stdout}"
+    );
+    for id in [
+        "dpop.refresh-without-proof-accepted",
+        "dpop.refresh-other-key-accepted",
+    ] {
+        assert_eq!(
+            detail(id),
+            "refused with HTTP 400 invalid_grant; with a fresh proof by its own key it then worked"
+        );
+    }
+    for id in ["par.challenge-missing-accepted", "par.plain-accepted"] {
+        assert_eq!(
+            detail(id),
+            "the PAR endpoint refused with HTTP 400 invalid_request"
+        );
+    }
+    assert!(
+        detail("par.request-uri-reuse-accepted").starts_with("refused with its own page"),
+        "{stdout}"
+    );
+}
+
 fn proofkey_audit_checks() -> usize {
     proofkey_audit::catalog::ALL.len()
 }
@@ -119,7 +185,7 @@ fn findings_set_the_exit_code_and_fail_on_moves_the_bar() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("29 passed, 1 finding, 0 skipped"),
+        stdout.contains("36 passed, 1 finding, 0 skipped"),
         "{stdout}"
     );
     let out = audit_weak(&low, &["--fail-on", "low"]);
@@ -450,6 +516,22 @@ fn a_confidential_client_is_audited_with_its_secret() {
             .unwrap()
             .contains("confidential"),
         "{rotation}"
+    );
+    // PAR with HTTP Basic, and the DPoP replay on the confidential
+    // client's refresh token, are made; the refresh token's binding to a
+    // key is not asked of a confidential client (RFC 9449 §5).
+    for id in [
+        "par.request-uri-reuse-accepted",
+        "par.challenge-missing-accepted",
+        "dpop.proof-replay-accepted",
+    ] {
+        assert_eq!(result(id)["status"], "pass", "{}", result(id));
+    }
+    let bound = result("dpop.refresh-without-proof-accepted");
+    assert_eq!(bound["status"], "skipped", "{bound}");
+    assert!(
+        bound["detail"].as_str().unwrap().contains("confidential"),
+        "{bound}"
     );
     for r in report["results"].as_array().unwrap() {
         assert_ne!(r["status"], "finding", "{r}");

@@ -143,6 +143,10 @@ fn login_token_and_logout_against_node_oidc_provider() {
         .find(|w| w.contains("/auth?"))
         .unwrap()
         .to_owned();
+    // node-oidc-provider offers PAR (RFC 9126) and DPoP (RFC 9449): the
+    // request was pushed, and the browser carries only its reference.
+    assert!(url.contains("request_uri="), "{url}");
+    assert!(!url.contains("code_challenge"), "{url}");
     let redirect = node_interactions(&issuer, &url);
     assert!(
         redirect.contains("code=") && redirect.contains("iss="),
@@ -155,23 +159,49 @@ fn login_token_and_logout_against_node_oidc_provider() {
     assert!(status.success(), "{printed}{rest}");
     assert!(rest.contains("Logged in to"), "{rest}");
 
+    // The token is DPoP-bound: node's userinfo takes it with a proof for
+    // that request (the header pair of `token --dpop-proof-for`), and
+    // refuses it as a bearer token.
+    let me = format!("{issuer}/me");
+    let headers = || {
+        let out = proofkey()
+            .args(["token", "--profile", "node", "--dpop-proof-for"])
+            .arg(format!("GET {me}"))
+            .env("PROOFKEY_CONFIG_DIR", cfg.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let lines = String::from_utf8(out.stdout).unwrap();
+        assert!(lines.starts_with("Authorization: DPoP "), "{lines}");
+        lines
+    };
+    let send = |lines: &str| {
+        let mut req = reqwest::blocking::Client::new().get(&me);
+        for line in lines.lines() {
+            let (name, value) = line.split_once(": ").unwrap();
+            req = req.header(name, value);
+        }
+        req.send().unwrap().status()
+    };
+    assert_eq!(send(&headers()), 200, "the token works at node's userinfo");
+    // A good pair kept for after the logout.
+    let kept = headers();
     let out = proofkey()
         .args(["token", "--profile", "node"])
         .env("PROOFKEY_CONFIG_DIR", cfg.path())
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let at = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let me = reqwest::blocking::Client::new()
-        .get(format!("{issuer}/me"))
+    let as_bearer = reqwest::blocking::Client::new()
+        .get(&me)
         .bearer_auth(&at)
         .send()
         .unwrap();
-    assert_eq!(me.status(), 200, "the token works at node's userinfo");
+    assert_eq!(as_bearer.status(), 401, "a bound token is no bearer token");
 
     let out = proofkey()
         .args(["logout", "--profile", "node"])
@@ -183,12 +213,11 @@ fn login_token_and_logout_against_node_oidc_provider() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let me = reqwest::blocking::Client::new()
-        .get(format!("{issuer}/me"))
-        .bearer_auth(&at)
-        .send()
-        .unwrap();
-    assert_eq!(me.status(), 401, "revoked at node");
+    let after = send(&kept);
+    assert_eq!(
+        after, 401,
+        "revoked at node (the same pair would have passed before)"
+    );
 }
 
 /// `proofkey audit` against node-oidc-provider (PKCE required, its
@@ -238,7 +267,10 @@ fn audit_of_node_oidc_provider() {
         .map(|r| (r["id"].as_str().unwrap(), r["status"].as_str().unwrap()))
         .collect();
     // node-oidc-provider answers a code_verifier that breaks the RFC 7636
-    // §4.1 ABNF with invalid_request rather than invalid_grant.
+    // §4.1 ABNF with invalid_request rather than invalid_grant. Everything
+    // else passes, the DPoP and PAR checks included: 9.13.3 enables both by
+    // default, binds a public client's refresh token to the proof's key,
+    // refuses a replayed proof (invalid_grant) and a used request_uri.
     assert_eq!(
         not_passed,
         vec![("token.pkce-error-code", "finding")],

@@ -2,5 +2,7 @@
 
 pub(crate) mod authorization;
 pub mod discovery;
+pub(crate) mod dpop;
+pub(crate) mod par;
 pub(crate) mod refresh;
 pub(crate) mod token;

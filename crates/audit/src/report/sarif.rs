@@ -27,6 +27,17 @@ fn security_severity(s: Severity) -> &'static str {
     }
 }
 
+/// A rule's tags: what it is about.
+fn tags(id: &str) -> Vec<&'static str> {
+    let mut t = vec!["security", "oauth"];
+    match id.split_once('.').map(|(area, _)| area) {
+        Some("dpop") => t.push("dpop"),
+        Some("par") => t.extend(["pkce", "par"]),
+        _ => t.push("pkce"),
+    }
+    t
+}
+
 /// Renders `report` as a SARIF 2.1.0 log.
 pub fn to_sarif(report: &Report) -> Value {
     let rules: Vec<Value> = catalog::ALL
@@ -40,7 +51,7 @@ pub fn to_sarif(report: &Report) -> Value {
                 "help": { "text": c.fix },
                 "defaultConfiguration": { "level": level(c.severity) },
                 "properties": {
-                    "tags": ["security", "oauth", "pkce"],
+                    "tags": tags(c.id),
                     "security-severity": security_severity(c.severity),
                     "spec": c.spec,
                 },

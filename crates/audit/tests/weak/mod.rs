@@ -2,10 +2,16 @@
 //! each weakness can be switched on, so that every check of the audit can
 //! be shown to fire. In memory, one client (`weak-client`, redirect URI
 //! `http://127.0.0.1/callback`), one user (`alice` / `secret`), a plain
-//! HTML login form. Never use it for anything else.
+//! HTML login form. It offers DPoP (RFC 9449) and pushed authorization
+//! requests (RFC 9126) unless told not to. Never use it for anything else.
+//!
+//! Its DPoP proofs are read, never verified: their shape, `htm`, `htu`,
+//! nonce and `jti` are checked and their key's thumbprint computed, but
+//! not their signature (the audit only sends well-signed proofs, and none
+//! of its checks is about signatures).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -68,6 +74,32 @@ pub struct Weakness {
     pub refuse_offline_access: bool,
     pub iss: Iss,
     pub refresh: Refresh,
+    /// DPoP is not offered (no `dpop_signing_alg_values_supported`).
+    pub no_dpop: bool,
+    /// Pushed authorization requests are not offered.
+    pub no_par: bool,
+    /// Every DPoP proof must carry the server's nonce (RFC 9449 §8). Not a
+    /// weakness: it makes the audit retry with the nonce.
+    pub dpop_nonce: bool,
+    /// `token_type` is Bearer even when a proof came with the request.
+    pub dpop_bearer: bool,
+    /// A DPoP-bound refresh token works without a proof.
+    pub dpop_refresh_without_proof: bool,
+    /// A DPoP-bound refresh token works with a proof by any key.
+    pub dpop_refresh_any_key: bool,
+    /// Proofs' `jti`s are not remembered: a proof replays.
+    pub dpop_replay: bool,
+    /// A pushed request's `request_uri` yields a code every time.
+    pub par_request_uri_reusable: bool,
+    /// Pushed requests need no `code_challenge` (requests sent to
+    /// `/authorize` do, unless `pkce_optional`).
+    pub par_pkce_optional: bool,
+    /// Pushed requests may use `plain`.
+    pub par_accept_plain: bool,
+    /// The PAR endpoint accepts every request; `/authorize` checks it when
+    /// its `request_uri` is used (RFC 9126 §2.1 wants it checked when
+    /// pushed).
+    pub par_validate_late: bool,
 }
 
 impl Default for Weakness {
@@ -94,6 +126,17 @@ impl Default for Weakness {
             refuse_offline_access: false,
             iss: Iss::Correct,
             refresh: Refresh::Proper,
+            no_dpop: false,
+            no_par: false,
+            dpop_nonce: false,
+            dpop_bearer: false,
+            dpop_refresh_without_proof: false,
+            dpop_refresh_any_key: false,
+            dpop_replay: false,
+            par_request_uri_reusable: false,
+            par_pkce_optional: false,
+            par_accept_plain: false,
+            par_validate_late: false,
         }
     }
 }
@@ -112,6 +155,12 @@ struct Db {
     /// refresh token -> (family, active)
     refresh: HashMap<String, (u64, bool)>,
     next_family: u64,
+    /// family -> the thumbprint of the DPoP key its tokens are bound to
+    family_jkt: HashMap<u64, String>,
+    /// DPoP proofs' jtis seen
+    jtis: HashSet<String>,
+    /// request_uri -> (pushed parameters, used)
+    pushed: HashMap<String, (HashMap<String, String>, bool)>,
     sessions: Vec<String>,
     counter: u64,
 }
@@ -155,6 +204,7 @@ pub async fn start(
         .route("/authorize", get(authorize))
         .route("/login", post(login))
         .route("/token", post(token))
+        .route("/par", post(par))
         .route("/userinfo", get(userinfo))
         .route("/revoke", post(revoke))
         .with_state(app);
@@ -179,6 +229,12 @@ async fn discovery(State(app): State<App>) -> Json<Value> {
     });
     if !w.no_iss_metadata {
         doc["authorization_response_iss_parameter_supported"] = json!(true);
+    }
+    if !w.no_dpop {
+        doc["dpop_signing_alg_values_supported"] = json!(["ES256"]);
+    }
+    if !w.no_par {
+        doc["pushed_authorization_request_endpoint"] = json!(format!("{i}/par"));
     }
     if w.offer_implicit_and_password {
         doc["response_types_supported"] = json!(["code", "token", "id_token token"]);
@@ -243,14 +299,62 @@ fn verifier_ok(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
 }
 
+/// PKCE at the authorization endpoint (RFC 7636 §4.4.1), weaknesses
+/// included: the challenge and its method, or `Err` for invalid_request.
+/// `pushed`: the request came through the PAR endpoint.
+fn challenge(
+    w: &Weakness,
+    q: &HashMap<String, String>,
+    pushed: bool,
+) -> Result<Option<(String, String)>, ()> {
+    let optional = w.pkce_optional || (pushed && w.par_pkce_optional);
+    let plain_ok = w.accept_plain || (pushed && w.par_accept_plain);
+    match (q.get("code_challenge"), q.get("code_challenge_method")) {
+        (None, _) if optional => Ok(None),
+        (None, _) => Err(()),
+        (Some(c), m) => {
+            let m = m.cloned().unwrap_or_else(|| "plain".into());
+            match m.as_str() {
+                "S256" => {}
+                "plain" if plain_ok => {}
+                "plain" => return Err(()),
+                _ if w.accept_unknown_method => {}
+                _ => return Err(()),
+            }
+            if m == "S256" && !w.no_challenge_syntax && !b64url_43(c) {
+                return Err(());
+            }
+            Ok(Some((c.clone(), m)))
+        }
+    }
+}
+
 async fn authorize(
     State(app): State<App>,
     headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
+    Query(raw): Query<HashMap<String, String>>,
 ) -> Response {
     let w = app.weak;
+    // RFC 9126 §4: a pushed request's parameters stand in for the query.
+    let (q, pushed) = match raw.get("request_uri") {
+        Some(uri) if !w.no_par => {
+            let db = app.db.lock().unwrap();
+            match db.pushed.get(uri) {
+                Some((params, used)) if !*used || w.par_request_uri_reusable => {
+                    (params.clone(), Some(uri.clone()))
+                }
+                _ => {
+                    return page(
+                        StatusCode::BAD_REQUEST,
+                        "request_uri unknown or used".into(),
+                    )
+                }
+            }
+        }
+        _ => (raw.clone(), None),
+    };
     let get = |k: &str| q.get(k).cloned();
-    if get("client_id").as_deref() != Some(CLIENT) {
+    if get("client_id").as_deref() != Some(CLIENT) || raw.get("client_id") != q.get("client_id") {
         return page(StatusCode::BAD_REQUEST, "unknown client".into());
     }
     let Some(redirect) = get("redirect_uri").filter(|r| loopback_match(&w, r)) else {
@@ -286,27 +390,12 @@ async fn authorize(
     if w.refuse_offline_access && scope.split(' ').any(|s| s == "offline_access") {
         return error("invalid_scope");
     }
-    let challenge = match (get("code_challenge"), get("code_challenge_method")) {
-        (None, _) if w.pkce_optional => None,
-        (None, _) => return error("invalid_request"),
-        (Some(c), m) => {
-            let m = m.unwrap_or_else(|| "plain".into());
-            match m.as_str() {
-                "S256" => {}
-                "plain" if w.accept_plain => {}
-                "plain" => return error("invalid_request"),
-                _ if w.accept_unknown_method => {}
-                _ => return error("invalid_request"),
-            }
-            if m == "S256" && !w.no_challenge_syntax && !b64url_43(&c) {
-                return error("invalid_request");
-            }
-            Some((c, m))
-        }
+    let Ok(challenge) = challenge(&w, &q, pushed.is_some()) else {
+        return error("invalid_request");
     };
     if !logged_in(&app, &headers) {
         let raw = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(q.iter())
+            .extend_pairs(raw.iter())
             .finish();
         return page(
             StatusCode::OK,
@@ -319,7 +408,11 @@ async fn authorize(
         );
     }
     let code = app.fresh("c");
-    app.db.lock().unwrap().codes.insert(
+    let mut db = app.db.lock().unwrap();
+    if let Some(p) = pushed.and_then(|uri| db.pushed.get_mut(&uri)) {
+        p.1 = true;
+    }
+    db.codes.insert(
         code.clone(),
         Code {
             redirect_uri: redirect.clone(),
@@ -328,7 +421,46 @@ async fn authorize(
             tokens: Vec::new(),
         },
     );
+    drop(db);
     back(vec![("code", code)])
+}
+
+/// The PAR endpoint (RFC 9126 §2): the client as at the token endpoint,
+/// the request checked as `/authorize` would (unless `par_validate_late`),
+/// 201 with a `request_uri`.
+async fn par(State(app): State<App>, Form(f): Form<HashMap<String, String>>) -> Response {
+    let w = app.weak;
+    if w.no_par {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    if f.get("client_id").map(String::as_str) != Some(CLIENT) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "invalid_client"})),
+        )
+            .into_response();
+    }
+    if f.contains_key("request_uri") {
+        return oauth_error("invalid_request");
+    }
+    if !w.par_validate_late {
+        let redirect_ok = f.get("redirect_uri").is_some_and(|r| loopback_match(&w, r));
+        if !redirect_ok || challenge(&w, &f, true).is_err() {
+            return oauth_error("invalid_request");
+        }
+    }
+    let uri = format!("urn:ietf:params:oauth:request_uri:{}", app.fresh("p"));
+    app.db
+        .lock()
+        .unwrap()
+        .pushed
+        .insert(uri.clone(), (f, false));
+    (
+        StatusCode::CREATED,
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(json!({"request_uri": uri, "expires_in": 60})),
+    )
+        .into_response()
 }
 
 async fn login(State(app): State<App>, Form(f): Form<HashMap<String, String>>) -> Response {
@@ -354,14 +486,25 @@ fn oauth_error(e: &str) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({"error": e}))).into_response()
 }
 
-fn issue(app: &App, family: Option<u64>) -> (Value, String) {
+/// Tokens; `jkt` is the key of the request's DPoP proof, which a new
+/// family of refresh tokens is bound to.
+fn issue(app: &App, family: Option<u64>, jkt: Option<&str>) -> (Value, String) {
     let at = app.fresh("a");
     let mut db = app.db.lock().unwrap();
     db.access.insert(at.clone(), true);
-    let mut body = json!({"access_token": at, "token_type": "Bearer", "expires_in": 300});
+    let token_type = if jkt.is_some() && !app.weak.dpop_bearer {
+        "DPoP"
+    } else {
+        "Bearer"
+    };
+    let mut body = json!({"access_token": at, "token_type": token_type, "expires_in": 300});
     if app.weak.refresh != Refresh::None {
         let fam = family.unwrap_or_else(|| {
             db.next_family += 1;
+            if let Some(jkt) = jkt {
+                let n = db.next_family;
+                db.family_jkt.insert(n, jkt.to_owned());
+            }
             db.next_family
         });
         drop(db);
@@ -376,7 +519,71 @@ fn issue(app: &App, family: Option<u64>) -> (Value, String) {
     (body, at)
 }
 
-async fn token(State(app): State<App>, Form(f): Form<HashMap<String, String>>) -> Response {
+const DPOP_NONCE: &str = "weak-nonce";
+
+fn jws_part(jws: &str, i: usize) -> Option<Value> {
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(jws.split('.').nth(i)?).ok()?).ok()
+}
+
+/// The RFC 7638 thumbprint of an EC key: its required members in
+/// lexicographic order, SHA-256, base64url.
+fn ec_thumbprint(jwk: &Value) -> Option<String> {
+    let m = |k: &str| jwk.get(k).and_then(Value::as_str);
+    let canonical = format!(
+        r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
+        m("crv")?,
+        m("x")?,
+        m("y")?
+    );
+    Some(URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes())))
+}
+
+/// The token request's DPoP proof (see the module's doc): the thumbprint
+/// of its key, `None` without a proof, or the refusal.
+fn dpop_proof(app: &App, headers: &HeaderMap) -> Result<Option<String>, Box<Response>> {
+    let w = app.weak;
+    let Some(proof) = headers.get("dpop").and_then(|v| v.to_str().ok()) else {
+        return Ok(None);
+    };
+    let invalid = || Box::new(oauth_error("invalid_dpop_proof"));
+    let (Some(head), Some(claims)) = (jws_part(proof, 0), jws_part(proof, 1)) else {
+        return Err(invalid());
+    };
+    let Some(jkt) = head.get("jwk").and_then(ec_thumbprint) else {
+        return Err(invalid());
+    };
+    let claim = |k: &str| claims.get(k).and_then(Value::as_str);
+    if head.get("typ").and_then(Value::as_str) != Some("dpop+jwt")
+        || claim("htm") != Some("POST")
+        || claim("htu") != Some(format!("{}/token", app.issuer).as_str())
+    {
+        return Err(invalid());
+    }
+    if w.dpop_nonce && claim("nonce") != Some(DPOP_NONCE) {
+        return Err(Box::new(
+            (
+                StatusCode::BAD_REQUEST,
+                [("dpop-nonce", DPOP_NONCE)],
+                Json(json!({"error": "use_dpop_nonce"})),
+            )
+                .into_response(),
+        ));
+    }
+    let Some(jti) = claim("jti") else {
+        return Err(invalid());
+    };
+    let fresh = app.db.lock().unwrap().jtis.insert(jti.to_owned());
+    if !fresh && !w.dpop_replay {
+        return Err(invalid());
+    }
+    Ok(Some(jkt))
+}
+
+async fn token(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
     let w = app.weak;
     if f.get("client_id").map(String::as_str) != Some(CLIENT) {
         return (
@@ -385,6 +592,15 @@ async fn token(State(app): State<App>, Form(f): Form<HashMap<String, String>>) -
         )
             .into_response();
     }
+    let jkt = if w.no_dpop {
+        None
+    } else {
+        match dpop_proof(&app, &headers) {
+            Ok(jkt) => jkt,
+            Err(refused) => return *refused,
+        }
+    };
+    let jkt = jkt.as_deref();
     let pkce_error = if w.pkce_error_invalid_request {
         "invalid_request"
     } else {
@@ -430,7 +646,7 @@ async fn token(State(app): State<App>, Form(f): Form<HashMap<String, String>>) -
             }
             c.used = true;
             drop(db);
-            let (body, at) = issue(&app, None);
+            let (body, at) = issue(&app, None, jkt);
             if let Some(c) = app.db.lock().unwrap().codes.get_mut(&code) {
                 c.tokens.push(at);
             }
@@ -442,17 +658,27 @@ async fn token(State(app): State<App>, Form(f): Form<HashMap<String, String>>) -
             let Some(&(family, active)) = db.refresh.get(&rt) else {
                 return oauth_error("invalid_grant");
             };
+            // RFC 9449 §5: a bound refresh token needs a proof by its key.
+            if let Some(bound) = db.family_jkt.get(&family) {
+                let refused = match jkt {
+                    None => !w.dpop_refresh_without_proof,
+                    Some(k) => k != bound && !w.dpop_refresh_any_key,
+                };
+                if refused {
+                    return oauth_error("invalid_grant");
+                }
+            }
             match w.refresh {
                 Refresh::None => oauth_error("invalid_grant"),
                 Refresh::NotRotated => {
                     drop(db);
-                    let (mut body, _) = issue(&app, Some(family));
+                    let (mut body, _) = issue(&app, Some(family), jkt);
                     body["refresh_token"] = json!(rt);
                     Json(body).into_response()
                 }
                 Refresh::RotatedReusable => {
                     drop(db);
-                    Json(issue(&app, Some(family)).0).into_response()
+                    Json(issue(&app, Some(family), jkt).0).into_response()
                 }
                 Refresh::Proper if !active => {
                     for (_, (fam, act)) in db.refresh.iter_mut() {
@@ -465,7 +691,7 @@ async fn token(State(app): State<App>, Form(f): Form<HashMap<String, String>>) -
                 Refresh::Proper => {
                     db.refresh.insert(rt, (family, false));
                     drop(db);
-                    Json(issue(&app, Some(family)).0).into_response()
+                    Json(issue(&app, Some(family), jkt).0).into_response()
                 }
             }
         }
