@@ -30,6 +30,7 @@ pub struct ServeArgs {
     /// client_id_metadata_cache_max, outbound_ca_file, dpop_nonce,
     /// dpop_nonce_lifetime, dpop_proof_max_age,
     /// pushed_authorization_request_lifetime,
+    /// pushed_authorization_request_max_per_address,
     /// require_pushed_authorization_requests,
     /// allow_insecure_client_id_metadata_addresses, allow_insecure_plain,
     /// allow_insecure_http_issuer, allow_insecure_database_tls.
@@ -302,6 +303,7 @@ fn config(args: &ServeArgs) -> Result<Config, String> {
         dpop_nonce_lifetime: None,
         dpop_proof_max_age: None,
         pushed_authorization_request_lifetime: None,
+        pushed_authorization_request_max_per_address: None,
         require_pushed_authorization_requests: args
             .require_pushed_authorization_requests
             .then_some(true),

@@ -99,6 +99,11 @@ pub async fn check(
     Ok(req)
 }
 
+/// How long after its push a pushed request may still be used once a
+/// browser brought it to `/authorize`: the user's time to sign in and
+/// decide (the login form's CSRF token lives as long).
+pub const SIGN_IN_ALLOWANCE: i64 = 3600;
+
 /// RFC 9126 §4: the request a `request_uri` stands for, pushed by the
 /// same client, unexpired and unused. Only the pushed parameters count;
 /// the forms then carry `client_id` and `request_uri` alone. An unknown
@@ -122,10 +127,21 @@ async fn pushed(
             "the request_uri is unknown, has expired or has been used (RFC 9126 §4)".into(),
         ));
     };
+    // RFC 9126 §2.2: its lifetime is the client's time to send the user
+    // here. Once here, the user has SIGN_IN_ALLOWANCE (from the push) to
+    // sign in and decide, through the forms that carry the request_uri.
+    let until = found.created_at + SIGN_IN_ALLOWANCE;
+    if found.expires_at < until {
+        p.store()
+            .extend_pushed_request(&hash, p.now(), until)
+            .await
+            .map_err(store_failure)?;
+    }
     let inner = Params::new(url::form_urlencoded::parse(found.params.as_bytes()).into_owned());
     let client = client_of(p, &inner).await?;
     let mut req = check(p, &inner, client).await?;
     req.pushed = Some(hash);
+    req.pushed_at = Some(found.created_at);
     req.params = vec![
         ("client_id".to_owned(), client_id.to_owned()),
         ("request_uri".to_owned(), request_uri.to_owned()),
@@ -151,7 +167,12 @@ pub async fn next(
 ) -> Result<Next, OAuthError> {
     // OIDC Core §3.1.2.1 max_age: an older authentication must be redone.
     let fresh = |s: &&Session| req.max_age.is_none_or(|max| p.now() - s.auth_time <= max);
-    let Some(session) = session.filter(|_| !req.prompt.login).filter(fresh) else {
+    // `prompt=login` is honoured by a sign-in during this request: the
+    // forms drop it from a request sent in full; a pushed one keeps it,
+    // and a sign-in since its push counts.
+    let login_done =
+        |s: &&Session| !req.prompt.login || req.pushed_at.is_some_and(|at| s.auth_time >= at);
+    let Some(session) = session.filter(login_done).filter(fresh) else {
         if req.prompt.none {
             return Ok(Next::Redirect(redirect_error(
                 p,

@@ -27,7 +27,12 @@ pub const PARAMS: &[&str] = &[
     "prompt",
     "max_age",
     "dpop_jkt",
+    "request",
 ];
+
+/// The longest `state` and `nonce` accepted: both are echoed (in the
+/// redirect, in the ID token) and a pushed request stores them.
+pub const MAX_ECHOED: usize = 1024;
 
 /// `prompt` (OIDC Core §3.1.2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -71,6 +76,10 @@ pub struct ValidRequest {
     /// For a pushed request (RFC 9126 §4), the hash of its `request_uri`,
     /// consumed when the code is issued.
     pub pushed: Option<String>,
+    /// For a pushed request, when it was pushed: a sign-in since then
+    /// honours its `prompt=login` (the forms cannot drop it from the
+    /// stored parameters, as they do from a request sent in full).
+    pub pushed_at: Option<i64>,
 }
 
 /// Where an error goes.
@@ -119,6 +128,7 @@ pub const SECRET_PARAMS: &[&str] = &[
     "password",
     "id_token_hint",
     "csrf",
+    "request_uri",
 ];
 
 impl std::fmt::Debug for Params {
@@ -239,6 +249,20 @@ pub fn validate(
         params.get(name).map_err(invalid)?;
     }
     let get = |name: &str| params.get(name).ok().flatten();
+    if get("request").is_some() {
+        return Err(fail(
+            ErrorCode::RequestNotSupported,
+            "request objects are not supported; send the parameters, or push them (RFC 9126)"
+                .into(),
+        ));
+    }
+    for name in ["state", "nonce"] {
+        if get(name).is_some_and(|v| v.len() > MAX_ECHOED) {
+            return Err(invalid(format!(
+                "{name} is longer than {MAX_ECHOED} characters"
+            )));
+        }
+    }
 
     match get("response_type") {
         None => return Err(invalid("response_type is required".into())),
@@ -326,6 +350,7 @@ pub fn validate(
     Ok(ValidRequest {
         dpop_jkt,
         pushed: None,
+        pushed_at: None,
         client,
         redirect_uri: redirect_uri.clone(),
         state: state.clone(),

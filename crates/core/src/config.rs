@@ -153,6 +153,10 @@ pub struct Settings {
     /// `pushed_authorization_request_lifetime = "60s"`: how long a
     /// `request_uri` from the PAR endpoint may be used (RFC 9126 §2.2).
     pub pushed_authorization_request_lifetime: Option<String>,
+    /// `pushed_authorization_request_max_per_address = 300`: pushed
+    /// requests per address (IPv6: per /64) and minute, then 429: each is
+    /// a stored row, and a public client's push needs only its id.
+    pub pushed_authorization_request_max_per_address: Option<u32>,
     /// `require_pushed_authorization_requests = false`: every client must
     /// push its authorization requests (RFC 9126 §5); a client can also be
     /// registered to (`proofkey client create --require-par`).
@@ -245,6 +249,9 @@ impl Settings {
             pushed_authorization_request_lifetime: self
                 .pushed_authorization_request_lifetime
                 .or(lower.pushed_authorization_request_lifetime),
+            pushed_authorization_request_max_per_address: self
+                .pushed_authorization_request_max_per_address
+                .or(lower.pushed_authorization_request_max_per_address),
             require_pushed_authorization_requests: self
                 .require_pushed_authorization_requests
                 .or(lower.require_pushed_authorization_requests),
@@ -363,6 +370,8 @@ pub struct Config {
     pub dpop: DpopPolicy,
     /// How long a pushed authorization request lives (RFC 9126 §2.2).
     pub pushed_authorization_request_lifetime: Duration,
+    /// Pushed requests per address and minute.
+    pub pushed_authorization_request_max_per_address: u32,
     /// Every client must use PAR (RFC 9126 §5).
     pub require_pushed_authorization_requests: bool,
     /// PKCE policy (S256 only unless `allow_insecure_plain`).
@@ -849,6 +858,12 @@ impl Config {
                 60,
                 10,
                 600,
+            )?,
+            pushed_authorization_request_max_per_address: between(
+                "pushed_authorization_request_max_per_address",
+                s.pushed_authorization_request_max_per_address,
+                300,
+                1..=1_000_000,
             )?,
             require_pushed_authorization_requests: s
                 .require_pushed_authorization_requests

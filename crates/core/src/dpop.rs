@@ -61,10 +61,11 @@ impl Nonces {
         self.of_period(now.div_euclid(self.period))
     }
 
-    /// Whether `nonce` is this period's or the previous one's.
+    /// Whether `nonce` is this period's, the previous one's, or the next
+    /// one's (made by a node whose clock is a little ahead).
     pub fn accepts(&self, nonce: &str, now: i64) -> bool {
         let n = now.div_euclid(self.period);
-        [n, n - 1].iter().any(|p| {
+        [n, n - 1, n + 1].iter().any(|p| {
             aws_lc_rs::constant_time::verify_slices_are_equal(
                 self.of_period(*p).as_bytes(),
                 nonce.as_bytes(),
@@ -73,6 +74,9 @@ impl Nonces {
         })
     }
 }
+
+/// How far apart the nodes' clocks may be, for the replay cache.
+pub const CLOCK_SKEW: i64 = 60;
 
 /// `invalid_dpop_proof` with this description.
 pub fn invalid_proof(description: impl Into<String>) -> OAuthError {
@@ -129,7 +133,9 @@ pub async fn check(
             "the DPoP proof must carry the nonce sent in the DPoP-Nonce header (RFC 9449 §8)",
         ));
     }
-    let remember_until = proof.iat + max_age + DpopPolicy::LEEWAY;
+    // Kept a minute past the window this node accepts, so that a node
+    // whose clock runs behind (and still accepts the proof) finds it.
+    let remember_until = proof.iat + max_age + DpopPolicy::LEEWAY + CLOCK_SKEW;
     if !p
         .store()
         .record_jti(&format!("dpop:{}", proof.jkt), &proof.jti, remember_until)
@@ -161,6 +167,8 @@ mod tests {
         assert!(n.accepts(&first, 1_000_000));
         assert!(n.accepts(&first, 1_000_000 + 300));
         assert!(!n.accepts(&first, 1_000_000 + 600));
+        assert!(n.accepts(&first, 1_000_000 - 300), "a node a little behind");
+        assert!(!n.accepts(&first, 1_000_000 - 600));
         assert!(!Nonces::new(b"other", 300).accepts(&first, 1_000_000));
         assert!(!n.accepts("", 1_000_000));
         assert!(!n.accepts(&"A".repeat(10_000), 1_000_000));

@@ -61,6 +61,8 @@ pub enum ErrorCode {
     /// RFC 9101 §6.2, RFC 9126 §4: the `request_uri` is unknown, expired,
     /// used, or another client's.
     InvalidRequestUri,
+    /// OIDC Core §3.1.2.6: request objects (`request`) are not supported.
+    RequestNotSupported,
 }
 
 impl ErrorCode {
@@ -90,6 +92,7 @@ impl ErrorCode {
             ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
             ErrorCode::UseDpopNonce => "use_dpop_nonce",
             ErrorCode::InvalidRequestUri => "invalid_request_uri",
+            ErrorCode::RequestNotSupported => "request_not_supported",
         }
     }
 

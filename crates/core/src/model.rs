@@ -609,6 +609,9 @@ pub struct PushedRequest {
     pub client_id: String,
     /// The parameters, form-encoded.
     pub params: String,
-    /// Expiry.
+    /// When it was pushed.
+    pub created_at: i64,
+    /// Expiry: the PAR lifetime at first, longer once used at `/authorize`
+    /// (the user's time to sign in and decide).
     pub expires_at: i64,
 }

@@ -28,10 +28,13 @@ pub struct PushRequest {
     pub authorization: Option<crate::secret::Credentials>,
     /// The values of the `DPoP` header (RFC 9449 §10.1).
     pub dpop: Vec<String>,
+    /// The client's address, for the rate limit.
+    pub address: Option<std::net::IpAddr>,
 }
 
-/// RFC 9126 §2.2 successful response (201).
-#[derive(Debug, serde::Serialize)]
+/// RFC 9126 §2.2 successful response (201). Its `Debug` hides the
+/// `request_uri`, a bearer reference kept only hashed.
+#[derive(serde::Serialize)]
 pub struct Pushed {
     /// The reference to send to `/authorize`.
     pub request_uri: String,
@@ -39,11 +42,57 @@ pub struct Pushed {
     pub expires_in: u64,
 }
 
-/// Handles a push (RFC 9126 §2): authenticates the client as at the token
-/// endpoint (§2), refuses a `request_uri` inside (§2.1), binds the request
-/// to the key of a DPoP proof if one is sent (RFC 9449 §10.1), checks the
-/// request as `/authorize` would, and keeps it.
-pub async fn push(p: &Provider, req: &PushRequest) -> Result<Pushed, OAuthError> {
+impl std::fmt::Debug for Pushed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pushed")
+            .field("request_uri", &"<redacted>")
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
+}
+
+/// A PAR endpoint failure (RFC 9126 §2.3).
+#[derive(Debug)]
+pub enum PushError {
+    /// The error to answer, with its code's status.
+    OAuth(OAuthError),
+    /// The parameters are too large to keep (413).
+    TooLarge,
+    /// Too many pushes from this address (429, retry after the seconds).
+    TooMany(i64),
+}
+
+impl From<OAuthError> for PushError {
+    fn from(e: OAuthError) -> Self {
+        PushError::OAuth(e)
+    }
+}
+
+impl From<crate::StoreError> for PushError {
+    fn from(e: crate::StoreError) -> Self {
+        PushError::OAuth(e.into())
+    }
+}
+
+/// The most a pushed request's parameters may weigh, form-encoded: ten
+/// resources of 2 KiB, a 4 KiB scope, `state` and `nonce` fit.
+pub const MAX_PUSHED: usize = 32 * 1024;
+
+/// Handles a push (RFC 9126 §2): counts it against the address's limit,
+/// authenticates the client as at the token endpoint (§2), refuses a
+/// `request_uri` inside (§2.1), binds the request to the key of a DPoP
+/// proof if one is sent (RFC 9449 §10.1), checks the request as
+/// `/authorize` would, and keeps it.
+pub async fn push(p: &Provider, req: &PushRequest) -> Result<Pushed, PushError> {
+    // Counted before any work: a public client's push needs nothing but
+    // its id, and each one is a stored row.
+    if let Some(ip) = req.address {
+        let key = crate::throttle::address_key("par", ip);
+        let max = p.config().pushed_authorization_request_max_per_address;
+        if let Some(after) = crate::throttle::admit(p, &key, max, 60).await? {
+            return Err(PushError::TooMany(after));
+        }
+    }
     let client = crate::client_auth::authenticate_client(
         p,
         req.authorization.as_ref().map(|a| a.expose()),
@@ -52,14 +101,14 @@ pub async fn push(p: &Provider, req: &PushRequest) -> Result<Pushed, OAuthError>
     .await?;
     let get = |name: &str| req.params.get(name).map_err(OAuthError::invalid_request);
     if get("request_uri")?.is_some() {
-        return Err(OAuthError::invalid_request(
-            "request_uri cannot be pushed (RFC 9126 §2.1)",
-        ));
+        return Err(
+            OAuthError::invalid_request("request_uri cannot be pushed (RFC 9126 §2.1)").into(),
+        );
     }
     if get("client_id")?.is_some_and(|id| id != client.id) {
-        return Err(OAuthError::invalid_request(
-            "client_id is not the authenticated client",
-        ));
+        return Err(
+            OAuthError::invalid_request("client_id is not the authenticated client").into(),
+        );
     }
     // RFC 9449 §10.1: a proof here binds the code like `dpop_jkt`; both
     // must then name the same key.
@@ -79,10 +128,15 @@ pub async fn push(p: &Provider, req: &PushRequest) -> Result<Pushed, OAuthError>
             Some(jkt) if jkt != proof.jkt => {
                 return Err(OAuthError::invalid_request(
                     "dpop_jkt is not the thumbprint of the DPoP proof's key (RFC 9449 §10.1)",
-                ))
+                )
+                .into())
             }
             Some(_) => {}
-            None => pairs.push(("dpop_jkt".into(), proof.jkt.clone())),
+            None => {
+                // An empty dpop_jkt counts as absent (RFC 6749 §3.1).
+                pairs.retain(|(k, _)| k != "dpop_jkt");
+                pairs.push(("dpop_jkt".into(), proof.jkt.clone()));
+            }
         }
     }
     let params = Params::new(pairs.clone());
@@ -103,11 +157,15 @@ pub async fn push(p: &Provider, req: &PushRequest) -> Result<Pushed, OAuthError>
     let encoded = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs.iter())
         .finish();
+    if encoded.len() > MAX_PUSHED {
+        return Err(PushError::TooLarge);
+    }
     p.store()
         .push_request(&PushedRequest {
             request_uri_hash: secret::hash_token(&request_uri),
             client_id: client.id.clone(),
             params: encoded,
+            created_at: p.now(),
             expires_at: p.now() + lifetime as i64,
         })
         .await?;

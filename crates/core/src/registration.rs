@@ -349,19 +349,10 @@ pub async fn register(p: &Provider, caller: Caller, body: &Value) -> Result<Valu
         _ => None,
     };
     if let Some(key) = &key {
-        if let Some(until) = throttle::blocked(p, key).await? {
-            return Err(RegisterError::TooMany(until - p.now()));
-        }
-        let policy = throttle::Policy {
-            max_failures: config.registration_max_per_address,
-            lockout: 3600,
-            delay: 0,
-        };
-        let counted = throttle::fail(p, key, &policy).await?;
-        if counted.count > config.registration_max_per_address {
-            return Err(RegisterError::TooMany(
-                counted.blocked_until.unwrap_or(p.now() + 3600) - p.now(),
-            ));
+        if let Some(after) =
+            throttle::admit(p, key, config.registration_max_per_address, 3600).await?
+        {
+            return Err(RegisterError::TooMany(after));
         }
     }
 

@@ -67,6 +67,28 @@ pub async fn blocked(p: &Provider, key: &str) -> Result<Option<i64>, StoreError>
     p.store().blocked_until(key, p.now()).await
 }
 
+/// A rate limit on work anyone may ask for (open registration, pushed
+/// requests): at most `max` per `window` seconds under `key`, counted in
+/// the store before the work, so that every node agrees. `Ok(None)` to go
+/// on; `Ok(Some(seconds))` to answer 429 with that `Retry-After`.
+pub async fn admit(
+    p: &Provider,
+    key: &str,
+    max: u32,
+    window: i64,
+) -> Result<Option<i64>, StoreError> {
+    if let Some(until) = blocked(p, key).await? {
+        return Ok(Some(until - p.now()));
+    }
+    let policy = Policy {
+        max_failures: max,
+        lockout: window,
+        delay: 0,
+    };
+    let counted = fail(p, key, &policy).await?;
+    Ok((counted.count > max).then(|| counted.blocked_until.unwrap_or(p.now() + window) - p.now()))
+}
+
 /// Counts a failure under `key` and blocks it as `policy` says.
 pub async fn fail(p: &Provider, key: &str, policy: &Policy) -> Result<Failure, StoreError> {
     let now = p.now();

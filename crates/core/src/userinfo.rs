@@ -55,6 +55,14 @@ pub async fn userinfo(
             "the access token is not for this server (its aud is another resource)",
         ));
     }
+    let now = p.now();
+    if claims["exp"].as_i64().is_none_or(|exp| exp <= now) {
+        return Err(invalid("the access token has expired"));
+    }
+    let jti = claims["jti"].as_str().unwrap_or_default();
+    if !p.store().access_token_active(jti, now).await? {
+        return Err(invalid("the access token has been revoked"));
+    }
     let bound = claims["cnf"]["jkt"].as_str();
     match (how, bound) {
         (Presentation::Bearer, None) => {}
@@ -77,14 +85,6 @@ pub async fn userinfo(
                 ));
             }
         }
-    }
-    let now = p.now();
-    if claims["exp"].as_i64().is_none_or(|exp| exp <= now) {
-        return Err(invalid("the access token has expired"));
-    }
-    let jti = claims["jti"].as_str().unwrap_or_default();
-    if !p.store().access_token_active(jti, now).await? {
-        return Err(invalid("the access token has been revoked"));
     }
     let sub = claims["sub"].as_str().unwrap_or_default();
     let Some(user) = p.store().get_user(sub).await? else {

@@ -132,6 +132,7 @@ parked!(GrantStore {
         async fn create_grant_with_code(&self, g: &Grant, c: &AuthorizationCode) -> StoreResult<bool>;
         async fn push_request(&self, r: &PushedRequest) -> StoreResult<()>;
         async fn get_pushed_request(&self, h: &str, now: i64) -> StoreResult<Option<PushedRequest>>;
+        async fn extend_pushed_request(&self, h: &str, now: i64, until: i64) -> StoreResult<bool>;
         async fn consume_pushed_request(&self, h: &str, now: i64) -> StoreResult<bool>;
         async fn find_code(&self, h: &str) -> StoreResult<Option<StoredCode>>;
         async fn consume_code(&self, h: &str, now: i64) -> StoreResult<CodeConsumption>;

@@ -68,6 +68,10 @@ pub enum ProofError {
     /// `typ` is not `dpop+jwt`.
     #[error("the DPoP proof's typ must be dpop+jwt")]
     Typ,
+    /// The header names extensions that must be understood (`crit`, RFC
+    /// 7515 §4.1.11): none is.
+    #[error("the DPoP proof's header has crit extensions, which are not supported")]
+    Crit,
     /// Not an accepted asymmetric algorithm.
     #[error("the DPoP proof's alg {0:?} is not accepted")]
     Alg(String),
@@ -121,17 +125,20 @@ pub fn verify(proof: &str, expect: &Expect<'_>) -> Result<Proof, ProofError> {
     if header["typ"].as_str() != Some(crate::TYP) {
         return Err(ProofError::Typ);
     }
+    if header.get("crit").is_some() {
+        return Err(ProofError::Crit);
+    }
     let alg = header["alg"].as_str().unwrap_or_default();
     if !SUPPORTED_ALGS.contains(&alg) || !expect.algs.contains(&alg) {
         return Err(ProofError::Alg(alg.chars().take(20).collect()));
     }
     let jwk = &header["jwk"];
     let key = public_key(jwk).map_err(ProofError::Jwk)?;
-    let signed = &proof.as_bytes()[..h.len() + 1 + p.len()];
-    let sig = decode(s)?;
-    check_signature(alg, &key, signed, &sig)?;
-    let jkt = crate::thumbprint(jwk).map_err(ProofError::Jwk)?;
 
+    // The claims are checked before the signature: they are cheap, and a
+    // proof for another request, or an old one, is refused without the
+    // cost of verifying it (up to RSA-8192). Nothing is trusted before the
+    // signature passes; this only refuses earlier.
     let claims: Value = serde_json::from_slice(&decode(p)?)
         .map_err(|_| ProofError::Malformed("payload is not JSON"))?;
     let jti = claims["jti"]
@@ -140,7 +147,12 @@ pub fn verify(proof: &str, expect: &Expect<'_>) -> Result<Proof, ProofError> {
         .ok_or(ProofError::Claim("jti"))?;
     let htm = claims["htm"].as_str().ok_or(ProofError::Claim("htm"))?;
     let htu = claims["htu"].as_str().ok_or(ProofError::Claim("htu"))?;
-    let iat = claims["iat"].as_i64().ok_or(ProofError::Claim("iat"))?;
+    // RFC 7519 §2 NumericDate: seconds, possibly with a fraction.
+    let iat = claims["iat"]
+        .as_f64()
+        .filter(|t| t.is_finite())
+        .map(|t| t.floor() as i64)
+        .ok_or(ProofError::Claim("iat"))?;
     if htm != expect.htm {
         return Err(ProofError::Htm);
     }
@@ -164,6 +176,10 @@ pub fn verify(proof: &str, expect: &Expect<'_>) -> Result<Proof, ProofError> {
         Value::String(n) => Some(n.clone()),
         _ => return Err(ProofError::Claim("nonce")),
     };
+    let signed = &proof.as_bytes()[..h.len() + 1 + p.len()];
+    let sig = decode(s)?;
+    check_signature(alg, &key, signed, &sig)?;
+    let jkt = crate::thumbprint(jwk).map_err(ProofError::Jwk)?;
     Ok(Proof {
         jkt,
         jti: jti.to_owned(),
@@ -214,10 +230,11 @@ fn check_signature(
     }
 }
 
-/// RFC 9449 §4.3 check 9: the URIs without query and fragment, after
-/// syntax- and scheme-based normalisation (which the `url` crate's
-/// parsing does: case of scheme and host, default port, dot segments,
-/// percent-encoding case).
+/// RFC 9449 §4.3 check 9: the URIs without query and fragment, after the
+/// normalisation the `url` crate's parsing does (RFC 3986 §6.2.2, §6.2.3:
+/// case of scheme and host, default port, dot segments, an empty path as
+/// `/`). Percent-encodings are compared as written, so a proof that
+/// encodes a character the other side does not is refused: fails closed.
 fn same_uri(a: &str, b: &str) -> bool {
     let base = |s: &str| {
         url::Url::parse(s).ok().map(|mut u| {

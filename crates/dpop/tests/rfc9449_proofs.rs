@@ -181,6 +181,17 @@ fn refuses_symmetric_and_unsigned_algorithms() {
 }
 
 #[test]
+fn takes_a_fractional_iat_and_refuses_crit() {
+    let mut c = claims();
+    c["iat"] = json!(NOW as f64 + 0.75);
+    verify(&ed_proof(json!({}), c), &expect()).unwrap();
+    assert_eq!(
+        verify(&ed_proof(json!({"crit": ["exp"]}), claims()), &expect()),
+        Err(ProofError::Crit)
+    );
+}
+
+#[test]
 fn refuses_a_private_key_in_the_header() {
     let (pair, mut jwk) = ed25519();
     jwk["d"] = json!(b64(&[9; 32]));

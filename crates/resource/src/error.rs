@@ -310,6 +310,7 @@ impl From<proofkey_dpop::ProofError> for InvalidDpopProof {
         match e {
             ProofError::Malformed(_) => Self::Malformed,
             ProofError::Typ => Self::WrongType,
+            ProofError::Crit => Self::Malformed,
             ProofError::Alg(_) => Self::UnsupportedAlgorithm,
             ProofError::Jwk(JwkError::Private) => Self::PrivateKey,
             ProofError::Jwk(JwkError::Unsupported(_)) => Self::UnsupportedKey,

@@ -34,6 +34,19 @@ pub(crate) fn with_nonce(provider: &Provider, mut resp: Response) -> Response {
     resp
 }
 
+/// Adds a bare `DPoP algs="..."` challenge beside a response's others (RFC
+/// 9449 §7.1: a request without credentials learns both schemes).
+pub(crate) fn with_dpop_challenge(mut resp: Response) -> Response {
+    let challenge = format!(
+        "DPoP algs=\"{}\"",
+        proofkey_core::dpop::SUPPORTED_ALGS.join(" ")
+    );
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        resp.headers_mut().append(header::WWW_AUTHENTICATE, v);
+    }
+    resp
+}
+
 /// A protected resource's error with the `DPoP` challenge (RFC 9449 §7.1):
 /// 401 (403 for `insufficient_scope`), `error`, `error_description` and
 /// the accepted `algs`.

@@ -318,16 +318,32 @@ mod request_uri_limits {
         assert!(hidden.contains(&"request_uri".to_owned()), "{hidden:?}");
         assert!(!hidden.contains(&"code_challenge".to_owned()), "{hidden:?}");
 
+        // §2.2: its lifetime is the client's time to bring the user here;
+        // once here, the user has the sign-in's allowance (an hour from the
+        // push) to sign in and decide.
         s.clock.advance(61);
         let page = b.get(&authorize_url(s, "app", &uri)).await;
-        assert_eq!(page.status, 400, "expired: {}", page.body);
-        // And a login posted with it after expiry gets no code.
+        assert_eq!(
+            page.status, 200,
+            "in use, past its first lifetime: {}",
+            page.body
+        );
+        s.clock.advance(3600);
+        let page = b.get(&authorize_url(s, "app", &uri)).await;
+        assert_eq!(page.status, 400, "past the allowance: {}", page.body);
         let page = sign_in(s, &mut b, &authorize_url(s, "app", &uri)).await;
         assert!(
             page.location().is_none_or(|l| !l.contains("code=")),
             "{:?}",
             page.location()
         );
+
+        // A request_uri never brought to /authorize expires with its lifetime.
+        let (_, _, body) = push(s, &request("app", &verifier), false, &[]).await;
+        let unused = body["request_uri"].as_str().unwrap().to_owned();
+        s.clock.advance(61);
+        let page = b.get(&authorize_url(s, "app", &unused)).await;
+        assert_eq!(page.status, 400, "expired unused: {}", page.body);
     }
 }
 
@@ -427,7 +443,44 @@ mod pushed_with_dpop {
     }
 }
 
+mod pushed_with_prompt_login {
+    use super::*;
+    pub const CONFIG: fn(&mut Config) = no_change;
+
+    /// OIDC Core §3.1.2.1 through PAR: `prompt=login` asks for a sign-in
+    /// once, even with a live session; then the code comes (the pushed
+    /// parameters keep `prompt`, so a sign-in since the push honours it).
+    pub async fn run(s: &TestServer) {
+        setup(s).await;
+        let mut b = s.browser();
+        // A live session first.
+        let verifier = CodeVerifier::generate();
+        let (_, _, body) = push(s, &request("app", &verifier), false, &[]).await;
+        let first = authorize_url(s, "app", body["request_uri"].as_str().unwrap());
+        let page = sign_in(s, &mut b, &first).await;
+        code_of(&page, &s.base, "st-123");
+
+        s.clock.advance(5);
+        let verifier = CodeVerifier::generate();
+        let mut form = request("app", &verifier);
+        form.push(("prompt".into(), "login".into()));
+        let (_, _, body) = push(s, &form, false, &[]).await;
+        let uri = body["request_uri"].as_str().unwrap().to_owned();
+        let page = b.get(&authorize_url(s, "app", &uri)).await;
+        assert!(
+            page.body.contains("name=\"password\""),
+            "asked to sign in again: {}",
+            page.body
+        );
+        let page = sign_in(s, &mut b, &authorize_url(s, "app", &uri)).await;
+        let code = code_of(&page, &s.base, "st-123");
+        let (status, _, body) = s.token(&redeem("app", &code, &verifier)).await;
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
 both_backends!(
+    pushed_with_prompt_login,
     pushed_then_used_once,
     refused_pushes,
     request_uri_limits,
@@ -461,6 +514,86 @@ async fn required_globally_and_advertised() {
         page.redirect_params().get("error").map(String::as_str),
         Some("invalid_request")
     );
+}
+
+/// §2.3: pushes are counted per address (429 with Retry-After past the
+/// limit), and what cannot be stored or echoed is refused: `request`
+/// objects, a long `state`.
+#[tokio::test]
+async fn pushes_are_bounded() {
+    let s = TestServer::start_with(|c| c.pushed_authorization_request_max_per_address = 3).await;
+    setup(&s).await;
+    let verifier = CodeVerifier::generate();
+    let mut long_state = request("app", &verifier);
+    long_state.retain(|(k, _)| k != "state");
+    long_state.push(("state".into(), "s".repeat(1025)));
+    let (status, _, body) = push(&s, &long_state, false, &[]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request")),
+        "{body}"
+    );
+    let mut object = request("app", &verifier);
+    object.push(("request".into(), "eyJhbGciOiJub25lIn0.e30.".into()));
+    let (status, _, body) = push(&s, &object, false, &[]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("request_not_supported")),
+        "{body}"
+    );
+    let (status, _, body) = push(&s, &request("app", &verifier), false, &[]).await;
+    assert_eq!(status, 201, "{body}");
+    // Those three counted: the fourth is past the limit.
+    let (status, headers, body) = push(&s, &request("app", &verifier), false, &[]).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(headers.contains_key("retry-after"));
+    // A minute later, pushes are admitted again.
+    s.clock.advance(61);
+    let (status, _, body) = push(&s, &request("app", &verifier), false, &[]).await;
+    assert_eq!(status, 201, "{body}");
+}
+
+/// §2.3: 413 for parameters that pass every check but size: ten long
+/// registered resources, a full `state` and `nonce`, and a long (but
+/// registered) redirect URI.
+#[tokio::test]
+async fn oversized_pushes_are_413() {
+    let s = TestServer::start().await;
+    let long_redirect = format!("https://app.example/{}", "p".repeat(12_000));
+    s.public_client("big", &[long_redirect.as_str()], true)
+        .await;
+    let verifier = CodeVerifier::generate();
+    let mut huge: Vec<(String, String)> = request("big", &verifier)
+        .into_iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "redirect_uri" | "scope" | "state"))
+        .collect();
+    huge.push(("redirect_uri".into(), long_redirect.clone()));
+    huge.push(("scope".into(), "openid".into()));
+    huge.push(("state".into(), "s".repeat(1024)));
+    huge.push(("nonce".into(), "n".repeat(1024)));
+    for i in 0..10 {
+        let uri = format!("https://api{i}.example/{}", "r".repeat(2000));
+        resource(&s, &uri, &[]).await;
+        huge.push(("resource".into(), uri));
+    }
+    let (status, _, body) = push(&s, &huge, false, &[]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (413, Some("invalid_request")),
+        "{body}"
+    );
+    // Without the long redirect URI the same request is kept.
+    s.public_client("small", &[REDIRECT], true).await;
+    let fits: Vec<(String, String)> = huge
+        .into_iter()
+        .map(|(k, v)| match k.as_str() {
+            "redirect_uri" => (k, REDIRECT.to_owned()),
+            "client_id" => (k, "small".to_owned()),
+            _ => (k, v),
+        })
+        .collect();
+    let (status, _, body) = push(&s, &fits, false, &[]).await;
+    assert_eq!(status, 201, "{body}");
 }
 
 /// §4 under concurrency: of many browsers using one request_uri at once,

@@ -204,6 +204,32 @@ mod access_token_binding {
         // The DPoP scheme without any proof.
         let (_, _, body) = userinfo("DPoP", None).await;
         assert_eq!(body["error"], "invalid_dpop_proof");
+        // No credentials: both schemes are offered (RFC 9449 §7.1).
+        let r = s.http.get(s.url("/userinfo")).send().await.unwrap();
+        let offered: Vec<String> = r
+            .headers()
+            .get_all("www-authenticate")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        assert!(
+            offered.iter().any(|c| c.starts_with("Bearer")),
+            "{offered:?}"
+        );
+        assert!(
+            offered.iter().any(|c| c.starts_with("DPoP algs=")),
+            "{offered:?}"
+        );
+        // Two Authorization headers: refused.
+        let r = s
+            .http
+            .get(s.url("/userinfo"))
+            .header("Authorization", format!("Bearer {at}"))
+            .header("Authorization", format!("DPoP {at}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
 
         // RFC 9449 §6.2: introspection shows the binding.
         s.client(
@@ -411,6 +437,21 @@ mod refresh_token_binding {
         assert_eq!(body["error"], "invalid_grant", "{body}");
         let (status, _, body) = token_with(s, &refresh2, &[&token_proof(s, &key)]).await;
         assert_eq!(status, 200, "{body}");
+        let rt3 = body["refresh_token"].as_str().unwrap().to_owned();
+        // RFC 9700 §4.14.2: a rotated token presented again was copied,
+        // key or no key: the family ends, the owner's live token with it.
+        let (_, _, body) = token_with(s, &refresh2, &[]).await;
+        assert_eq!(body["error"], "invalid_grant", "{body}");
+        let refresh3 = [
+            ("grant_type", "refresh_token"),
+            ("client_id", "app"),
+            ("refresh_token", &rt3),
+        ];
+        let (_, _, body) = token_with(s, &refresh3, &[&token_proof(s, &key)]).await;
+        assert_eq!(
+            body["error"], "invalid_grant",
+            "the family was revoked: {body}"
+        );
 
         // A confidential client's refresh token is bound to its
         // authentication, not to a key: its access tokens are bound anew

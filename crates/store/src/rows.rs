@@ -314,10 +314,17 @@ pub(crate) fn pushed_request(mut r: Row) -> StoreResult<PushedRequest> {
         request_uri_hash: r.take("request_uri_hash")?,
         client_id: r.take("client_id")?,
         params: r.take("params")?,
+        created_at: r.take("created_at")?,
         expires_at: r.take("expires_at")?,
     })
 }
 
 pub(crate) fn pushed_request_args(p: &PushedRequest) -> Vec<Arg> {
-    args![&p.request_uri_hash, &p.client_id, &p.params, p.expires_at]
+    args![
+        &p.request_uri_hash,
+        &p.client_id,
+        &p.params,
+        p.created_at,
+        p.expires_at
+    ]
 }

@@ -198,7 +198,10 @@ statements! {
     REVOKE_CLIENT_GRANTS = new("UPDATE grants SET revoked_at = ?1 WHERE client_id = ?2 AND revoked_at IS NULL");
 
     // Pushed authorization requests (RFC 9126).
-    INSERT_PUSHED_REQUEST = new("INSERT INTO pushed_requests (request_uri_hash, client_id, params, expires_at) VALUES (?, ?, ?, ?)");
+    INSERT_PUSHED_REQUEST = new("INSERT INTO pushed_requests (request_uri_hash, client_id, params, created_at, expires_at) VALUES (?, ?, ?, ?, ?)");
+    /// Moves a live request's expiry later, never earlier.
+    EXTEND_PUSHED_REQUEST = new("UPDATE pushed_requests SET expires_at = ?3
+         WHERE request_uri_hash = ?1 AND expires_at > ?2 AND expires_at < ?3");
     GET_PUSHED_REQUEST = new("SELECT * FROM pushed_requests WHERE request_uri_hash = ?1 AND expires_at > ?2");
     /// Uses a request_uri up, in one statement: of concurrent uses, one
     /// deletes the row, the others find none.

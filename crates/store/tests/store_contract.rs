@@ -1477,6 +1477,7 @@ async fn pushed_requests_are_used_once_and_expire(db: Db) {
         request_uri_hash: hash.into(),
         client_id: "c".into(),
         params: "response_type=code&client_id=c".into(),
+        created_at: NOW,
         expires_at,
     };
     s.push_request(&pushed("pr", NOW + 60)).await.unwrap();
@@ -1506,12 +1507,40 @@ async fn pushed_requests_are_used_once_and_expire(db: Db) {
     assert_eq!(used, 1, "one code per request_uri");
     assert!(s.get_pushed_request("pr", NOW).await.unwrap().is_none());
 
+    // Extended once a browser brought it, never shortened, never revived.
+    s.push_request(&pushed("long", NOW + 60)).await.unwrap();
+    assert!(s
+        .extend_pushed_request("long", NOW, NOW + 3600)
+        .await
+        .unwrap());
+    assert!(!s
+        .extend_pushed_request("long", NOW, NOW + 100)
+        .await
+        .unwrap());
+    assert_eq!(
+        s.get_pushed_request("long", NOW + 3599)
+            .await
+            .unwrap()
+            .map(|p| p.expires_at),
+        Some(NOW + 3600)
+    );
+    s.push_request(&pushed("dead", NOW + 10)).await.unwrap();
+    assert!(!s
+        .extend_pushed_request("dead", NOW + 10, NOW + 3600)
+        .await
+        .unwrap());
+    assert!(s.consume_pushed_request("long", NOW).await.unwrap());
+
     s.push_request(&pushed("old", NOW + 10)).await.unwrap();
     assert!(
         !s.consume_pushed_request("old", NOW + 10).await.unwrap(),
         "expired"
     );
-    assert_eq!(s.sweep(NOW + 11, NOW).await.unwrap().pushed_requests, 1);
+    assert_eq!(
+        s.sweep(NOW + 11, NOW).await.unwrap().pushed_requests,
+        2,
+        "the unused old and dead ones"
+    );
 
     // Deleting the client deletes what it pushed.
     s.push_request(&pushed("gone", NOW + 60)).await.unwrap();

@@ -75,22 +75,23 @@ pub async fn refresh(
         // again ends the family.
         return Err(reused(provider, client, address, &record.grant_id).await?);
     }
-    // RFC 9449 §5: a bound refresh token needs a proof by its key. Not
-    // evidence of theft (a client may have lost its key), so the family
-    // lives on; but nothing is issued.
-    if let Some(bound) = &record.dpop_jkt {
-        if dpop_jkt != Some(bound.as_str()) {
-            return Err(OAuthError::invalid_grant(
-                "the refresh token is bound to a DPoP key; send a DPoP proof made with that key (RFC 9449 §5)",
-            ));
-        }
-    }
     let rotate = client.kind == ClientKind::Public || client.rotate_refresh_tokens;
     let interval = config.refresh_token_reuse_interval.as_secs() as i64;
     let retry_since = (rotate && interval > 0).then_some(now - interval);
     if let Some(rotated_at) = found.rotated_at {
         if retry_since.is_none_or(|since| rotated_at < since) {
             return Err(reused(provider, client, address, &record.grant_id).await?);
+        }
+    }
+    // RFC 9449 §5: a bound refresh token needs a proof by its key. A live
+    // token without one is not evidence of theft (a client may have lost
+    // its key), so the family lives on, but nothing is issued; a rotated
+    // one was copied, key or not, and revoked the family above.
+    if let Some(bound) = &record.dpop_jkt {
+        if dpop_jkt != Some(bound.as_str()) {
+            return Err(OAuthError::invalid_grant(
+                "the refresh token is bound to a DPoP key; send a DPoP proof made with that key (RFC 9449 §5)",
+            ));
         }
     }
     let granted = scope::parse(&record.scope);

@@ -58,6 +58,15 @@ pub trait GrantStore: Send + Sync {
         now: i64,
     ) -> StoreResult<Option<PushedRequest>>;
 
+    /// Moves a live pushed request's expiry to `until` if that is later;
+    /// whether it did.
+    async fn extend_pushed_request(
+        &self,
+        request_uri_hash: &str,
+        now: i64,
+        until: i64,
+    ) -> StoreResult<bool>;
+
     /// Uses a pushed request up (RFC 9126 §4: one-time use), in one
     /// statement: of concurrent calls, across nodes, exactly one gets
     /// true; an expired one is never consumed.

@@ -12,6 +12,12 @@ use crate::AppState;
 
 /// The UserInfo endpoint.
 pub async fn userinfo(State(s): State<AppState>, method: Method, headers: HeaderMap) -> Response {
+    // RFC 6750 §2, RFC 9449 §7.1: one set of credentials.
+    if headers.get_all(header::AUTHORIZATION).iter().count() > 1 {
+        return bearer_error(Some(&proofkey_core::OAuthError::invalid_request(
+            "send one Authorization header",
+        )));
+    }
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
@@ -28,7 +34,8 @@ pub async fn userinfo(State(s): State<AppState>, method: Method, headers: Header
                 method: method.as_str(),
             },
         ),
-        (None, None) => return bearer_error(None),
+        // RFC 9449 §7.1: both schemes are offered.
+        (None, None) => return crate::dpop::with_dpop_challenge(bearer_error(None)),
     };
     match userinfo::userinfo(&s.provider, token, how).await {
         Ok(info) => crate::dpop::with_nonce(&s.provider, json_no_store(StatusCode::OK, info)),

@@ -6,12 +6,15 @@ ALTER TABLE refresh_tokens ADD COLUMN dpop_jkt TEXT;
 ALTER TABLE clients ADD COLUMN dpop_bound_access_tokens BOOLEAN NOT NULL DEFAULT FALSE;
 
 -- RFC 9126 (PAR): a client that must push its authorization requests, and
--- the pushed requests until their request_uri is used (once) or expires.
+-- the pushed requests until their request_uri is used (once) or expires
+-- (first at created_at + the PAR lifetime; once a browser brought it to
+-- /authorize, at created_at + the sign-in's allowance).
 ALTER TABLE clients ADD COLUMN require_pushed_authorization_requests BOOLEAN NOT NULL DEFAULT FALSE;
 CREATE TABLE pushed_requests (
     request_uri_hash TEXT PRIMARY KEY,
     client_id        TEXT NOT NULL REFERENCES clients (id) ON DELETE CASCADE,
     params           TEXT NOT NULL, -- form-encoded
+    created_at       BIGINT NOT NULL,
     expires_at       BIGINT NOT NULL
 );
 CREATE INDEX pushed_requests_expiry ON pushed_requests (expires_at);

@@ -206,6 +206,24 @@ impl GrantStore for Database {
         .await
     }
 
+    async fn extend_pushed_request(
+        &self,
+        request_uri_hash: &str,
+        now: i64,
+        until: i64,
+    ) -> StoreResult<bool> {
+        let hash = request_uri_hash.to_owned();
+        self.single(move |tx| {
+            Box::pin(async move {
+                Ok(tx
+                    .exec(&sql::EXTEND_PUSHED_REQUEST, args![hash, now, until])
+                    .await?
+                    == 1)
+            })
+        })
+        .await
+    }
+
     async fn consume_pushed_request(&self, request_uri_hash: &str, now: i64) -> StoreResult<bool> {
         let hash = request_uri_hash.to_owned();
         self.single(move |tx| {
