@@ -75,6 +75,17 @@ impl Nonces {
     }
 }
 
+/// The values of a request's `DPoP` header, as received. Its `Debug`
+/// shows how many, not the proofs: an unused proof is good for a minute.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ProofHeaders(pub Vec<String>);
+
+impl std::fmt::Debug for ProofHeaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ProofHeaders({} <redacted>)", self.0.len())
+    }
+}
+
 /// How far apart the nodes' clocks may be, for the replay cache.
 pub const CLOCK_SKEW: i64 = 60;
 

@@ -27,7 +27,7 @@ pub struct PushRequest {
     /// The `Authorization` header, if any.
     pub authorization: Option<crate::secret::Credentials>,
     /// The values of the `DPoP` header (RFC 9449 §10.1).
-    pub dpop: Vec<String>,
+    pub dpop: crate::dpop::ProofHeaders,
     /// The client's address, for the rate limit.
     pub address: Option<std::net::IpAddr>,
 }
@@ -113,7 +113,7 @@ pub async fn push(p: &Provider, req: &PushRequest) -> Result<Pushed, PushError> 
     // RFC 9449 §10.1: a proof here binds the code like `dpop_jkt`; both
     // must then name the same key.
     let htu = p.endpoint(crate::discovery::paths::PAR);
-    let proof = crate::dpop::check(p, &req.dpop, "POST", &htu, None).await?;
+    let proof = crate::dpop::check(p, &req.dpop.0, "POST", &htu, None).await?;
     // The authorization request's parameters only (never the client's
     // credentials), under the authenticated client's id.
     let mut pairs: Vec<(String, String)> = req

@@ -258,7 +258,7 @@ fn token_request(pairs: &[(&str, &str)]) -> TokenRequest {
         params: params(pairs),
         authorization: None,
         address: None,
-        dpop: Vec::new(),
+        dpop: Default::default(),
     }
 }
 

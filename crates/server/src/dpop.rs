@@ -4,6 +4,7 @@
 
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
+use proofkey_core::dpop::ProofHeaders;
 use proofkey_core::{ErrorCode, OAuthError, Provider};
 use serde_json::json;
 
@@ -12,13 +13,15 @@ use crate::responses::json_no_store;
 /// Every value of the `DPoP` header (RFC 9449 §4.3 check 1 wants one; the
 /// core refuses more). A value that is not visible ASCII is kept as an
 /// empty string, which fails as a malformed proof.
-pub(crate) fn proofs(headers: &HeaderMap) -> Vec<String> {
-    headers
-        .get_all(proofkey_dpop::HEADER)
-        .iter()
-        .take(4)
-        .map(|v| v.to_str().unwrap_or_default().to_owned())
-        .collect()
+pub(crate) fn proofs(headers: &HeaderMap) -> ProofHeaders {
+    ProofHeaders(
+        headers
+            .get_all(proofkey_dpop::HEADER)
+            .iter()
+            .take(4)
+            .map(|v| v.to_str().unwrap_or_default().to_owned())
+            .collect(),
+    )
 }
 
 /// Adds `DPoP-Nonce` with the current nonce when the server demands

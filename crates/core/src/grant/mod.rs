@@ -24,7 +24,7 @@ pub struct TokenRequest {
     pub address: Option<std::net::IpAddr>,
     /// The values of the `DPoP` header (RFC 9449 §4.1): none, one, or a
     /// defect.
-    pub dpop: Vec<String>,
+    pub dpop: crate::dpop::ProofHeaders,
 }
 
 /// Evidence of theft (RFC 9700 §4.14.2 a rotated refresh token presented
@@ -85,7 +85,7 @@ pub async fn token(provider: &Provider, req: &TokenRequest) -> Result<TokenRespo
     }
     // RFC 9449 §5: a proof binds what is issued to its key.
     let htu = provider.endpoint(crate::discovery::paths::TOKEN);
-    let proof = crate::dpop::check(provider, &req.dpop, "POST", &htu, None).await?;
+    let proof = crate::dpop::check(provider, &req.dpop.0, "POST", &htu, None).await?;
     if proof.is_none() && client.dpop_bound_access_tokens {
         return Err(crate::dpop::invalid_proof(
             "this client's token requests must carry a DPoP proof (dpop_bound_access_tokens, RFC 9449 §5.2)",

@@ -30,7 +30,7 @@ pub async fn userinfo(State(s): State<AppState>, method: Method, headers: Header
         (None, Some(t)) => (
             t.trim(),
             Presentation::Dpop {
-                proofs: &proofs,
+                proofs: &proofs.0,
                 method: method.as_str(),
             },
         ),
