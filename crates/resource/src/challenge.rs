@@ -37,6 +37,7 @@ pub(crate) struct ChallengeParams {
 /// | [`AuthError::InvalidToken`] | 401 | `error="invalid_token", error_description="…"` |
 /// | [`AuthError::InvalidDpopProof`] | 401 | `DPoP error="invalid_dpop_proof", error_description="…", algs="…", resource_metadata="…"` (RFC 9449 §7.1) |
 /// | [`AuthError::InsufficientScope`] | 403 | `error="insufficient_scope", error_description="…", scope="…"` |
+/// | [`AuthError::DpopKeyQuotaExceeded`] | 429 | none; `Retry-After` |
 /// | [`AuthError::IssuerUnavailable`], [`AuthError::ReplayCacheFull`] | 503 | none; `Retry-After` when known |
 ///
 /// Which scheme carries the error (RFC 9449 §7.2's recommendation): the
@@ -88,7 +89,8 @@ impl Rejection {
     }
 
     /// The challenges, one `WWW-Authenticate` field each, the one carrying
-    /// the error first; empty for a 503.
+    /// the error first; empty for a 503 or a 429 (the credentials are
+    /// good: the client is to come back later, not with others).
     pub fn challenges(&self) -> Vec<String> {
         let offered: &[Scheme] = if self.params.bearer {
             &[Scheme::Bearer, Scheme::Dpop]
@@ -96,9 +98,9 @@ impl Rejection {
             &[Scheme::Dpop]
         };
         let e = match &self.error {
-            AuthError::IssuerUnavailable(_) | AuthError::ReplayCacheFull { .. } => {
-                return Vec::new()
-            }
+            AuthError::IssuerUnavailable(_)
+            | AuthError::ReplayCacheFull { .. }
+            | AuthError::DpopKeyQuotaExceeded { .. } => return Vec::new(),
             AuthError::MissingToken => return offered.iter().map(|s| self.bare(*s)).collect(),
             e => e,
         };
@@ -367,6 +369,29 @@ mod tests {
         let resp = r.into_response();
         assert_eq!(resp.status(), 503);
         assert_eq!(resp.headers()[header::RETRY_AFTER], "7");
+    }
+
+    /// A key over its replay cache quota: 429, `Retry-After`, the JSON
+    /// body of the 503s, no challenge.
+    #[tokio::test]
+    async fn a_key_over_its_quota_is_429_without_challenge() {
+        let r = rejection(
+            AuthError::DpopKeyQuotaExceeded { retry_after: 42 },
+            Some(Scheme::Dpop),
+        );
+        assert!(r.challenges().is_empty());
+        let resp = r.into_response();
+        assert_eq!(resp.status(), 429);
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "42");
+        assert_eq!(resp.headers()[header::CACHE_CONTROL], "no-store");
+        assert!(resp.headers().get(header::WWW_AUTHENTICATE).is_none());
+        let body = axum::body::to_bytes(resp.into_body(), 4096).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"], "temporarily_unavailable");
+        assert_eq!(
+            body["error_description"],
+            "too many DPoP proofs by this key in the replay window; retry with a new proof later"
+        );
     }
 
     #[test]

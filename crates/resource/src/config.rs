@@ -8,9 +8,9 @@ use url::{Host, Url};
 
 use crate::clock::{Clock, SystemClock};
 use crate::jwks::{asymmetric_alg, ASYMMETRIC};
-use crate::scope;
 use crate::secret::ClientSecret;
 use crate::server::ResourceServer;
+use crate::{replay, scope};
 
 /// How access tokens are checked.
 #[derive(Debug, Default)]
@@ -79,6 +79,7 @@ pub struct ResourceServerBuilder {
     pub(crate) dpop_algorithms: Option<Vec<String>>,
     pub(crate) dpop_max_age: Duration,
     pub(crate) dpop_replay_capacity: usize,
+    pub(crate) dpop_replay_key_quota: Option<usize>,
     pub(crate) clock: Arc<dyn Clock>,
 }
 
@@ -105,6 +106,7 @@ impl ResourceServerBuilder {
             dpop_algorithms: None,
             dpop_max_age: Duration::from_secs(60),
             dpop_replay_capacity: 100_000,
+            dpop_replay_key_quota: None,
             clock: Arc::new(SystemClock),
         }
     }
@@ -249,9 +251,25 @@ impl ResourceServerBuilder {
     /// `dpop_max_age` + `leeway` (2 min by default), so the default
     /// allows about 800 DPoP requests per second per process; past that,
     /// requests get 503 with `Retry-After` until entries expire. The cache
-    /// is per process: see the README on replicas.
+    /// is per process: see the README on replicas. Each key may hold only
+    /// a share of it: see [`Self::dpop_replay_key_quota`].
     pub fn dpop_replay_capacity(mut self, capacity: usize) -> Self {
         self.dpop_replay_capacity = capacity;
+        self
+    }
+
+    /// How many of the replay cache's live entries one DPoP key (one
+    /// thumbprint, so one client's tokens) may hold: default 5 % of
+    /// [`Self::dpop_replay_capacity`], at least 16 and at most the
+    /// capacity (5 000 by default); from 1 to the capacity. A proof
+    /// beyond its key's quota is refused for that key only: 429 with
+    /// `Retry-After` ([`crate::AuthError::DpopKeyQuotaExceeded`]), so that
+    /// one token holder cannot fill the cache and have every other client
+    /// refused with 503. An entry lives `dpop_max_age` + `leeway` (2 min by
+    /// default), so the default lets one key make about 40 DPoP requests
+    /// per second, sustained; raise it for a client that needs more.
+    pub fn dpop_replay_key_quota(mut self, quota: usize) -> Self {
+        self.dpop_replay_key_quota = Some(quota);
         self
     }
 
@@ -348,6 +366,15 @@ impl ResourceServerBuilder {
                 "dpop_replay_capacity must be between 1 and 10000000",
             ));
         }
+        let dpop_replay_key_quota = match self.dpop_replay_key_quota {
+            None => replay::default_key_quota(self.dpop_replay_capacity),
+            Some(q) if (1..=self.dpop_replay_capacity).contains(&q) => q,
+            Some(_) => {
+                return Err(ConfigError::InvalidSetting(
+                    "dpop_replay_key_quota must be between 1 and dpop_replay_capacity",
+                ))
+            }
+        };
         let dpop_algorithms = match &self.dpop_algorithms {
             None => proofkey_dpop::SUPPORTED_ALGS.to_vec(),
             Some(names) if names.is_empty() => {
@@ -385,6 +412,7 @@ impl ResourceServerBuilder {
             resource,
             algorithms,
             dpop_algorithms,
+            dpop_replay_key_quota,
             scopes_supported: scope::parse_list(self.scopes_supported.iter().cloned())?,
         })
     }
@@ -396,6 +424,8 @@ pub(crate) struct Checked {
     pub resource: Url,
     pub algorithms: Vec<jsonwebtoken::Algorithm>,
     pub dpop_algorithms: Vec<&'static str>,
+    /// The replay cache's quota per key, the default applied.
+    pub dpop_replay_key_quota: usize,
     pub scopes_supported: Vec<String>,
 }
 
@@ -510,6 +540,17 @@ mod tests {
             .check()
             .is_err());
         assert!(builder().dpop_replay_capacity(0).check().is_err());
+        let quota = |b: ResourceServerBuilder| b.check().map(|c| c.dpop_replay_key_quota);
+        assert_eq!(quota(builder()).unwrap(), 5_000);
+        assert_eq!(quota(builder().dpop_replay_capacity(300)).unwrap(), 16);
+        assert_eq!(quota(builder().dpop_replay_capacity(5)).unwrap(), 5);
+        assert_eq!(quota(builder().dpop_replay_key_quota(1)).unwrap(), 1);
+        assert_eq!(
+            quota(builder().dpop_replay_key_quota(100_000)).unwrap(),
+            100_000
+        );
+        assert!(quota(builder().dpop_replay_key_quota(0)).is_err());
+        assert!(quota(builder().dpop_replay_capacity(10).dpop_replay_key_quota(11)).is_err());
         assert!(
             ResourceServerBuilder::new("https://as.example?x=1", "https://api.example")
                 .check()

@@ -5,7 +5,8 @@
 //! for *this* request (`htm` its method, `htu` its URL, `ath` the token's
 //! hash, `iat` recent); the token must be bound to the proof's key
 //! (`cnf.jkt`, §6.1 and §7.1); and the proof must not have been accepted
-//! before (§11.1, [`crate::replay`]). The proof's own checks are
+//! before (§11.1, [`crate::replay`], where each key may hold a bounded
+//! share of the cache). The proof's own checks are
 //! `proofkey_dpop::verify`'s; this module supplies what they compare
 //! against and does what needs state.
 //!
@@ -45,13 +46,14 @@ impl Dpop {
         max_age: u64,
         leeway: u64,
         replay_capacity: usize,
+        replay_key_quota: usize,
     ) -> Self {
         Self {
             origin,
             algs,
             max_age,
             leeway,
-            replay: ReplayCache::new(replay_capacity),
+            replay: ReplayCache::new(replay_capacity, replay_key_quota),
         }
     }
 
@@ -108,14 +110,26 @@ impl Dpop {
     }
 
     /// RFC 9449 §11.1: remembers the proof's `jti` (with its key) until it
-    /// is too old to be accepted anyway, or refuses it as a replay; 503
-    /// when the cache is full of live entries.
+    /// is too old to be accepted anyway, or refuses it as a replay; 429
+    /// when its key already holds its quota of the cache, 503 when the
+    /// cache is full of live entries.
     pub(crate) fn remember(&self, proof: &Proof, now: u64) -> Result<(), AuthError> {
         let iat = u64::try_from(proof.iat).unwrap_or(0);
         let expires = iat.saturating_add(self.max_age).saturating_add(self.leeway);
         match self.replay.remember(&proof.jkt, &proof.jti, expires, now) {
             Ok(()) => Ok(()),
             Err(NotRemembered::Replayed) => Err(InvalidDpopProof::Replayed.into()),
+            Err(NotRemembered::OverQuota { retry_after }) => {
+                // The thumbprint is public (it is in the token's `cnf`):
+                // it tells the operator which client to look at.
+                tracing::warn!(
+                    jkt = %proof.jkt,
+                    retry_after,
+                    "DPoP key over its replay cache quota: its proofs refused until \
+                     its entries expire (raise dpop_replay_key_quota?)"
+                );
+                Err(AuthError::DpopKeyQuotaExceeded { retry_after })
+            }
             Err(NotRemembered::Full { retry_after }) => {
                 tracing::warn!(
                     retry_after,
@@ -160,7 +174,7 @@ mod tests {
     use axum::http::HeaderValue;
 
     fn dpop() -> Dpop {
-        Dpop::new("https://api.example".into(), vec!["ES256"], 60, 10, 10)
+        Dpop::new("https://api.example".into(), vec!["ES256"], 60, 10, 10, 2)
     }
 
     #[test]
@@ -217,5 +231,31 @@ mod tests {
         ));
         // Kept until iat + max_age + leeway, then forgotten.
         assert!(d.remember(&p, now as u64 + 71).is_ok());
+    }
+
+    #[test]
+    fn a_key_past_its_quota_is_told_to_retry_when_an_entry_expires() {
+        let d = dpop();
+        let key = proofkey_dpop::DpopKey::generate().unwrap();
+        let now = 1_700_000_000;
+        let mut h = HeaderMap::new();
+        let uri: Uri = "/mcp".parse().unwrap();
+        let mut proof = || {
+            let jwt = key
+                .proof("GET", "https://api.example/mcp", Some("tok"), None, now)
+                .unwrap();
+            h.insert(DPOP, HeaderValue::from_str(&jwt).unwrap());
+            d.proof(&h, &Method::GET, &uri, "tok", now as u64).unwrap()
+        };
+        let (a, b, c) = (proof(), proof(), proof());
+        assert!(d.remember(&a, now as u64).is_ok());
+        assert!(d.remember(&b, now as u64).is_ok());
+        let e = d.remember(&c, now as u64).unwrap_err();
+        assert!(
+            matches!(e, AuthError::DpopKeyQuotaExceeded { retry_after: 71 }),
+            "{e:?}"
+        );
+        assert_eq!(e.status(), 429);
+        assert!(d.remember(&c, now as u64 + 71).is_ok());
     }
 }

@@ -52,6 +52,36 @@ pub enum AuthError {
         /// Seconds until the oldest remembered proof expires.
         retry_after: u64,
     },
+    /// RFC 9449 §11.1: the proof's key already holds its quota of the
+    /// replay cache (too many proofs by this key within their lifetime,
+    /// [`crate::ResourceServerBuilder::dpop_replay_key_quota`]), so this
+    /// proof cannot be remembered and is not accepted: 429 (RFC 6585 §4)
+    /// with `Retry-After`, for this key only. The quota keeps one token
+    /// holder from filling the cache and having every other client
+    /// refused with [`AuthError::ReplayCacheFull`].
+    ///
+    /// **Why 429 and not 401 `invalid_dpop_proof`.** The proof passed
+    /// every check of RFC 9449 §4.3 and the token is good; what is refused
+    /// is the number of proofs one key made. `invalid_dpop_proof` says
+    /// the proof is invalid, and clients answer a 401 by getting new
+    /// credentials: an MCP client starts its authorization again from the
+    /// challenge's `resource_metadata` (perhaps in front of a user), and a
+    /// refreshed token is bound to the same key and refused the same way.
+    /// 429 says exactly "too many requests from you", and with
+    /// `Retry-After` any HTTP retry logic waits and comes back with a new
+    /// proof, throttled to the quota. It is the per-key counterpart of
+    /// [`AuthError::ReplayCacheFull`]'s 503 (not 401 either: the proof may
+    /// be good), and answered the same way: a JSON body with
+    /// `temporarily_unavailable` (as proofkey's registration endpoint does
+    /// for its 429), `Retry-After`, and no challenge, since a
+    /// `WWW-Authenticate` outside a 401 would say that other credentials
+    /// help (RFC 9110 §11.6.1).
+    #[error("the DPoP proof's key is over its replay cache quota; retry in {retry_after} s")]
+    DpopKeyQuotaExceeded {
+        /// Seconds until, at the earliest, one of the key's remembered
+        /// proofs expires.
+        retry_after: u64,
+    },
 }
 
 impl AuthError {
@@ -63,6 +93,7 @@ impl AuthError {
             }
             Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             Self::InsufficientScope { .. } => StatusCode::FORBIDDEN,
+            Self::DpopKeyQuotaExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::IssuerUnavailable(_) | Self::ReplayCacheFull { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -70,8 +101,8 @@ impl AuthError {
     }
 
     /// The registered error code (RFC 6750 §3.1, RFC 9449 §7.1), if any;
-    /// the 503s use `temporarily_unavailable` (RFC 6749 §4.1.2.1) in their
-    /// JSON body.
+    /// the 503s and the 429 use `temporarily_unavailable` (RFC 6749
+    /// §4.1.2.1) in their JSON body.
     pub fn error_code(&self) -> Option<&'static str> {
         match self {
             Self::MissingToken => None,
@@ -79,9 +110,9 @@ impl AuthError {
             Self::InvalidToken(_) => Some("invalid_token"),
             Self::InvalidDpopProof(_) => Some("invalid_dpop_proof"),
             Self::InsufficientScope { .. } => Some("insufficient_scope"),
-            Self::IssuerUnavailable(_) | Self::ReplayCacheFull { .. } => {
-                Some("temporarily_unavailable")
-            }
+            Self::IssuerUnavailable(_)
+            | Self::ReplayCacheFull { .. }
+            | Self::DpopKeyQuotaExceeded { .. } => Some("temporarily_unavailable"),
         }
     }
 
@@ -101,14 +132,19 @@ impl AuthError {
             Self::ReplayCacheFull { .. } => {
                 "too many DPoP proofs to remember; retry with a new proof later".to_owned()
             }
+            Self::DpopKeyQuotaExceeded { .. } => "too many DPoP proofs by this key in the \
+                 replay window; retry with a new proof later"
+                .to_owned(),
         }
     }
 
-    /// The `Retry-After` of a 503, when known.
+    /// The `Retry-After` of a 503 (when known) or a 429.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
             Self::IssuerUnavailable(e) => e.retry_after(),
-            Self::ReplayCacheFull { retry_after } => Some(*retry_after),
+            Self::ReplayCacheFull { retry_after } | Self::DpopKeyQuotaExceeded { retry_after } => {
+                Some(*retry_after)
+            }
             _ => None,
         }
     }

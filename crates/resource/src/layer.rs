@@ -25,8 +25,8 @@ use crate::server::ResourceServer;
 /// [`RequireBearer::require_scopes`]; the token's [`crate::AccessClaims`]
 /// are then inserted in the request's extensions (extract them in axum
 /// handlers). Any other request is answered by the layer itself, with the
-/// [`crate::Rejection`] for its error (401, 400, 403 or 503), and never
-/// reaches the service.
+/// [`crate::Rejection`] for its error (401, 400, 403, 429 or 503), and
+/// never reaches the service.
 ///
 /// Every request is checked, `OPTIONS` included: put a CORS layer (one
 /// that answers preflights itself) outside this one. The `Authorization`

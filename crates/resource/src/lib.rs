@@ -21,7 +21,8 @@
 //! * DPoP-bound tokens (RFC 9449, `cnf.jkt`) are accepted only with the
 //!   `DPoP` scheme and a proof by their key for this very request (method,
 //!   URL, token hash, age), each proof once (an in-memory, bounded,
-//!   per-process `jti` cache); as bearer tokens they are refused (§7.2).
+//!   per-process `jti` cache, of which each key may hold only a share);
+//!   as bearer tokens they are refused (§7.2).
 //!   [`ResourceServerBuilder::dpop_required`] refuses bearer tokens
 //!   altogether.
 //! * [`ResourceServer::metadata_router`] serves the RFC 9728 protected

@@ -130,6 +130,7 @@ impl ResourceServer {
             b.dpop_max_age.as_secs(),
             b.leeway.as_secs(),
             b.dpop_replay_capacity,
+            checked.dpop_replay_key_quota,
         );
         let metadata = ProtectedResourceMetadata {
             resource: b.resource.clone(),

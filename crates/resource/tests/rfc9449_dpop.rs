@@ -781,6 +781,140 @@ async fn refused_proofs_take_no_room_in_the_cache() {
     );
 }
 
+// §11.1: the quota of each key in the replay cache.
+
+impl Setup {
+    /// Another client: a key of its own and a token bound to it.
+    fn client(&self) -> (DpopKey, String) {
+        let dpop = DpopKey::generate().unwrap();
+        let token = self
+            .key
+            .sign(&bind(self.api.claims(&self.issuer.base), dpop.thumbprint()));
+        (dpop, token)
+    }
+}
+
+/// The security review's finding: one token (and its key) must not fill
+/// the cache for everyone. Past its quota a key's proofs get 429 with
+/// `Retry-After` and no challenge; another key's proofs still pass; and
+/// the quota comes back as the key's entries expire (clock moved, no
+/// sleeping).
+#[tokio::test]
+async fn a_key_over_its_quota_is_refused_while_other_keys_pass() {
+    let s = setup_with(|b| b.dpop_replay_key_quota(3)).await;
+    for _ in 0..3 {
+        assert_eq!(
+            s.api.dpop_get("/mcp", &s.token, &s.dpop).await.status(),
+            200
+        );
+    }
+    let resp = s.api.dpop_get("/mcp", &s.token, &s.dpop).await;
+    assert_eq!(resp.status(), 429);
+    // Until the key's first proof expires: iat + 60 s + 60 s, inclusive.
+    assert_eq!(resp.headers()["retry-after"], "121");
+    assert!(resp.headers().get("www-authenticate").is_none());
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+    assert_eq!(
+        body["error_description"],
+        "too many DPoP proofs by this key in the replay window; retry with a new proof later"
+    );
+    // The refused proof was not remembered, nor counted: still refused.
+    assert_eq!(
+        s.api.dpop_get("/mcp", &s.token, &s.dpop).await.status(),
+        429
+    );
+    // Another client (its own key) is not affected, up to its own quota.
+    let (other, other_token) = s.client();
+    for _ in 0..3 {
+        assert_eq!(
+            s.api.dpop_get("/mcp", &other_token, &other).await.status(),
+            200
+        );
+    }
+    assert_eq!(
+        s.api.dpop_get("/mcp", &other_token, &other).await.status(),
+        429
+    );
+    // 121 s on, the entries have expired: the quota is back.
+    s.api.clock.advance(121);
+    let first = s.api.proof(&s.dpop, "GET", "/mcp", &s.token);
+    assert_eq!(s.get_with(&[&first]).await.status(), 200);
+    for _ in 0..2 {
+        assert_eq!(
+            s.api.dpop_get("/mcp", &s.token, &s.dpop).await.status(),
+            200
+        );
+    }
+    assert_eq!(
+        s.api.dpop_get("/mcp", &s.token, &s.dpop).await.status(),
+        429
+    );
+    // A replay is still a replay (401), even by a key over its quota.
+    assert_dpop_error(
+        s.get_with(&[&first]).await,
+        "invalid_dpop_proof",
+        "used before",
+        &s.metadata_url(),
+    )
+    .await;
+    assert_eq!(
+        s.api.dpop_get("/mcp", &other_token, &other).await.status(),
+        200
+    );
+    assert_eq!(s.api.handled(), 3 + 3 + 1 + 2 + 1);
+}
+
+/// The default quota (5 % of the capacity, at least 16): with a capacity
+/// of 200, a key holds 16 entries, whoever else is there.
+#[tokio::test]
+async fn the_default_quota_is_at_least_16_proofs() {
+    let s = setup_with(|b| b.dpop_replay_capacity(200)).await;
+    for i in 0..16 {
+        assert_eq!(
+            s.api.dpop_get("/mcp", &s.token, &s.dpop).await.status(),
+            200,
+            "{i}"
+        );
+    }
+    assert_eq!(
+        s.api.dpop_get("/mcp", &s.token, &s.dpop).await.status(),
+        429
+    );
+}
+
+/// The quota does not replace the capacity: many keys, each within its
+/// quota, still fill the cache, and then every key gets 503 (those at
+/// their quota too: a full cache is the server's condition) until
+/// entries expire.
+#[tokio::test]
+async fn many_keys_within_their_quotas_still_fill_the_cache() {
+    let s = setup_with(|b| b.dpop_replay_capacity(4).dpop_replay_key_quota(2)).await;
+    let (other, other_token) = s.client();
+    for _ in 0..2 {
+        for (key, token) in [(&s.dpop, &s.token), (&other, &other_token)] {
+            assert_eq!(s.api.dpop_get("/mcp", token, key).await.status(), 200);
+        }
+    }
+    let (third, third_token) = s.client();
+    let resp = s.api.dpop_get("/mcp", &third_token, &third).await;
+    assert_eq!(resp.status(), 503);
+    assert_eq!(resp.headers()["retry-after"], "121");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+    assert_eq!(
+        s.api.dpop_get("/mcp", &s.token, &s.dpop).await.status(),
+        503
+    );
+    s.api.clock.advance(121);
+    assert_eq!(
+        s.api.dpop_get("/mcp", &third_token, &third).await.status(),
+        200
+    );
+    assert_eq!(s.api.handled(), 5);
+}
+
 // §6.2: introspection.
 
 fn introspection() -> Validation {
