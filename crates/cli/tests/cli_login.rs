@@ -58,6 +58,33 @@ fn read_until(r: &mut impl std::io::BufRead, f: impl Fn(&str) -> bool) -> String
     }
 }
 
+/// Starts `proofkey login ARGS` with stderr piped, and reads it up to the
+/// authorization URL it prints; the process, its stderr, and the URL.
+fn start_login(
+    s: &Server,
+    cfg: &std::path::Path,
+    args: &[&str],
+) -> (
+    std::process::Child,
+    BufReader<std::process::ChildStderr>,
+    String,
+) {
+    let mut login = client_cmd(s, cfg)
+        .arg("login")
+        .args(args)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(login.stderr.take().unwrap());
+    let printed = read_until(&mut err, |l| l.contains("/authorize?"));
+    let url = printed
+        .split_whitespace()
+        .find(|w| w.contains("/authorize?"))
+        .unwrap()
+        .to_owned();
+    (login, err, url)
+}
+
 fn userinfo_status(s: &Server, at: &str) -> u16 {
     reqwest::blocking::Client::new()
         .get(format!("{}/userinfo", s.base))
@@ -79,9 +106,10 @@ fn token(s: &Server, cfg: &std::path::Path, profile: &str) -> std::process::Outp
 fn login_token_status_concurrent_refresh_and_logout() {
     let s = setup();
     let cfg = s.dir.path().join("cfg");
-    let mut login = client_cmd(&s, &cfg)
-        .args([
-            "login",
+    let (mut login, mut err, url) = start_login(
+        &s,
+        &cfg,
+        &[
             "--issuer",
             &s.base,
             "--client-id",
@@ -93,17 +121,8 @@ fn login_token_status_concurrent_refresh_and_logout() {
             // (the defaults where offered) below.
             "--no-dpop",
             "--no-par",
-        ])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(login.stderr.take().unwrap());
-    let printed = read_until(&mut err, |l| l.contains("/authorize?"));
-    let url = printed
-        .split_whitespace()
-        .find(|w| w.contains("/authorize?"))
-        .unwrap()
-        .to_owned();
+        ],
+    );
     assert!(url.contains("code_challenge_method=S256"));
 
     let mut b = Browser::new();
@@ -316,9 +335,10 @@ fn remote_sessions_get_the_ssh_forwarding_line_and_timeouts_are_clear() {
 fn the_keyring_store_is_used_or_fails_clearly_never_silently_a_file() {
     let s = setup();
     let cfg = s.dir.path().join("cfg");
-    let mut login = client_cmd(&s, &cfg)
-        .args([
-            "login",
+    let (mut login, mut err, url) = start_login(
+        &s,
+        &cfg,
+        &[
             "--issuer",
             &s.base,
             "--client-id",
@@ -328,17 +348,8 @@ fn the_keyring_store_is_used_or_fails_clearly_never_silently_a_file() {
             "kr",
             "--store",
             "keyring",
-        ])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(login.stderr.take().unwrap());
-    let printed = read_until(&mut err, |l| l.contains("/authorize?"));
-    let url = printed
-        .split_whitespace()
-        .find(|w| w.contains("/authorize?"))
-        .unwrap()
-        .to_owned();
+        ],
+    );
     let redirect = Browser::new().authorize(&s.base, &url, "alice", PASSWORD);
     reqwest::blocking::get(&redirect).unwrap();
     let status = login.wait().unwrap();
@@ -373,9 +384,10 @@ fn the_keyring_store_is_used_or_fails_clearly_never_silently_a_file() {
 fn login_with_dpop_and_par_binds_every_token_to_the_profiles_key() {
     let s = setup();
     let cfg = s.dir.path().join("cfg");
-    let mut login = client_cmd(&s, &cfg)
-        .args([
-            "login",
+    let (mut login, _err, url) = start_login(
+        &s,
+        &cfg,
+        &[
             "--issuer",
             &s.base,
             "--client-id",
@@ -383,17 +395,8 @@ fn login_with_dpop_and_par_binds_every_token_to_the_profiles_key() {
             "--no-browser",
             "--profile",
             "bound",
-        ])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(login.stderr.take().unwrap());
-    let printed = read_until(&mut err, |l| l.contains("/authorize?"));
-    let url = printed
-        .split_whitespace()
-        .find(|w| w.contains("/authorize?"))
-        .unwrap()
-        .to_owned();
+        ],
+    );
     // Pushed: the browser carries the reference only.
     assert!(url.contains("request_uri=urn"), "{url}");
     assert!(!url.contains("code_challenge"), "{url}");

@@ -4,6 +4,7 @@
 //! on PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
 mod common;
 
 use common::*;
@@ -12,27 +13,6 @@ use proofkey_core::{Clock as _, Config};
 use proofkey_dpop::DpopKey;
 use proofkey_pkce::{CodeChallenge, CodeVerifier};
 use serde_json::Value;
-
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $name() {
-                let s = super::TestServer::start_with(super::$name::CONFIG).await;
-                super::$name::run(&s).await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $name() {
-                let db = super::fresh_postgres_db().await;
-                let url = format!("{}/{db}", super::pg_url());
-                let s = super::TestServer::start_on(&url, super::$name::CONFIG, None).await;
-                super::$name::run(&s).await;
-                drop(s);
-                super::drop_postgres_db(&db).await;
-            })*
-        }
-    };
-}
 
 fn no_change(_: &mut Config) {}
 

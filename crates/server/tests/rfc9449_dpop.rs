@@ -4,6 +4,7 @@
 //! proof replayed at a second node refused.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
 mod common;
 
 use aws_lc_rs::rand::SystemRandom;
@@ -16,29 +17,6 @@ use proofkey_core::{Clock as _, Config};
 use proofkey_dpop::DpopKey;
 use proofkey_pkce::CodeVerifier;
 use serde_json::{json, Value};
-
-/// Runs each scenario on a fresh SQLite server and on a fresh PostgreSQL
-/// database, under the scenario's name in `sqlite::` and `postgres::`.
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $name() {
-                let s = super::TestServer::start_with(super::$name::CONFIG).await;
-                super::$name::run(&s).await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $name() {
-                let db = super::fresh_postgres_db().await;
-                let url = format!("{}/{db}", super::pg_url());
-                let s = super::TestServer::start_on(&url, super::$name::CONFIG, None).await;
-                super::$name::run(&s).await;
-                drop(s);
-                super::drop_postgres_db(&db).await;
-            })*
-        }
-    };
-}
 
 fn no_change(_: &mut Config) {}
 

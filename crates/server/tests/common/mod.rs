@@ -619,3 +619,29 @@ pub async fn resource(s: &TestServer, uri: &str, scopes: &[&str]) {
 /// Debian's snakeoil certificate (ssl-cert), issued to `localhost`: the
 /// test https servers' certificate, and the root a fetcher is told to trust.
 pub const SNAKEOIL_CERT: &str = "/etc/ssl/certs/ssl-cert-snakeoil.pem";
+
+/// Runs each scenario on a fresh SQLite server and on a fresh PostgreSQL
+/// database, under the scenario's name in `sqlite::` and `postgres::`.
+/// A scenario is a module with `CONFIG: fn(&mut Config)` and
+/// `async fn run(&TestServer)`; the calling file imports `common::*`.
+#[allow(unused_macros)]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() {
+                let s = super::TestServer::start_with(super::$name::CONFIG).await;
+                super::$name::run(&s).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() {
+                let db = super::fresh_postgres_db().await;
+                let url = format!("{}/{db}", super::pg_url());
+                let s = super::TestServer::start_on(&url, super::$name::CONFIG, None).await;
+                super::$name::run(&s).await;
+                drop(s);
+                super::drop_postgres_db(&db).await;
+            })*
+        }
+    };
+}
