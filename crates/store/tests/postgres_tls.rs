@@ -32,9 +32,26 @@ async fn the_store_connects_over_verified_tls() {
         .await
         .unwrap();
     assert!(row.get::<bool, _>("ssl"), "not encrypted");
-    // ...and the store opens (and migrates) through it.
-    let store = proofkey_store::open(&url).await.unwrap();
+    // ...and the store opens (and migrates) through it, on a database of
+    // its own: never the machine's `postgres` database, whose schema would
+    // then hold this build's migrations for every later run.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let db = format!("proofkey_tls_{}_{nanos}", std::process::id());
+    sqlx::query(&format!("CREATE DATABASE {db}"))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let store_url = url.replacen("/postgres?", &format!("/{db}?"), 1);
+    let store = proofkey_store::open(&store_url).await.unwrap();
     store.ping().await.unwrap();
+    drop(store);
+    sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)"))
+        .execute(&mut c)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
