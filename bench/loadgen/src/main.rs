@@ -12,6 +12,9 @@
 //!   so the server also signs an ID token.
 //! * `refresh`: each client follows its own refresh-token chain
 //!   (RFC 6749 §6), taking the rotated token each time (OAuth 2.1 §4.3.1).
+//! * `flow-dpop`, `refresh-dpop`: the same with a DPoP proof (RFC 9449 §5)
+//!   on every token request, by one ES256 key, so the tokens are bound; a
+//!   server that answers `use_dpop_nonce` gets the retry with its nonce.
 //! * `introspect`: RFC 7662 introspection of an access token by a
 //!   confidential client.
 //! * `client-credentials`: RFC 6749 §4.4 token requests by a confidential
@@ -41,7 +44,9 @@ pub enum Error {
 pub enum Scenario {
     Flow,
     FlowOpenid,
+    FlowDpop,
     Refresh,
+    RefreshDpop,
     Introspect,
     ClientCredentials,
 }
@@ -51,7 +56,9 @@ impl Scenario {
         match self {
             Scenario::Flow => "flow",
             Scenario::FlowOpenid => "flow-openid",
+            Scenario::FlowDpop => "flow-dpop",
             Scenario::Refresh => "refresh",
+            Scenario::RefreshDpop => "refresh-dpop",
             Scenario::Introspect => "introspect",
             Scenario::ClientCredentials => "client-credentials",
         }

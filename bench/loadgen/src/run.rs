@@ -31,6 +31,8 @@ struct Target {
     /// (id and secret form-urlencoded first).
     confidential_basic: Option<String>,
     cookie: String,
+    /// The key of the DPoP scenarios' proofs.
+    dpop: proofkey_dpop::DpopKey,
 }
 
 /// One JSON line per scenario.
@@ -90,6 +92,8 @@ pub async fn run(args: &Args) -> Result<(), Error> {
         redirect_uri: args.redirect_uri.clone(),
         confidential_basic,
         cookie: String::new(),
+        dpop: proofkey_dpop::DpopKey::generate()
+            .map_err(|e| Error::Protocol(format!("a DPoP key: {e}")))?,
     };
 
     // Sign in once through the forms, and consent once to each scope set
@@ -98,9 +102,13 @@ pub async fn run(args: &Args) -> Result<(), Error> {
     let mut scopes: Vec<(&str, Vec<(String, String)>)> = Vec::new();
     for s in &args.scenarios {
         let want = match s {
-            Scenario::Flow | Scenario::Introspect => (args.flow_scope.as_str(), Vec::new()),
+            Scenario::Flow | Scenario::FlowDpop | Scenario::Introspect => {
+                (args.flow_scope.as_str(), Vec::new())
+            }
             Scenario::FlowOpenid => (args.openid_scope.as_str(), Vec::new()),
-            Scenario::Refresh => (args.refresh_scope.as_str(), refresh_params(args)?),
+            Scenario::Refresh | Scenario::RefreshDpop => {
+                (args.refresh_scope.as_str(), refresh_params(args)?)
+            }
             Scenario::ClientCredentials => continue,
         };
         if !scopes.contains(&want) {
@@ -123,32 +131,34 @@ pub async fn run(args: &Args) -> Result<(), Error> {
         };
         target.cookie = agent.cookie_header().unwrap_or_default();
         let code = target.code_from(&redirect, &state)?;
-        target.redeem(&code, verifier).await?;
+        target.redeem(&code, verifier, false).await?;
     }
 
     let target = Arc::new(target);
     for &scenario in &args.scenarios {
         let report = match scenario {
-            Scenario::Flow | Scenario::FlowOpenid => {
-                let scope = if scenario == Scenario::Flow {
-                    args.flow_scope.clone()
-                } else {
+            Scenario::Flow | Scenario::FlowOpenid | Scenario::FlowDpop => {
+                let scope = if scenario == Scenario::FlowOpenid {
                     args.openid_scope.clone()
+                } else {
+                    args.flow_scope.clone()
                 };
                 let scope = Arc::new(scope);
+                let dpop = scenario == Scenario::FlowDpop;
                 measure_each(args, scenario, &target, move |t| {
                     let scope = scope.clone();
-                    async move { t.flow(&scope, &[]).await.map(drop) }
+                    async move { t.flow(&scope, &[], dpop).await.map(drop) }
                 })
                 .await
             }
-            Scenario::Refresh => {
+            Scenario::Refresh | Scenario::RefreshDpop => {
                 let extra = Arc::new(refresh_params(args)?);
                 let scope = Arc::new(args.refresh_scope.clone());
                 let chains: Vec<Option<String>> = vec![None; args.concurrency];
+                let dpop = scenario == Scenario::RefreshDpop;
                 measure(args, scenario, &target, chains, move |t, chain| {
                     let (scope, extra) = (scope.clone(), extra.clone());
-                    async move { t.refresh_step(chain, &scope, &extra).await }
+                    async move { t.refresh_step(chain, &scope, &extra, dpop).await }
                 })
                 .await
             }
@@ -156,7 +166,7 @@ pub async fn run(args: &Args) -> Result<(), Error> {
                 let endpoint = target.introspection_endpoint.clone().ok_or_else(|| {
                     Error::Protocol("discovery has no introspection_endpoint".into())
                 })?;
-                let token = target.flow(&args.flow_scope, &[]).await?;
+                let token = target.flow(&args.flow_scope, &[], false).await?;
                 let at = Arc::new(string(&token, "access_token")?);
                 let endpoint = Arc::new(endpoint);
                 measure_each(args, scenario, &target, move |t| {
@@ -300,26 +310,72 @@ impl Target {
     }
 
     /// RFC 6749 §4.1.3 with RFC 7636 §4.5: the code and its verifier.
-    async fn redeem(&self, code: &str, verifier: CodeVerifier) -> Result<Value, Error> {
+    async fn redeem(&self, code: &str, verifier: CodeVerifier, dpop: bool) -> Result<Value, Error> {
         let resp = self
-            .http
-            .post(&self.token_endpoint)
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("code", code),
-                ("redirect_uri", &self.redirect_uri),
-                ("client_id", &self.client_id),
-                ("code_verifier", verifier.secret()),
-            ])
-            .send()
+            .token_request(
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", code),
+                    ("redirect_uri", &self.redirect_uri),
+                    ("client_id", &self.client_id),
+                    ("code_verifier", verifier.secret()),
+                ],
+                dpop,
+            )
             .await?;
         let v = json_ok(resp, "token (authorization_code)").await?;
         string(&v, "access_token")?;
+        if dpop && v["token_type"] != "DPoP" {
+            return Err(Error::Protocol(format!(
+                "a DPoP proof was sent, but the token is {}",
+                v["token_type"]
+            )));
+        }
         Ok(v)
     }
 
+    /// A token request, with a DPoP proof when `dpop` (RFC 9449 §5), and
+    /// once more with the server's nonce if it answers `use_dpop_nonce`
+    /// (§8). The nonce is not kept between requests: a server that demands
+    /// nonces costs a round trip more per request, measured as such.
+    async fn token_request(
+        &self,
+        form: &[(&str, &str)],
+        dpop: bool,
+    ) -> Result<reqwest::Response, Error> {
+        let mut nonce: Option<String> = None;
+        loop {
+            let mut req = self.http.post(&self.token_endpoint).form(form);
+            if dpop {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64);
+                let proof = self
+                    .dpop
+                    .proof("POST", &self.token_endpoint, None, nonce.as_deref(), now)
+                    .map_err(|e| Error::Protocol(format!("a DPoP proof: {e}")))?;
+                req = req.header(proofkey_dpop::HEADER, proof);
+            }
+            let resp = req.send().await?;
+            let offered = resp
+                .headers()
+                .get(proofkey_dpop::NONCE_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            match offered {
+                Some(n) if dpop && nonce.is_none() && resp.status() == 400 => nonce = Some(n),
+                _ => return Ok(resp),
+            }
+        }
+    }
+
     /// One complete flow on the signed-in session: authorize, then redeem.
-    async fn flow(&self, scope: &str, extra: &[(String, String)]) -> Result<Value, Error> {
+    async fn flow(
+        &self,
+        scope: &str,
+        extra: &[(String, String)],
+        dpop: bool,
+    ) -> Result<Value, Error> {
         let (verifier, url, state) = self.authorization_request(scope, extra);
         let resp = self
             .http
@@ -356,7 +412,7 @@ impl Target {
             )));
         }
         let code = self.code_from(&redirect, &state)?;
-        self.redeem(&code, verifier).await
+        self.redeem(&code, verifier, dpop).await
     }
 
     /// One link of a refresh chain (RFC 6749 §6); a client without a chain
@@ -366,9 +422,10 @@ impl Target {
         chain: Option<String>,
         scope: &str,
         extra: &[(String, String)],
+        dpop: bool,
     ) -> (Option<String>, Result<bool, Error>) {
         let Some(rt) = chain else {
-            return match self.flow(scope, extra).await {
+            return match self.flow(scope, extra, dpop).await {
                 Ok(v) => match string(&v, "refresh_token") {
                     Ok(rt) => (Some(rt), Ok(false)),
                     Err(e) => (None, Err(e)),
@@ -377,18 +434,18 @@ impl Target {
             };
         };
         let sent = self
-            .http
-            .post(&self.token_endpoint)
-            .form(&[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", &rt),
-                ("client_id", &self.client_id),
-            ])
-            .send()
+            .token_request(
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", &rt),
+                    ("client_id", &self.client_id),
+                ],
+                dpop,
+            )
             .await;
         let result = match sent {
             Ok(resp) => json_ok(resp, "token (refresh_token)").await,
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         };
         match result {
             // A server that does not rotate answers without a new one.
