@@ -5,10 +5,10 @@
 //! The proof's own checks (§4.3) are `proofkey_dpop::verify`'s; here is
 //! what needs the server: its clock, its policy, its store and its secret.
 //!
-//! **Invariant:** a proof is accepted once. Its `jti` is recorded, keyed by
-//! its key's thumbprint, in the store shared by every node, until its
-//! `iat` leaves the accepted window; a second presentation, on any node,
-//! finds it there.
+//! **Invariant:** a proof is accepted once. Its `jti` is recorded, with its
+//! `iat` and its key's thumbprint, in the store shared by every node, until
+//! its `iat` leaves the accepted window; a second presentation, on any
+//! node, finds it there.
 
 use aws_lc_rs::hmac;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -147,11 +147,13 @@ pub async fn check(
     // Kept a minute past the window this node accepts, so that a node
     // whose clock runs behind (and still accepts the proof) finds it.
     let remember_until = proof.iat + max_age + DpopPolicy::LEEWAY + CLOCK_SKEW;
-    if !p
-        .store()
-        .record_jti(&format!("dpop:{}", proof.jkt), &proof.jti, remember_until)
-        .await?
-    {
+    // Keyed by the proof's `iat` first (13 hex digits, like codes and
+    // tokens: the rows of this second share the B-tree's last pages, not
+    // random ones), then its key and `jti`. A replay is the same proof, so
+    // the same `iat`: it finds its row.
+    let scope = format!("dpop:{:013x}", proof.iat.max(0));
+    let jti = format!("{}:{}", proof.jkt, proof.jti);
+    if !p.store().record_jti(&scope, &jti, remember_until).await? {
         return Err(invalid_proof(
             "the DPoP proof has been used before (its jti was seen)",
         ));
