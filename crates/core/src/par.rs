@@ -110,12 +110,9 @@ pub async fn push(p: &Provider, req: &PushRequest) -> Result<Pushed, PushError> 
             OAuthError::invalid_request("client_id is not the authenticated client").into(),
         );
     }
-    // RFC 9449 §10.1: a proof here binds the code like `dpop_jkt`; both
-    // must then name the same key.
-    let htu = p.endpoint(crate::discovery::paths::PAR);
-    let proof = crate::dpop::check(p, &req.dpop.0, "POST", &htu, None).await?;
     // The authorization request's parameters only (never the client's
-    // credentials), under the authenticated client's id.
+    // credentials), under the authenticated client's id, checked as
+    // `/authorize` checks them.
     let mut pairs: Vec<(String, String)> = req
         .params
         .known()
@@ -123,6 +120,21 @@ pub async fn push(p: &Provider, req: &PushRequest) -> Result<Pushed, PushError> 
         .filter(|(k, _)| k != "client_id")
         .collect();
     pairs.push(("client_id".into(), client.id.clone()));
+    crate::authorization::check(p, &Params::new(pairs.clone()), Some(client.clone()))
+        .await
+        .map_err(|e| match e {
+            AuthorizeError::Unavailable => OAuthError::new(
+                ErrorCode::TemporarilyUnavailable,
+                "the server is temporarily unavailable",
+            ),
+            AuthorizeError::Page(description) => OAuthError::invalid_request(description),
+            AuthorizeError::Redirect { error, .. } => error,
+        })?;
+    // RFC 9449 §10.1: a proof here binds the code like `dpop_jkt`; both
+    // must then name the same key. Checked after the request, so that a
+    // request refused anyway leaves no row in the replay cache.
+    let htu = p.endpoint(crate::discovery::paths::PAR);
+    let proof = crate::dpop::check(p, &req.dpop.0, "POST", &htu, None).await?;
     if let Some(proof) = &proof {
         match get("dpop_jkt")? {
             Some(jkt) if jkt != proof.jkt => {
@@ -139,17 +151,6 @@ pub async fn push(p: &Provider, req: &PushRequest) -> Result<Pushed, PushError> 
             }
         }
     }
-    let params = Params::new(pairs.clone());
-    crate::authorization::check(p, &params, Some(client.clone()))
-        .await
-        .map_err(|e| match e {
-            AuthorizeError::Unavailable => OAuthError::new(
-                ErrorCode::TemporarilyUnavailable,
-                "the server is temporarily unavailable",
-            ),
-            AuthorizeError::Page(description) => OAuthError::invalid_request(description),
-            AuthorizeError::Redirect { error, .. } => error,
-        })?;
 
     let reference = secret::random_token(32).map_err(OAuthError::server_error)?;
     let request_uri = format!("{REQUEST_URI_PREFIX}{reference}");
