@@ -243,6 +243,22 @@ pub(crate) fn shown_url(url: &Url) -> String {
     )
 }
 
+/// An answer's body as JSON (`Null` if it is not), and how a report shows
+/// it: the status and the JSON with secrets redacted, or the first 200
+/// characters of a body that is not JSON.
+pub(crate) fn answer(status: u16, body: &str) -> (Value, String) {
+    let json: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    let shown = if json.is_null() {
+        format!(
+            "HTTP {status} {}",
+            body.chars().take(200).collect::<String>()
+        )
+    } else {
+        format!("HTTP {status} {}", shown_json(&json))
+    };
+    (json, shown)
+}
+
 pub(crate) fn shown_json(v: &Value) -> String {
     let mut v = v.clone();
     if let Some(obj) = v.as_object_mut() {
@@ -460,15 +476,7 @@ impl Session<'_> {
             .text()
             .await
             .map_err(|e| AuditError::Http(format!("{}: {e}", self.ep.token)))?;
-        let json: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-        let received = if json.is_null() {
-            format!(
-                "HTTP {status} {}",
-                body.chars().take(200).collect::<String>()
-            )
-        } else {
-            format!("HTTP {status} {}", shown_json(&json))
-        };
+        let (json, received) = answer(status, &body);
         let evidence = Evidence {
             endpoint: self.ep.token.to_string(),
             sent: format!(

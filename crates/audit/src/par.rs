@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::engine::{shown_json, shown_pairs, Session};
+use crate::engine::{answer, shown_pairs, Session};
 use crate::report::Evidence;
 use crate::AuditError;
 
@@ -64,15 +64,7 @@ impl Session<'_> {
             .text()
             .await
             .map_err(|e| AuditError::Http(format!("{ep}: {e}")))?;
-        let json: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-        let received = if json.is_null() {
-            format!(
-                "HTTP {status} {}",
-                body.chars().take(200).collect::<String>()
-            )
-        } else {
-            format!("HTTP {status} {}", shown_json(&json))
-        };
+        let (json, received) = answer(status, &body);
         let evidence = Evidence {
             endpoint: ep.to_string(),
             sent: format!("POST {ep} {}", shown_pairs(form.iter().copied())),
