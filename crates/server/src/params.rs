@@ -15,6 +15,13 @@ pub fn parse(raw: &[u8]) -> Params {
 /// answered 413 before it is read whole.
 pub const MAX_BODY: usize = 64 * 1024;
 
+/// The `Authorization` header's value, if it is visible ASCII.
+pub fn authorization(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+}
+
 /// Whether the request body is declared as a form.
 pub fn is_form(headers: &HeaderMap) -> bool {
     headers

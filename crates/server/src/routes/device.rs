@@ -31,9 +31,7 @@ pub async fn authorization(State(s): State<AppState>, headers: HeaderMap, body: 
         ));
     }
     let p = params::parse(&body);
-    let auth = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
+    let auth = params::authorization(&headers);
     let client = match client_auth::authenticate_client(&s.provider, auth, &p).await {
         Ok(c) => c,
         Err(e) => return token_error(&e),

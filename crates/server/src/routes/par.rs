@@ -2,7 +2,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use proofkey_core::par::{self, PushError, PushRequest};
 use proofkey_core::{ErrorCode, OAuthError};
@@ -25,10 +25,7 @@ pub async fn push(
     }
     let req = PushRequest {
         params: params::parse(&body),
-        authorization: headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .map(proofkey_core::secret::Credentials::new),
+        authorization: params::authorization(&headers).map(proofkey_core::secret::Credentials::new),
         dpop: crate::dpop::proofs(&headers),
         address: Some(peer.ip()),
     };

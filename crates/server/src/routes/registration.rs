@@ -13,9 +13,7 @@ use crate::responses::{bearer_error, json_no_store, token_error, too_many};
 use crate::AppState;
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
+    crate::params::authorization(headers)
         .and_then(|v| proofkey_core::client_auth::credentials(v, "Bearer"))
         .map(str::trim)
 }

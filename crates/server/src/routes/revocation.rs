@@ -2,18 +2,12 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use proofkey_core::{client_auth, revocation, OAuthError};
 
 use crate::responses::{json_no_store, no_store, token_error};
 use crate::{params, AppState};
-
-fn authorization(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-}
 
 fn form_required() -> Response {
     token_error(&OAuthError::invalid_request(
@@ -29,7 +23,9 @@ pub async fn revoke(State(s): State<AppState>, headers: HeaderMap, body: Bytes) 
     }
     let p = params::parse(&body);
     let client =
-        match client_auth::authenticate_client(&s.provider, authorization(&headers), &p).await {
+        match client_auth::authenticate_client(&s.provider, params::authorization(&headers), &p)
+            .await
+        {
             Ok(c) => c,
             Err(e) => return token_error(&e),
         };
@@ -46,7 +42,9 @@ pub async fn introspect(State(s): State<AppState>, headers: HeaderMap, body: Byt
     }
     let p = params::parse(&body);
     let client =
-        match client_auth::authenticate_client(&s.provider, authorization(&headers), &p).await {
+        match client_auth::authenticate_client(&s.provider, params::authorization(&headers), &p)
+            .await
+        {
             Ok(c) => c,
             Err(e) => return token_error(&e),
         };

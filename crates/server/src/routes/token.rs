@@ -2,7 +2,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use proofkey_core::grant::{self, TokenRequest};
 use proofkey_core::OAuthError;
@@ -24,10 +24,7 @@ pub async fn token(
     }
     let req = TokenRequest {
         params: params::parse(&body),
-        authorization: headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .map(proofkey_core::secret::Credentials::new),
+        authorization: params::authorization(&headers).map(proofkey_core::secret::Credentials::new),
         address: Some(peer.ip()),
         dpop: crate::dpop::proofs(&headers),
     };

@@ -18,9 +18,7 @@ pub async fn userinfo(State(s): State<AppState>, method: Method, headers: Header
             "send one Authorization header",
         )));
     }
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
+    let authorization = crate::params::authorization(&headers);
     // RFC 9110 §11.1: the scheme is case-insensitive.
     let scheme =
         |name| authorization.and_then(|v| proofkey_core::client_auth::credentials(v, name));
