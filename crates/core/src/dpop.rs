@@ -95,8 +95,9 @@ pub fn invalid_proof(description: impl Into<String>) -> OAuthError {
 }
 
 /// Checks the `DPoP` header values of a request to this server (RFC 9449
-/// §4.3), for a request of method `htm` to the endpoint at `htu` (built
-/// from the issuer, never from the request's `Host`), with the access
+/// §4.3), for a request of method `htm` to this server's endpoint at
+/// `path` (a [`crate::discovery::paths`] constant: `htu` is built from the
+/// issuer, never from the request's `Host`), with the access
 /// token it carries if any (`ath`). No header: `None`. Otherwise the
 /// proof, once it passed every check: exactly one header (check 1), the
 /// proof's own checks, the server's nonce when the policy demands one
@@ -105,7 +106,7 @@ pub async fn check(
     p: &Provider,
     headers: &[String],
     htm: &str,
-    htu: &str,
+    path: &str,
     access_token: Option<&str>,
 ) -> Result<Option<Proof>, OAuthError> {
     let proof = match headers {
@@ -117,6 +118,7 @@ pub async fn check(
             ))
         }
     };
+    let htu = p.endpoint(path);
     let policy: DpopPolicy = p.config().dpop;
     let now = p.now();
     let max_age = policy.proof_max_age.as_secs() as i64;
@@ -124,7 +126,7 @@ pub async fn check(
         proof,
         &Expect {
             htm,
-            htu,
+            htu: &htu,
             algs: SUPPORTED_ALGS,
             now,
             max_age,

@@ -133,8 +133,8 @@ pub async fn push(p: &Provider, req: &PushRequest) -> Result<Pushed, PushError> 
     // RFC 9449 §10.1: a proof here binds the code like `dpop_jkt`; both
     // must then name the same key. Checked after the request, so that a
     // request refused anyway leaves no row in the replay cache.
-    let htu = p.endpoint(crate::discovery::paths::PAR);
-    let proof = crate::dpop::check(p, &req.dpop.0, "POST", &htu, None).await?;
+    let proof =
+        crate::dpop::check(p, &req.dpop.0, "POST", crate::discovery::paths::PAR, None).await?;
     if let Some(proof) = &proof {
         match get("dpop_jkt")? {
             Some(jkt) if jkt != proof.jkt => {

@@ -73,8 +73,8 @@ pub async fn userinfo(
             ))
         }
         (Presentation::Dpop { proofs, method }, Some(jkt)) => {
-            let htu = p.endpoint(crate::discovery::paths::USERINFO);
-            let proof = crate::dpop::check(p, proofs, method, &htu, Some(bearer))
+            let path = crate::discovery::paths::USERINFO;
+            let proof = crate::dpop::check(p, proofs, method, path, Some(bearer))
                 .await?
                 .ok_or_else(|| {
                     crate::dpop::invalid_proof("the DPoP scheme needs a DPoP proof (RFC 9449 §7.1)")

@@ -84,8 +84,8 @@ pub async fn token(provider: &Provider, req: &TokenRequest) -> Result<TokenRespo
         ));
     }
     // RFC 9449 §5: a proof binds what is issued to its key.
-    let htu = provider.endpoint(crate::discovery::paths::TOKEN);
-    let proof = crate::dpop::check(provider, &req.dpop.0, "POST", &htu, None).await?;
+    let path = crate::discovery::paths::TOKEN;
+    let proof = crate::dpop::check(provider, &req.dpop.0, "POST", path, None).await?;
     if proof.is_none() && client.dpop_bound_access_tokens {
         return Err(crate::dpop::invalid_proof(
             "this client's token requests must carry a DPoP proof (dpop_bound_access_tokens, RFC 9449 §5.2)",
