@@ -189,6 +189,27 @@ pub struct ServeArgs {
     /// Every client must push its authorization requests (RFC 9126).
     #[arg(long = "require-par", env = "PROOFKEY_REQUIRE_PAR")]
     require_pushed_authorization_requests: bool,
+    /// The name the pages show users (default: proofkey).
+    #[arg(long, env = "PROOFKEY_PRODUCT_NAME", value_name = "NAME")]
+    product_name: Option<String>,
+    /// A logo (.png, .svg, .jpg, .webp or .gif, at most 512 KiB) shown on
+    /// every page.
+    #[arg(long, env = "PROOFKEY_THEME_LOGO", value_name = "FILE")]
+    theme_logo: Option<PathBuf>,
+    /// The pages' primary colour (#rrggbb): buttons, links, focus.
+    #[arg(long, env = "PROOFKEY_THEME_PRIMARY_COLOR", value_name = "COLOR")]
+    theme_primary_color: Option<String>,
+    /// The pages' background colour (#rrggbb).
+    #[arg(long, env = "PROOFKEY_THEME_BACKGROUND_COLOR", value_name = "COLOR")]
+    theme_background_color: Option<String>,
+    /// A directory of NAME.html templates replacing the built-in ones
+    /// (docs/theming.md); checked at start.
+    #[arg(long, env = "PROOFKEY_TEMPLATES_DIR", value_name = "DIR")]
+    templates_dir: Option<PathBuf>,
+    /// A directory of LANG/*.ftl (Fluent) messages adding languages or
+    /// overriding built-in messages; checked at start.
+    #[arg(long, env = "PROOFKEY_TRANSLATIONS_DIR", value_name = "DIR")]
+    translations_dir: Option<PathBuf>,
     /// Fetch client metadata documents from loopback, private and
     /// link-local addresses too (insecure: for test setups).
     #[arg(long, env = "PROOFKEY_ALLOW_INSECURE_CLIENT_ID_METADATA_ADDRESSES")]
@@ -212,8 +233,13 @@ enum LogFormat {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colour only for a person at a terminal: escape codes in a file or a
+    // journal are noise (https://no-color.org: NO_COLOR set turns it off).
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
@@ -307,6 +333,13 @@ fn config(args: &ServeArgs) -> Result<Config, String> {
         require_pushed_authorization_requests: args
             .require_pushed_authorization_requests
             .then_some(true),
+        product_name: args.product_name.clone(),
+        theme_logo: args.theme_logo.clone(),
+        theme_primary_color: args.theme_primary_color.clone(),
+        theme_background_color: args.theme_background_color.clone(),
+        templates_dir: args.templates_dir.clone(),
+        translations_dir: args.translations_dir.clone(),
+        scope_descriptions: None,
     };
     // --dev: what an MCP client needs to connect without an operator.
     let dev = Settings {
@@ -319,7 +352,15 @@ fn config(args: &ServeArgs) -> Result<Config, String> {
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
-    let config = match config(&args).and_then(|c| dev_allowed(&c, args.dev).map(|()| c)) {
+    let config = match config(&args)
+        .and_then(|c| dev_allowed(&c, args.dev).map(|()| c))
+        .and_then(|c| {
+            // A broken template, message file or logo stops the server
+            // now, not at a user's sign-in.
+            proofkey_server::check_pages(&c.ui)
+                .map(|()| c)
+                .map_err(|e| format!("the pages do not load: {e}"))
+        }) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("proofkey serve: {e}");

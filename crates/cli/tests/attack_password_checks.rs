@@ -55,7 +55,7 @@ fn sixty_four_concurrent_sign_ins_keep_memory_bounded() {
     for p in &pages {
         assert_eq!(p.status, 200, "{}", p.body);
         assert!(
-            p.body.contains("Invalid username or password."),
+            p.body.contains("username and password do not match"),
             "{}",
             p.body
         );
@@ -87,7 +87,7 @@ fn sign_ins_past_the_slots_get_503_with_retry_after() {
     }
     for p in pages.iter().filter(|p| p.status != 503) {
         assert!(
-            p.body.contains("Invalid username or password."),
+            p.body.contains("username and password do not match"),
             "{}",
             p.body
         );
@@ -111,11 +111,11 @@ fn user_unlock_lifts_a_lock() {
     for _ in 0..10 {
         assert!(wrong_password(&s.base)
             .body
-            .contains("Invalid username or password."));
+            .contains("username and password do not match"));
     }
     let locked = device_sign_in(&s.base, "secret-password");
     assert!(
-        locked.body.contains("Invalid username or password."),
+        locked.body.contains("username and password do not match"),
         "locked"
     );
     let out = s.admin(
@@ -126,7 +126,7 @@ fn user_unlock_lifts_a_lock() {
     assert_eq!(out["account_cleared"], true);
     let open = device_sign_in(&s.base, "secret-password");
     assert!(
-        !open.body.contains("Invalid username or password."),
+        !open.body.contains("username and password do not match"),
         "{}",
         open.body
     );

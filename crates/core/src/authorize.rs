@@ -28,11 +28,16 @@ pub const PARAMS: &[&str] = &[
     "max_age",
     "dpop_jkt",
     "request",
+    "ui_locales",
+    "login_hint",
 ];
 
 /// The longest `state` and `nonce` accepted: both are echoed (in the
 /// redirect, in the ID token) and a pushed request stores them.
 pub const MAX_ECHOED: usize = 1024;
+
+/// The longest `ui_locales` or `login_hint` taken into account.
+pub const MAX_HINT: usize = 256;
 
 /// `prompt` (OIDC Core §3.1.2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -73,6 +78,13 @@ pub struct ValidRequest {
     pub params: Vec<(String, String)>,
     /// RFC 9449 §10 `dpop_jkt`: the key the code is bound to.
     pub dpop_jkt: Option<String>,
+    /// OIDC Core §3.1.2.1 `ui_locales`: the languages the user prefers for
+    /// the pages, most preferred first (a hint; at most [`MAX_HINT`] bytes
+    /// kept).
+    pub ui_locales: Option<String>,
+    /// OIDC Core §3.1.2.1 `login_hint`: the username the login form starts
+    /// with (a hint; at most [`MAX_HINT`] bytes kept).
+    pub login_hint: Option<String>,
     /// For a pushed request (RFC 9126 §4), the hash of its `request_uri`,
     /// consumed when the code is issued.
     pub pushed: Option<String>,
@@ -347,7 +359,11 @@ pub fn validate(
         }
     }
 
+    // OIDC Core §3.1.2.1: hints, never errors; an overlong one is ignored.
+    let hint = |name: &str| get(name).filter(|v| v.len() <= MAX_HINT).map(str::to_owned);
     Ok(ValidRequest {
+        ui_locales: hint("ui_locales"),
+        login_hint: hint("login_hint"),
         dpop_jkt,
         pushed: None,
         pushed_at: None,

@@ -161,6 +161,33 @@ pub struct Settings {
     /// push its authorization requests (RFC 9126 §5); a client can also be
     /// registered to (`proofkey client create --require-par`).
     pub require_pushed_authorization_requests: Option<bool>,
+    /// `product_name = "proofkey"`: the name the pages show users (titles,
+    /// header, "Sign in to ...").
+    pub product_name: Option<String>,
+    /// `theme_logo = "/etc/proofkey/logo.svg"`: an image (PNG, SVG, JPEG,
+    /// WebP or GIF, at most 512 KiB) shown at the top of every page, served
+    /// from this server at `/assets/logo` (the pages' CSP allows no other
+    /// origin).
+    pub theme_logo: Option<std::path::PathBuf>,
+    /// `theme_primary_color = "#2553d8"`: buttons, links and focus rings
+    /// (`#rgb` or `#rrggbb`). White text sits on it: keep 4.5:1 contrast.
+    pub theme_primary_color: Option<String>,
+    /// `theme_background_color = "#f4f5f7"`: the page behind the card.
+    pub theme_background_color: Option<String>,
+    /// `templates_dir = "/etc/proofkey/templates"`: `NAME.html` files there
+    /// replace the built-in template of that name (minijinja; see
+    /// docs/theming.md for what each receives); they are compiled and
+    /// rendered once at start, and a broken one stops the server.
+    pub templates_dir: Option<std::path::PathBuf>,
+    /// `translations_dir = "/etc/proofkey/locales"`: `LANG/*.ftl` (Fluent)
+    /// files there add languages, or add and override messages of the
+    /// built-in ones (English, German, French).
+    pub translations_dir: Option<std::path::PathBuf>,
+    /// `[scope_descriptions."mcp:tools"] en = "use your tools", de = "..."`:
+    /// what the consent pages say a scope allows, per language (the first
+    /// of the page's languages found, then `en`).
+    pub scope_descriptions:
+        Option<std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>>,
     /// `allow_insecure_plain = false`: accept PKCE `plain` (RFC 7636 §4.2).
     pub allow_insecure_plain: Option<bool>,
     /// `allow_insecure_http_issuer = false`: allow an `http://` issuer that
@@ -255,6 +282,13 @@ impl Settings {
             require_pushed_authorization_requests: self
                 .require_pushed_authorization_requests
                 .or(lower.require_pushed_authorization_requests),
+            product_name: self.product_name.or(lower.product_name),
+            theme_logo: self.theme_logo.or(lower.theme_logo),
+            theme_primary_color: self.theme_primary_color.or(lower.theme_primary_color),
+            theme_background_color: self.theme_background_color.or(lower.theme_background_color),
+            templates_dir: self.templates_dir.or(lower.templates_dir),
+            translations_dir: self.translations_dir.or(lower.translations_dir),
+            scope_descriptions: self.scope_descriptions.or(lower.scope_descriptions),
             allow_insecure_plain: self.allow_insecure_plain.or(lower.allow_insecure_plain),
             allow_insecure_http_issuer: self
                 .allow_insecure_http_issuer
@@ -376,6 +410,154 @@ pub struct Config {
     pub require_pushed_authorization_requests: bool,
     /// PKCE policy (S256 only unless `allow_insecure_plain`).
     pub pkce: ChallengePolicy,
+    /// What the pages look like and speak.
+    pub ui: UiConfig,
+}
+
+/// The pages' branding and languages (see docs/theming.md). Files are
+/// only named here; the server reads and checks them at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UiConfig {
+    /// Shown to users as the service's name.
+    pub product_name: String,
+    /// The logo's file.
+    pub logo: Option<std::path::PathBuf>,
+    /// `#rrggbb` or `#rgb`.
+    pub primary_color: String,
+    /// `#rrggbb` or `#rgb`.
+    pub background_color: String,
+    /// Templates that replace built-in ones.
+    pub templates_dir: Option<std::path::PathBuf>,
+    /// Fluent messages that add to or override the built-in ones.
+    pub translations_dir: Option<std::path::PathBuf>,
+    /// Scope → language → description.
+    pub scope_descriptions:
+        std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        Self {
+            product_name: "proofkey".to_owned(),
+            logo: None,
+            primary_color: Self::PRIMARY.to_owned(),
+            background_color: Self::BACKGROUND.to_owned(),
+            templates_dir: None,
+            translations_dir: None,
+            scope_descriptions: Default::default(),
+        }
+    }
+}
+
+impl UiConfig {
+    /// The default primary colour (6.3:1 against white).
+    pub const PRIMARY: &'static str = "#2553d8";
+    /// The default page background.
+    pub const BACKGROUND: &'static str = "#f4f5f7";
+    /// The longest product name.
+    pub const MAX_NAME: usize = 64;
+    /// The longest scope description.
+    pub const MAX_DESCRIPTION: usize = 200;
+
+    fn from_settings(s: &mut Settings) -> Result<UiConfig, ConfigError> {
+        let product_name = s
+            .product_name
+            .take()
+            .unwrap_or_else(|| "proofkey".to_owned());
+        if product_name.trim().is_empty()
+            || product_name.chars().count() > Self::MAX_NAME
+            || product_name.chars().any(char::is_control)
+        {
+            return Err(invalid(
+                "product_name",
+                format!(
+                    "must be 1 to {} characters, without control characters",
+                    Self::MAX_NAME
+                ),
+            ));
+        }
+        let colour = |setting: &'static str, v: Option<String>, default: &str| {
+            let v = v.unwrap_or_else(|| default.to_owned());
+            if is_hex_colour(&v) {
+                Ok(v.to_ascii_lowercase())
+            } else {
+                Err(invalid(
+                    setting,
+                    format!("{v:?} is not a colour like #2553d8 or #25d"),
+                ))
+            }
+        };
+        let primary_color = colour(
+            "theme_primary_color",
+            s.theme_primary_color.take(),
+            Self::PRIMARY,
+        )?;
+        let background_color = colour(
+            "theme_background_color",
+            s.theme_background_color.take(),
+            Self::BACKGROUND,
+        )?;
+        let scope_descriptions = s.scope_descriptions.take().unwrap_or_default();
+        for (scope, by_lang) in &scope_descriptions {
+            for (lang, text) in by_lang {
+                if lang.parse::<LanguageTag>().is_err() {
+                    return Err(invalid(
+                        "scope_descriptions",
+                        format!("{scope}: {lang:?} is not a language tag like en or de-AT"),
+                    ));
+                }
+                if text.chars().count() > Self::MAX_DESCRIPTION
+                    || text.chars().any(char::is_control)
+                {
+                    return Err(invalid(
+                        "scope_descriptions",
+                        format!(
+                            "{scope}.{lang}: at most {} characters, without control characters",
+                            Self::MAX_DESCRIPTION
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(UiConfig {
+            product_name,
+            logo: s.theme_logo.take(),
+            primary_color,
+            background_color,
+            templates_dir: s.templates_dir.take(),
+            translations_dir: s.translations_dir.take(),
+            scope_descriptions,
+        })
+    }
+}
+
+/// `#rgb` or `#rrggbb`: nothing else reaches the pages' stylesheet.
+fn is_hex_colour(v: &str) -> bool {
+    v.strip_prefix('#').is_some_and(|hex| {
+        (hex.len() == 3 || hex.len() == 6) && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    })
+}
+
+/// A loose BCP 47 check for configuration keys: letters, digits and `-`,
+/// starting with 2 or 3 letters.
+struct LanguageTag;
+
+impl std::str::FromStr for LanguageTag {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        let mut parts = s.split('-');
+        let primary = parts.next().unwrap_or_default();
+        let ok = (2..=3).contains(&primary.len())
+            && primary.bytes().all(|b| b.is_ascii_alphabetic())
+            && parts.all(|p| {
+                (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric())
+            });
+        if ok {
+            Ok(LanguageTag)
+        } else {
+            Err(())
+        }
+    }
 }
 
 /// DPoP proofs at this server (RFC 9449 §4.3, §8).
@@ -645,7 +827,8 @@ impl Config {
     }
 
     /// Validates a merged [`Settings`], applying defaults.
-    pub fn from_settings(s: Settings) -> Result<Config, ConfigError> {
+    pub fn from_settings(mut s: Settings) -> Result<Config, ConfigError> {
+        let ui = UiConfig::from_settings(&mut s)?;
         let listen_str = s.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
         let listen: SocketAddr = listen_str.parse().map_err(|_| {
             invalid(
@@ -871,6 +1054,7 @@ impl Config {
             pkce: ChallengePolicy {
                 allow_insecure_plain: s.allow_insecure_plain.unwrap_or(false),
             },
+            ui,
         })
     }
 

@@ -31,11 +31,20 @@ pub struct AppState {
     pages: Arc<pages::Pages>,
 }
 
-/// The router, for in-process use and for [`serve`].
+/// The router, for in-process use and for [`serve`]. Its pages are the
+/// configured ones ([`check_pages`] tells at start whether they load); if
+/// they do not, the built-in ones, with an error logged.
 pub fn app(provider: Arc<Provider>) -> Router {
+    let pages = match pages::Pages::load(&provider.config().ui) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "the configured pages do not load; serving the built-in ones");
+            pages::Pages::built_in()
+        }
+    };
     let state = AppState {
         provider,
-        pages: Arc::new(pages::Pages::new()),
+        pages: Arc::new(pages),
     };
     routes::router(state.clone())
         .with_state(state)
@@ -57,6 +66,16 @@ pub fn app(provider: Arc<Provider>) -> Router {
         // Request spans at DEBUG (RUST_LOG=tower_http=debug); paths and
         // statuses only, never bodies (they carry codes and secrets).
         .layer(tower_http::trace::TraceLayer::new_for_http())
+}
+
+pub use pages::PagesError;
+
+/// Loads and renders the configured templates, messages and logo once:
+/// `serve` calls it before it listens, so that a broken template or
+/// translation stops the server with a clear error instead of failing a
+/// user's sign-in.
+pub fn check_pages(ui: &proofkey_core::config::UiConfig) -> Result<(), PagesError> {
+    pages::Pages::load(ui).map(|_| ())
 }
 
 pub use housekeeping::{key_reloader, sweeper, KEY_RELOAD_INTERVAL};

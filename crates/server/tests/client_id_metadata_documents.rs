@@ -207,7 +207,7 @@ async fn a_document_client_signs_in_with_pkce_and_is_shown_as_unverified() {
     assert!(consent.body.contains("not verified"), "{}", consent.body);
     assert!(
         consent.body.contains(&format!(
-            "<span class=\"host\">{}</span>",
+            "<h1>Allow an application from {} to use your account?</h1>",
             host.trim_start_matches("https://")
         )),
         "{}",

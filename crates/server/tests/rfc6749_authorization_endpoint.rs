@@ -455,7 +455,7 @@ mod pages {
         let no_user = b.login(&s.base, &login, "mallory", "nope nope").await;
         for page in [&wrong_pw, &no_user] {
             assert_eq!(page.status, 200);
-            assert!(page.body.contains("Invalid username or password."));
+            assert!(page.body.contains("username and password do not match"));
             assert!(page
                 .headers
                 .get("set-cookie")

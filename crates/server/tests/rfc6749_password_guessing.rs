@@ -11,7 +11,7 @@ mod common;
 use common::*;
 use proofkey_pkce::CodeVerifier;
 
-const INVALID: &str = "Invalid username or password.";
+const INVALID: &str = "username and password do not match";
 
 async fn setup(tweak: impl FnOnce(&mut proofkey_core::Config)) -> TestServer {
     let s = TestServer::start_with(tweak).await;

@@ -21,6 +21,7 @@ use proofkey_core::{authorization, session, ErrorCode, Next};
 use subtle::ConstantTimeEq;
 
 use crate::cookies::{self, Kind};
+use crate::pages::{Problem, View};
 use crate::responses::redirect;
 use crate::{params, AppState};
 
@@ -35,32 +36,43 @@ pub async fn get(State(s): State<AppState>, headers: HeaderMap, RawQuery(q): Raw
 /// `POST /authorize` (OIDC Core §3.1.2.1: form-encoded parameters).
 pub async fn post(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     if !params::is_form(&headers) {
-        return s
-            .pages
-            .error("the authorization request must be form-encoded");
+        return s.pages.view(&headers, None).error(
+            Problem::Authorize,
+            "the authorization request must be form-encoded",
+        );
     }
     authorize(&s, &headers, &params::parse(&body)).await
 }
 
-async fn validated(s: &AppState, p: &Params) -> Result<ValidRequest, Response> {
-    authorization::validate(&s.provider, p).await.map_err(|e| match e {
-        AuthorizeError::Unavailable => s.pages.render(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "message.html",
-            context! { title => "Try again shortly", message => "The server is temporarily unavailable." },
-        ),
-        AuthorizeError::Page(message) => s.pages.error(&message),
-        AuthorizeError::Redirect {
-            redirect_uri,
-            error,
-            state,
-        } => redirect(&error_redirect(
-            &redirect_uri,
-            &error,
-            state.as_deref(),
-            &s.provider.config().issuer,
-        )),
-    })
+/// The pages in the language the request asks for (OIDC Core §3.1.2.1
+/// `ui_locales`, kept in a pushed request too), else the browser's.
+pub(crate) fn view<'a>(s: &'a AppState, headers: &HeaderMap, req: &ValidRequest) -> View<'a> {
+    s.pages.view(headers, req.ui_locales.as_deref())
+}
+
+async fn validated(
+    s: &AppState,
+    headers: &HeaderMap,
+    p: &Params,
+) -> Result<ValidRequest, Response> {
+    // Before the request is valid, its own ui_locales is all there is.
+    let early = || s.pages.view(headers, p.get("ui_locales").ok().flatten());
+    authorization::validate(&s.provider, p)
+        .await
+        .map_err(|e| match e {
+            AuthorizeError::Unavailable => early().unavailable(),
+            AuthorizeError::Page(message) => early().error(Problem::Authorize, &message),
+            AuthorizeError::Redirect {
+                redirect_uri,
+                error,
+                state,
+            } => redirect(&error_redirect(
+                &redirect_uri,
+                &error,
+                state.as_deref(),
+                &s.provider.config().issuer,
+            )),
+        })
 }
 
 fn server_error_redirect(
@@ -85,7 +97,7 @@ async fn session(
 }
 
 async fn authorize(s: &AppState, headers: &HeaderMap, p: &Params) -> Response {
-    let req = match validated(s, p).await {
+    let req = match validated(s, headers, p).await {
         Ok(r) => r,
         Err(resp) => return resp,
     };
@@ -164,7 +176,12 @@ fn login_page(
     error: Option<&str>,
 ) -> Response {
     let (csrf, cookie) = csrf_token(s, headers);
-    let resp = s.pages.render(
+    // OIDC Core §3.1.2.1: login_hint fills the form the first time.
+    let username = match (username, &req.login_hint) {
+        ("", Some(hint)) if error.is_none() => hint.as_str(),
+        (u, _) => u,
+    };
+    let resp = view(s, headers, req).render(
         StatusCode::OK,
         "login.html",
         context! {
@@ -178,19 +195,12 @@ fn login_page(
     with_cookie(resp, cookie)
 }
 
-fn scope_description(scope: &str) -> &'static str {
-    match scope {
-        "openid" => "confirm who you are",
-        "profile" => "your name and username",
-        "email" => "your email address",
-        "offline_access" => "keep access while you are away",
-        _ => "",
-    }
-}
-
 /// The consent page: the client (a self-registered one said to be so; one
 /// known by its metadata document shown by its host, as unverified), the
-/// user, the scopes and the resources (RFC 8707) the tokens will be for.
+/// user (with a switch of account), the scopes described in the user's
+/// language, the resources (RFC 8707) the tokens will be for, and where
+/// the browser goes next (the redirect URI's host: RFC 9700 §4.1 is about
+/// users being sent where they did not expect).
 async fn consent_page(
     s: &AppState,
     headers: &HeaderMap,
@@ -208,12 +218,9 @@ async fn consent_page(
     let registration = req.client.registration.as_str();
     let host = crate::pages::metadata_host(&req.client.id);
     let (csrf, cookie) = csrf_token(s, headers);
-    let scopes: Vec<(String, &str)> = req
-        .scopes
-        .iter()
-        .map(|sc| (sc.clone(), scope_description(sc)))
-        .collect();
-    let resp = s.pages.render(
+    let view = view(s, headers, req);
+    let scopes = view.scopes(req.scopes.iter().map(String::as_str));
+    let resp = view.render(
         StatusCode::OK,
         "consent.html",
         context! {
@@ -222,8 +229,10 @@ async fn consent_page(
             registration,
             host,
             resources,
-            username => user.username,
+            account => user.username,
             scopes,
+            destination => crate::pages::destination(&req.redirect_uri),
+            redirect_uri => req.redirect_uri,
             params => req.params,
             csrf,
         },
@@ -231,15 +240,9 @@ async fn consent_page(
     with_cookie(resp, cookie)
 }
 
-pub(crate) fn forbidden_csrf(s: &AppState) -> Response {
-    s.pages.render(
-        StatusCode::FORBIDDEN,
-        "message.html",
-        context! {
-            title => "Form expired",
-            message => "This form could not be verified (missing or stale security token). Go back to the application and start again.",
-        },
-    )
+/// A form whose CSRF token is missing or stale: 403.
+pub(crate) fn forbidden_csrf(view: View<'_>) -> Response {
+    view.message(StatusCode::FORBIDDEN, "form-expired-title", "form-expired")
 }
 
 /// The authorization request's parameters, without the form's own fields
@@ -270,12 +273,12 @@ pub async fn login(
     body: Bytes,
 ) -> Response {
     let p = params::parse(&body);
-    let req = match validated(&s, &p).await {
+    let req = match validated(&s, &headers, &p).await {
         Ok(r) => r,
         Err(resp) => return resp,
     };
     if !params::is_form(&headers) || !csrf_ok(&s, &headers, &p) {
-        return forbidden_csrf(&s);
+        return forbidden_csrf(view(&s, &headers, &req));
     }
     let username = p.get("username").ok().flatten().unwrap_or_default();
     let password = p.get("password").ok().flatten().unwrap_or_default();
@@ -290,22 +293,16 @@ pub async fn login(
         // One generic message for unknown users, wrong passwords and
         // blocked accounts (RFC 6749 §10.10 without user enumeration).
         Ok(SignIn::Invalid) => {
-            return login_page(
-                &s,
-                &headers,
-                &req,
-                username,
-                Some("Invalid username or password."),
-            )
+            return login_page(&s, &headers, &req, username, Some("login-invalid"))
         }
         Ok(SignIn::AddressBlocked { retry_after }) => {
-            let page = login_page(&s, &headers, &req, username, Some(session::ADDRESS_BLOCKED));
+            let page = login_page(&s, &headers, &req, username, Some("login-address-blocked"));
             return crate::responses::too_many(page, retry_after);
         }
         // Turned away for lack of room (or the database is down): the
         // user stays on the form, told to retry.
         Err(e) if e.code == ErrorCode::TemporarilyUnavailable => {
-            let page = login_page(&s, &headers, &req, username, Some(&e.description));
+            let page = login_page(&s, &headers, &req, username, Some("login-busy"));
             return crate::responses::busy(page, s.provider.config().password_hash_wait);
         }
         Err(e) => return server_error_redirect(&s, &req, &e),
@@ -345,12 +342,12 @@ pub(crate) async fn signed_in(s: &AppState, headers: &HeaderMap, new_session: &s
 /// `POST /consent`: the user's decision.
 pub async fn consent(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let p = params::parse(&body);
-    let req = match validated(&s, &p).await {
+    let req = match validated(&s, &headers, &p).await {
         Ok(r) => r,
         Err(resp) => return resp,
     };
     if !params::is_form(&headers) || !csrf_ok(&s, &headers, &p) {
-        return forbidden_csrf(&s);
+        return forbidden_csrf(view(&s, &headers, &req));
     }
     let session = match session(&s, &headers).await {
         Ok(Some(sess)) => sess,
@@ -360,10 +357,12 @@ pub async fn consent(State(s): State<AppState>, headers: HeaderMap, body: Bytes)
     let allow = match p.get("decision").ok().flatten() {
         Some("allow") => true,
         Some("deny") => false,
+        Some("switch") => return switch_account(&s, &headers, &req).await,
         _ => {
-            return s
-                .pages
-                .error("the consent form was submitted without a decision")
+            return view(&s, &headers, &req).error(
+                Problem::Form,
+                "the consent form was submitted without a decision",
+            )
         }
     };
     match authorization::consent(&s.provider, &req, &session, allow).await {
@@ -371,4 +370,32 @@ pub async fn consent(State(s): State<AppState>, headers: HeaderMap, body: Bytes)
         Err(e) => server_error_redirect(&s, &req, &e),
     }
     .into_response()
+}
+
+/// "Not you? Use another account": ends this browser's session and goes
+/// back to the authorization request, which now asks for a sign-in. The
+/// request itself is untouched (a pushed one stays usable: its sign-in
+/// allowance runs from its first use).
+async fn switch_account(s: &AppState, headers: &HeaderMap, req: &ValidRequest) -> Response {
+    let secure = s.provider.config().https();
+    if let Some(old) = cookies::get(headers, Kind::Session, secure).filter(|v| !v.is_empty()) {
+        if let Err(e) = session::end(&s.provider, old).await {
+            tracing::error!(error = %e, "ending the session for a switch of account failed");
+            return view(s, headers, req).unavailable();
+        }
+    }
+    let resp = redirect(&format!("/authorize?{}", onward_query(req)));
+    with_cookie(resp, Some(cookies::set(Kind::Session, "", 0, secure)))
+}
+
+/// What the pages call the signed-in user: their username (`None` if the
+/// user is gone or the store failed; the page then names nobody).
+pub(crate) async fn account_name(s: &AppState, session: &Session) -> Option<String> {
+    match s.provider.store().get_user(&session.user_id).await {
+        Ok(user) => user.map(|u| u.username),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the signed-in user for a page");
+            None
+        }
+    }
 }

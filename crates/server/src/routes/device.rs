@@ -20,6 +20,7 @@ use super::authorize::{
     csrf_of_session, csrf_ok, csrf_token, signed_in, with_cookie, with_cookies,
 };
 use crate::cookies::{self, Kind};
+use crate::pages::Problem;
 use crate::responses::{json_no_store, token_error};
 use crate::{params, AppState};
 
@@ -62,7 +63,7 @@ fn entry_page_in(
     new_session: Option<&str>,
 ) -> Response {
     let (csrf, cookie) = csrf_in(s, headers, new_session);
-    let resp = s.pages.render(
+    let resp = s.pages.view(headers, None).render(
         StatusCode::OK,
         "device.html",
         context! { confirm => false, login => !logged_in, user_code => f.user_code, username => f.username, error => f.error, csrf },
@@ -118,12 +119,12 @@ pub async fn submit(
 ) -> Response {
     let p = params::parse(&body);
     if !params::is_form(&headers) || !csrf_ok(&s, &headers, &p) {
-        return super::authorize::forbidden_csrf(&s);
+        return super::authorize::forbidden_csrf(s.pages.view(&headers, None));
     }
     let code = p.get("user_code").ok().flatten().unwrap_or_default();
     let mut set_cookies: Vec<String> = Vec::new();
     let mut new_session: Option<String> = None;
-    let _session = match session(&s, &headers).await {
+    let session = match session(&s, &headers).await {
         Some(sess) => sess,
         None => {
             let username = p.get("username").ok().flatten().unwrap_or_default();
@@ -142,25 +143,25 @@ pub async fn submit(
             let user = match session::sign_in(&s.provider, attempt).await {
                 Ok(SignIn::User(u)) => u,
                 Ok(SignIn::Invalid) => {
-                    return entry_page(&s, &headers, false, form("Invalid username or password."))
+                    return entry_page(&s, &headers, false, form("login-invalid"))
                 }
                 Ok(SignIn::AddressBlocked { retry_after }) => {
-                    let page = entry_page(&s, &headers, false, form(session::ADDRESS_BLOCKED));
+                    let page = entry_page(&s, &headers, false, form("login-address-blocked"));
                     return crate::responses::too_many(page, retry_after);
                 }
-                Err(e) => {
-                    let page = entry_page(&s, &headers, false, form(&e.description));
+                Err(_) => {
+                    let page = entry_page(&s, &headers, false, form("login-busy"));
                     return crate::responses::busy(page, s.provider.config().password_hash_wait);
                 }
             };
             let cookie = match session::start(&s.provider, &user).await {
                 Ok(c) => c,
-                Err(_) => return s.pages.error("the server is temporarily unavailable"),
+                Err(_) => return s.pages.view(&headers, None).unavailable(),
             };
             set_cookies = signed_in(&s, &headers, &cookie).await;
             let found = match session::find(&s.provider, Some(&cookie)).await {
                 Ok(Some(sess)) => sess,
-                _ => return s.pages.error("the server is temporarily unavailable"),
+                _ => return s.pages.view(&headers, None).unavailable(),
             };
             new_session = Some(cookie);
             found
@@ -172,14 +173,20 @@ pub async fn submit(
             let f = Form {
                 user_code: code,
                 username: "",
-                error: Some(&e.to_string()),
+                error: Some(match e {
+                    UserCodeError::Invalid => "device-code-invalid",
+                    UserCodeError::TooManyAttempts => "device-code-too-many",
+                    UserCodeError::Unavailable => "unavailable",
+                }),
             };
             let page = entry_page_in(&s, &headers, true, f, new_session.as_deref());
             return with_cookies(page, set_cookies);
         }
     };
     let (csrf, csrf_cookie) = csrf_in(&s, &headers, new_session.as_deref());
-    let scopes: Vec<&str> = record.scope.split(' ').filter(|x| !x.is_empty()).collect();
+    let view = s.pages.view(&headers, None);
+    let scopes = view.scopes(record.scope.split(' ').filter(|x| !x.is_empty()));
+    let account = super::authorize::account_name(&s, &session).await;
     // RFC 8707: the resources the device's tokens will be for.
     let resources: Vec<&str> = record
         .resources
@@ -191,10 +198,10 @@ pub async fn submit(
     let shown = normalize_user_code(code)
         .map(|n| display_user_code(&n))
         .unwrap_or_default();
-    let resp = s.pages.render(
+    let resp = view.render(
         StatusCode::OK,
         "device.html",
-        context! { confirm => true, client_name => client.name, client_id => client.id, registration, host, scopes, resources, user_code => shown, csrf },
+        context! { confirm => true, client_name => client.name, client_id => client.id, registration, host, account, scopes, resources, user_code => shown, csrf },
     );
     with_cookies(with_cookie(resp, csrf_cookie), set_cookies)
 }
@@ -211,7 +218,7 @@ pub async fn decision(
 ) -> Response {
     let p = params::parse(&body);
     if !params::is_form(&headers) || !csrf_ok(&s, &headers, &p) {
-        return super::authorize::forbidden_csrf(&s);
+        return super::authorize::forbidden_csrf(s.pages.view(&headers, None));
     }
     let Some(session) = session(&s, &headers).await else {
         return entry_page(
@@ -221,7 +228,7 @@ pub async fn decision(
             Form {
                 user_code: "",
                 username: "",
-                error: Some("Sign in first."),
+                error: Some("device-sign-in-first"),
             },
         );
     };
@@ -229,39 +236,32 @@ pub async fn decision(
     let approve = match p.get("decision").ok().flatten() {
         Some("allow") => true,
         Some("deny") => false,
-        _ => return s.pages.error("the form was submitted without a decision"),
+        _ => {
+            return s.pages.view(&headers, None).error(
+                Problem::Form,
+                "the device form was submitted without a decision",
+            )
+        }
     };
     let (status, title, message) =
         match device::decide(&s.provider, code, &session, approve, peer.ip()).await {
-            Ok(()) if approve => (
-                StatusCode::OK,
-                "Device connected",
-                "You can return to your device.",
-            ),
-            Ok(()) => (
-                StatusCode::OK,
-                "Request denied",
-                "The device was not connected. You can close this page.",
-            ),
-            Err(UserCodeError::Invalid) => (
-                StatusCode::OK,
-                "Code not valid",
-                "This code is not valid or no longer pending. Start again on your device.",
-            ),
+            Ok(()) if approve => (StatusCode::OK, "device-connected-title", "device-connected"),
+            Ok(()) => (StatusCode::OK, "device-denied-title", "device-denied"),
+            Err(UserCodeError::Invalid) => {
+                (StatusCode::OK, "device-invalid-title", "device-invalid")
+            }
             Err(UserCodeError::TooManyAttempts) => (
                 StatusCode::TOO_MANY_REQUESTS,
-                "Too many attempts",
-                "Too many wrong codes came from your address. Wait a few minutes and try again.",
+                "device-too-many-title",
+                "device-code-too-many",
             ),
             Err(UserCodeError::Unavailable) => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                "Try again later",
-                "The server is temporarily unavailable.",
+                "unavailable-title",
+                "unavailable",
             ),
         };
-    let mut resp = s
-        .pages
-        .render(status, "message.html", context! { title, message });
+    let mut resp = s.pages.view(&headers, None).message(status, title, message);
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp

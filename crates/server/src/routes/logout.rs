@@ -2,7 +2,9 @@
 //!
 //! With a valid `id_token_hint` for the logged-in user the session ends at
 //! once; otherwise the user confirms on a CSRF-protected page, so that a
-//! third-party page cannot log people out.
+//! third-party page cannot log people out. The page names the account and
+//! offers Cancel; it speaks the request's `ui_locales` (§2), else the
+//! browser's language.
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -14,6 +16,7 @@ use proofkey_core::{logout, session};
 
 use super::authorize::{csrf_ok, csrf_token, with_cookie};
 use crate::cookies::{self, Kind};
+use crate::pages::{Problem, View};
 use crate::responses::redirect;
 use crate::{params, AppState};
 
@@ -31,11 +34,27 @@ pub async fn get(State(s): State<AppState>, headers: HeaderMap, RawQuery(q): Raw
 /// `POST /logout` (the confirmation form, or an RP posting the request).
 pub async fn post(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     if !params::is_form(&headers) {
-        return s.pages.error("the logout request must be form-encoded");
+        return s
+            .pages
+            .view(&headers, None)
+            .error(Problem::Logout, "the logout request must be form-encoded");
     }
     let p = params::parse(&body);
-    let confirmed = p.get("confirm").ok().flatten() == Some("yes") && csrf_ok(&s, &headers, &p);
+    let answer = p.get("confirm").ok().flatten();
+    if answer == Some("no") {
+        // Cancel: nothing changes, whatever the form carried.
+        return view(&s, &headers, &p).message(
+            StatusCode::OK,
+            "logout-cancelled-title",
+            "logout-cancelled",
+        );
+    }
+    let confirmed = answer == Some("yes") && csrf_ok(&s, &headers, &p);
     logout(&s, &headers, &p, confirmed).await
+}
+
+fn view<'a>(s: &'a AppState, headers: &HeaderMap, p: &Params) -> View<'a> {
+    s.pages.view(headers, p.get("ui_locales").ok().flatten())
 }
 
 const PARAMS: &[&str] = &[
@@ -43,19 +62,20 @@ const PARAMS: &[&str] = &[
     "client_id",
     "post_logout_redirect_uri",
     "state",
+    "ui_locales",
 ];
 
 async fn logout(s: &AppState, headers: &HeaderMap, p: &Params, confirmed: bool) -> Response {
     let req = match logout::end_session_request(&s.provider, p).await {
         Ok(r) => r,
-        Err(message) => return s.pages.error(&message),
+        Err(message) => return view(s, headers, p).error(Problem::Logout, &message),
     };
     let cookie = cookies::get(headers, Kind::Session, s.provider.config().https());
     let session = match session::find(&s.provider, cookie).await {
         Ok(sess) => sess,
         Err(e) => {
             tracing::error!(error = %e, "session lookup failed");
-            return s.pages.error("the server is temporarily unavailable");
+            return view(s, headers, p).unavailable();
         }
     };
     if let (Some(sess), Some(cookie)) = (&session, cookie) {
@@ -71,27 +91,24 @@ async fn logout(s: &AppState, headers: &HeaderMap, p: &Params, confirmed: bool) 
                         .map(|v| ((*k).to_owned(), v.to_owned()))
                 })
                 .collect();
-            let resp = s.pages.render(
+            let account = super::authorize::account_name(s, sess).await;
+            let resp = view(s, headers, p).render(
                 StatusCode::OK,
                 "logout.html",
-                context! { client_name => req.client_name, params => carried, csrf },
+                context! { account, client_name => req.client_name, params => carried, csrf },
             );
             return with_cookie(resp, set);
         }
         if let Err(e) = session::end(&s.provider, cookie).await {
             tracing::error!(error = %e, "ending the session failed");
-            return s.pages.error("the server is temporarily unavailable");
+            return view(s, headers, p).unavailable();
         }
         tracing::info!(user = %sess.user_id, "logged out");
     }
     let clear = cookies::set(Kind::Session, "", 0, s.provider.config().https());
     let mut resp = match &req.redirect {
         Some(url) => redirect(url),
-        None => s.pages.render(
-            StatusCode::OK,
-            "message.html",
-            context! { title => "Signed out", message => "You are signed out. You can close this page." },
-        ),
+        None => view(s, headers, p).message(StatusCode::OK, "logout-done-title", "logout-done"),
     };
     if let Ok(v) = HeaderValue::from_str(&clear) {
         resp.headers_mut().append(header::SET_COOKIE, v);

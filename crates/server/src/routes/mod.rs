@@ -4,6 +4,7 @@ pub(crate) mod authorize;
 mod device;
 mod discovery;
 mod health;
+mod home;
 mod logout;
 mod par;
 mod registration;
@@ -57,5 +58,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/device/decision", post(device::decision))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/", get(home::home))
+        .route("/assets/logo", get(home::logo))
         .merge(cors)
+        .fallback(home::not_found)
 }

@@ -183,6 +183,7 @@ impl TestServer {
             name: Some(format!("{username} Example")),
             password_hash: password::hash(&proofkey_core::secret::Password::new(PASSWORD)).unwrap(),
             created_at: self.clock.now(),
+            disabled_at: None,
         };
         self.store.create_user(&u).await.unwrap();
         u
@@ -391,6 +392,16 @@ impl Browser {
             .send()
             .await
             .unwrap();
+        self.finish(resp).await
+    }
+
+    /// A GET with extra request headers (`Accept-Language`, say).
+    pub async fn get_with(&mut self, url: &str, headers: &[(&str, &str)]) -> Page {
+        let mut req = self.http.get(url).header("cookie", self.cookie_header());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.unwrap();
         self.finish(resp).await
     }
 
