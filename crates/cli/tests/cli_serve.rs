@@ -14,6 +14,37 @@ fn invalid_configuration_exits_2_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let bad_toml = dir.path().join("bad.toml");
     std::fs::write(&bad_toml, "listen = \"127.0.0.1:1\"\nunknown_key = 1\n").unwrap();
+    // The pages are checked before the server listens (issue 16): a
+    // template that does not compile, one asking for a message nobody
+    // has, a Fluent file that does not parse, a logo that is no image.
+    let templates = dir.path().join("templates");
+    std::fs::create_dir(&templates).unwrap();
+    std::fs::write(templates.join("login.html"), "{% block body %}{{ oops( }}").unwrap();
+    let unknown_message = dir.path().join("templates2");
+    std::fs::create_dir(&unknown_message).unwrap();
+    std::fs::write(
+        unknown_message.join("consent.html"),
+        "{{ t(\"no-such-message\") }}",
+    )
+    .unwrap();
+    let locales = dir.path().join("locales");
+    std::fs::create_dir_all(locales.join("de")).unwrap();
+    std::fs::write(locales.join("de/broken.ftl"), "login-title = { unclosed\n").unwrap();
+    let logo = dir.path().join("logo.exe");
+    std::fs::write(&logo, "MZ").unwrap();
+    let bad_scopes = dir.path().join("scopes.toml");
+    std::fs::write(
+        &bad_scopes,
+        "[scope_descriptions.\"mcp:tools\"]\n\"not a tag!\" = \"x\"\n",
+    )
+    .unwrap();
+    let (templates, unknown_message, locales, logo, bad_scopes) = (
+        templates.to_str().unwrap().to_owned(),
+        unknown_message.to_str().unwrap().to_owned(),
+        locales.to_str().unwrap().to_owned(),
+        logo.to_str().unwrap().to_owned(),
+        bad_scopes.to_str().unwrap().to_owned(),
+    );
     for (args, env, needle) in [
         (vec!["serve", "--listen", "nowhere"], None, "listen"),
         (
@@ -50,6 +81,32 @@ fn invalid_configuration_exits_2_with_a_clear_message() {
             vec!["serve", "--config", "/nonexistent.toml"],
             None,
             "cannot read",
+        ),
+        (
+            vec!["serve", "--templates-dir", &templates],
+            None,
+            "login.html",
+        ),
+        (
+            vec!["serve", "--templates-dir", &unknown_message],
+            None,
+            "no-such-message",
+        ),
+        (
+            vec!["serve", "--translations-dir", &locales],
+            None,
+            "broken.ftl",
+        ),
+        (vec!["serve", "--theme-logo", &logo], None, "theme_logo"),
+        (
+            vec!["serve", "--theme-primary-color", "red;}body{display:none"],
+            None,
+            "theme_primary_color",
+        ),
+        (
+            vec!["serve", "--config", &bad_scopes],
+            None,
+            "scope_descriptions",
         ),
     ] {
         let mut cmd = proofkey();
