@@ -5,7 +5,6 @@
 signed-in-as = Angemeldet als { $account }
 technical-details = Technische Details
 home-link = Zur Startseite
-skip-to-content = Zum Inhalt springen
 
 ## Sign in
 

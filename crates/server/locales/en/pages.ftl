@@ -8,7 +8,6 @@
 signed-in-as = Signed in as { $account }
 technical-details = Technical details
 home-link = Go to the start page
-skip-to-content = Skip to content
 
 ## Sign in
 

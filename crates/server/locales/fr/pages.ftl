@@ -5,7 +5,6 @@
 signed-in-as = Connecté en tant que { $account }
 technical-details = Détails techniques
 home-link = Aller à la page d’accueil
-skip-to-content = Aller au contenu
 
 ## Sign in
 
