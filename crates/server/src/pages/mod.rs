@@ -161,6 +161,14 @@ impl Pages {
                 })?;
             }
         }
+        let ratio = contrast_with_white(&ui.primary_color);
+        if ratio < 4.5 {
+            tracing::warn!(
+                theme_primary_color = %ui.primary_color,
+                contrast = format!("{ratio:.1}:1"),
+                "white button text on the primary colour is below WCAG's 4.5:1 (1.4.3): pick a darker colour"
+            );
+        }
         env.add_global("product_name", ui.product_name.clone());
         env.add_global(
             "theme",
@@ -335,6 +343,29 @@ fn load_logo(path: &Path) -> Result<Logo, PagesError> {
         bytes: Bytes::from(bytes),
         content_type,
     })
+}
+
+/// The WCAG 2 contrast ratio of white against `#rgb` / `#rrggbb` (the
+/// colour is validated by the configuration; anything else counts as
+/// black).
+fn contrast_with_white(colour: &str) -> f64 {
+    let hex = colour.trim_start_matches('#');
+    let full: String = if hex.len() == 3 {
+        hex.chars().flat_map(|c| [c, c]).collect()
+    } else {
+        hex.to_owned()
+    };
+    let channel = |i: usize| {
+        let v = f64::from(u8::from_str_radix(full.get(i..i + 2).unwrap_or("00"), 16).unwrap_or(0))
+            / 255.0;
+        if v <= 0.039_28 {
+            v / 12.92
+        } else {
+            ((v + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    let luminance = 0.2126 * channel(0) + 0.7152 * channel(2) + 0.0722 * channel(4);
+    1.05 / (luminance + 0.05)
 }
 
 /// One sample context per page (every variable it receives; see
@@ -587,6 +618,16 @@ mod tests {
         assert!(matches!(load_logo(&big), Err(PagesError::Logo(_))));
         std::fs::write(&big, b"\x89PNG").unwrap();
         assert_eq!(load_logo(&big).unwrap().content_type, "image/png");
+    }
+
+    #[test]
+    fn contrast_is_measured_as_wcag_does() {
+        assert!((contrast_with_white("#000000") - 21.0).abs() < 0.01);
+        assert!((contrast_with_white("#fff") - 1.0).abs() < 0.01);
+        // The default primary colour passes 4.5:1; a light one does not.
+        assert!(contrast_with_white(UiConfig::PRIMARY) > 6.0);
+        assert!(contrast_with_white("#e6e8ee") < 1.3, "the old Deny button");
+        assert!(contrast_with_white("#767d8a") > 4.0, "input borders");
     }
 
     #[test]
