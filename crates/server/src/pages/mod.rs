@@ -79,8 +79,12 @@ pub struct Pages {
 }
 
 /// The pages' content security policy: the inline stylesheet and this
-/// server's images (the logo); nothing else, no script at all.
-pub const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+/// server's images (the logo); nothing else, no script at all. No
+/// `form-action`: browsers apply it to the redirect that follows a form
+/// (consent's to the client's `redirect_uri`, logout's to its
+/// `post_logout_redirect_uri`), which it would block; the forms' actions
+/// are fixed paths of this server in the templates.
+pub const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /// Headers of every page: never cached, never framed, no referrer, and
 /// [`PAGE_CSP`].
