@@ -102,6 +102,10 @@ pub enum ClientCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Change a client an operator registered: only what is given is
+    /// replaced, checked as `create` checks it. Running servers use the
+    /// change within 5 s (their client cache).
+    Update(UpdateClient),
     /// Show one client.
     Show {
         id: String,
@@ -217,6 +221,76 @@ pub struct CreateClient {
     json: bool,
 }
 
+/// `client update`'s options: those of `client create` that can change
+/// (not the id, nor public/confidential). A list given replaces the
+/// stored one; a switch takes `true` (the default when bare) or `false`.
+#[derive(Debug, Args)]
+pub struct UpdateClient {
+    /// The client_id.
+    id: String,
+    /// Display name.
+    #[arg(long)]
+    name: Option<String>,
+    /// Redirect URI; repeat. Replaces every registered one.
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    redirect_uris: Vec<String>,
+    /// Scope the client may ask for; repeat. Replaces the list.
+    #[arg(long = "scope", value_name = "S")]
+    scopes: Vec<String>,
+    /// Grant type; repeat. Replaces the list.
+    #[arg(long = "grant-type", value_name = "G")]
+    grant_types: Vec<String>,
+    /// Skip the consent page (first-party clients).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    skip_consent: Option<bool>,
+    /// ID token signing algorithm: RS256, ES256 or EdDSA.
+    #[arg(long)]
+    id_token_alg: Option<String>,
+    /// Replace the JWK Set of a private_key_jwt client with this file's.
+    #[arg(long, value_name = "FILE", conflicts_with = "jwks_uri")]
+    jwks: Option<std::path::PathBuf>,
+    /// Replace the JWK Set of a private_key_jwt client with this URL's.
+    #[arg(long, value_name = "URL")]
+    jwks_uri: Option<String>,
+    /// Where RP-Initiated Logout may send the browser afterwards; repeat.
+    /// Replaces the list.
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+    post_logout_redirect_uris: Vec<String>,
+    /// Remove every post-logout redirect URI.
+    #[arg(long, conflicts_with = "post_logout_redirect_uris")]
+    clear_post_logout_redirect_uris: bool,
+    /// Keep refresh tokens across uses instead of rotating them
+    /// (confidential clients only).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    no_refresh_rotation: Option<bool>,
+    /// Issue a refresh token even when offline_access was not granted.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    always_issue_refresh_token: Option<bool>,
+    /// Require a DPoP proof with every token request (RFC 9449 §5.2).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    dpop_bound_access_tokens: Option<bool>,
+    /// Require pushed authorization requests (RFC 9126 §6).
+    #[arg(
+        long = "require-par",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    require_pushed_authorization_requests: Option<bool>,
+    /// A registered resource (RFC 8707) the client may ask tokens for;
+    /// repeat. Replaces the list.
+    #[arg(long = "resource", value_name = "URI")]
+    resources: Vec<String>,
+    /// Let the client ask for any registered resource (drops its list).
+    #[arg(long, conflicts_with = "resources")]
+    any_resource: bool,
+    #[command(flatten)]
+    db: Db,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// List the signing keys (public facts only).
@@ -237,6 +311,24 @@ pub enum KeysCommand {
         /// How long the new key is published before it signs.
         #[arg(long, default_value = "10m")]
         activation_delay: String,
+        #[command(flatten)]
+        db: Db,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Retire a signing key at once (a compromised one): it is deleted, so
+    /// every node stops publishing and using it at its next key reload
+    /// (within 30 s), and tokens it signed no longer verify here. Clients
+    /// and resource servers may keep a cached JWKS up to its max-age (5
+    /// min). Refused for the only active key of its algorithm unless
+    /// --replace adds a replacement first.
+    Retire {
+        /// The key's kid (see `keys list`).
+        kid: String,
+        /// First add a new key of the same algorithm that signs at once
+        /// (clients that cached the JWKS fetch it on meeting its kid).
+        #[arg(long)]
+        replace: bool,
         #[command(flatten)]
         db: Db,
         #[arg(long)]
@@ -279,6 +371,54 @@ pub enum UserCommand {
     },
     /// List users.
     List {
+        #[command(flatten)]
+        db: Db,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one user: claims, state, live sessions.
+    Show {
+        username: String,
+        #[command(flatten)]
+        db: Db,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a user's email, name or password (only what is given). A new
+    /// password ends the user's sessions and revokes their tokens, as
+    /// set-password does, unless --keep-sessions.
+    Update {
+        username: String,
+        /// The email claim ("" removes it).
+        #[arg(long)]
+        email: Option<String>,
+        /// The name claim ("" removes it).
+        #[arg(long)]
+        name: Option<String>,
+        /// Read a new password from standard input (one line).
+        #[arg(long)]
+        password_stdin: bool,
+        /// With --password-stdin: keep the user's sessions and tokens.
+        #[arg(long, requires = "password_stdin")]
+        keep_sessions: bool,
+        #[command(flatten)]
+        db: Db,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable a user: they cannot sign in (told, like anyone, that the
+    /// username or password is wrong), their sessions end and every token
+    /// they authorized is revoked.
+    Disable {
+        username: String,
+        #[command(flatten)]
+        db: Db,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Let a disabled user sign in again.
+    Enable {
+        username: String,
         #[command(flatten)]
         db: Db,
         #[arg(long)]
@@ -462,23 +602,60 @@ fn client_json(c: &Client) -> serde_json::Value {
 }
 
 fn client_text(c: &Client) -> String {
-    format!(
-        "client_id:     {}\nname:          {}\ntype:          {}\nredirect_uris: {}\nscopes:        {}\ngrant_types:   {}\nskip_consent:  {}\nid_token_alg:  {}\nresources:     {}\nregistered_by: {}",
-        c.id,
-        c.name,
-        c.kind.as_str(),
-        c.redirect_uris.join(" "),
-        c.scopes.join(" "),
-        c.grant_types.join(" "),
-        c.skip_consent,
-        c.id_token_alg,
-        if c.resources.is_empty() {
-            "(any registered)".to_owned()
+    let list = |l: &[String], empty: &str| {
+        if l.is_empty() {
+            empty.to_owned()
         } else {
-            c.resources.join(" ")
-        },
-        c.registration.as_str()
-    )
+            l.join(" ")
+        }
+    };
+    let keys = match (&c.jwks, &c.jwks_uri) {
+        (Some(_), _) => "registered JWK Set".to_owned(),
+        (None, Some(uri)) => uri.clone(),
+        (None, None) => "-".to_owned(),
+    };
+    let rows = [
+        ("client_id", c.id.clone()),
+        ("name", c.name.clone()),
+        ("type", c.kind.as_str().to_owned()),
+        ("auth_method", c.auth_method().to_owned()),
+        ("redirect_uris", list(&c.redirect_uris, "-")),
+        (
+            "post_logout_redirect_uris",
+            list(&c.post_logout_redirect_uris, "-"),
+        ),
+        ("scopes", list(&c.scopes, "-")),
+        ("grant_types", list(&c.grant_types, "-")),
+        ("resources", list(&c.resources, "(any registered)")),
+        ("skip_consent", c.skip_consent.to_string()),
+        ("id_token_alg", c.id_token_alg.clone()),
+        ("jwks", keys),
+        ("rotate_refresh_tokens", c.rotate_refresh_tokens.to_string()),
+        (
+            "always_issue_refresh_token",
+            c.always_issue_refresh_token.to_string(),
+        ),
+        (
+            "dpop_bound_access_tokens",
+            c.dpop_bound_access_tokens.to_string(),
+        ),
+        (
+            "require_par",
+            c.require_pushed_authorization_requests.to_string(),
+        ),
+        ("registered_by", c.registration.as_str().to_owned()),
+        ("created_at", rfc3339(c.created_at)),
+    ];
+    rows.iter()
+        .map(|(k, v)| format!("{:<27}{v}", format!("{k}:")))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A Unix time as RFC 3339 in UTC, to the second (`2025-01-31T12:00:00Z`).
+fn rfc3339(t: i64) -> String {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.max(0).unsigned_abs());
+    humantime::format_rfc3339_seconds(at).to_string()
 }
 
 /// `proofkey resource ...`: the protected resources (RFC 8707) tokens may
@@ -604,12 +781,138 @@ async fn resource(cmd: ResourceCommand) -> Result<Outcome, Outcome> {
     })
 }
 
-fn validate_client(a: &CreateClient) -> Result<Client, String> {
+/// A client's registration as the command line gives it: `client create`'s
+/// options, or `client update`'s laid over the stored client. Both are
+/// checked by [`validate_client`] alone, so that an update is held to
+/// exactly what a creation is.
+struct ClientSpec {
+    id: String,
+    name: Option<String>,
+    confidential: bool,
+    redirect_uris: Vec<String>,
+    scopes: Vec<String>,
+    grant_types: Vec<String>,
+    skip_consent: bool,
+    id_token_alg: String,
+    /// The JWK Set's text, checked by [`read_jwks`] when read from a file.
+    jwks: Option<String>,
+    jwks_uri: Option<String>,
+    post_logout_redirect_uris: Vec<String>,
+    no_refresh_rotation: bool,
+    always_issue_refresh_token: bool,
+    dpop_bound_access_tokens: bool,
+    require_pushed_authorization_requests: bool,
+    resources: Vec<String>,
+}
+
+impl CreateClient {
+    fn spec(&self) -> Result<ClientSpec, String> {
+        Ok(ClientSpec {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            confidential: self.confidential,
+            redirect_uris: self.redirect_uris.clone(),
+            scopes: self.scopes.clone(),
+            grant_types: self.grant_types.clone(),
+            skip_consent: self.skip_consent,
+            id_token_alg: self.id_token_alg.clone(),
+            jwks: self.jwks.as_deref().map(read_jwks).transpose()?,
+            jwks_uri: self.jwks_uri.clone(),
+            post_logout_redirect_uris: self.post_logout_redirect_uris.clone(),
+            no_refresh_rotation: self.no_refresh_rotation,
+            always_issue_refresh_token: self.always_issue_refresh_token,
+            dpop_bound_access_tokens: self.dpop_bound_access_tokens,
+            require_pushed_authorization_requests: self.require_pushed_authorization_requests,
+            resources: self.resources.clone(),
+        })
+    }
+}
+
+impl UpdateClient {
+    /// The stored client with what was given replaced; `jwks` is the text
+    /// of `--jwks`, read (and checked) before the database was opened.
+    fn spec(&self, stored: &Client, jwks: Option<String>) -> ClientSpec {
+        let list = |given: &[String], stored: &[String]| {
+            if given.is_empty() {
+                stored.to_vec()
+            } else {
+                given.to_vec()
+            }
+        };
+        let (jwks, jwks_uri) = match (jwks, &self.jwks_uri) {
+            (Some(text), _) => (Some(text), None),
+            (None, Some(uri)) => (None, Some(uri.clone())),
+            (None, None) => (stored.jwks.clone(), stored.jwks_uri.clone()),
+        };
+        ClientSpec {
+            id: stored.id.clone(),
+            name: Some(self.name.clone().unwrap_or_else(|| stored.name.clone())),
+            confidential: stored.kind == ClientKind::Confidential,
+            redirect_uris: list(&self.redirect_uris, &stored.redirect_uris),
+            scopes: list(&self.scopes, &stored.scopes),
+            grant_types: list(&self.grant_types, &stored.grant_types),
+            skip_consent: self.skip_consent.unwrap_or(stored.skip_consent),
+            id_token_alg: self
+                .id_token_alg
+                .clone()
+                .unwrap_or_else(|| stored.id_token_alg.clone()),
+            jwks,
+            jwks_uri,
+            post_logout_redirect_uris: if self.clear_post_logout_redirect_uris {
+                vec![]
+            } else {
+                list(
+                    &self.post_logout_redirect_uris,
+                    &stored.post_logout_redirect_uris,
+                )
+            },
+            no_refresh_rotation: self
+                .no_refresh_rotation
+                .unwrap_or(!stored.rotate_refresh_tokens),
+            always_issue_refresh_token: self
+                .always_issue_refresh_token
+                .unwrap_or(stored.always_issue_refresh_token),
+            dpop_bound_access_tokens: self
+                .dpop_bound_access_tokens
+                .unwrap_or(stored.dpop_bound_access_tokens),
+            require_pushed_authorization_requests: self
+                .require_pushed_authorization_requests
+                .unwrap_or(stored.require_pushed_authorization_requests),
+            resources: if self.any_resource {
+                vec![]
+            } else {
+                list(&self.resources, &stored.resources)
+            },
+        }
+    }
+}
+
+/// The grant type a `--grant-type` value names: the registered name, or
+/// an obvious short alias of it (`device_code` for RFC 8628 §3.4's URN).
+fn grant_type_name(given: &str) -> String {
+    match given {
+        "device_code" | "device" => proofkey_core::model::DEVICE_CODE_GRANT.to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+/// A `--jwks` file's text, checked to be a JWK Set of public keys.
+fn read_jwks(path: &std::path::Path) -> Result<String, String> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("--jwks {}: {e}", path.display()))?;
+    validate_jwks(&text).map_err(|e| format!("--jwks {}: {e}", path.display()))?;
+    Ok(text)
+}
+
+fn validate_client(a: &ClientSpec) -> Result<Client, String> {
     if a.id.is_empty() || a.id.len() > 128 || !a.id.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(format!(
             "--id {:?}: 1 to 128 printable ASCII characters without spaces",
             a.id
         ));
+    }
+    if a.redirect_uris.is_empty() {
+        return Err("--redirect-uri: at least one is needed".into());
     }
     for uri in &a.redirect_uris {
         redirect_uri::validate_registration(uri).map_err(|e| format!("--redirect-uri {e}"))?;
@@ -617,14 +920,20 @@ fn validate_client(a: &CreateClient) -> Result<Client, String> {
     let grant_types: Vec<String> = if a.grant_types.is_empty() {
         vec!["authorization_code".to_owned()]
     } else {
-        a.grant_types.clone()
+        let mut named: Vec<String> = vec![];
+        for g in a.grant_types.iter().map(|g| grant_type_name(g)) {
+            if !named.contains(&g) {
+                named.push(g);
+            }
+        }
+        named
     };
     if let Some(bad) = grant_types
         .iter()
         .find(|g| !SUPPORTED_GRANT_TYPES.contains(&g.as_str()))
     {
         return Err(format!(
-            "--grant-type {bad:?} is not supported by this server; supported: {}",
+            "--grant-type {bad:?} is not supported by this server; supported: {} (or device_code for the last)",
             SUPPORTED_GRANT_TYPES.join(", ")
         ));
     }
@@ -652,27 +961,24 @@ fn validate_client(a: &CreateClient) -> Result<Client, String> {
             SUPPORTED_ALGS.join(", ")
         ));
     }
-    if a.public && grant_types.iter().any(|g| g == "client_credentials") {
+    let public = !a.confidential;
+    if public && grant_types.iter().any(|g| g == "client_credentials") {
         return Err(
             "--grant-type client_credentials needs a confidential client (RFC 6749 §4.4)".into(),
         );
     }
-    if a.public && a.no_refresh_rotation {
+    if public && a.no_refresh_rotation {
         return Err("--no-refresh-rotation: public clients' refresh tokens always rotate (OAuth 2.1 §4.3.1)".into());
+    }
+    if public && (a.jwks.is_some() || a.jwks_uri.is_some()) {
+        return Err(
+            "--jwks and --jwks-uri are for confidential clients (private_key_jwt, RFC 7523)".into(),
+        );
     }
     for uri in &a.post_logout_redirect_uris {
         redirect_uri::validate_registration(uri)
             .map_err(|e| format!("--post-logout-redirect-uri {e}"))?;
     }
-    let jwks = match &a.jwks {
-        None => None,
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("--jwks {}: {e}", path.display()))?;
-            validate_jwks(&text).map_err(|e| format!("--jwks {}: {e}", path.display()))?;
-            Some(text)
-        }
-    };
     for uri in &a.resources {
         proofkey_core::resource::check_uri(uri).map_err(|e| format!("--resource {e}"))?;
     }
@@ -702,7 +1008,7 @@ fn validate_client(a: &CreateClient) -> Result<Client, String> {
         skip_consent: a.skip_consent,
         id_token_alg: a.id_token_alg.clone(),
         created_at: SystemClock.now(),
-        jwks,
+        jwks: a.jwks.clone(),
         jwks_uri: a.jwks_uri.clone(),
         post_logout_redirect_uris: a.post_logout_redirect_uris.clone(),
         rotate_refresh_tokens: !a.no_refresh_rotation,
@@ -713,6 +1019,18 @@ fn validate_client(a: &CreateClient) -> Result<Client, String> {
         dpop_bound_access_tokens: a.dpop_bound_access_tokens,
         require_pushed_authorization_requests: a.require_pushed_authorization_requests,
     })
+}
+
+/// Every `--resource` must be registered (`proofkey resource create`).
+async fn check_resources_registered(store: &dyn Store, c: &Client) -> Result<(), Outcome> {
+    for uri in &c.resources {
+        if store.get_resource(uri).await?.is_none() {
+            return Err(Outcome::BadInput(format!(
+                "--resource {uri:?} is not registered; add it with proofkey resource create"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A JWK Set of public signing keys: a `keys` array, each with `kty`, and no
@@ -750,6 +1068,7 @@ fn new_secret() -> Result<secret::ClientSecret, Outcome> {
 pub fn run_client(cmd: ClientCommand) -> ExitCode {
     let as_json = match &cmd {
         ClientCommand::Create(a) => a.json,
+        ClientCommand::Update(a) => a.json,
         ClientCommand::List { json, .. }
         | ClientCommand::Show { json, .. }
         | ClientCommand::Delete { json, .. }
@@ -763,15 +1082,12 @@ async fn client(cmd: ClientCommand) -> Result<Outcome, Outcome> {
     let no_client = |id: &str| Outcome::NotFound(format!("no client {id:?}"));
     Ok(match cmd {
         ClientCommand::Create(a) => {
-            let mut c = validate_client(&a).map_err(Outcome::BadInput)?;
+            let mut c = a
+                .spec()
+                .and_then(|spec| validate_client(&spec))
+                .map_err(Outcome::BadInput)?;
             let store = open(&a.db).await?;
-            for uri in &c.resources {
-                if store.get_resource(uri).await?.is_none() {
-                    return Err(Outcome::BadInput(format!(
-                        "--resource {uri:?} is not registered; add it with proofkey resource create"
-                    )));
-                }
-            }
+            check_resources_registered(store.as_ref(), &c).await?;
             let mut secret = None;
             if c.kind == ClientKind::Confidential && c.auth_method() == "client_secret_basic" {
                 let s = new_secret()?;
@@ -818,6 +1134,59 @@ async fn client(cmd: ClientCommand) -> Result<Outcome, Outcome> {
                         .collect::<Vec<_>>()
                         .join("\n")
                 },
+            }
+        }
+        ClientCommand::Update(a) => {
+            // What needs no database is checked before it is opened.
+            let jwks = a
+                .jwks
+                .as_deref()
+                .map(read_jwks)
+                .transpose()
+                .map_err(Outcome::BadInput)?;
+            let store = open(&a.db).await?;
+            let stored = store
+                .get_client(&a.id)
+                .await?
+                .ok_or_else(|| no_client(&a.id))?;
+            if stored.registration != proofkey_core::model::Registration::Admin {
+                return Err(Outcome::BadInput(format!(
+                    "client {:?} was registered {} (registered_by {}), not by an operator; it changes its registration itself (RFC 7592, or its metadata document), or delete it",
+                    a.id,
+                    if stored.registration == proofkey_core::model::Registration::Dynamic {
+                        "by itself"
+                    } else {
+                        "by its metadata document"
+                    },
+                    stored.registration.as_str()
+                )));
+            }
+            let mut c = validate_client(&a.spec(&stored, jwks)).map_err(Outcome::BadInput)?;
+            if c.auth_method() != stored.auth_method() {
+                return Err(Outcome::BadInput(format!(
+                    "that would change how client {:?} authenticates ({} to {}); register a new client instead",
+                    a.id,
+                    stored.auth_method(),
+                    c.auth_method()
+                )));
+            }
+            check_resources_registered(store.as_ref(), &c).await?;
+            // Never changed here: kind, secrets, creation, registration.
+            c.kind = stored.kind;
+            c.secret_hash = stored.secret_hash.clone();
+            c.previous_secret = stored.previous_secret.clone();
+            c.created_at = stored.created_at;
+            c.registration = stored.registration;
+            c.registration_token_hash = stored.registration_token_hash.clone();
+            if !store.replace_client(&c).await? {
+                return Err(no_client(&a.id));
+            }
+            Outcome::Ok {
+                json: client_json(&c),
+                text: format!(
+                    "updated client (running servers use it within 5 s)\n{}",
+                    client_text(&c)
+                ),
             }
         }
         ClientCommand::Show { id, db, .. } => {
@@ -941,13 +1310,24 @@ async fn hash_password(password: secret::Password) -> Result<String, Outcome> {
 }
 
 fn user_json(u: &User) -> serde_json::Value {
-    json!({"id": u.id, "username": u.username, "email": u.email, "name": u.name, "created_at": u.created_at})
+    json!({"id": u.id, "username": u.username, "email": u.email, "name": u.name, "created_at": u.created_at, "disabled_at": u.disabled_at})
+}
+
+fn valid_email(e: &str) -> Result<(), String> {
+    if !e.contains('@') || e.chars().any(char::is_whitespace) {
+        return Err(format!("--email {e:?} is not an email address"));
+    }
+    Ok(())
 }
 
 pub fn run_user(cmd: UserCommand) -> ExitCode {
     let as_json = match &cmd {
         UserCommand::Create { json, .. }
         | UserCommand::List { json, .. }
+        | UserCommand::Show { json, .. }
+        | UserCommand::Update { json, .. }
+        | UserCommand::Disable { json, .. }
+        | UserCommand::Enable { json, .. }
         | UserCommand::Delete { json, .. }
         | UserCommand::Sessions { json, .. }
         | UserCommand::Revoke { json, .. }
@@ -985,11 +1365,7 @@ async fn user(cmd: UserCommand) -> Result<Outcome, Outcome> {
         } => {
             valid_username(&username).map_err(Outcome::BadInput)?;
             if let Some(e) = &email {
-                if !e.contains('@') || e.chars().any(char::is_whitespace) {
-                    return Err(Outcome::BadInput(format!(
-                        "--email {e:?} is not an email address"
-                    )));
-                }
+                valid_email(e).map_err(Outcome::BadInput)?;
             }
             let password = read_password().map_err(Outcome::BadInput)?;
             let store = open(&db).await?;
@@ -1002,6 +1378,7 @@ async fn user(cmd: UserCommand) -> Result<Outcome, Outcome> {
                 name,
                 password_hash: hash,
                 created_at: SystemClock.now(),
+                disabled_at: None,
             };
             match store.create_user(&u).await {
                 Ok(()) => Outcome::Ok {
@@ -1027,15 +1404,136 @@ async fn user(cmd: UserCommand) -> Result<Outcome, Outcome> {
                     us.iter()
                         .map(|u| {
                             format!(
-                                "{}\t{}\t{}",
+                                "{}\t{}\t{}{}",
                                 u.username,
                                 u.id,
-                                u.email.as_deref().unwrap_or("-")
+                                u.email.as_deref().unwrap_or("-"),
+                                if u.disabled_at.is_some() {
+                                    "\tdisabled"
+                                } else {
+                                    ""
+                                }
                             )
                         })
                         .collect::<Vec<_>>()
                         .join("\n")
                 },
+            }
+        }
+        UserCommand::Show { username, db, .. } => {
+            let store = open(&db).await?;
+            let u = user_by_name(store.as_ref(), &username).await?;
+            let sessions = store.list_sessions(&u.id, SystemClock.now()).await?;
+            let mut j = user_json(&u);
+            j["live_sessions"] = json!(sessions.len());
+            let state = match u.disabled_at {
+                Some(t) => format!("disabled since {}", rfc3339(t)),
+                None => "enabled".to_owned(),
+            };
+            let rows = [
+                ("username", u.username.clone()),
+                ("sub", u.id.clone()),
+                ("email", u.email.clone().unwrap_or_else(|| "-".into())),
+                ("name", u.name.clone().unwrap_or_else(|| "-".into())),
+                ("state", state),
+                ("live_sessions", sessions.len().to_string()),
+                ("created_at", rfc3339(u.created_at)),
+            ];
+            Outcome::Ok {
+                json: j,
+                text: rows
+                    .iter()
+                    .map(|(k, v)| format!("{:<15}{v}", format!("{k}:")))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            }
+        }
+        UserCommand::Update {
+            username,
+            email,
+            name,
+            password_stdin,
+            keep_sessions,
+            db,
+            ..
+        } => {
+            if let Some(e) = email.as_deref().filter(|e| !e.is_empty()) {
+                valid_email(e).map_err(Outcome::BadInput)?;
+            }
+            if email.is_none() && name.is_none() && !password_stdin {
+                return Err(Outcome::BadInput(
+                    "nothing to change: give --email, --name or --password-stdin".into(),
+                ));
+            }
+            let password = if password_stdin {
+                Some(read_password().map_err(Outcome::BadInput)?)
+            } else {
+                None
+            };
+            let store = open(&db).await?;
+            let u = user_by_name(store.as_ref(), &username).await?;
+            let cleared = |v: Option<String>, old: Option<String>| match v {
+                Some(v) if v.is_empty() => None,
+                Some(v) => Some(v),
+                None => old,
+            };
+            let email = cleared(email, u.email.clone());
+            let name = cleared(name, u.name.clone());
+            if !store
+                .update_user(&username, email.as_deref(), name.as_deref())
+                .await?
+            {
+                return Err(no_user(&username));
+            }
+            let mut j = json!({"username": username, "email": email, "name": name});
+            let mut text = format!(
+                "updated {username}: email {}, name {}",
+                email.as_deref().unwrap_or("-"),
+                name.as_deref().unwrap_or("-")
+            );
+            if let Some(password) = password {
+                let hash = hash_password(password).await?;
+                if !store.set_password(&username, &hash).await? {
+                    return Err(no_user(&username));
+                }
+                let (sessions, grants) = if keep_sessions {
+                    (0, 0)
+                } else {
+                    store.revoke_user(&u.id, SystemClock.now()).await?
+                };
+                j["password"] = json!("set");
+                j["sessions_ended"] = json!(sessions);
+                j["grants_revoked"] = json!(grants);
+                text.push_str(&if keep_sessions {
+                    "; password set, sessions and tokens kept".to_owned()
+                } else {
+                    format!(
+                        "; password set, {sessions} sessions ended, {grants} authorizations revoked"
+                    )
+                });
+            }
+            Outcome::Ok { json: j, text }
+        }
+        UserCommand::Disable { username, db, .. } => {
+            let store = open(&db).await?;
+            let Some((sessions, grants)) = store.disable_user(&username, SystemClock.now()).await?
+            else {
+                return Err(no_user(&username));
+            };
+            Outcome::Ok {
+                json: json!({"username": username, "disabled": true, "sessions_ended": sessions, "grants_revoked": grants}),
+                text: format!(
+                    "{username} disabled: cannot sign in; {sessions} sessions ended, {grants} authorizations revoked (every token of them)"
+                ),
+            }
+        }
+        UserCommand::Enable { username, db, .. } => {
+            if !open(&db).await?.enable_user(&username).await? {
+                return Err(no_user(&username));
+            }
+            Outcome::Ok {
+                json: json!({"username": username, "disabled": false}),
+                text: format!("{username} enabled: can sign in again"),
             }
         }
         UserCommand::Delete { username, db, .. } => {
@@ -1147,6 +1645,7 @@ pub fn run_keys(cmd: KeysCommand) -> ExitCode {
     let as_json = match &cmd {
         KeysCommand::List { json, .. }
         | KeysCommand::Rotate { json, .. }
+        | KeysCommand::Retire { json, .. }
         | KeysCommand::Rewrap { json, .. } => *json,
     };
     finish(block_on(keys(cmd)), as_json)
@@ -1170,11 +1669,21 @@ async fn keys(cmd: KeysCommand) -> Result<Outcome, Outcome> {
                     .iter()
                     .map(|k| {
                         let state = if k.activates_at <= now {
-                            "active".to_owned()
+                            format!("active since {}", rfc3339(k.activates_at))
                         } else {
-                            format!("signs in {}s", k.activates_at - now)
+                            format!(
+                                "signs from {} (in {}s)",
+                                rfc3339(k.activates_at),
+                                k.activates_at - now
+                            )
                         };
-                        format!("{}\t{}\t{}", k.kid, k.alg, state)
+                        format!(
+                            "{}\t{}\t{}\tcreated {}",
+                            k.kid,
+                            k.alg,
+                            state,
+                            rfc3339(k.created_at)
+                        )
                     })
                     .collect::<Vec<_>>()
                     .join("\n"),
@@ -1224,10 +1733,55 @@ async fn keys(cmd: KeysCommand) -> Result<Outcome, Outcome> {
                 text: format!(
                     "added {} key(s), published within 30s, signing from {} (in {}s)",
                     added.len(),
-                    activates_at,
+                    rfc3339(activates_at),
                     delay.as_secs()
                 ),
                 json: json!({ "added": added }),
+            }
+        }
+        KeysCommand::Retire {
+            kid, replace, db, ..
+        } => {
+            let store = open(&db).await?;
+            let kek = db.kek()?;
+            let stored = store.list_keys().await?;
+            let key = stored
+                .iter()
+                .find(|k| k.kid == kid)
+                .ok_or_else(|| Outcome::NotFound(format!("no signing key {kid:?}")))?;
+            // The replacement signs at once: the key it replaces is
+            // presumed compromised, so waiting for JWKS caches is worse.
+            let mut added = None;
+            if replace {
+                let new_kid =
+                    secret::random_token(12).map_err(|e| Outcome::Failed(e.to_string()))?;
+                let new = proofkey_core::keys::generate(&key.alg, new_kid, now, now)
+                    .map_err(|e| Outcome::Failed(e.to_string()))?;
+                let sealed = match &kek {
+                    Some(kek) => kek.seal(&new).map_err(|e| Outcome::Failed(e.to_string()))?,
+                    None => new.clone(),
+                };
+                store.insert_key(&sealed).await?;
+                added = Some(new);
+            }
+            let mut after = stored.clone();
+            after.extend(added.clone());
+            let alg = proofkey_core::keys::check_retirement(&after, &kid, now)
+                .map_err(|e| Outcome::BadInput(e.to_string()))?
+                .alg
+                .clone();
+            if !store.delete_key(&kid).await? {
+                return Err(Outcome::NotFound(format!("no signing key {kid:?}")));
+            }
+            let replacement = added
+                .as_ref()
+                .map(|k| format!("; {} {} signs in its place now", k.alg, k.kid))
+                .unwrap_or_default();
+            Outcome::Ok {
+                text: format!(
+                    "retired {alg} key {kid}: running servers stop publishing and using it within 30 s (their key reload){replacement}; tokens it signed are no longer accepted here, and clients that cached the JWKS drop it within 5 min"
+                ),
+                json: json!({"retired": kid, "alg": alg, "replacement": added.map(|k| k.kid)}),
             }
         }
         KeysCommand::Rewrap {
@@ -1292,6 +1846,7 @@ pub async fn ensure_demo(store: &dyn Store) -> Result<(), String> {
             name: Some("Demo User".into()),
             password_hash: hash,
             created_at: now,
+            disabled_at: None,
         };
         store.create_user(&user).await.map_err(|e| e.to_string())?;
     }

@@ -21,7 +21,8 @@ pub struct LoginArgs {
     /// The (public) client id registered for this tool.
     #[arg(long)]
     client_id: String,
-    /// Scope to ask for; repeat [default: openid offline_access].
+    /// Scope to ask for; repeat [default: openid profile email
+    /// offline_access].
     #[arg(long = "scope", value_name = "S")]
     scopes: Vec<String>,
     /// Where to store the tokens.
@@ -165,7 +166,9 @@ async fn do_login(args: LoginArgs) -> Result<(), ClientError> {
         eprintln!("proofkey: {w}");
     }
     let scopes = if args.scopes.is_empty() {
-        vec!["openid".to_owned(), "offline_access".to_owned()]
+        ["openid", "profile", "email", "offline_access"]
+            .map(str::to_owned)
+            .to_vec()
     } else {
         args.scopes.clone()
     };
@@ -176,7 +179,7 @@ async fn do_login(args: LoginArgs) -> Result<(), ClientError> {
     } else {
         None
     };
-    let (tokens, nonce) = if args.device {
+    let account = if args.device {
         let auth = device::start(&http, &meta, &args.client_id, &scopes).await?;
         eprintln!(
             "To sign in, open {} and enter the code {}",
@@ -194,7 +197,7 @@ async fn do_login(args: LoginArgs) -> Result<(), ClientError> {
             tokio::time::sleep,
         )
         .await?;
-        (tokens, None)
+        finish(&http, &meta, &args, tokens, None).await?
     } else {
         let receiver = match &args.redirect_uri {
             Some(uri) => loopback::LoopbackReceiver::bind_uri(uri).await?,
@@ -217,8 +220,7 @@ async fn do_login(args: LoginArgs) -> Result<(), ClientError> {
             !args.no_par,
         )
         .await?;
-        let nonce = pending.nonce().to_owned();
-        let code = if args.paste {
+        if args.paste {
             eprintln!("Open this URL in a browser, sign in, then paste the address of the page it ends on:\n\n  {}\n", pending.url());
             drop(receiver);
             let mut line = String::new();
@@ -229,7 +231,8 @@ async fn do_login(args: LoginArgs) -> Result<(), ClientError> {
                 .lock()
                 .read_line(&mut line)
                 .map_err(|e| ClientError::Paste(e.to_string()))?;
-            pending.code_from_url(&line)?
+            let code = pending.code_from_url(&line)?;
+            redeem(&http, &meta, &args, pending, &code, dpop.as_ref()).await?
         } else {
             if let Ok(ssh) = std::env::var("SSH_CONNECTION") {
                 let port = receiver.local_addr().port();
@@ -251,33 +254,109 @@ async fn do_login(args: LoginArgs) -> Result<(), ClientError> {
                 );
             }
             eprintln!("Waiting for the redirect on {redirect_uri} ...");
-            let params = receiver.wait(args.timeout).await?;
-            pending.code_from(&params)?
-        };
-        (
-            pending.exchange(&http, &meta, &code, dpop.as_ref()).await?,
-            Some(nonce),
-        )
+            // The browser's request stays open until the login is done or
+            // has failed, so that its page tells the truth (the loopback
+            // module bounds that wait).
+            let callback = receiver.wait(args.timeout).await?;
+            let outcome = match pending.code_from(callback.params()) {
+                Ok(code) => redeem(&http, &meta, &args, pending, &code, dpop.as_ref()).await,
+                Err(e) => Err(e),
+            };
+            match &outcome {
+                Ok(account) => callback.succeed(account.as_deref()).await,
+                Err(e) => callback.fail(e).await,
+            }
+            outcome?
+        }
     };
+    eprintln!(
+        "Logged in to {}{} (profile {}).",
+        meta.issuer,
+        account.map(|s| format!(" as {s}")).unwrap_or_default(),
+        args.profile
+    );
+    Ok(())
+}
 
-    let mut subject = None;
+/// Redeems the authorization code (RFC 6749 §4.1.3, RFC 7636 §4.5), then
+/// [`finish`]es the login; who logged in.
+async fn redeem(
+    http: &reqwest::Client,
+    meta: &discovery::Metadata,
+    args: &LoginArgs,
+    pending: PendingAuthorization,
+    code: &str,
+    dpop: Option<&DpopKey>,
+) -> Result<Option<String>, ClientError> {
+    let nonce = pending.nonce().to_owned();
+    let tokens = pending.exchange(http, meta, code, dpop).await?;
+    finish(http, meta, args, tokens, Some(&nonce)).await
+}
+
+/// The claims a person is named by (`name`, `email`,
+/// `preferred_username`): the ID token's, else the UserInfo endpoint's
+/// (OIDC Core §5.3; a server may keep them out of the ID token, §5.4),
+/// taken only when its `sub` is the ID token's (§5.3.2). A UserInfo
+/// failure costs only the name: the login stands, shown by `sub`.
+async fn with_userinfo(
+    http: &reqwest::Client,
+    meta: &discovery::Metadata,
+    tokens: &token::TokenSet,
+    mut claims: serde_json::Value,
+) -> serde_json::Value {
+    const NAMES: [&str; 3] = ["name", "email", "preferred_username"];
+    if NAMES.iter().any(|c| claims[*c].is_string()) {
+        return claims;
+    }
+    let Some(endpoint) = &meta.userinfo_endpoint else {
+        return claims;
+    };
+    let key = match tokens.dpop() {
+        Ok(key) => key,
+        Err(_) => return claims,
+    };
+    match token::userinfo(http, endpoint, &tokens.access_token, key.as_ref()).await {
+        Ok(info) if info["sub"].is_string() && info["sub"] == claims["sub"] => {
+            for c in NAMES {
+                if info[c].is_string() {
+                    claims[c] = info[c].clone();
+                }
+            }
+        }
+        Ok(_) => tracing::debug!("userinfo names another subject; ignored"),
+        Err(e) => tracing::debug!(error = %e, "no userinfo; the account is shown by its sub"),
+    }
+    claims
+}
+
+/// Validates the token response's ID token when there is one (OIDC Core
+/// §3.1.3.7, with the request's `nonce`), and stores the login; returns
+/// who logged in ([`id_token::display_name`]).
+async fn finish(
+    http: &reqwest::Client,
+    meta: &discovery::Metadata,
+    args: &LoginArgs,
+    tokens: token::TokenSet,
+    nonce: Option<&str>,
+) -> Result<Option<String>, ClientError> {
+    let mut account = None;
     if let Some(idt) = &tokens.id_token {
         let jwks_uri = meta.jwks_uri.as_deref().ok_or_else(|| {
             ClientError::IdToken("the server publishes no jwks_uri to check it against".into())
         })?;
-        let jwks = id_token::fetch_jwks(&http, jwks_uri).await?;
+        let jwks = id_token::fetch_jwks(http, jwks_uri).await?;
         let claims = id_token::validate(
             idt,
             &jwks,
             &id_token::Expected {
                 issuer: &meta.issuer,
                 client_id: &args.client_id,
-                nonce: nonce.as_deref(),
+                nonce,
                 access_token: Some(&tokens.access_token),
                 now: token_now(),
             },
         )?;
-        subject = claims["sub"].as_str().map(str::to_owned);
+        account = id_token::display_name(&with_userinfo(http, meta, &tokens, claims).await);
     }
 
     let profile = Profile {
@@ -290,6 +369,7 @@ async fn do_login(args: LoginArgs) -> Result<(), ClientError> {
             StoreArg::File => StoreKind::File,
             StoreArg::Keyring => StoreKind::Keyring,
         },
+        account: account.clone(),
         tokens,
     };
     let cache = cache()?;
@@ -299,17 +379,11 @@ async fn do_login(args: LoginArgs) -> Result<(), ClientError> {
         if let (Some(endpoint), Some(rt)) =
             (&meta.revocation_endpoint, &profile.tokens.refresh_token)
         {
-            let _ = token::revoke(&http, endpoint, &args.client_id, rt, "refresh_token").await;
+            let _ = token::revoke(http, endpoint, &args.client_id, rt, "refresh_token").await;
         }
         return Err(e);
     }
-    eprintln!(
-        "Logged in to {}{} (profile {}).",
-        meta.issuer,
-        subject.map(|s| format!(" as {s}")).unwrap_or_default(),
-        args.profile
-    );
-    Ok(())
+    Ok(account)
 }
 
 /// "METHOD URL" of `--dpop-proof-for`: an HTTP method and an absolute
@@ -468,7 +542,7 @@ pub fn status(args: StatusArgs) -> ExitCode {
                 .iter()
                 .map(|(name, path, p)| match p {
                     Ok(p) => json!({
-                        "profile": name, "issuer": p.issuer, "client_id": p.client_id,
+                        "profile": name, "account": p.account(), "issuer": p.issuer, "client_id": p.client_id,
                         "expires_at": p.tokens.expires_at, "refresh_token": p.tokens.refresh_token.is_some(),
                         "token_type": p.tokens.token_type,
                         "store": p.store.as_str(), "path": path,
@@ -509,8 +583,12 @@ pub fn status(args: StatusArgs) -> ExitCode {
                 StoreKind::File => format!("file {}", path.display()),
                 StoreKind::Keyring => format!("OS keyring (profile file {})", path.display()),
             };
+            let account = p
+                .account()
+                .map(|a| format!("as {a}"))
+                .unwrap_or_else(|| "(no ID token: account unknown)".into());
             println!(
-                "{name}\t{}\t{}\t{expiry}, {refresh}\t{store}",
+                "{name}\t{account}\t{}\t{}\t{expiry}, {refresh}\t{store}",
                 p.issuer, p.client_id
             );
         }

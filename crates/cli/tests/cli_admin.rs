@@ -745,6 +745,69 @@ fn admin_commands_work_on_postgres() {
         keys["keys"][0]["active"], false,
         "a rotated key waits before it signs"
     );
+    // Issue 16's commands, on PostgreSQL.
+    let u = json(&run(
+        &d,
+        &["user", "update", "pat", "--name", "Pat", "--json"],
+        None,
+    ));
+    assert_eq!(u["name"], "Pat");
+    let off = json(&run(&d, &["user", "disable", "pat", "--json"], None));
+    assert_eq!(off["disabled"], true);
+    let shown = json(&run(&d, &["user", "show", "pat", "--json"], None));
+    assert!(shown["disabled_at"].is_i64(), "{shown}");
+    json(&run(&d, &["user", "enable", "pat", "--json"], None));
+    let shown = json(&run(&d, &["user", "show", "pat", "--json"], None));
+    assert!(shown["disabled_at"].is_null(), "{shown}");
+    let c = json(&run(
+        &d,
+        &[
+            "client",
+            "update",
+            "pg-app",
+            "--post-logout-redirect-uri",
+            "http://127.0.0.1/bye",
+            "--json",
+        ],
+        None,
+    ));
+    assert_eq!(
+        c["post_logout_redirect_uris"],
+        serde_json::json!(["http://127.0.0.1/bye"])
+    );
+    let retired = json(&run(
+        &d,
+        &[
+            "keys",
+            "retire",
+            rotated["added"][0]["kid"].as_str().unwrap(),
+            "--json",
+        ],
+        None,
+    ));
+    assert!(
+        retired["retired"].is_string(),
+        "a key not active yet: {retired}"
+    );
+    // The only active ES256 key: refused.
+    let active = json(&run(
+        &d,
+        &[
+            "keys",
+            "rotate",
+            "--alg",
+            "ES256",
+            "--activation-delay",
+            "0s",
+            "--json",
+        ],
+        None,
+    ));
+    let es256 = active["added"][0]["kid"].as_str().unwrap().to_owned();
+    assert_eq!(
+        run(&d, &["keys", "retire", &es256], None).status.code(),
+        Some(2)
+    );
     assert!(run(&d, &["client", "delete", "pg-app"], None)
         .status
         .success());
@@ -954,4 +1017,176 @@ fn initial_access_tokens_are_printed_once_and_stored_hashed() {
         args.extend(bad);
         assert_eq!(run(&d, &args, None).status.code(), Some(2), "{bad:?}");
     }
+}
+
+/// `client update` replaces only what it is given, checked as `create`
+/// checks it (the same code); a refused update changes nothing.
+#[test]
+fn client_update_replaces_only_what_is_given() {
+    let d = db();
+    let created = json(&run(
+        &d,
+        &[
+            "client",
+            "create",
+            "--id",
+            "app",
+            "--name",
+            "App",
+            "--public",
+            "--redirect-uri",
+            "http://127.0.0.1/callback",
+            "--grant-type",
+            "authorization_code",
+            "--grant-type",
+            "refresh_token",
+            "--post-logout-redirect-uri",
+            "https://app.example/bye",
+            "--json",
+        ],
+        None,
+    ));
+    let updated = json(&run(
+        &d,
+        &[
+            "client",
+            "update",
+            "app",
+            "--redirect-uri",
+            "https://app.example/cb",
+            "--redirect-uri",
+            "http://127.0.0.1/cb2",
+            "--grant-type",
+            "authorization_code",
+            "--grant-type",
+            "device_code",
+            "--skip-consent",
+            "--require-par",
+            "--json",
+        ],
+        None,
+    ));
+    assert_eq!(
+        updated["redirect_uris"],
+        serde_json::json!(["https://app.example/cb", "http://127.0.0.1/cb2"])
+    );
+    assert_eq!(
+        updated["grant_types"],
+        serde_json::json!([
+            "authorization_code",
+            "urn:ietf:params:oauth:grant-type:device_code"
+        ]),
+        "device_code is the RFC 8628 URN's short name"
+    );
+    assert_eq!(updated["skip_consent"], true);
+    assert_eq!(updated["require_pushed_authorization_requests"], true);
+    // Not given, so kept.
+    for kept in [
+        "name",
+        "scopes",
+        "post_logout_redirect_uris",
+        "created_at",
+        "type",
+        "dpop_bound_access_tokens",
+        "id_token_signed_response_alg",
+    ] {
+        assert_eq!(updated[kept], created[kept], "{kept}");
+    }
+    let shown = json(&run(&d, &["client", "show", "app", "--json"], None));
+    assert_eq!(shown, updated);
+
+    // Switches turn off with false; lists clear with their --clear flag.
+    let off = json(&run(
+        &d,
+        &[
+            "client",
+            "update",
+            "app",
+            "--skip-consent",
+            "false",
+            "--clear-post-logout-redirect-uris",
+            "--name",
+            "Renamed",
+            "--json",
+        ],
+        None,
+    ));
+    assert_eq!(off["skip_consent"], false);
+    assert_eq!(off["post_logout_redirect_uris"], serde_json::json!([]));
+    assert_eq!(off["name"], "Renamed");
+    assert_eq!(off["require_pushed_authorization_requests"], true, "kept");
+
+    // What create refuses, update refuses (exit 2), changing nothing.
+    for bad in [
+        &["--redirect-uri", "http://evil.example/cb"][..],
+        &["--redirect-uri", "https://app.example/cb#frag"],
+        &["--grant-type", "client_credentials"],
+        &["--grant-type", "password"],
+        &["--scope", "a\"b"],
+        &["--id-token-alg", "none"],
+        &["--no-refresh-rotation"],
+        &["--post-logout-redirect-uri", "ftp://x/"],
+        &["--resource", "https://unregistered.example/"],
+        &["--jwks-uri", "https://keys.example/jwks"],
+    ] {
+        let mut args = vec!["client", "update", "app"];
+        args.extend_from_slice(bad);
+        let out = run(&d, &args, None);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", stderr(&out));
+    }
+    assert_eq!(
+        json(&run(&d, &["client", "show", "app", "--json"], None)),
+        off,
+        "nothing changed"
+    );
+    let out = run(&d, &["client", "update", "nobody", "--name", "x"], None);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+/// `client show` prints every field, post-logout redirect URIs included.
+#[test]
+fn client_show_prints_every_field() {
+    let d = db();
+    run(
+        &d,
+        &[
+            "client",
+            "create",
+            "--id",
+            "web",
+            "--confidential",
+            "--redirect-uri",
+            "https://web.example/cb",
+            "--post-logout-redirect-uri",
+            "https://web.example/bye",
+            "--grant-type",
+            "client_credentials",
+            "--grant-type",
+            "device_code",
+            "--dpop-bound-access-tokens",
+        ],
+        None,
+    );
+    let out = run(&d, &["client", "show", "web"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for line in [
+        "post_logout_redirect_uris: https://web.example/bye",
+        "auth_method:",
+        "client_secret_basic",
+        "urn:ietf:params:oauth:grant-type:device_code",
+        "dpop_bound_access_tokens:",
+        "rotate_refresh_tokens:",
+        "always_issue_refresh_token:",
+        "require_par:",
+        "created_at:",
+    ] {
+        assert!(text.contains(line), "{line} in:\n{text}");
+    }
+    assert!(
+        text.lines()
+            .find(|l| l.starts_with("created_at:"))
+            .is_some_and(|l| l.trim_end().ends_with('Z')),
+        "RFC 3339: {text}"
+    );
 }

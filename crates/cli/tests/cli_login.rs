@@ -538,3 +538,272 @@ fn login_with_dpop_and_par_binds_every_token_to_the_profiles_key() {
         .unwrap()
         .success());
 }
+
+/// The loopback page (issue 16): the browser's request, what it was
+/// answered, and the login's end.
+struct Landing {
+    status: u16,
+    csp: String,
+    body: String,
+}
+
+fn land(redirect: &str) -> Landing {
+    let resp = reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(150))
+        .build()
+        .unwrap()
+        .get(redirect)
+        .send()
+        .unwrap();
+    let csp = resp
+        .headers()
+        .get("content-security-policy")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    Landing {
+        status: resp.status().as_u16(),
+        csp,
+        body: resp.text().unwrap(),
+    }
+}
+
+/// What every loopback page is: the outcome on `<main>` (the browser
+/// tests' contract), a strict CSP, no script.
+fn assert_page(l: &Landing, outcome: &str) {
+    assert!(
+        l.body
+            .contains(&format!("<main data-outcome=\"{outcome}\">")),
+        "{outcome}: {}",
+        l.body
+    );
+    assert!(
+        l.csp
+            .starts_with("default-src 'none'; style-src 'unsafe-inline'"),
+        "{}",
+        l.csp
+    );
+    assert!(!l.body.contains("<script"), "{}", l.body);
+}
+
+fn rest_of(mut err: BufReader<std::process::ChildStderr>) -> String {
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    rest
+}
+
+/// Success is said only once the code is redeemed, the ID token checked
+/// and the tokens stored (the file is there when the page arrives); the
+/// page, `login` and `status` name the user (`name`, else `email`).
+#[test]
+fn the_success_page_comes_after_the_stored_login_and_names_the_user() {
+    let s = setup();
+    s.admin(
+        &[
+            "user",
+            "update",
+            "alice",
+            "--name",
+            "Alice Liddell",
+            "--email",
+            "alice@example.com",
+        ],
+        None,
+    );
+    let cfg = s.dir.path().join("cfg");
+    let (mut login, err, url) = start_login(
+        &s,
+        &cfg,
+        &[
+            "--issuer",
+            &s.base,
+            "--client-id",
+            "cli",
+            "--no-browser",
+            "--profile",
+            "named",
+        ],
+    );
+    assert!(url.contains("request_uri="), "the default: PAR");
+    let redirect = Browser::new().authorize(&s.base, &url, "alice", PASSWORD);
+    let landing = land(&redirect);
+    assert!(
+        cfg.join("tokens").join("named.json").exists(),
+        "stored before the page was answered"
+    );
+    assert_eq!(landing.status, 200);
+    assert_page(&landing, "success");
+    assert!(
+        landing.body.contains("signed in as Alice Liddell"),
+        "{}",
+        landing.body
+    );
+    assert!(login.wait().unwrap().success());
+    let rest = rest_of(err);
+    assert!(rest.contains(" as Alice Liddell (profile named)"), "{rest}");
+
+    let status = client_cmd(&s, &cfg).args(["status"]).output().unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.contains("as Alice Liddell"), "{text}");
+    let j = client_cmd(&s, &cfg)
+        .args(["status", "--json"])
+        .output()
+        .unwrap();
+    let j: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
+    assert_eq!(j["profiles"][0]["account"], "Alice Liddell");
+
+    // A profile file from before the account was kept still says who,
+    // from its ID token's claims (here, only the subject).
+    let file = cfg.join("tokens").join("named.json");
+    let mut stored: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    stored.as_object_mut().unwrap().remove("account");
+    std::fs::write(&file, serde_json::to_vec(&stored).unwrap()).unwrap();
+    let j = client_cmd(&s, &cfg)
+        .args(["status", "--json"])
+        .output()
+        .unwrap();
+    let j: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
+    let account = j["profiles"][0]["account"].as_str().unwrap();
+    assert!(!account.is_empty() && account != "Alice Liddell", "{j}");
+}
+
+/// The user says no at the consent page: the page says access was
+/// denied, the technical error apart; nothing is stored; exit 1.
+#[test]
+fn access_denied_gets_a_failure_page() {
+    let s = setup();
+    s.admin(
+        &[
+            "client",
+            "create",
+            "--id",
+            "asks",
+            "--public",
+            "--redirect-uri",
+            "http://127.0.0.1/callback",
+            "--grant-type",
+            "authorization_code",
+        ],
+        None,
+    );
+    let cfg = s.dir.path().join("cfg");
+    let (mut login, err, url) = start_login(
+        &s,
+        &cfg,
+        &[
+            "--issuer",
+            &s.base,
+            "--client-id",
+            "asks",
+            "--no-browser",
+            "--profile",
+            "denied",
+            "--scope",
+            "openid",
+        ],
+    );
+    let mut b = Browser::new();
+    let mut page = b.get(&url);
+    let redirect = loop {
+        if let Some(loc) = page.location.clone() {
+            if loc.starts_with('/') {
+                page = b.get(&format!("{}{loc}", s.base));
+                continue;
+            }
+            break loc;
+        }
+        let mut form = page.hidden_fields();
+        if page.body.contains("name=\"password\"") {
+            form.push(("username".into(), "alice".into()));
+            form.push(("password".into(), PASSWORD.into()));
+            page = b.post(&format!("{}/login", s.base), &form);
+        } else {
+            form.push(("decision".into(), "deny".into()));
+            page = b.post(&format!("{}/consent", s.base), &form);
+        }
+    };
+    assert!(redirect.contains("error=access_denied"), "{redirect}");
+    let landing = land(&redirect);
+    assert_eq!(landing.status, 400);
+    assert_page(&landing, "failure");
+    assert!(
+        landing.body.contains("Access was denied"),
+        "{}",
+        landing.body
+    );
+    let details = landing.body.split("<details>").nth(1).expect("details");
+    assert!(details.contains("access_denied"), "{details}");
+    assert_eq!(login.wait().unwrap().code(), Some(1));
+    assert!(rest_of(err).contains("access_denied"));
+    assert!(!cfg.join("tokens").join("denied.json").exists());
+}
+
+/// A redirect whose `state` is not the login's: refused before anything
+/// else, the page says so, exit 1, nothing stored.
+#[test]
+fn a_wrong_state_gets_a_failure_page() {
+    let s = setup();
+    let cfg = s.dir.path().join("cfg");
+    let (mut login, err, url) = start_login(
+        &s,
+        &cfg,
+        &[
+            "--issuer",
+            &s.base,
+            "--client-id",
+            "cli",
+            "--no-browser",
+            "--profile",
+            "forged",
+        ],
+    );
+    let redirect = Browser::new().authorize(&s.base, &url, "alice", PASSWORD);
+    let landing = land(&redirect.replace("state=", "state=forged"));
+    assert_eq!(landing.status, 400);
+    assert_page(&landing, "failure");
+    assert!(landing.body.contains("does not belong"), "{}", landing.body);
+    assert!(
+        landing.body.contains("wrong state"),
+        "technical detail: {}",
+        landing.body
+    );
+    assert_eq!(login.wait().unwrap().code(), Some(1));
+    assert!(rest_of(err).contains("wrong state"));
+    assert!(!cfg.join("tokens").join("forged.json").exists());
+}
+
+/// A response that passes every check but whose code cannot be redeemed
+/// (its user was disabled meanwhile, which revoked the grant): the page
+/// waited for the token endpoint and says the sign-in failed.
+#[test]
+fn a_code_the_token_endpoint_refuses_gets_a_failure_page() {
+    let s = setup();
+    let cfg = s.dir.path().join("cfg");
+    let (mut login, err, url) = start_login(
+        &s,
+        &cfg,
+        &[
+            "--issuer",
+            &s.base,
+            "--client-id",
+            "cli",
+            "--no-browser",
+            "--profile",
+            "late",
+        ],
+    );
+    let redirect = Browser::new().authorize(&s.base, &url, "alice", PASSWORD);
+    s.admin(&["user", "disable", "alice"], None);
+    let landing = land(&redirect);
+    assert_eq!(landing.status, 400);
+    assert_page(&landing, "failure");
+    assert!(
+        landing.body.contains("could not obtain access"),
+        "{}",
+        landing.body
+    );
+    assert!(landing.body.contains("invalid_grant"), "{}", landing.body);
+    assert_eq!(login.wait().unwrap().code(), Some(1));
+    assert!(rest_of(err).contains("invalid_grant"));
+    assert!(!cfg.join("tokens").join("late.json").exists());
+}

@@ -77,6 +77,9 @@ struct OnDisk {
     revocation_endpoint: Option<String>,
     #[serde(default)]
     store: StoreKind,
+    /// Who logged in (absent from files written before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    account: Option<String>,
     tokens: Option<TokenSet>,
 }
 
@@ -96,8 +99,27 @@ pub struct Profile {
     /// Where the tokens are kept.
     #[serde(default)]
     pub store: StoreKind,
+    /// Who logged in, for people to read: the validated ID token's
+    /// `name`, else `email`, `preferred_username` or `sub`
+    /// ([`crate::id_token::display_name`]). `None` without an ID token.
+    #[serde(default)]
+    pub account: Option<String>,
     /// The tokens.
     pub tokens: TokenSet,
+}
+
+impl Profile {
+    /// Who logged in: the account kept at login, else (a profile written
+    /// before it was kept) read from the stored ID token.
+    pub fn account(&self) -> Option<String> {
+        self.account.clone().or_else(|| {
+            self.tokens
+                .id_token
+                .as_deref()
+                .and_then(crate::id_token::stored_claims)
+                .and_then(|c| crate::id_token::display_name(&c))
+        })
+    }
 }
 
 /// The cache directory and its files.
@@ -222,6 +244,7 @@ impl Cache {
             token_endpoint: d.token_endpoint,
             revocation_endpoint: d.revocation_endpoint,
             store: d.store,
+            account: d.account,
             tokens,
         }))
     }
@@ -250,6 +273,7 @@ impl Cache {
             token_endpoint: profile.token_endpoint.clone(),
             revocation_endpoint: profile.revocation_endpoint.clone(),
             store: profile.store,
+            account: profile.account.clone(),
             tokens,
         };
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -398,6 +422,7 @@ mod tests {
             token_endpoint: "https://a.example/token".into(),
             revocation_endpoint: None,
             store: StoreKind::File,
+            account: None,
             tokens: TokenSet {
                 access_token: "at".into(),
                 token_type: "Bearer".into(),
@@ -482,6 +507,33 @@ mod tests {
                 assert!(!cache.path("kr").unwrap().exists());
             }
         }
+    }
+
+    /// A file written before the account was kept still loads, and says
+    /// who from its ID token; a new one keeps the account.
+    #[tokio::test]
+    async fn old_profiles_load_and_name_their_account() {
+        use base64::Engine as _;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path().to_path_buf());
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"sub":"s-1","email":"old@example.com"}"#);
+        let old = serde_json::json!({
+            "name": "old", "issuer": "https://a.example", "client_id": "c",
+            "token_endpoint": "https://a.example/token", "revocation_endpoint": null,
+            "tokens": {"access_token": "at", "id_token": format!("h.{payload}.s")}
+        });
+        fs::write(cache.path("old").unwrap(), old.to_string()).unwrap();
+        let p = cache.load("old").await.unwrap().unwrap();
+        assert_eq!(p.account, None);
+        assert_eq!(p.account().as_deref(), Some("old@example.com"));
+
+        let lock = cache.lock("new").await.unwrap();
+        let mut p = profile("new");
+        p.account = Some("Alice".into());
+        cache.save(&p, &lock).await.unwrap();
+        let back = cache.load("new").await.unwrap().unwrap();
+        assert_eq!(back.account().as_deref(), Some("Alice"));
     }
 
     #[test]

@@ -18,6 +18,9 @@ pub struct Metadata {
     pub jwks_uri: Option<String>,
     /// `revocation_endpoint`.
     pub revocation_endpoint: Option<String>,
+    /// `userinfo_endpoint` (OIDC Discovery §3).
+    #[serde(default)]
+    pub userinfo_endpoint: Option<String>,
     /// `device_authorization_endpoint`.
     pub device_authorization_endpoint: Option<String>,
     /// `code_challenge_methods_supported`.

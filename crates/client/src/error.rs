@@ -93,6 +93,58 @@ pub enum ClientError {
     Paste(String),
 }
 
+impl ClientError {
+    /// What the person at the browser is told when a login ends with this
+    /// error (the loopback page): a title and a sentence in plain words.
+    /// The error itself is shown apart, as technical detail.
+    pub fn for_end_user(&self) -> (&'static str, &'static str) {
+        const NOT_COMPLETED: &str = "The sign-in could not be completed";
+        match self {
+            // RFC 6749 §4.1.2.1: the user (or the server for them) said no.
+            ClientError::Authorization { error, .. } if error == "access_denied" => (
+                "Access was denied",
+                "The sign-in was cancelled or access was not allowed, so proofkey is not signed in. If that was not your choice, run the login again.",
+            ),
+            ClientError::Authorization { error, .. } if error == "temporarily_unavailable" => (
+                NOT_COMPLETED,
+                "The sign-in service is busy at the moment. Wait a little, then run the login again.",
+            ),
+            ClientError::Authorization { .. } => (
+                NOT_COMPLETED,
+                "The sign-in service refused the request. Run the login again; if it keeps failing, ask whoever runs the service.",
+            ),
+            ClientError::StateMismatch => (
+                NOT_COMPLETED,
+                "This response does not belong to the sign-in proofkey is waiting for (it may come from an earlier attempt, or from someone else). For your safety it was refused. Run the login again.",
+            ),
+            ClientError::IssMismatch { .. } => (
+                NOT_COMPLETED,
+                "This response came from a different sign-in service than the one proofkey asked. For your safety it was refused. Run the login again.",
+            ),
+            ClientError::NoCode => (
+                NOT_COMPLETED,
+                "The sign-in service's response was incomplete. Run the login again.",
+            ),
+            ClientError::OAuth { .. } | ClientError::Http(_) => (
+                NOT_COMPLETED,
+                "You signed in, but proofkey could not obtain access from the sign-in service afterwards. Run the login again.",
+            ),
+            ClientError::IdToken(_) => (
+                NOT_COMPLETED,
+                "The sign-in service's answer could not be verified, so it was not trusted. Run the login again; if it keeps failing, ask whoever runs the service.",
+            ),
+            ClientError::Keyring(_) | ClientError::Cache(_) => (
+                NOT_COMPLETED,
+                "You signed in, but proofkey could not save the result on this computer. The terminal says why.",
+            ),
+            _ => (
+                NOT_COMPLETED,
+                "Something went wrong while finishing the sign-in. The terminal says what.",
+            ),
+        }
+    }
+}
+
 impl From<reqwest::Error> for ClientError {
     fn from(e: reqwest::Error) -> Self {
         ClientError::Http(e.to_string())

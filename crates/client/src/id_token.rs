@@ -98,3 +98,68 @@ pub async fn fetch_jwks(
         .await
         .map_err(|e| ClientError::Http(format!("jwks_uri is not a JWK Set: {e}")))
 }
+
+/// Longest account name shown (characters).
+const MAX_DISPLAY_NAME: usize = 200;
+
+/// Who the claims name, for a person to read (`login`, `status`, the
+/// loopback page): the first present of `name`, `email`,
+/// `preferred_username` (OIDC Core §5.1) and `sub` (§2). Control
+/// characters are dropped (the value goes to a terminal) and it is cut
+/// at 200 characters.
+pub fn display_name(claims: &serde_json::Value) -> Option<String> {
+    ["name", "email", "preferred_username", "sub"]
+        .iter()
+        .filter_map(|c| claims[*c].as_str())
+        .map(|v| {
+            v.chars()
+                .filter(|c| !c.is_control())
+                .take(MAX_DISPLAY_NAME)
+                .collect::<String>()
+        })
+        .map(|v| v.trim().to_owned())
+        .find(|v| !v.is_empty())
+}
+
+/// The claims of an ID token stored after it was validated, read again
+/// without a check, only to show who logged in (a cache written before
+/// the account was kept with the tokens). Never for a decision.
+pub fn stored_claims(id_token: &str) -> Option<serde_json::Value> {
+    let payload = id_token.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_display_name_prefers_name_then_email_then_username_then_sub() {
+        let all =
+            json!({"sub": "s1", "preferred_username": "al", "email": "a@x", "name": "Alice A"});
+        assert_eq!(display_name(&all).as_deref(), Some("Alice A"));
+        let no_name = json!({"sub": "s1", "preferred_username": "al", "email": "a@x", "name": " "});
+        assert_eq!(display_name(&no_name).as_deref(), Some("a@x"));
+        assert_eq!(
+            display_name(&json!({"sub": "s1", "preferred_username": "al"})).as_deref(),
+            Some("al")
+        );
+        assert_eq!(display_name(&json!({"sub": "s1"})).as_deref(), Some("s1"));
+        assert_eq!(display_name(&json!({})), None);
+        // Nothing that could drive a terminal.
+        assert_eq!(
+            display_name(&json!({"name": "Eve\u{1b}[31m\n"})).as_deref(),
+            Some("Eve[31m")
+        );
+    }
+
+    #[test]
+    fn stored_claims_are_read_back_for_display() {
+        let payload = URL_SAFE_NO_PAD.encode(br#"{"sub":"s","name":"N"}"#);
+        let claims = stored_claims(&format!("h.{payload}.sig")).unwrap();
+        assert_eq!(claims["name"], "N");
+        assert!(stored_claims("not a jwt").is_none());
+    }
+}

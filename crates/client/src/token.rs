@@ -143,6 +143,70 @@ pub(crate) async fn post_form(
     ))
 }
 
+/// Largest UserInfo response read (bytes).
+const MAX_USERINFO: usize = 64 * 1024;
+
+/// The UserInfo claims for `access_token` (OIDC Core §5.3): a `GET` with
+/// the token as a bearer token, or with the `DPoP` scheme and a proof by
+/// `key` (RFC 9449 §7.1) when the token is bound to one, retried once with
+/// the server's nonce when it asks for one (§9). The caller checks that
+/// `sub` is the ID token's (OIDC Core §5.3.2). At most 64 KiB is read.
+pub async fn userinfo(
+    http: &reqwest::Client,
+    endpoint: &str,
+    access_token: &str,
+    key: Option<&DpopKey>,
+) -> Result<serde_json::Value, ClientError> {
+    let mut nonce: Option<String> = None;
+    for _ in 0..2 {
+        let req = http.get(endpoint);
+        let req = match key {
+            Some(key) => req
+                .header(
+                    reqwest::header::AUTHORIZATION,
+                    format!("DPoP {access_token}"),
+                )
+                .header(
+                    proofkey_dpop::HEADER,
+                    proof(key, "GET", endpoint, Some(access_token), nonce.as_deref())?,
+                ),
+            None => req.bearer_auth(access_token),
+        };
+        let mut resp = req.send().await?;
+        let offered = resp
+            .headers()
+            .get(proofkey_dpop::NONCE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        if resp.status() == reqwest::StatusCode::UNAUTHORIZED && key.is_some() && nonce.is_none() {
+            if let Some(n) = offered {
+                nonce = Some(n);
+                continue;
+            }
+        }
+        if !resp.status().is_success() {
+            return Err(ClientError::Http(format!(
+                "the userinfo endpoint answered HTTP {}",
+                resp.status()
+            )));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await? {
+            if body.len() + chunk.len() > MAX_USERINFO {
+                return Err(ClientError::Http(
+                    "the userinfo response is larger than 64 KiB".into(),
+                ));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        return serde_json::from_slice(&body)
+            .map_err(|e| ClientError::Http(format!("the userinfo response is not JSON: {e}")));
+    }
+    Err(ClientError::Dpop(
+        "the server asked for a DPoP nonce twice".into(),
+    ))
+}
+
 fn error_of(
     endpoint: &'static str,
     status: reqwest::StatusCode,

@@ -71,13 +71,13 @@ async fn a_whole_loopback_login_with_id_token_validation() {
 
     let location = browser_to_redirect(&s, pending.url()).await;
     assert!(location.starts_with(&redirect), "{location}");
-    // The browser lands on the loopback listener, which answers it.
-    let landing = reqwest::get(&location).await.unwrap();
-    assert_eq!(landing.status(), 200);
-    assert!(landing.text().await.unwrap().contains("close this window"));
-
-    let params = receiver.wait(Duration::from_secs(5)).await.unwrap();
-    let code = pending.code_from(&params).unwrap();
+    // The browser lands on the loopback listener, which answers it only
+    // once the caller says how the login ended.
+    let landing = tokio::spawn(reqwest::get(location));
+    let callback = receiver.wait(Duration::from_secs(5)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!landing.is_finished(), "no page before the verdict");
+    let code = pending.code_from(callback.params()).unwrap();
     let nonce = pending.nonce().to_owned();
     let tokens = pending.exchange(&http, &meta, &code, None).await.unwrap();
     assert!(tokens.refresh_token.is_some());
@@ -99,6 +99,25 @@ async fn a_whole_loopback_login_with_id_token_validation() {
     )
     .unwrap();
     assert_eq!(claims["sub"], "sub-alice");
+    let account = id_token::display_name(&claims);
+    callback.succeed(account.as_deref()).await;
+    let landing = landing.await.unwrap().unwrap();
+    assert_eq!(landing.status(), 200);
+    assert_eq!(
+        landing.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .split("; ")
+            .take(2)
+            .collect::<Vec<_>>(),
+        ["default-src 'none'", "style-src 'unsafe-inline'"]
+    );
+    let page = landing.text().await.unwrap();
+    assert!(page.contains("<main data-outcome=\"success\">"), "{page}");
+    assert!(page.contains("close this window"), "{page}");
+    // No profile or email scope here: the subject is all there is.
+    assert_eq!(account.as_deref(), Some("sub-alice"));
+    assert!(page.contains("signed in as sub-alice"), "who: {page}");
 
     // The wrong nonce, a tampered token, another client: refused.
     let expect = |nonce, client_id, at| id_token::Expected {
@@ -231,10 +250,19 @@ async fn a_second_callback_request_is_refused() {
     let s = setup().await;
     let (p, r) = pending(&s).await;
     let url = format!("{}?code=c&state={}", r.redirect_uri(), state_of(&p));
-    let first = reqwest::get(&url).await.unwrap();
-    assert_eq!(first.status(), 200);
-    let params = r.wait(Duration::from_secs(5)).await.unwrap();
-    assert!(p.code_from(&params).is_err(), "no iss: refused anyway");
+    let first = tokio::spawn(reqwest::get(url.clone()));
+    let callback = r.wait(Duration::from_secs(5)).await.unwrap();
+    let e = p.code_from(callback.params()).unwrap_err();
+    assert!(
+        matches!(e, ClientError::IssMismatch { .. }),
+        "no iss: refused"
+    );
+    callback.fail(&e).await;
+    let first = first.await.unwrap().unwrap();
+    assert_eq!(first.status(), 400);
+    let page = first.text().await.unwrap();
+    assert!(page.contains("<main data-outcome=\"failure\">"), "{page}");
+    assert!(page.contains("different sign-in service"), "{page}");
     // The listener is gone, or refuses.
     match reqwest::get(&url).await {
         Err(_) => {}
@@ -461,4 +489,20 @@ async fn pushed_and_dpop_bound_with_server_nonces() {
         .await
         .unwrap();
     assert_eq!(tokens.token_type, "DPoP");
+}
+
+/// A caller that gives up without a verdict (an early return, a panic)
+/// still leaves the browser a page, and a true one: a failure.
+#[tokio::test]
+async fn a_callback_dropped_unanswered_gets_a_failure_page() {
+    let r = LoopbackReceiver::bind(false, 0, "/callback").await.unwrap();
+    let landing = tokio::spawn(reqwest::get(format!("{}?code=c&state=s", r.redirect_uri())));
+    let callback = r.wait(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(callback.params().len(), 2);
+    drop(callback);
+    let resp = landing.await.unwrap().unwrap();
+    assert_eq!(resp.status(), 400);
+    let page = resp.text().await.unwrap();
+    assert!(page.contains("<main data-outcome=\"failure\">"), "{page}");
+    assert!(!page.contains("<script"), "{page}");
 }

@@ -42,6 +42,51 @@ pub enum KeyError {
     Missing(String),
 }
 
+/// Why a key may not be retired ([`check_retirement`]).
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RetireError {
+    /// No key has that `kid`.
+    #[error("no signing key {0:?}")]
+    Unknown(String),
+    /// Without it no key of its algorithm would sign now.
+    #[error("{kid} is the only {alg} key that signs now; retiring it would leave {alg} tokens unsigned. Add an active replacement first (--replace does it in the same command)")]
+    LastSigner {
+        /// The key's kid.
+        kid: String,
+        /// Its algorithm.
+        alg: String,
+    },
+}
+
+/// Whether the key `kid` may be retired at `now` (`proofkey keys retire`,
+/// for a key that is compromised). A key not active yet may always go (it
+/// has signed nothing, and nothing signs differently without it). An
+/// active one only if another key of its algorithm is active then, which
+/// signs in its place at once ([`KeySet::signer`]: the newest active
+/// one); a key that is only published does not count, since until it
+/// activates nothing could sign. Returns the key.
+pub fn check_retirement<'a>(
+    stored: &'a [StoredKey],
+    kid: &str,
+    now: i64,
+) -> Result<&'a StoredKey, RetireError> {
+    let key = stored
+        .iter()
+        .find(|k| k.kid == kid)
+        .ok_or_else(|| RetireError::Unknown(kid.to_owned()))?;
+    let active = key.activates_at <= now;
+    let replaced = stored
+        .iter()
+        .any(|k| k.kid != key.kid && k.alg == key.alg && k.activates_at <= now);
+    if active && !replaced {
+        return Err(RetireError::LastSigner {
+            kid: key.kid.clone(),
+            alg: key.alg.clone(),
+        });
+    }
+    Ok(key)
+}
+
 enum Pair {
     Rsa(rsa::KeyPair),
     Ec(EcdsaKeyPair),
@@ -304,6 +349,40 @@ mod tests {
             .iter()
             .map(|k| k["kid"].as_str().unwrap().to_owned())
             .collect()
+    }
+
+    #[test]
+    fn a_key_is_retired_only_while_another_of_its_alg_signs() {
+        let old = generate("ES256", "old".into(), 0, 0).unwrap();
+        let new = generate("ES256", "new".into(), 10, 100).unwrap();
+        let rsa_key = generate("RS256", "rsa".into(), 0, 0).unwrap();
+        let keys = [old, new, rsa_key];
+        // "new" is only published at 50: "old" is the only ES256 signer.
+        assert_eq!(
+            check_retirement(&keys, "old", 50),
+            Err(RetireError::LastSigner {
+                kid: "old".into(),
+                alg: "ES256".into()
+            })
+        );
+        // A key that has not signed yet may go at any time.
+        assert_eq!(check_retirement(&keys, "new", 50).unwrap().kid, "new");
+        assert_eq!(check_retirement(&keys, "old", 100).unwrap().kid, "old");
+        assert_eq!(check_retirement(&keys, "new", 100).unwrap().kid, "new");
+        // Another algorithm's key does not stand in.
+        assert!(matches!(
+            check_retirement(&keys, "rsa", 100),
+            Err(RetireError::LastSigner { .. })
+        ));
+        assert_eq!(
+            check_retirement(&keys, "nope", 100),
+            Err(RetireError::Unknown("nope".into()))
+        );
+        // Once gone, the other key signs and alone is published.
+        let left: Vec<StoredKey> = keys.iter().filter(|k| k.kid != "old").cloned().collect();
+        let set = KeySet::from_stored(&left).unwrap();
+        assert_eq!(set.signer("ES256", 100).unwrap().kid(), "new");
+        assert_eq!(published_kids(&set, 100, 660), ["rsa", "new"]);
     }
 
     #[test]

@@ -203,6 +203,7 @@ impl std::fmt::Debug for User {
             .field("name", &self.name)
             .field("password_hash", &"<redacted>")
             .field("created_at", &self.created_at)
+            .field("disabled_at", &self.disabled_at)
             .finish()
     }
 }
@@ -241,6 +242,9 @@ pub struct User {
     pub password_hash: String,
     /// Creation time.
     pub created_at: i64,
+    /// When an operator disabled the account (`proofkey user disable`):
+    /// it cannot sign in until enabled again. `None` while enabled.
+    pub disabled_at: Option<i64>,
 }
 
 /// A browser login session.

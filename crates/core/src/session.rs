@@ -46,7 +46,8 @@ pub enum SignIn {
     /// The password is right and nothing blocks the account.
     User(User),
     /// Anything else about the account: an unknown user, a wrong
-    /// password, or an account locked or delayed after failures. One
+    /// password, a disabled account, or an account locked or delayed
+    /// after failures. One
     /// answer for all, so that it tells nothing about who exists.
     Invalid,
     /// The address made too many failures: refused for this many seconds
@@ -65,7 +66,8 @@ pub enum SignIn {
 /// account's count. The check runs with argon2id in one of the provider's
 /// password slots: `temporarily_unavailable` (with [`BUSY`]) when none
 /// came free within `password_hash_wait`. An unknown user costs the same
-/// as a wrong password and counts the same.
+/// as a wrong password and counts the same. A disabled user's right
+/// password is answered as a wrong one (and not counted).
 pub async fn sign_in(p: &Provider, a: Attempt<'_>) -> Result<SignIn, OAuthError> {
     let now = p.now();
     let account = throttle::account_key(a.username);
@@ -98,6 +100,14 @@ pub async fn sign_in(p: &Provider, a: Attempt<'_>) -> Result<SignIn, OAuthError>
         tracing::warn!(target: SECURITY, event = "sign_in_refused", reason = "account blocked", username, client_id, address = %ip, until);
         return Ok(SignIn::Invalid);
     }
+    if let (true, Some(user)) = (ok, &user) {
+        if user.disabled_at.is_some() {
+            // Told as a wrong password is (nothing about who exists or
+            // why), after the same argon2 work; not counted as a guess.
+            tracing::warn!(target: SECURITY, event = "sign_in_refused", reason = "account disabled", username, client_id, address = %ip);
+            return Ok(SignIn::Invalid);
+        }
+    }
     if let (true, Some(user)) = (ok, user) {
         throttle::clear(p, &account).await?;
         tracing::info!(target: SECURITY, event = "sign_in", username, client_id, address = %ip);
@@ -124,7 +134,9 @@ pub async fn sign_in(p: &Provider, a: Attempt<'_>) -> Result<SignIn, OAuthError>
     Ok(SignIn::Invalid)
 }
 
-/// Starts a session for `user`; returns the cookie value.
+/// Starts a session for `user`; returns the cookie value. Fails if the
+/// user was disabled or deleted meanwhile (the store stores no session
+/// for them).
 pub async fn start(p: &Provider, user: &User) -> Result<String, OAuthError> {
     let cookie = secret::random_token(32).map_err(OAuthError::server_error)?;
     let now = p.now();
@@ -133,9 +145,17 @@ pub async fn start(p: &Provider, user: &User) -> Result<String, OAuthError> {
         auth_time: now,
         expires_at: now + p.config().session_lifetime.as_secs() as i64,
     };
-    p.store()
+    let stored = p
+        .store()
         .create_session(&secret::hash_token(&cookie), &session)
         .await?;
+    if !stored {
+        // Disabled (or deleted) since its password was checked: the store
+        // refuses its session, and no grant can be made without one.
+        return Err(OAuthError::server_error(
+            "the user was disabled or deleted while signing in",
+        ));
+    }
     Ok(cookie)
 }
 

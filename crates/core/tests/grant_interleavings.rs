@@ -97,6 +97,7 @@ parked!(ClientStore {
         async fn set_client_secret(&self, id: &str, hash: &str, t: Option<i64>) -> StoreResult<bool>;
         async fn record_jti(&self, c: &str, jti: &str, exp: i64) -> StoreResult<bool>;
         async fn update_client(&self, c: &Client) -> StoreResult<bool>;
+        async fn replace_client(&self, c: &Client) -> StoreResult<bool>;
         async fn create_initial_access_token(&self, h: &str, uses: i64, exp: i64, now: i64) -> StoreResult<()>;
         async fn use_initial_access_token(&self, h: &str, now: i64) -> StoreResult<bool>;
 });
@@ -115,7 +116,10 @@ parked!(UserStore {
         async fn list_users(&self) -> StoreResult<Vec<User>>;
         async fn delete_user(&self, name: &str, now: i64) -> StoreResult<bool>;
         async fn set_password(&self, name: &str, hash: &str) -> StoreResult<bool>;
-        async fn create_session(&self, h: &str, s: &Session) -> StoreResult<()>;
+        async fn update_user(&self, name: &str, e: Option<&str>, n: Option<&str>) -> StoreResult<bool>;
+        async fn disable_user(&self, name: &str, now: i64) -> StoreResult<Option<(u64, u64)>>;
+        async fn enable_user(&self, name: &str) -> StoreResult<bool>;
+        async fn create_session(&self, h: &str, s: &Session) -> StoreResult<bool>;
         async fn get_session(&self, h: &str, now: i64) -> StoreResult<Option<Session>>;
         async fn list_sessions(&self, u: &str, now: i64) -> StoreResult<Vec<SessionInfo>>;
         async fn delete_session(&self, h: &str) -> StoreResult<()>;
@@ -160,6 +164,7 @@ parked!(KeyStore {
         async fn list_keys(&self) -> StoreResult<Vec<StoredKey>>;
         async fn insert_key(&self, k: &StoredKey) -> StoreResult<()>;
         async fn update_key_private(&self, kid: &str, p: &[u8]) -> StoreResult<bool>;
+        async fn delete_key(&self, kid: &str) -> StoreResult<bool>;
         async fn setting_or_init(&self, n: &str, i: &str) -> StoreResult<String>;
 });
 
@@ -224,6 +229,7 @@ async fn world() -> World {
             name: None,
             password_hash: "-".into(),
             created_at: 0,
+            disabled_at: None,
         })
         .await
         .unwrap();

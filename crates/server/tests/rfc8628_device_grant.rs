@@ -234,11 +234,7 @@ async fn user_code_guessing_is_rate_limited() {
     let mut form = page.hidden_fields();
     form.push(("user_code".into(), r["user_code"].as_str().unwrap().into()));
     let blocked = b.post(&format!("{}/device", s.base), &form).await;
-    assert!(
-        blocked.body.contains("Too many"),
-        "{}",
-        blocked.body
-    );
+    assert!(blocked.body.contains("Too many"), "{}", blocked.body);
     s.clock.advance(301);
     let mut form = blocked.hidden_fields();
     form.push(("user_code".into(), r["user_code"].as_str().unwrap().into()));
@@ -306,11 +302,7 @@ async fn guessing_at_the_decision_endpoint_is_limited_too() {
     form.retain(|(k, _)| k != "user_code");
     form.push(("user_code".into(), r["user_code"].as_str().unwrap().into()));
     let blocked = b.post(&format!("{}/device", s.base), &form).await;
-    assert!(
-        blocked.body.contains("Too many"),
-        "{}",
-        blocked.body
-    );
+    assert!(blocked.body.contains("Too many"), "{}", blocked.body);
     // After the window, the right code works at the decision endpoint.
     s.clock.advance(301);
     let ok = b

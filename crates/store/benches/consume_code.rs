@@ -177,6 +177,7 @@ async fn seed(store: &dyn Store) {
             name: None,
             password_hash: "x".into(),
             created_at: 0,
+            disabled_at: None,
         })
         .await
         .unwrap();

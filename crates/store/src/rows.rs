@@ -74,6 +74,27 @@ pub(crate) fn client_update_args(c: &Client) -> Vec<Arg> {
     ]
 }
 
+/// REPLACE_CLIENT's arguments.
+pub(crate) fn client_replace_args(c: &Client) -> Vec<Arg> {
+    args![
+        &c.id,
+        &c.name,
+        json_list(&c.redirect_uris),
+        json_list(&c.scopes),
+        json_list(&c.grant_types),
+        c.skip_consent,
+        &c.id_token_alg,
+        &c.jwks,
+        &c.jwks_uri,
+        json_list(&c.post_logout_redirect_uris),
+        c.rotate_refresh_tokens,
+        c.always_issue_refresh_token,
+        json_list(&c.resources),
+        c.dpop_bound_access_tokens,
+        c.require_pushed_authorization_requests,
+    ]
+}
+
 pub(crate) fn resource(mut r: Row) -> StoreResult<Resource> {
     Ok(Resource {
         uri: r.take("uri")?,
@@ -120,6 +141,7 @@ pub(crate) fn user(mut r: Row) -> StoreResult<User> {
         name: r.take("name")?,
         password_hash: r.take("password_hash")?,
         created_at: r.take("created_at")?,
+        disabled_at: r.take("disabled_at")?,
     })
 }
 
@@ -130,7 +152,8 @@ pub(crate) fn user_args(u: &User) -> Vec<Arg> {
         &u.email,
         &u.name,
         &u.password_hash,
-        u.created_at
+        u.created_at,
+        u.disabled_at
     ]
 }
 

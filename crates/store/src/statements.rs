@@ -1,14 +1,17 @@
 //! Every SQL statement of the stores, written once in SQLite's dialect.
 //! The SQLite driver runs them as they are; the PostgreSQL driver runs
 //! each one's translation ([`Stmt::pg`]: placeholders, `INSERT OR IGNORE`,
-//! two-argument `MIN`/`MAX`, and `/*FOR UPDATE*/` and `/*FOR KEY SHARE*/`,
-//! comments to SQLite, which become row locks), made once, on first use.
+//! two-argument `MIN`/`MAX`, and `/*FOR UPDATE*/`, `/*FOR KEY SHARE*/` and
+//! `/*FOR SHARE*/`, comments to SQLite, which become row locks), made once,
+//! on first use.
 //!
 //! Row locks: where a statement must hold a row until its transaction ends
 //! (a grant, against its revocation; a client or a user's session, against
 //! their deletion while a grant is created for them) it says
 //! `/*FOR UPDATE*/` (or `/*FOR KEY SHARE*/`, which a delete waits for but
-//! other readers do not) in its sub-select. PostgreSQL then locks the row, and a concurrent update of it
+//! other readers do not; or `/*FOR SHARE*/`, which an update waits for
+//! too: a user's row while a session is stored for them, against their
+//! disabling) in its sub-select. PostgreSQL then locks the row, and a concurrent update of it
 //! waits (as the statement waits for one in progress, then reads the row
 //! as it committed); SQLite needs nothing, its one writer running every
 //! transaction in turn.
@@ -101,7 +104,8 @@ pub(crate) fn to_postgres(s: &str) -> String {
         .replace("MIN(", "LEAST(")
         .replace("MAX(", "GREATEST(")
         .replace("/*FOR UPDATE*/", "FOR UPDATE")
-        .replace("/*FOR KEY SHARE*/", "FOR KEY SHARE");
+        .replace("/*FOR KEY SHARE*/", "FOR KEY SHARE")
+        .replace("/*FOR SHARE*/", "FOR SHARE");
     if let Some(rest) = out.strip_prefix("INSERT OR IGNORE ") {
         out = format!("INSERT {} ON CONFLICT DO NOTHING", rest.trim_end());
     }
@@ -131,6 +135,14 @@ statements! {
          jwks = ?6, jwks_uri = ?7, post_logout_redirect_uris = ?8, resources = ?9,
          dpop_bound_access_tokens = ?11, require_pushed_authorization_requests = ?12
          WHERE id = ?1 AND registered_by = ?10");
+    /// An operator's change of a client it registered (`proofkey client
+    /// update`): everything but the id, kind, secrets, creation time and
+    /// registration.
+    REPLACE_CLIENT = new("UPDATE clients SET name = ?2, redirect_uris = ?3, scopes = ?4, grant_types = ?5,
+         skip_consent = ?6, id_token_alg = ?7, jwks = ?8, jwks_uri = ?9, post_logout_redirect_uris = ?10,
+         rotate_refresh_tokens = ?11, always_issue_refresh_token = ?12, resources = ?13,
+         dpop_bound_access_tokens = ?14, require_pushed_authorization_requests = ?15
+         WHERE id = ?1 AND registered_by = 'admin'");
     INSERT_RESOURCE = new("INSERT INTO resources (uri, name, scopes, created_at) VALUES (?, ?, ?, ?)");
     GET_RESOURCE = new("SELECT * FROM resources WHERE uri = ?");
     LIST_RESOURCES = new("SELECT * FROM resources ORDER BY uri");
@@ -154,13 +166,23 @@ statements! {
     RECORD_JTI = new("INSERT OR IGNORE INTO used_jtis (client_id, jti, expires_at) VALUES (?, ?, ?)");
 
     // Users, sessions, consents.
-    INSERT_USER = new("INSERT INTO users (id, username, email, name, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)");
+    INSERT_USER = new("INSERT INTO users (id, username, email, name, password_hash, created_at, disabled_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
     GET_USER_BY_USERNAME = new("SELECT * FROM users WHERE username = ?");
     GET_USER = new("SELECT * FROM users WHERE id = ?");
     LIST_USERS = new("SELECT * FROM users ORDER BY username");
     DELETE_USER = new("DELETE FROM users WHERE id = ?");
     SET_PASSWORD = new("UPDATE users SET password_hash = ? WHERE username = ?");
-    INSERT_SESSION = new("INSERT INTO sessions (id_hash, user_id, auth_time, expires_at) VALUES (?, ?, ?, ?)");
+    UPDATE_USER = new("UPDATE users SET email = ?2, name = ?3 WHERE username = ?1");
+    /// Keeps the first disabling's time when a user is disabled again.
+    DISABLE_USER = new("UPDATE users SET disabled_at = COALESCE(disabled_at, ?2) WHERE id = ?1");
+    ENABLE_USER = new("UPDATE users SET disabled_at = NULL WHERE username = ?1");
+    /// Only for a user that exists and is not disabled; on PostgreSQL the
+    /// user's row is held (`FOR SHARE`, which the disabling `UPDATE` waits
+    /// for, and which waits for it and then sees it), so that a session is
+    /// never stored after its user's disabling ended their sessions.
+    INSERT_SESSION = new("INSERT INTO sessions (id_hash, user_id, auth_time, expires_at)
+         SELECT ?1, ?2, ?3, ?4
+         WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = ?2 AND u.disabled_at IS NULL /*FOR SHARE*/)");
     GET_SESSION = new("SELECT user_id, auth_time, expires_at FROM sessions WHERE id_hash = ? AND expires_at > ?");
     LIST_SESSIONS = new("SELECT substr(id_hash, 1, 12) AS id, auth_time, expires_at FROM sessions
          WHERE user_id = ? AND expires_at > ? ORDER BY auth_time");
@@ -293,6 +315,7 @@ statements! {
 
     // Keys and settings.
     LIST_KEYS = new("SELECT kid, alg, private_pkcs8, created_at, activates_at FROM signing_keys ORDER BY created_at, kid");
+    DELETE_KEY = new("DELETE FROM signing_keys WHERE kid = ?");
     UPDATE_KEY_PRIVATE = new("UPDATE signing_keys SET private_pkcs8 = ?2 WHERE kid = ?1");
     INSERT_KEY = new("INSERT INTO signing_keys (kid, alg, private_pkcs8, created_at, activates_at) VALUES (?, ?, ?, ?, ?)");
     SETTING_OR_INIT = new("INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = settings.value RETURNING value");
@@ -374,6 +397,10 @@ mod tests {
         assert_eq!(
             to_postgres("EXISTS (SELECT 1 FROM c WHERE id = ?2 /*FOR KEY SHARE*/)"),
             "EXISTS (SELECT 1 FROM c WHERE id = $2 FOR KEY SHARE)"
+        );
+        assert_eq!(
+            to_postgres("EXISTS (SELECT 1 FROM u WHERE id = ?2 /*FOR SHARE*/)"),
+            "EXISTS (SELECT 1 FROM u WHERE id = $2 FOR SHARE)"
         );
         assert_eq!(
             to_postgres("SELECT 1 FROM g WHERE id = ? /*FOR UPDATE*/)"),

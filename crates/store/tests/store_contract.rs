@@ -348,6 +348,46 @@ async fn deleting_a_client_revokes_its_grants(db: Db) {
     assert!(!s.delete_client("c", NOW).await.unwrap());
 }
 
+async fn an_operators_client_is_replaced_in_place(db: Db) {
+    use proofkey_core::model::Registration;
+    let s = db.store.as_ref();
+    let before = s.get_client("c").await.unwrap().unwrap();
+    let mut c = before.clone();
+    c.name = "Renamed".into();
+    c.redirect_uris = vec!["http://127.0.0.1/new".into()];
+    c.post_logout_redirect_uris = vec!["https://a.example/bye".into()];
+    c.scopes = vec!["openid".into(), "email".into()];
+    c.grant_types = vec!["authorization_code".into(), "refresh_token".into()];
+    c.skip_consent = true;
+    c.id_token_alg = "ES256".into();
+    c.rotate_refresh_tokens = false;
+    c.always_issue_refresh_token = true;
+    c.resources = vec!["https://api.example/".into()];
+    c.dpop_bound_access_tokens = true;
+    c.require_pushed_authorization_requests = true;
+    assert!(s.replace_client(&c).await.unwrap());
+    assert_eq!(s.get_client("c").await.unwrap().unwrap(), c);
+
+    // What it never changes: kind, secrets, creation, registration.
+    let mut other = c.clone();
+    other.kind = ClientKind::Confidential;
+    other.secret_hash = Some("h".into());
+    other.created_at = 42;
+    other.registration_token_hash = Some("t".into());
+    assert!(s.replace_client(&other).await.unwrap());
+    assert_eq!(s.get_client("c").await.unwrap().unwrap(), c);
+
+    // Only an operator's client.
+    let mut d = client("dyn");
+    d.registration = Registration::Dynamic;
+    s.create_client(&d).await.unwrap();
+    let mut changed = d.clone();
+    changed.name = "Hijacked".into();
+    assert!(!s.replace_client(&changed).await.unwrap());
+    assert_eq!(s.get_client("dyn").await.unwrap().unwrap().name, "DYN");
+    assert!(!s.replace_client(&client("nobody")).await.unwrap());
+}
+
 async fn assertion_jtis_are_single_use(db: Db) {
     let s = db.store.as_ref();
     assert!(s.record_jti("c", "j1", 100).await.unwrap());
@@ -366,6 +406,7 @@ fn user() -> User {
         name: None,
         password_hash: "h".into(),
         created_at: 0,
+        disabled_at: None,
     }
 }
 
@@ -428,6 +469,84 @@ async fn users_sessions_consents_and_revocation(db: Db) {
         !live_access(s, "g3-at0").await,
         "grants are revoked with the user"
     );
+}
+
+async fn a_user_is_updated_disabled_and_enabled(db: Db) {
+    let s = db.store.as_ref();
+    assert!(s
+        .update_user("ann", Some("ann@example.com"), Some("Ann Example"))
+        .await
+        .unwrap());
+    let u = s.get_user_by_username("ann").await.unwrap().unwrap();
+    assert_eq!(
+        (u.email.as_deref(), u.name.as_deref(), u.disabled_at),
+        (Some("ann@example.com"), Some("Ann Example"), None)
+    );
+    assert!(!s.update_user("nobody", None, None).await.unwrap());
+
+    family(s, "g1").await;
+    let ended = s.disable_user("ann", NOW).await.unwrap();
+    assert_eq!(ended, Some((1, 1)), "the seed's session, g1");
+    let u = s.get_user("u").await.unwrap().unwrap();
+    assert_eq!(u.disabled_at, Some(NOW));
+    assert!(s.get_session("seed", 10).await.unwrap().is_none());
+    assert!(!live_access(s, "g1-at0").await);
+    assert!(!live_refresh(s, "g1-rt0").await);
+    // No session is stored for a disabled user, so no grant is made.
+    assert!(!s.create_session("after", &session(i64::MAX)).await.unwrap());
+    assert!(s.get_session("after", 10).await.unwrap().is_none());
+    assert!(!s
+        .create_grant_with_code(&grant("g-after"), &code("after", "g-after"))
+        .await
+        .unwrap());
+    // Disabled again: nothing left to end, and the first time is kept.
+    assert_eq!(s.disable_user("ann", NOW + 5).await.unwrap(), Some((0, 0)));
+    assert_eq!(
+        s.get_user("u").await.unwrap().unwrap().disabled_at,
+        Some(NOW)
+    );
+    assert_eq!(s.disable_user("nobody", NOW).await.unwrap(), None);
+
+    // Enabled: sessions again; what disabling ended stays ended.
+    assert!(s.enable_user("ann").await.unwrap());
+    assert_eq!(s.get_user("u").await.unwrap().unwrap().disabled_at, None);
+    assert!(s.create_session("back", &session(i64::MAX)).await.unwrap());
+    assert!(!live_refresh(s, "g1-rt0").await);
+    assert!(!s.enable_user("nobody").await.unwrap());
+    // Nor is a session stored for a user who does not exist.
+    let ghost = Session {
+        user_id: "ghost".into(),
+        ..session(i64::MAX)
+    };
+    assert!(!s.create_session("ghost", &ghost).await.unwrap());
+    assert_eq!(db.orphans().await, 0);
+}
+
+/// Sign-ins racing a disabling: whichever order the store sees them in,
+/// the user is left without a session (and so cannot be granted anything).
+async fn of_sign_ins_racing_a_disabling_no_session_survives(db: Db) {
+    let store = Arc::clone(&db.store);
+    for round in 0..10 {
+        assert!(store.enable_user("ann").await.unwrap());
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..8 {
+            let s = Arc::clone(&store);
+            tasks.spawn(async move {
+                s.create_session(&format!("r{round}-{i}"), &session(i64::MAX))
+                    .await
+                    .map(|_| ())
+            });
+        }
+        let s = Arc::clone(&store);
+        tasks.spawn(async move { s.disable_user("ann", NOW).await.map(|_| ()) });
+        while let Some(done) = tasks.join_next().await {
+            done.unwrap().unwrap();
+        }
+        assert!(
+            store.list_sessions("u", 10).await.unwrap().is_empty(),
+            "round {round}: a session outlived the disabling"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------
@@ -1020,6 +1139,16 @@ async fn keys_round_trip_in_order(db: Db) {
     );
     assert_eq!(keys[0].private_pkcs8.expose(), [1, 2, 3]);
     assert_eq!(keys[0].activates_at, 11);
+    assert!(s.delete_key("a").await.unwrap());
+    assert!(!s.delete_key("a").await.unwrap(), "gone already");
+    let kids: Vec<String> = s
+        .list_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.kid)
+        .collect();
+    assert_eq!(kids, ["b"]);
     s.ping().await.unwrap();
 }
 
@@ -1573,7 +1702,10 @@ both_backends!(
     duplicate_clients_conflict_and_nothing_changes,
     deleting_a_client_revokes_its_grants,
     assertion_jtis_are_single_use,
+    an_operators_client_is_replaced_in_place,
     users_sessions_consents_and_revocation,
+    a_user_is_updated_disabled_and_enabled,
+    of_sign_ins_racing_a_disabling_no_session_survives,
     a_code_is_consumed_once_then_reported_as_used,
     a_code_without_a_challenge_is_stored_with_no_grant,
     of_concurrent_redemptions_exactly_one_stores,

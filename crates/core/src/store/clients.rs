@@ -36,6 +36,12 @@ pub trait ClientStore: Send + Sync {
     /// document), keeping its id, kind, secrets and creation time; false if
     /// there is no such client.
     async fn update_client(&self, client: &Client) -> StoreResult<bool>;
+    /// An operator's change of a client an operator registered (`proofkey
+    /// client update`): replaces every field but its id, kind, secrets,
+    /// creation time and registration, in one statement, only while the
+    /// client is `registered_by = 'admin'`; false otherwise (no such
+    /// client, or one that registered itself or by its metadata document).
+    async fn replace_client(&self, client: &Client) -> StoreResult<bool>;
     /// Creates an initial access token (RFC 7591 §3), kept by hash, good
     /// for `uses` registrations until `expires_at`.
     async fn create_initial_access_token(

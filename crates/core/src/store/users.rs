@@ -23,9 +23,32 @@ pub trait UserStore: Send + Sync {
     async fn delete_user(&self, username: &str, now: i64) -> StoreResult<bool>;
     /// Replaces a password hash; false if there is no such user.
     async fn set_password(&self, username: &str, password_hash: &str) -> StoreResult<bool>;
+    /// Replaces a user's `email` and `name` claims; false if there is no
+    /// such user.
+    async fn update_user(
+        &self,
+        username: &str,
+        email: Option<&str>,
+        name: Option<&str>,
+    ) -> StoreResult<bool>;
+    /// Disables a user at `now` (an earlier `disabled_at` is kept), ends
+    /// every session of theirs and revokes every grant they gave, in one
+    /// transaction; `None` if there is no such user, else (sessions ended,
+    /// grants revoked). Afterwards no session is stored for them
+    /// ([`UserStore::create_session`]) until [`UserStore::enable_user`],
+    /// so no grant can be made for them either (a grant needs a live
+    /// session of its user).
+    async fn disable_user(&self, username: &str, now: i64) -> StoreResult<Option<(u64, u64)>>;
+    /// Lets a disabled user sign in again; false if there is no such user.
+    /// What disabling ended stays ended.
+    async fn enable_user(&self, username: &str) -> StoreResult<bool>;
 
-    /// Stores a session under the hash of its cookie value.
-    async fn create_session(&self, id_hash: &str, session: &Session) -> StoreResult<()>;
+    /// Stores a session under the hash of its cookie value, only while its
+    /// user exists and is not disabled, in one statement that on
+    /// PostgreSQL holds the user's row (`FOR SHARE`): a concurrent
+    /// [`UserStore::disable_user`] either comes first, and nothing is
+    /// stored (false), or waits for this one and ends it.
+    async fn create_session(&self, id_hash: &str, session: &Session) -> StoreResult<bool>;
     /// The session, if it exists and `now < expires_at`.
     async fn get_session(&self, id_hash: &str, now: i64) -> StoreResult<Option<Session>>;
     /// The user's live sessions.

@@ -85,6 +85,14 @@ impl ClientStore for Database {
         .await
     }
 
+    async fn replace_client(&self, c: &Client) -> StoreResult<bool> {
+        let args = rows::client_replace_args(c);
+        self.single(move |tx| {
+            Box::pin(async move { Ok(tx.exec(&sql::REPLACE_CLIENT, args).await? > 0) })
+        })
+        .await
+    }
+
     async fn create_initial_access_token(
         &self,
         token_hash: &str,

@@ -49,6 +49,14 @@ impl KeyStore for Database {
         .await
     }
 
+    async fn delete_key(&self, kid: &str) -> StoreResult<bool> {
+        let kid = kid.to_owned();
+        self.single(move |tx| {
+            Box::pin(async move { Ok(tx.exec(&sql::DELETE_KEY, args![kid]).await? > 0) })
+        })
+        .await
+    }
+
     async fn setting_or_init(&self, name: &str, init: &str) -> StoreResult<String> {
         let (name, init) = (name.to_owned(), init.to_owned());
         self.single(move |tx| {

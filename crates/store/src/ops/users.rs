@@ -88,13 +88,53 @@ impl UserStore for Database {
         .await
     }
 
-    async fn create_session(&self, id_hash: &str, s: &Session) -> StoreResult<()> {
+    async fn update_user(
+        &self,
+        username: &str,
+        email: Option<&str>,
+        name: Option<&str>,
+    ) -> StoreResult<bool> {
+        let args = args![username, email, name];
+        self.single(move |tx| {
+            Box::pin(async move { Ok(tx.exec(&sql::UPDATE_USER, args).await? > 0) })
+        })
+        .await
+    }
+
+    async fn disable_user(&self, username: &str, now: i64) -> StoreResult<Option<(u64, u64)>> {
+        let username = username.to_owned();
+        self.atomic(move |tx| {
+            Box::pin(async move {
+                let Some(mut row) = tx.one(&sql::GET_USER_BY_USERNAME, args![username]).await?
+                else {
+                    return Ok(None);
+                };
+                let id: String = row.get("id")?;
+                // The user's row first: a session being stored for them
+                // holds it (INSERT_SESSION), so that it is ended below, or
+                // finds them disabled and is not stored. Then sessions
+                // before grants, as revoke_user does.
+                tx.exec(&sql::DISABLE_USER, args![&id, now]).await?;
+                let sessions = tx.exec(&sql::DELETE_USER_SESSIONS, args![&id]).await?;
+                let grants = tx.exec(&sql::REVOKE_USER_GRANTS, args![now, &id]).await?;
+                Ok(Some((sessions, grants)))
+            })
+        })
+        .await
+    }
+
+    async fn enable_user(&self, username: &str) -> StoreResult<bool> {
+        let username = username.to_owned();
+        self.single(move |tx| {
+            Box::pin(async move { Ok(tx.exec(&sql::ENABLE_USER, args![username]).await? > 0) })
+        })
+        .await
+    }
+
+    async fn create_session(&self, id_hash: &str, s: &Session) -> StoreResult<bool> {
         let args = args![id_hash, &s.user_id, s.auth_time, s.expires_at];
         self.single(move |tx| {
-            Box::pin(async move {
-                tx.exec(&sql::INSERT_SESSION, args).await?;
-                Ok(())
-            })
+            Box::pin(async move { Ok(tx.exec(&sql::INSERT_SESSION, args).await? > 0) })
         })
         .await
     }
