@@ -1479,6 +1479,12 @@ async fn user(cmd: UserCommand) -> Result<Outcome, Outcome> {
             };
             let email = cleared(email, u.email.clone());
             let name = cleared(name, u.name.clone());
+            // Hashed before anything is written: a failed hash changes
+            // nothing, not half of the update.
+            let hash = match password {
+                Some(password) => Some(hash_password(password).await?),
+                None => None,
+            };
             if !store
                 .update_user(&username, email.as_deref(), name.as_deref())
                 .await?
@@ -1491,8 +1497,7 @@ async fn user(cmd: UserCommand) -> Result<Outcome, Outcome> {
                 email.as_deref().unwrap_or("-"),
                 name.as_deref().unwrap_or("-")
             );
-            if let Some(password) = password {
-                let hash = hash_password(password).await?;
+            if let Some(hash) = hash {
                 if !store.set_password(&username, &hash).await? {
                     return Err(no_user(&username));
                 }
@@ -1523,7 +1528,7 @@ async fn user(cmd: UserCommand) -> Result<Outcome, Outcome> {
             Outcome::Ok {
                 json: json!({"username": username, "disabled": true, "sessions_ended": sessions, "grants_revoked": grants}),
                 text: format!(
-                    "{username} disabled: cannot sign in; {sessions} sessions ended, {grants} authorizations revoked (every token of them)"
+                    "{username} disabled: cannot sign in; {sessions} sessions ended, {grants} authorizations revoked (every token of them; JWT access tokens already issued still verify offline until they expire)"
                 ),
             }
         }

@@ -80,8 +80,8 @@ impl Page {
     fn unanswered(why: &str) -> Self {
         Self {
             success: false,
-            title: "The sign-in could not be completed".into(),
-            message: "proofkey stopped before it could finish signing you in. Look at the terminal for what happened, and run the login again.".into(),
+            title: "The sign-in did not report back".into(),
+            message: "proofkey did not tell this page how the sign-in ended: it may have stopped, or still be finishing. The terminal says whether you are signed in; if not, run the login again.".into(),
             detail: Some(why.into()),
         }
     }

@@ -100,15 +100,15 @@ pub async fn sign_in(p: &Provider, a: Attempt<'_>) -> Result<SignIn, OAuthError>
         tracing::warn!(target: SECURITY, event = "sign_in_refused", reason = "account blocked", username, client_id, address = %ip, until);
         return Ok(SignIn::Invalid);
     }
-    if let (true, Some(user)) = (ok, &user) {
-        if user.disabled_at.is_some() {
-            // Told as a wrong password is (nothing about who exists or
-            // why), after the same argon2 work; not counted as a guess.
-            tracing::warn!(target: SECURITY, event = "sign_in_refused", reason = "account disabled", username, client_id, address = %ip);
-            return Ok(SignIn::Invalid);
-        }
+    let disabled = user.as_ref().is_some_and(|u| u.disabled_at.is_some());
+    if ok && disabled {
+        // Told as a wrong password is (nothing about who exists or why),
+        // after the same argon2 work, and counted like one below: were
+        // it not, the address's block would come one attempt later after
+        // a right guess, telling a disabled account's password.
+        tracing::warn!(target: SECURITY, event = "sign_in_refused", reason = "account disabled", username, client_id, address = %ip);
     }
-    if let (true, Some(user)) = (ok, user) {
+    if let (true, false, Some(user)) = (ok, disabled, user) {
         throttle::clear(p, &account).await?;
         tracing::info!(target: SECURITY, event = "sign_in", username, client_id, address = %ip);
         return Ok(SignIn::User(user));

@@ -129,6 +129,89 @@ async fn login_hint_fills_the_username() {
         .get(&auth(REDIRECT).with("login_hint", "alice@corp").url(&s.base))
         .await;
     assert!(page.body.contains("value=\"alice@corp\""), "{}", page.body);
+    // The username is there: the password field has the focus.
+    let password = page.body.split("id=\"password\"").nth(1).unwrap();
+    assert!(password.split('>').next().unwrap().contains("autofocus"));
+
+    // A hint is text, escaped; an overlong one is ignored (a hint, not an
+    // error).
+    let hostile = b
+        .get(
+            &auth(REDIRECT)
+                .with("login_hint", "\"><script>x</script>")
+                .url(&s.base),
+        )
+        .await;
+    assert!(!hostile.body.contains("<script>"), "{}", hostile.body);
+    assert!(hostile.body.contains("&lt;script&gt;"));
+    let long = "a".repeat(proofkey_core::authorize::MAX_HINT + 1);
+    let page = b
+        .get(&auth(REDIRECT).with("login_hint", &long).url(&s.base))
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("name=\"username\" value=\"\""),
+        "the username starts empty: {}",
+        page.body
+    );
+}
+
+#[tokio::test]
+async fn use_another_account_needs_the_forms_csrf_token() {
+    let s = setup().await;
+    let mut b = s.browser();
+    let consent = consent_page(&s, &mut b, &auth(REDIRECT), "en").await;
+    let mut form: Vec<(String, String)> = consent
+        .hidden_fields()
+        .into_iter()
+        .filter(|(k, _)| k != "csrf")
+        .collect();
+    form.push(("csrf".into(), "x".repeat(43)));
+    form.push(("decision".into(), "switch".into()));
+    let refused = b.post(&format!("{}/consent", s.base), &form).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    // The session is still there: the consent page comes again.
+    let again = b.get(&auth(REDIRECT).url(&s.base)).await;
+    assert!(again.body.contains("value=\"switch\""), "{}", again.body);
+}
+
+#[tokio::test]
+async fn ui_locales_travels_in_a_pushed_request_and_a_logout_request() {
+    let s = setup().await;
+    let pairs = auth(REDIRECT).with("ui_locales", "fr").pairs();
+    let pushed = s
+        .http
+        .post(s.url("/par"))
+        .form(&pairs)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pushed.status(), 201);
+    let body: serde_json::Value = pushed.json().await.unwrap();
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    q.append_pair("client_id", "app");
+    q.append_pair("request_uri", body["request_uri"].as_str().unwrap());
+    let mut b = s.browser();
+    let page = b
+        .get_with(
+            &format!("{}/authorize?{}", s.base, q.finish()),
+            &[("accept-language", "de")],
+        )
+        .await;
+    assert!(page.body.contains("<html lang=\"fr\">"), "{}", page.body);
+
+    b.authorize(&s.base, &auth(REDIRECT), "alice").await;
+    let logout = b
+        .get_with(
+            &format!("{}/logout?ui_locales=de", s.base),
+            &[("accept-language", "fr")],
+        )
+        .await;
+    assert!(
+        logout.body.contains("<html lang=\"de\">"),
+        "{}",
+        logout.body
+    );
 }
 
 #[tokio::test]
@@ -224,7 +307,12 @@ async fn logout_names_the_account_and_cancel_keeps_the_session() {
     );
     // Still signed in: the next authorization asks nothing.
     let again = b.get(&auth(REDIRECT).url(&s.base)).await;
-    assert_ne!(again.status, 200, "no login page: {}", again.body);
+    assert_eq!(again.status, 303, "no login page: {}", again.body);
+    assert!(
+        again.redirect_params().contains_key("code"),
+        "{:?}",
+        again.location()
+    );
 }
 
 #[tokio::test]

@@ -224,3 +224,27 @@ async fn forwarded_addresses_count_only_behind_trusted_proxies() {
     let blocked = sign_in_as_from(&s, "203.0.113.99", "bob", PASSWORD).await;
     assert_eq!(blocked.status, 429, "the header is not believed");
 }
+
+/// A disabled account's right password is answered as a wrong one and
+/// counted as one: the address is blocked after exactly as many attempts
+/// either way, so the block's timing does not tell a right guess.
+#[tokio::test]
+async fn a_disabled_accounts_right_password_counts_as_a_wrong_one() {
+    let s = setup(|c| {
+        c.login_address_max_failures = 2;
+        c.login_delay = std::time::Duration::ZERO;
+    })
+    .await;
+    let now = proofkey_core::clock::Clock::now(&s.clock);
+    s.store.disable_user("alice", now).await.unwrap();
+    for i in 1..=2 {
+        let p = sign_in(&s, "alice", PASSWORD).await;
+        assert!(refused(&p), "attempt {i}: {} {}", p.status, p.body);
+    }
+    let blocked = sign_in(&s, "bob", PASSWORD).await;
+    assert_eq!(
+        blocked.status, 429,
+        "the address is blocked: {}",
+        blocked.body
+    );
+}

@@ -235,7 +235,8 @@ fn operator_files(dir: &Path) -> Result<Vec<(LanguageIdentifier, std::path::Path
         .map_err(io)?;
     langs.sort_by_key(|e| e.file_name());
     for entry in langs {
-        if !entry.file_type().map_err(io)?.is_dir() {
+        // Followed symlinks: a Kubernetes ConfigMap mounts its files so.
+        if !std::fs::metadata(entry.path()).map_err(io)?.is_dir() {
             continue;
         }
         let name = entry.file_name().to_string_lossy().into_owned();

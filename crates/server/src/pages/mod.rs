@@ -305,8 +305,16 @@ fn operator_templates(dir: &Path) -> Result<Vec<(String, String)>, PagesError> {
     let mut found = Vec::new();
     for entry in entries {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if !name.ends_with(".html") || !entry.file_type().map_err(io)?.is_file() {
+        if !name.ends_with(".html") {
             continue;
+        }
+        // Followed symlinks (a Kubernetes ConfigMap mounts its files so);
+        // an .html that is no file is an error, not silently skipped.
+        if !std::fs::metadata(entry.path()).map_err(io)?.is_file() {
+            return Err(PagesError::Template(format!(
+                "{}: not a file",
+                entry.path().display()
+            )));
         }
         if found.len() == MAX_TEMPLATES {
             return Err(PagesError::Template(format!(
@@ -609,6 +617,29 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("<html lang=\"de\">"), "{html}");
+    }
+
+    #[test]
+    fn a_symlinked_template_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.txt");
+        std::fs::write(
+            &real,
+            "{% extends \"layout.html\" %}{% block body %}<p id=linked></p>{% endblock %}",
+        )
+        .unwrap();
+        let templates = dir.path().join("templates");
+        std::fs::create_dir(&templates).unwrap();
+        std::os::unix::fs::symlink(&real, templates.join("not_found.html")).unwrap();
+        let pages = Pages::load(&UiConfig {
+            templates_dir: Some(templates),
+            ..ui()
+        })
+        .unwrap();
+        let html = pages
+            .render_html(Lang::FALLBACK, "not_found.html", context! {})
+            .unwrap();
+        assert!(html.contains("<p id=linked>"), "{html}");
     }
 
     #[test]
