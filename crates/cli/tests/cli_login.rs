@@ -60,10 +60,15 @@ fn read_until(r: &mut impl std::io::BufRead, f: impl Fn(&str) -> bool) -> String
 
 /// Starts `proofkey login ARGS` with stderr piped, and reads it up to the
 /// authorization URL it prints; the process, its stderr, and the URL.
+/// `proofkey login --issuer (the server) --client-id CLIENT --no-browser
+/// --profile PROFILE EXTRA...`, started: it, its stderr, and the
+/// authorization URL it printed.
 fn start_login(
     s: &Server,
     cfg: &std::path::Path,
-    args: &[&str],
+    client: &str,
+    profile: &str,
+    extra: &[&str],
 ) -> (
     std::process::Child,
     BufReader<std::process::ChildStderr>,
@@ -71,7 +76,9 @@ fn start_login(
 ) {
     let mut login = client_cmd(s, cfg)
         .arg("login")
-        .args(args)
+        .args(["--issuer", &s.base, "--client-id", client, "--no-browser"])
+        .args(["--profile", profile])
+        .args(extra)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -109,14 +116,9 @@ fn login_token_status_concurrent_refresh_and_logout() {
     let (mut login, mut err, url) = start_login(
         &s,
         &cfg,
+        "cli",
+        "work",
         &[
-            "--issuer",
-            &s.base,
-            "--client-id",
-            "cli",
-            "--no-browser",
-            "--profile",
-            "work",
             // Bearer tokens and a front-channel request here; DPoP and PAR
             // (the defaults where offered) below.
             "--no-dpop",
@@ -335,21 +337,7 @@ fn remote_sessions_get_the_ssh_forwarding_line_and_timeouts_are_clear() {
 fn the_keyring_store_is_used_or_fails_clearly_never_silently_a_file() {
     let s = setup();
     let cfg = s.dir.path().join("cfg");
-    let (mut login, mut err, url) = start_login(
-        &s,
-        &cfg,
-        &[
-            "--issuer",
-            &s.base,
-            "--client-id",
-            "cli",
-            "--no-browser",
-            "--profile",
-            "kr",
-            "--store",
-            "keyring",
-        ],
-    );
+    let (mut login, mut err, url) = start_login(&s, &cfg, "cli", "kr", &["--store", "keyring"]);
     let redirect = Browser::new().authorize(&s.base, &url, "alice", PASSWORD);
     reqwest::blocking::get(&redirect).unwrap();
     let status = login.wait().unwrap();
@@ -384,19 +372,7 @@ fn the_keyring_store_is_used_or_fails_clearly_never_silently_a_file() {
 fn login_with_dpop_and_par_binds_every_token_to_the_profiles_key() {
     let s = setup();
     let cfg = s.dir.path().join("cfg");
-    let (mut login, _err, url) = start_login(
-        &s,
-        &cfg,
-        &[
-            "--issuer",
-            &s.base,
-            "--client-id",
-            "cli",
-            "--no-browser",
-            "--profile",
-            "bound",
-        ],
-    );
+    let (mut login, _err, url) = start_login(&s, &cfg, "cli", "bound", &[]);
     // Pushed: the browser carries the reference only.
     assert!(url.contains("request_uri=urn"), "{url}");
     assert!(!url.contains("code_challenge"), "{url}");
@@ -610,19 +586,7 @@ fn the_success_page_comes_after_the_stored_login_and_names_the_user() {
         None,
     );
     let cfg = s.dir.path().join("cfg");
-    let (mut login, err, url) = start_login(
-        &s,
-        &cfg,
-        &[
-            "--issuer",
-            &s.base,
-            "--client-id",
-            "cli",
-            "--no-browser",
-            "--profile",
-            "named",
-        ],
-    );
+    let (mut login, err, url) = start_login(&s, &cfg, "cli", "named", &[]);
     assert!(url.contains("request_uri="), "the default: PAR");
     let redirect = Browser::new().authorize(&s.base, &url, "alice", PASSWORD);
     let landing = land(&redirect);
@@ -687,21 +651,7 @@ fn access_denied_gets_a_failure_page() {
         None,
     );
     let cfg = s.dir.path().join("cfg");
-    let (mut login, err, url) = start_login(
-        &s,
-        &cfg,
-        &[
-            "--issuer",
-            &s.base,
-            "--client-id",
-            "asks",
-            "--no-browser",
-            "--profile",
-            "denied",
-            "--scope",
-            "openid",
-        ],
-    );
+    let (mut login, err, url) = start_login(&s, &cfg, "asks", "denied", &["--scope", "openid"]);
     let mut b = Browser::new();
     let mut page = b.get(&url);
     let redirect = loop {
@@ -744,19 +694,7 @@ fn access_denied_gets_a_failure_page() {
 fn a_wrong_state_gets_a_failure_page() {
     let s = setup();
     let cfg = s.dir.path().join("cfg");
-    let (mut login, err, url) = start_login(
-        &s,
-        &cfg,
-        &[
-            "--issuer",
-            &s.base,
-            "--client-id",
-            "cli",
-            "--no-browser",
-            "--profile",
-            "forged",
-        ],
-    );
+    let (mut login, err, url) = start_login(&s, &cfg, "cli", "forged", &[]);
     let redirect = Browser::new().authorize(&s.base, &url, "alice", PASSWORD);
     let landing = land(&redirect.replace("state=", "state=forged"));
     assert_eq!(landing.status, 400);
@@ -779,19 +717,7 @@ fn a_wrong_state_gets_a_failure_page() {
 fn a_code_the_token_endpoint_refuses_gets_a_failure_page() {
     let s = setup();
     let cfg = s.dir.path().join("cfg");
-    let (mut login, err, url) = start_login(
-        &s,
-        &cfg,
-        &[
-            "--issuer",
-            &s.base,
-            "--client-id",
-            "cli",
-            "--no-browser",
-            "--profile",
-            "late",
-        ],
-    );
+    let (mut login, err, url) = start_login(&s, &cfg, "cli", "late", &[]);
     let redirect = Browser::new().authorize(&s.base, &url, "alice", PASSWORD);
     s.admin(&["user", "disable", "alice"], None);
     let landing = land(&redirect);
