@@ -405,14 +405,7 @@ fn logs_to_a_file_have_no_colour_codes() {
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    wait_ready(port);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while reqwest::blocking::get(format!("http://127.0.0.1:{port}/healthz"))
-        .map_or(true, |r| !r.status().is_success())
-    {
-        assert!(Instant::now() < deadline, "server did not serve");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_serving(port);
     terminate(&mut child);
     let bytes = std::fs::read(&log).unwrap();
     assert!(!bytes.is_empty(), "the server logged something");

@@ -35,6 +35,19 @@ pub fn wait_ready(port: u16) {
     panic!("server did not start");
 }
 
+/// Waits until the server on `port` answers `/healthz`: the port is bound
+/// before the keys are loaded, so a connection is not enough.
+pub fn wait_serving(port: u16) {
+    wait_ready(port);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reqwest::blocking::get(format!("http://127.0.0.1:{port}/healthz"))
+        .map_or(true, |r| !r.status().is_success())
+    {
+        assert!(Instant::now() < deadline, "server did not serve");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 pub fn terminate(child: &mut Child) -> std::process::ExitStatus {
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -88,15 +101,7 @@ impl Server {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        wait_ready(port);
-        // The port is bound before the keys are loaded: wait until it serves.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while reqwest::blocking::get(format!("http://127.0.0.1:{port}/healthz"))
-            .map_or(true, |r| !r.status().is_success())
-        {
-            assert!(Instant::now() < deadline, "server did not serve");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_serving(port);
         Server {
             dir,
             base: format!("http://127.0.0.1:{port}"),

@@ -229,12 +229,7 @@ impl Translations {
 fn operator_files(dir: &Path) -> Result<Vec<(LanguageIdentifier, std::path::PathBuf)>, PagesError> {
     let io = |e: std::io::Error| PagesError::Translation(format!("{}: {e}", dir.display()));
     let mut found = Vec::new();
-    let mut langs: Vec<_> = std::fs::read_dir(dir)
-        .map_err(io)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(io)?;
-    langs.sort_by_key(|e| e.file_name());
-    for entry in langs {
+    for entry in super::sorted_entries(dir).map_err(io)? {
         // Followed symlinks: a Kubernetes ConfigMap mounts its files so.
         if !std::fs::metadata(entry.path()).map_err(io)?.is_dir() {
             continue;
@@ -246,12 +241,7 @@ fn operator_files(dir: &Path) -> Result<Vec<(LanguageIdentifier, std::path::Path
                 entry.path().display()
             ))
         })?;
-        let mut files: Vec<_> = std::fs::read_dir(entry.path())
-            .map_err(io)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(io)?;
-        files.sort_by_key(|e| e.file_name());
-        for file in files {
+        for file in super::sorted_entries(&entry.path()).map_err(io)? {
             if file.path().extension().and_then(|e| e.to_str()) == Some("ftl") {
                 found.push((lang.clone(), file.path()));
                 if found.len() > MAX_FILES {

@@ -297,13 +297,8 @@ fn translate(
 /// `*.html` files in `dir`, by name.
 fn operator_templates(dir: &Path) -> Result<Vec<(String, String)>, PagesError> {
     let io = |e: std::io::Error| PagesError::Template(format!("{}: {e}", dir.display()));
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .map_err(io)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(io)?;
-    entries.sort_by_key(|e| e.file_name());
     let mut found = Vec::new();
-    for entry in entries {
+    for entry in sorted_entries(dir).map_err(io)? {
         let name = entry.file_name().to_string_lossy().into_owned();
         if !name.ends_with(".html") {
             continue;
@@ -329,6 +324,13 @@ fn operator_templates(dir: &Path) -> Result<Vec<(String, String)>, PagesError> {
         found.push((name, source));
     }
     Ok(found)
+}
+
+/// The entries of `dir`, by name: operator files apply in a stable order.
+pub(crate) fn sorted_entries(dir: &Path) -> std::io::Result<Vec<std::fs::DirEntry>> {
+    let mut entries = std::fs::read_dir(dir)?.collect::<Result<Vec<_>, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    Ok(entries)
 }
 
 fn load_logo(path: &Path) -> Result<Logo, PagesError> {
