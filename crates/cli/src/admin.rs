@@ -551,6 +551,43 @@ fn sqlite_path(url: &str) -> Option<&str> {
 
 /// `proofkey migrate`: applies pending migrations (they also run when the
 /// server starts); prints which backend was migrated.
+/// `proofkey backup`.
+#[derive(Debug, clap::Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    db: Db,
+    /// The copy to write (must not exist; created 0600).
+    file: std::path::PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// An online backup of the SQLite database, safe while the server runs
+/// (docs/operations.md); PostgreSQL has pg_dump.
+pub fn run_backup(args: BackupArgs) -> ExitCode {
+    let outcome = (|| {
+        let url = args.db.url()?;
+        let shown = url.redacted();
+        let Some(path) = sqlite_path(url.expose()) else {
+            return Err(Outcome::BadInput(format!(
+                "{shown}: proofkey backup copies a SQLite database; back up PostgreSQL with pg_dump (docs/operations.md)"
+            )));
+        };
+        if !std::path::Path::new(path).exists() {
+            return Err(Outcome::Failed(format!("database {shown} does not exist")));
+        }
+        let bytes = proofkey_store::backup_sqlite(path, &args.file)?;
+        let to = args.file.display().to_string();
+        Ok(Outcome::Ok {
+            json: json!({"database": shown, "backup": to, "bytes": bytes}),
+            text: format!("{shown}: copied to {to} ({bytes} bytes), integrity checked"),
+        })
+    })()
+    .unwrap_or_else(|o| o);
+    finish(outcome, args.json)
+}
+
 pub fn run_migrate(db: Db) -> ExitCode {
     finish(
         block_on(async move {

@@ -27,6 +27,8 @@ struct Cli {
 enum Command {
     /// Run the authorization server.
     Serve(Box<serve_cmd::ServeArgs>),
+    /// Copy the SQLite database while the server runs (an online backup).
+    Backup(admin::BackupArgs),
     /// Apply pending database migrations (they also run at server start).
     Migrate(admin::Db),
     /// Manage OAuth clients.
@@ -63,6 +65,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve_cmd::run(*args),
         Command::Client(cmd) => admin::run_client(cmd),
         Command::Migrate(db) => admin::run_migrate(db),
+        Command::Backup(args) => admin::run_backup(args),
         Command::Keys(cmd) => admin::run_keys(cmd),
         Command::Resource(cmd) => admin::run_resource(cmd),
         Command::User(cmd) => admin::run_user(cmd),

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
-use proofkey_core::config::Settings;
+use proofkey_core::config::{MetricsListen, Settings};
 use proofkey_core::{Config, Provider, SystemClock};
 use proofkey_pkce::{CodeChallenge, CodeVerifier};
 
@@ -27,7 +27,8 @@ pub struct ServeArgs {
     /// key_encryption_key_file, default_resource, registration,
     /// registration_max_per_address, client_id_metadata_documents,
     /// client_id_metadata_allowed_hosts, client_id_metadata_denied_hosts,
-    /// client_id_metadata_cache_max, outbound_ca_file, dpop_nonce,
+    /// client_id_metadata_cache_max, outbound_ca_file, metrics_listen,
+    /// otlp_endpoint, dpop_nonce,
     /// dpop_nonce_lifetime, dpop_proof_max_age,
     /// pushed_authorization_request_lifetime,
     /// pushed_authorization_request_max_per_address,
@@ -210,6 +211,14 @@ pub struct ServeArgs {
     /// overriding built-in messages; checked at start.
     #[arg(long, env = "PROOFKEY_TRANSLATIONS_DIR", value_name = "DIR")]
     translations_dir: Option<PathBuf>,
+    /// Where Prometheus metrics (/metrics) are served, apart from the public
+    /// listener, or off [default: 127.0.0.1:9464].
+    #[arg(long, env = "PROOFKEY_METRICS_LISTEN", value_name = "ADDR|off")]
+    metrics_listen: Option<String>,
+    /// Export traces to this OpenTelemetry collector (OTLP over HTTP,
+    /// e.g. http://collector:4318) [default: none].
+    #[arg(long, env = "PROOFKEY_OTLP_ENDPOINT", value_name = "URL")]
+    otlp_endpoint: Option<String>,
     /// Fetch client metadata documents from loopback, private and
     /// link-local addresses too (insecure: for test setups).
     #[arg(long, env = "PROOFKEY_ALLOW_INSECURE_CLIENT_ID_METADATA_ADDRESSES")]
@@ -325,6 +334,8 @@ fn config(args: &ServeArgs) -> Result<Config, String> {
             .allow_insecure_client_id_metadata_addresses
             .then_some(true),
         outbound_ca_file: args.outbound_ca_file.clone(),
+        metrics_listen: args.metrics_listen.clone(),
+        otlp_endpoint: args.otlp_endpoint.clone(),
         dpop_nonce: args.dpop_nonce.then_some(true),
         dpop_nonce_lifetime: None,
         dpop_proof_max_age: None,
@@ -417,6 +428,7 @@ async fn serve(mut config: Config, dev: bool) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let metrics_listener = metrics_listener(config.metrics_listen).await?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     let issuer = config.issuer.clone();
     let roots = proofkey_server::outbound_roots(config.outbound_ca_file.as_deref())?;
@@ -443,12 +455,54 @@ async fn serve(mut config: Config, dev: bool) -> Result<(), String> {
     if dev {
         print_dev_flow(&issuer);
     }
+    let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+    let metrics_task = match metrics_listener {
+        Some((listener, metrics)) => {
+            tracing::info!(listen = %listener.local_addr().map_err(|e| e.to_string())?, "metrics serving at /metrics");
+            Some(tokio::spawn(proofkey_server::serve_metrics(
+                listener,
+                Arc::clone(&provider),
+                metrics,
+                async {
+                    let _ = metrics_stopped.await;
+                },
+            )))
+        }
+        None => None,
+    };
     let served = proofkey_server::serve(listener, provider, shutdown_signal()).await;
+    let _ = stop_metrics.send(());
+    if let Some(task) = metrics_task {
+        let _ = task.await;
+    }
     sweeper.abort();
     reloader.abort();
     served.map_err(|e| format!("server error: {e}"))?;
     tracing::info!("shut down");
     Ok(())
+}
+
+/// The metrics listener and the recorder, as configured: an address the
+/// operator chose must bind; the default one may be taken (a second node
+/// on the host), which is said and not fatal.
+async fn metrics_listener(
+    listen: MetricsListen,
+) -> Result<Option<(tokio::net::TcpListener, proofkey_server::Metrics)>, String> {
+    let (addr, chosen) = match listen {
+        MetricsListen::Off => return Ok(None),
+        MetricsListen::Default(a) => (a, false),
+        MetricsListen::Configured(a) => (a, true),
+    };
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) if !chosen => {
+            tracing::warn!(listen = %addr, error = %e, "metrics are not served: the default address is taken; set metrics_listen (or off)");
+            return Ok(None);
+        }
+        Err(e) => return Err(format!("cannot listen for metrics on {addr}: {e}")),
+    };
+    let metrics = proofkey_server::Metrics::install().map_err(|e| e.to_string())?;
+    Ok(Some((listener, metrics)))
 }
 
 async fn shutdown_signal() {

@@ -27,6 +27,7 @@ fn store_failure(e: StoreError) -> AuthorizeError {
             tracing::error!(error = %e, "database unavailable");
             AuthorizeError::Unavailable
         }
+        StoreError::Refused(_) => AuthorizeError::Unavailable,
         other => AuthorizeError::Page(OAuthError::from(other).description),
     }
 }

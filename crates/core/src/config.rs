@@ -10,6 +10,9 @@ use serde::Deserialize;
 
 /// The default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Where metrics are served unless configured otherwise: loopback, so
+/// that they are not public.
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9464";
 /// The default database.
 pub const DEFAULT_DATABASE: &str = "sqlite://proofkey.db";
 
@@ -134,6 +137,13 @@ pub struct Settings {
     /// too (a test setup; otherwise such documents are refused, so that a
     /// `client_id` cannot make the server reach into its own network).
     pub allow_insecure_client_id_metadata_addresses: Option<bool>,
+    /// `metrics_listen = "127.0.0.1:9464"`: where Prometheus metrics
+    /// (`/metrics`) are served, apart from the public listener; `"off"`
+    /// for none.
+    pub metrics_listen: Option<String>,
+    /// `otlp_endpoint = "http://collector:4318"`: export traces
+    /// (OpenTelemetry, OTLP over HTTP) to this collector; none by default.
+    pub otlp_endpoint: Option<String>,
     /// `outbound_ca_file = "/etc/proofkey/ca.pem"`: root certificates
     /// (PEM) trusted for this server's own https requests (client
     /// `jwks_uri`s, client metadata documents) besides the public roots.
@@ -270,6 +280,8 @@ impl Settings {
                 .allow_insecure_client_id_metadata_addresses
                 .or(lower.allow_insecure_client_id_metadata_addresses),
             outbound_ca_file: self.outbound_ca_file.or(lower.outbound_ca_file),
+            metrics_listen: self.metrics_listen.or(lower.metrics_listen),
+            otlp_endpoint: self.otlp_endpoint.or(lower.otlp_endpoint),
             dpop_nonce: self.dpop_nonce.or(lower.dpop_nonce),
             dpop_nonce_lifetime: self.dpop_nonce_lifetime.or(lower.dpop_nonce_lifetime),
             dpop_proof_max_age: self.dpop_proof_max_age.or(lower.dpop_proof_max_age),
@@ -325,6 +337,19 @@ fn invalid(setting: &'static str, reason: impl Into<String>) -> ConfigError {
         setting,
         reason: reason.into(),
     }
+}
+
+/// Where the metrics listener binds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsListen {
+    /// [`DEFAULT_METRICS_LISTEN`], not configured: if it is taken (a
+    /// second node on the host), the server runs without metrics and says
+    /// so.
+    Default(SocketAddr),
+    /// An address the operator chose: not binding it stops the server.
+    Configured(SocketAddr),
+    /// No metrics listener.
+    Off,
 }
 
 /// Validated configuration.
@@ -400,6 +425,10 @@ pub struct Config {
     pub client_id_metadata: crate::cimd::Policy,
     /// Extra roots for outbound https.
     pub outbound_ca_file: Option<std::path::PathBuf>,
+    /// Where metrics are served.
+    pub metrics_listen: MetricsListen,
+    /// The OTLP/HTTP collector traces go to, if any.
+    pub otlp_endpoint: Option<url::Url>,
     /// DPoP (RFC 9449) at this server.
     pub dpop: DpopPolicy,
     /// How long a pushed authorization request lives (RFC 9126 §2.2).
@@ -1018,6 +1047,32 @@ impl Config {
                     .unwrap_or(false),
             },
             outbound_ca_file: s.outbound_ca_file,
+            metrics_listen: match s.metrics_listen.as_deref() {
+                None => MetricsListen::Default(DEFAULT_METRICS_LISTEN.parse().map_err(|_| {
+                    invalid("metrics_listen", "the default address does not parse")
+                })?),
+                Some("off") => MetricsListen::Off,
+                Some(a) => MetricsListen::Configured(a.parse().map_err(|_| {
+                    invalid(
+                        "metrics_listen",
+                        format!("{a:?} is not an address like 127.0.0.1:9464, or off"),
+                    )
+                })?),
+            },
+            otlp_endpoint: match s.otlp_endpoint.as_deref() {
+                None => None,
+                Some(e) => Some(
+                    url::Url::parse(e)
+                        .ok()
+                        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                        .ok_or_else(|| {
+                            invalid(
+                                "otlp_endpoint",
+                                format!("{e:?} is not an http(s) URL like http://collector:4318"),
+                            )
+                        })?,
+                ),
+            },
             dpop: DpopPolicy {
                 nonce: s.dpop_nonce.unwrap_or(false),
                 nonce_lifetime: bounded(

@@ -66,6 +66,34 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code.
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::InvalidRequest,
+        ErrorCode::InvalidClient,
+        ErrorCode::InvalidGrant,
+        ErrorCode::UnauthorizedClient,
+        ErrorCode::UnsupportedGrantType,
+        ErrorCode::InvalidScope,
+        ErrorCode::AccessDenied,
+        ErrorCode::UnsupportedResponseType,
+        ErrorCode::ServerError,
+        ErrorCode::TemporarilyUnavailable,
+        ErrorCode::LoginRequired,
+        ErrorCode::ConsentRequired,
+        ErrorCode::InvalidToken,
+        ErrorCode::InsufficientScope,
+        ErrorCode::AuthorizationPending,
+        ErrorCode::SlowDown,
+        ErrorCode::ExpiredToken,
+        ErrorCode::InvalidTarget,
+        ErrorCode::InvalidRedirectUri,
+        ErrorCode::InvalidClientMetadata,
+        ErrorCode::InvalidDpopProof,
+        ErrorCode::UseDpopNonce,
+        ErrorCode::InvalidRequestUri,
+        ErrorCode::RequestNotSupported,
+    ];
+
     /// The registered name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -162,6 +190,14 @@ impl OAuthError {
 impl From<crate::StoreError> for OAuthError {
     fn from(e: crate::StoreError) -> Self {
         match e {
+            crate::StoreError::Refused(_) => {
+                // The store knows the database is down and said so once.
+                tracing::debug!(error = %e, "refused: the database is known to be unavailable");
+                Self::new(
+                    ErrorCode::TemporarilyUnavailable,
+                    "the server is temporarily unavailable",
+                )
+            }
             crate::StoreError::Unavailable(_) => {
                 tracing::error!(error = %e, "database unavailable");
                 Self::new(

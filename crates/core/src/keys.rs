@@ -308,6 +308,19 @@ impl KeySet {
             .ok_or_else(|| KeyError::Missing(alg.to_owned()))
     }
 
+    /// For each algorithm, how long its signing key has been signing at
+    /// `now`, in seconds (the `proofkey_signing_key_age_seconds` gauge:
+    /// rotation overdue shows here).
+    pub fn signer_ages(&self, now: i64) -> Vec<(&'static str, i64)> {
+        let mut ages: Vec<(&'static str, i64)> = Vec::new();
+        for k in self.keys.iter().rev().filter(|k| k.activates_at <= now) {
+            if !ages.iter().any(|(alg, _)| *alg == k.alg) {
+                ages.push((k.alg, now - k.activates_at));
+            }
+        }
+        ages
+    }
+
     /// Algorithms for which a key exists.
     pub fn has(&self, alg: &str) -> bool {
         self.keys.iter().any(|k| k.alg == alg)

@@ -505,6 +505,15 @@ pub struct SessionInfo {
     pub expires_at: i64,
 }
 
+/// Whether the database can serve (`/readyz`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readiness {
+    /// It answers and its writes commit.
+    Ready,
+    /// It cannot serve now: why, in words for an operator.
+    NotReady(String),
+}
+
 /// What a sweep removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct SweepCounts {

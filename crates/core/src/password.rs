@@ -91,10 +91,25 @@ impl PasswordSlots {
 
     /// [`verify`] on a blocking thread, once a slot is free.
     pub async fn verify(&self, password: Password, stored: String) -> Result<bool, Busy> {
-        let _slot = tokio::time::timeout(self.wait, self.permits.acquire())
-            .await
-            .map_err(|_| Busy)?
-            .map_err(|_| Busy)?;
+        let waiting = metrics::gauge!("proofkey_password_hash_waiting");
+        waiting.increment(1.0);
+        let slot = tokio::time::timeout(self.wait, self.permits.acquire()).await;
+        waiting.decrement(1.0);
+        let Ok(Ok(_slot)) = slot else {
+            metrics::counter!("proofkey_password_hash_rejected_total").increment(1);
+            return Err(Busy);
+        };
+        let in_progress = metrics::gauge!("proofkey_password_hash_in_progress");
+        in_progress.increment(1.0);
+        let started = std::time::Instant::now();
+        let outcome = self.verify_in_slot(password, stored).await;
+        in_progress.decrement(1.0);
+        metrics::histogram!("proofkey_password_hash_duration_seconds").record(started.elapsed());
+        outcome
+    }
+
+    /// The check itself, once a slot is held.
+    async fn verify_in_slot(&self, password: Password, stored: String) -> Result<bool, Busy> {
         let mut memory = self
             .memory
             .lock()

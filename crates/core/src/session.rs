@@ -75,6 +75,7 @@ pub async fn sign_in(p: &Provider, a: Attempt<'_>) -> Result<SignIn, OAuthError>
     let (username, client_id, ip) = (a.username, a.client_id.unwrap_or(""), a.address);
     if let Some(until) = throttle::blocked(p, &address).await? {
         tracing::warn!(target: SECURITY, event = "sign_in_refused", reason = "address blocked", username, client_id, address = %ip, until);
+        login_outcome("locked");
         return Ok(SignIn::AddressBlocked {
             retry_after: until - now,
         });
@@ -94,10 +95,12 @@ pub async fn sign_in(p: &Provider, a: Attempt<'_>) -> Result<SignIn, OAuthError>
         .await
         .map_err(|_| {
             tracing::warn!("password check turned away: every slot busy past the wait");
+            login_outcome("unavailable");
             OAuthError::new(ErrorCode::TemporarilyUnavailable, BUSY)
         })?;
     if let Some(until) = account_blocked {
         tracing::warn!(target: SECURITY, event = "sign_in_refused", reason = "account blocked", username, client_id, address = %ip, until);
+        login_outcome("locked");
         return Ok(SignIn::Invalid);
     }
     let disabled = user.as_ref().is_some_and(|u| u.disabled_at.is_some());
@@ -111,6 +114,7 @@ pub async fn sign_in(p: &Provider, a: Attempt<'_>) -> Result<SignIn, OAuthError>
     if let (true, false, Some(user)) = (ok, disabled, user) {
         throttle::clear(p, &account).await?;
         tracing::info!(target: SECURITY, event = "sign_in", username, client_id, address = %ip);
+        login_outcome("success");
         return Ok(SignIn::User(user));
     }
     let config = p.config();
@@ -125,13 +129,21 @@ pub async fn sign_in(p: &Provider, a: Attempt<'_>) -> Result<SignIn, OAuthError>
         failures = failed.count,
         address_failures = from.count,
     );
+    login_outcome("failure");
     if failed.locked {
         tracing::warn!(target: SECURITY, event = "account_locked", username, client_id, address = %ip, until = failed.blocked_until);
+        metrics::counter!("proofkey_login_lockouts_total", "scope" => "account").increment(1);
     }
     if from.locked {
         tracing::warn!(target: SECURITY, event = "address_blocked", username, client_id, address = %ip, until = from.blocked_until);
+        metrics::counter!("proofkey_login_lockouts_total", "scope" => "address").increment(1);
     }
     Ok(SignIn::Invalid)
+}
+
+/// Counts a sign-in's outcome (`proofkey_logins_total`, docs/operations.md).
+fn login_outcome(outcome: &'static str) {
+    metrics::counter!("proofkey_logins_total", "outcome" => outcome).increment(1);
 }
 
 /// Starts a session for `user`; returns the cookie value. Fails if the

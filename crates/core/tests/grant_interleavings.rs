@@ -168,10 +168,20 @@ parked!(KeyStore {
         async fn setting_or_init(&self, n: &str, i: &str) -> StoreResult<String>;
 });
 
-parked!(Maintenance {
-        async fn sweep(&self, now: i64, before: i64) -> StoreResult<SweepCounts>;
-        async fn ping(&self) -> StoreResult<()>;
-});
+#[async_trait]
+impl Maintenance for Pausing {
+    async fn sweep(&self, now: i64, before: i64) -> StoreResult<SweepCounts> {
+        self.park("sweep").await;
+        self.inner.sweep(now, before).await
+    }
+    async fn ping(&self) -> StoreResult<()> {
+        self.park("ping").await;
+        self.inner.ping().await
+    }
+    fn readiness(&self) -> proofkey_core::model::Readiness {
+        self.inner.readiness()
+    }
+}
 
 // ---------------------------------------------------------------------
 

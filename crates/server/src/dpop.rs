@@ -73,5 +73,5 @@ pub(crate) fn challenge_error(provider: &Provider, e: &OAuthError) -> Response {
     if let Ok(v) = HeaderValue::from_str(&challenge) {
         resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
     }
-    with_nonce(provider, resp)
+    with_nonce(provider, crate::observe::label_error(resp, e.code))
 }

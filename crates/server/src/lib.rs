@@ -11,6 +11,7 @@ mod housekeeping;
 mod jwks_fetch;
 mod listener;
 mod metadata_fetch;
+mod observe;
 mod pages;
 mod params;
 mod responses;
@@ -47,6 +48,10 @@ pub fn app(provider: Arc<Provider>) -> Router {
         pages: Arc::new(pages),
     };
     routes::router(state.clone())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::track,
+        ))
         .with_state(state)
         .layer(axum::extract::DefaultBodyLimit::max(params::MAX_BODY))
         // RFC 9700 §4.16 (clickjacking) and §4.2.4 (referrer leaks) on every
@@ -83,6 +88,35 @@ pub use jwks_fetch::HttpJwksFetcher;
 pub use metadata_fetch::{outbound_roots, HttpMetadataFetcher};
 
 pub use listener::{connection_budget, Limits, DEFAULT_MAX_CONNECTIONS};
+pub use observe::{metrics_router, Kind as MetricKind, Metrics, MetricsError, METRICS};
+
+/// Serves the metrics listener (`/metrics`, `/healthz`, `/readyz`) with the
+/// same bounds on connections as the main one, until `shutdown`.
+pub async fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    provider: Arc<Provider>,
+    metrics: Metrics,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let limits = Limits::of(provider.config());
+    let upkeep = metrics.clone();
+    let task = tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            upkeep.upkeep();
+        }
+    });
+    let served = listener::serve(
+        listener,
+        metrics_router(provider, metrics),
+        limits,
+        shutdown,
+    )
+    .await;
+    task.abort();
+    served
+}
 
 /// Serves until `shutdown` completes, then lets requests in flight finish
 /// within the configured `shutdown_timeout` (see `listener.rs` for every

@@ -33,7 +33,7 @@ pub fn token_error(e: &OAuthError) -> Response {
             HeaderValue::from_static("Basic realm=\"proofkey\""),
         );
     }
-    resp
+    crate::observe::label_error(resp, e.code)
 }
 
 /// RFC 6750 §3: a bearer error with its `WWW-Authenticate` challenge.
@@ -65,7 +65,10 @@ pub fn bearer_error(e: Option<&OAuthError>) -> Response {
     if let Ok(v) = HeaderValue::from_str(&challenge) {
         resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
     }
-    resp
+    match e {
+        Some(e) => crate::observe::label_error(resp, e.code),
+        None => resp,
+    }
 }
 
 /// `text` as the content of a quoted-string of visible ASCII (RFC 9110

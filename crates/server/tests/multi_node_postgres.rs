@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -232,52 +232,96 @@ async fn a_key_rotation_is_published_by_both_nodes_then_used_then_the_old_key_re
     c.stop().await;
 }
 
-/// A TCP proxy in front of PostgreSQL that the test can cut and restore.
+/// A TCP proxy in front of PostgreSQL that the test can cut (connections
+/// dropped, new ones closed at once: a database that is down), black-hole
+/// (connections held open, nothing forwarded: a network partition, where
+/// every connect waits), and restore.
 struct Proxy {
     port: u16,
-    down: Arc<AtomicBool>,
+    mode: Arc<AtomicU8>,
     conns: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
+
+const UP: u8 = 0;
+const CUT: u8 = 1;
+const BLACK_HOLE: u8 = 2;
 
 impl Proxy {
     async fn start(upstream: std::net::SocketAddr) -> Proxy {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let down = Arc::new(AtomicBool::new(false));
+        let mode = Arc::new(AtomicU8::new(UP));
         let conns: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
-        let (d, cs) = (down.clone(), conns.clone());
+        let (m, cs) = (mode.clone(), conns.clone());
         tokio::spawn(async move {
             loop {
                 let Ok((mut inbound, _)) = listener.accept().await else {
                     return;
                 };
-                if d.load(Ordering::SeqCst) {
-                    drop(inbound);
-                    continue;
-                }
-                let task = tokio::spawn(async move {
-                    if let Ok(mut out) = tokio::net::TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+                let task = match m.load(Ordering::SeqCst) {
+                    CUT => {
+                        drop(inbound);
+                        continue;
                     }
-                });
+                    BLACK_HOLE => tokio::spawn(async move {
+                        // Read and forget until the peer gives up.
+                        let _ = tokio::io::copy(&mut inbound, &mut tokio::io::sink()).await;
+                    }),
+                    _ => tokio::spawn(async move {
+                        if let Ok(mut out) = tokio::net::TcpStream::connect(upstream).await {
+                            let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+                        }
+                    }),
+                };
                 cs.lock().unwrap().push(task);
             }
         });
-        Proxy { port, down, conns }
+        Proxy { port, mode, conns }
     }
 
-    fn cut(&self) {
-        self.down.store(true, Ordering::SeqCst);
-        for t in self.conns.lock().unwrap().drain(..) {
-            t.abort();
+    fn set(&self, mode: u8) {
+        self.mode.store(mode, Ordering::SeqCst);
+        if mode != UP {
+            for t in self.conns.lock().unwrap().drain(..) {
+                t.abort();
+            }
         }
-    }
-
-    fn restore(&self) {
-        self.down.store(false, Ordering::SeqCst);
     }
 }
 
+/// A client whose every request must be answered within `within`: a
+/// request that waited for the database's acquire timeout (a minute here)
+/// fails the test instead.
+fn impatient(within: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(within)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Polls `/readyz` (each answer due within a second) until it says
+/// `ready`, or gives up after `deadline`; returns the last status and body.
+async fn readyz_until(node: &TestServer, ready: bool, deadline: Duration) -> (u16, String) {
+    let http = impatient(Duration::from_secs(1));
+    let until = std::time::Instant::now() + deadline;
+    loop {
+        let r = http.get(node.url("/readyz")).send().await.unwrap();
+        let status = r.status().as_u16();
+        let body = r.text().await.unwrap();
+        if (status == 200) == ready || std::time::Instant::now() > until {
+            return (status, body);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// PostgreSQL goes away under a node, twice (down, then a network
+/// partition): `/readyz` turns not ready, each answer within a second, and
+/// says why; every request that needs the database then fails at once
+/// with 503 `temporarily_unavailable` and `Retry-After`, although the
+/// acquire timeout is a minute; when the database comes back, the node
+/// serves again without a restart.
 #[tokio::test]
 async fn the_database_goes_away_and_comes_back_under_a_node() {
     let db = fresh_postgres_db().await;
@@ -292,63 +336,110 @@ async fn the_database_goes_away_and_comes_back_under_a_node() {
     let via_proxy = format!("postgres://{user}@127.0.0.1:{}/{db}", proxy.port);
     let node = TestServer::start_on(
         &via_proxy,
-        |c| c.database_acquire_timeout = Duration::from_secs(1),
+        |c| c.database_acquire_timeout = Duration::from_secs(60),
         None,
     )
     .await;
     node.public_client("app", &[REDIRECT], true).await;
     node.user("alice").await;
     let body = tokens_for(&node, "app", "alice", "openid offline_access").await;
-    let rt = body["refresh_token"].as_str().unwrap().to_owned();
-    let get = |path: &str| {
-        let http = node.http.clone();
-        let url = node.url(path);
-        async move { http.get(url).send().await.unwrap().status().as_u16() }
-    };
-    assert_eq!(get("/readyz").await, 200);
-
-    proxy.cut();
-    // Alive, not ready, and requests get 503, not a crash.
-    assert_eq!(get("/healthz").await, 200);
-    assert_eq!(get("/readyz").await, 503);
-    let (status, _, b) = node
-        .token(&[
-            ("grant_type", "refresh_token"),
-            ("client_id", "app"),
-            ("refresh_token", &rt),
-        ])
-        .await;
+    let mut rt = body["refresh_token"].as_str().unwrap().to_owned();
     assert_eq!(
-        (status, b["error"].as_str()),
-        (503, Some("temporarily_unavailable")),
-        "{b}"
+        readyz_until(&node, true, Duration::from_secs(5)).await.0,
+        200
     );
-    let page = node
-        .browser()
-        .get(&AuthRequest::new("other", &CodeVerifier::generate()).url(&node.base))
-        .await;
-    assert_eq!(page.status, 503);
 
-    proxy.restore();
-    let mut ready = false;
-    for _ in 0..50 {
-        if get("/readyz").await == 200 {
-            ready = true;
-            break;
+    for (outage, mode) in [("down", CUT), ("partitioned", BLACK_HOLE)] {
+        proxy.set(mode);
+        let (status, why) = readyz_until(&node, false, Duration::from_secs(10)).await;
+        assert_eq!(status, 503, "{outage}: {why}");
+        assert!(
+            why.starts_with("not ready: the database is unreachable"),
+            "{outage}: {why}"
+        );
+        // Alive all along: a liveness probe never restarts it for this.
+        let fast = impatient(Duration::from_secs(2));
+        assert_eq!(
+            fast.get(node.url("/healthz"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+
+        // Twenty requests at once, each answered at once.
+        let refreshes = (0..20).map(|_| {
+            let (fast, url, rt) = (fast.clone(), node.url("/token"), rt.clone());
+            async move {
+                let r = fast
+                    .post(url)
+                    .form(&[
+                        ("grant_type", "refresh_token"),
+                        ("client_id", "app"),
+                        ("refresh_token", rt.as_str()),
+                    ])
+                    .send()
+                    .await
+                    .expect("answered within 2 s, not after the acquire timeout");
+                let retry_after = r
+                    .headers()
+                    .get("retry-after")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                (
+                    r.status().as_u16(),
+                    retry_after,
+                    r.json::<serde_json::Value>().await.unwrap(),
+                )
+            }
+        });
+        for (status, retry_after, b) in futures_join_all(refreshes).await {
+            assert_eq!(
+                (status, b["error"].as_str(), retry_after.as_deref()),
+                (503, Some("temporarily_unavailable"), Some("5")),
+                "{outage}: {b}"
+            );
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let page = fast
+            .get(AuthRequest::new("other", &CodeVerifier::generate()).url(&node.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 503, "{outage}: the authorization page");
+        assert!(page.headers().contains_key("retry-after"));
+
+        proxy.set(UP);
+        let (status, why) = readyz_until(&node, true, Duration::from_secs(10)).await;
+        assert_eq!(
+            status, 200,
+            "{outage}: the node recovers when the database comes back: {why}"
+        );
+        let (status, _, b) = node
+            .token(&[
+                ("grant_type", "refresh_token"),
+                ("client_id", "app"),
+                ("refresh_token", &rt),
+            ])
+            .await;
+        assert_eq!(status, 200, "{outage}: {b}");
+        rt = b["refresh_token"].as_str().unwrap().to_owned();
     }
-    assert!(ready, "the node recovers when the database comes back");
-    let (status, _, b) = node
-        .token(&[
-            ("grant_type", "refresh_token"),
-            ("client_id", "app"),
-            ("refresh_token", &rt),
-        ])
-        .await;
-    assert_eq!(status, 200, "{b}");
     drop(node);
     drop_postgres_db(&db).await;
+}
+
+/// Runs every future at once (spawned), and returns their outputs in order.
+async fn futures_join_all<F>(fs: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = fs.map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
 }
 
 #[tokio::test]

@@ -11,6 +11,7 @@
 //! (`UPDATE ... WHERE used_at IS NULL RETURNING`), never read-then-write;
 //! every issuance is one atomic operation.
 
+mod health;
 mod ops;
 mod postgres;
 mod rows;
@@ -18,8 +19,9 @@ mod sqlite;
 mod statements;
 mod tx;
 
+pub use health::{PROBE_DEADLINE, PROBE_INTERVAL};
 pub use postgres::PgAdmin;
-pub use sqlite::CHECKPOINT_INTERVAL;
+pub use sqlite::{backup as backup_sqlite, CHECKPOINT_INTERVAL};
 pub use tx::Database;
 
 use std::sync::Arc;

@@ -10,15 +10,19 @@
 //! nothing); every issuance updates its grant's row before storing, which
 //! orders it with any revocation of that grant (`ops/grants.rs`).
 
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use proofkey_core::store::StoreResult;
 use proofkey_core::StoreError;
-use sqlx::postgres::{PgArguments, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPoolOptions, PgRow};
 use sqlx::query::Query;
-use sqlx::{Column as _, PgPool, Postgres, Row as _, TypeInfo as _};
+use sqlx::{Column as _, ConnectOptions as _, PgPool, Postgres, Row as _, TypeInfo as _};
 
+use crate::health::{spawn_probe, Health, PROBE_DEADLINE};
 use crate::statements::{Dialect, Stmt};
 use crate::tx::{Arg, Backend, Driver, Mode, Op, Row, Tx, Value};
 use crate::{Database, StoreSettings};
@@ -61,10 +65,71 @@ impl Database {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
-        Ok(Database {
-            driver: Driver::Pg(Pg { pool }),
-        })
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Backend(format!("invalid PostgreSQL URL: {e}")))?;
+        let health = Health::new("postgres");
+        start_probe(Arc::clone(&health), options, pool.clone());
+        Ok(Database::new(Driver::Pg(Pg { pool }), health))
     }
+}
+
+/// Probe timeouts in a row that make the database unreachable: one slow
+/// answer (a checkpoint's stall, say) is not an outage; a refused or
+/// broken connection is, at once.
+const SLOW_PROBES_FOR_OUTAGE: u32 = 2;
+
+/// PostgreSQL's health probe (see `health.rs`): `SELECT 1` on a connection
+/// of its own, outside the pool, so that a pool busy with requests is never
+/// taken for an outage; also the pool's gauges.
+fn start_probe(health: Arc<Health>, options: PgConnectOptions, pool: PgPool) {
+    let conn: Arc<tokio::sync::Mutex<Option<PgConnection>>> = Arc::default();
+    let slow = Arc::new(AtomicU32::new(0));
+    let h = Arc::clone(&health);
+    spawn_probe(health, move || {
+        let (health, options, pool, conn, slow) = (
+            Arc::clone(&h),
+            options.clone(),
+            pool.clone(),
+            Arc::clone(&conn),
+            Arc::clone(&slow),
+        );
+        async move {
+            let idle = pool.num_idle();
+            let size = pool.size() as usize;
+            metrics::gauge!("proofkey_postgres_pool_connections", "state" => "idle")
+                .set(idle as f64);
+            metrics::gauge!("proofkey_postgres_pool_connections", "state" => "in_use")
+                .set(size.saturating_sub(idle) as f64);
+            let mut slot = conn.lock().await;
+            match tokio::time::timeout(PROBE_DEADLINE, ping(&mut slot, &options)).await {
+                Ok(Ok(())) => {
+                    slow.store(0, Ordering::Relaxed);
+                    health.reached();
+                }
+                Ok(Err(e)) => {
+                    *slot = None;
+                    health.unreachable(e.to_string());
+                }
+                Err(_) => {
+                    *slot = None;
+                    let why = format!("no answer to the health probe within {PROBE_DEADLINE:?}");
+                    if slow.fetch_add(1, Ordering::Relaxed) + 1 >= SLOW_PROBES_FOR_OUTAGE {
+                        health.unreachable(why);
+                    } else {
+                        health.slow(why);
+                    }
+                }
+            }
+        }
+    });
+}
+
+async fn ping(slot: &mut Option<PgConnection>, options: &PgConnectOptions) -> sqlx::Result<()> {
+    let conn = match slot {
+        Some(c) => c,
+        None => slot.insert(options.connect().await?),
+    };
+    sqlx::query("SELECT 1").execute(conn).await.map(|_| ())
 }
 
 #[async_trait]

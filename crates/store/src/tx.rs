@@ -12,11 +12,14 @@
 use std::fmt::Debug;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
 
 use async_trait::async_trait;
 use proofkey_core::store::StoreResult;
 use proofkey_core::StoreError;
 
+use crate::health::{Health, ProbeGuard};
 use crate::statements::Stmt;
 
 /// A statement's bound parameter, typed even when NULL (PostgreSQL infers
@@ -273,14 +276,56 @@ pub(crate) enum Driver {
 #[derive(Debug, Clone)]
 pub struct Database {
     pub(crate) driver: Driver,
+    /// What the probe knows of the database (`health.rs`).
+    pub(crate) health: Arc<Health>,
+    /// Ends the probe when the last clone is dropped.
+    pub(crate) _probe: Arc<ProbeGuard>,
 }
 
 impl Database {
+    pub(crate) fn new(driver: Driver, health: Arc<Health>) -> Self {
+        Database {
+            driver,
+            _probe: Arc::new(ProbeGuard(Arc::clone(&health))),
+            health,
+        }
+    }
+
+    /// Every operation passes here: refused at once while the database is
+    /// known to be down (`health.rs`), timed, and its failure reported to
+    /// the probe.
     async fn run<T: Send + 'static>(&self, mode: Mode, op: Op<T>) -> StoreResult<T> {
-        match &self.driver {
+        let backend = self.health.backend();
+        if let Some(refused) = self.health.refusal() {
+            metrics::counter!("proofkey_store_errors_total", "backend" => backend, "kind" => "refused")
+                .increment(1);
+            return Err(refused);
+        }
+        let started = Instant::now();
+        let result = match &self.driver {
             Driver::Sqlite(d) => d.run(mode, op).await,
             Driver::Pg(d) => d.run(mode, op).await,
+        };
+        let mode_label = match mode {
+            Mode::Atomic => "atomic",
+            Mode::Single => "single",
+        };
+        metrics::histogram!("proofkey_store_operation_duration_seconds", "backend" => backend, "mode" => mode_label)
+            .record(started.elapsed());
+        if let Err(e) = &result {
+            let kind = match e {
+                StoreError::Unavailable(_) => {
+                    self.health.suspect();
+                    "unavailable"
+                }
+                StoreError::Refused(_) => "refused",
+                StoreError::Conflict(_) => "conflict",
+                StoreError::Backend(_) => "backend",
+            };
+            metrics::counter!("proofkey_store_errors_total", "backend" => backend, "kind" => kind)
+                .increment(1);
         }
+        result
     }
 
     /// Runs an atomic operation.

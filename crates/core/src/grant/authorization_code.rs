@@ -12,6 +12,9 @@ use crate::{secret, Provider};
 /// The grant's registered name.
 pub const GRANT_TYPE: &str = "authorization_code";
 
+/// The evidence logged when a used code is presented again.
+pub(super) const REPLAYED: &str = "authorization code replayed";
+
 /// Redeems a code for tokens.
 ///
 /// A code is used once (RFC 6749 §4.1.2), whatever happens: a presentation
@@ -111,7 +114,7 @@ async fn replayed(
         client,
         address,
         grant_id,
-        "authorization code replayed",
+        REPLAYED,
         "the authorization code has already been used; tokens issued from it are revoked",
     )
     .await

@@ -52,6 +52,12 @@ async fn revoke_stolen(
         .flatten()
         .unwrap_or_default();
     tracing::warn!(target: crate::session::SECURITY, event = evidence, username, client_id = %client.id, address, grant_id, revoked, "{evidence}; its grant is revoked");
+    let metric = if evidence == authorization_code::REPLAYED {
+        "proofkey_code_replay_total"
+    } else {
+        "proofkey_refresh_token_reuse_total"
+    };
+    metrics::counter!(metric).increment(1);
     Ok(OAuthError::invalid_grant(description))
 }
 
@@ -92,22 +98,34 @@ pub async fn token(provider: &Provider, req: &TokenRequest) -> Result<TokenRespo
         ));
     }
     let jkt = proof.as_ref().map(|p| p.jkt.as_str());
-    match grant_type {
-        authorization_code::GRANT_TYPE => {
-            authorization_code::exchange(provider, &client, p, req.address, jkt).await
+    let (grant_type, issued) = match grant_type {
+        authorization_code::GRANT_TYPE => (
+            authorization_code::GRANT_TYPE,
+            authorization_code::exchange(provider, &client, p, req.address, jkt).await,
+        ),
+        refresh_token::GRANT_TYPE => (
+            refresh_token::GRANT_TYPE,
+            refresh_token::refresh(provider, &client, p, req.address, jkt).await,
+        ),
+        client_credentials::GRANT_TYPE => (
+            client_credentials::GRANT_TYPE,
+            client_credentials::grant(provider, &client, p, jkt).await,
+        ),
+        device_code::GRANT_TYPE => (
+            "device_code",
+            device_code::poll(provider, &client, p, jkt).await,
+        ),
+        other => {
+            return Err(OAuthError::new(
+                ErrorCode::UnsupportedGrantType,
+                format!("grant_type {other:?} is not supported"),
+            ))
         }
-        refresh_token::GRANT_TYPE => {
-            refresh_token::refresh(provider, &client, p, req.address, jkt).await
-        }
-        client_credentials::GRANT_TYPE => {
-            client_credentials::grant(provider, &client, p, jkt).await
-        }
-        device_code::GRANT_TYPE => device_code::poll(provider, &client, p, jkt).await,
-        other => Err(OAuthError::new(
-            ErrorCode::UnsupportedGrantType,
-            format!("grant_type {other:?} is not supported"),
-        )),
+    };
+    if issued.is_ok() {
+        metrics::counter!("proofkey_tokens_issued_total", "grant_type" => grant_type).increment(1);
     }
+    issued
 }
 
 /// The grants this server implements.

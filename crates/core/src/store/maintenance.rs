@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::StoreResult;
-use crate::model::SweepCounts;
+use crate::model::{Readiness, SweepCounts};
 
 /// Deleting what has expired, and telling whether the database answers.
 /// (Upkeep of the database file itself, such as SQLite's checkpoints, is
@@ -22,4 +22,9 @@ pub trait Maintenance: Send + Sync {
 
     /// Whether the database answers (`SELECT 1`), for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;
+
+    /// Whether the database can serve, as the store's health probe last
+    /// found (it asks every second with a deadline): answers at once,
+    /// without waiting for the database, for `/readyz`.
+    fn readiness(&self) -> Readiness;
 }

@@ -33,6 +33,12 @@ pub enum StoreError {
     /// The database cannot be reached, or is overloaded; callers answer 503.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// Refused at once, without trying: the database is known to be
+    /// unreachable or failing writes (the store's health probe says so,
+    /// and will say when it recovers). Callers answer 503 with
+    /// `Retry-After`, as for `Unavailable`, but need not log each one.
+    #[error("database unavailable: {0}")]
+    Refused(String),
     /// Anything else the backend reports.
     #[error("database error: {0}")]
     Backend(String),

@@ -3,7 +3,7 @@
 pub(crate) mod authorize;
 mod device;
 mod discovery;
-mod health;
+pub(crate) mod health;
 mod home;
 mod logout;
 mod par;

@@ -1,7 +1,7 @@
 //! [`Maintenance`] on any backend.
 
 use async_trait::async_trait;
-use proofkey_core::model::SweepCounts;
+use proofkey_core::model::{Readiness, SweepCounts};
 use proofkey_core::store::{Maintenance, StoreResult};
 
 use crate::statements::{self as sql, Stmt, SWEEP_CHUNK};
@@ -43,6 +43,10 @@ impl Maintenance for Database {
             initial_access_tokens: self.sweep_all(&sql::SWEEP_INITIAL_TOKENS, now).await?,
             pushed_requests: self.sweep_all(&sql::SWEEP_PUSHED_REQUESTS, now).await?,
         })
+    }
+
+    fn readiness(&self) -> Readiness {
+        self.health.readiness()
     }
 
     async fn ping(&self) -> StoreResult<()> {

@@ -26,6 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::engine::{stopped, Queue, Request};
 use super::{map_err, BUSY_TIMEOUT};
+use crate::health::Health;
 
 /// How often the store checkpoints. Each checkpoint briefly stalls the
 /// engine's writes (its fsyncs); half a second measured a shorter latency
@@ -34,9 +35,8 @@ use super::{map_err, BUSY_TIMEOUT};
 pub const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
 
 /// `PRAGMA wal_checkpoint(PASSIVE)` on `conn`.
-fn passive(conn: &Connection) -> StoreResult<()> {
+fn passive(conn: &Connection) -> rusqlite::Result<()> {
     conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-        .map_err(map_err)
 }
 
 fn open(path: &str) -> StoreResult<Connection> {
@@ -46,10 +46,29 @@ fn open(path: &str) -> StoreResult<Connection> {
 }
 
 fn log_restart_outcome(outcome: StoreResult<(i64, i64)>) {
-    match outcome {
-        Ok((0, _)) => {}
-        Ok((_, frames)) => tracing::debug!(frames, "WAL checkpoint could not finish; next time"),
-        Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed; will retry"),
+    let label = match outcome {
+        Ok((0, _)) => "ok",
+        Ok((_, frames)) => {
+            tracing::debug!(frames, "WAL checkpoint could not finish; next time");
+            "incomplete"
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+            "failed"
+        }
+    };
+    metrics::counter!("proofkey_sqlite_checkpoints_total", "outcome" => label).increment(1);
+}
+
+/// A checkpoint that failed for lack of space means the log can only grow
+/// from now on, until the disk is full: stop admitting writes now and let
+/// the probe's recovery empty the log (`health.rs`).
+fn passive_failed(health: &Health, e: &rusqlite::Error) {
+    metrics::counter!("proofkey_sqlite_checkpoints_total", "outcome" => "failed").increment(1);
+    tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+    if matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull)
+    {
+        health.writes_failed(&e.to_string());
     }
 }
 
@@ -58,6 +77,7 @@ pub(super) fn start(
     path: Arc<str>,
     jobs: mpsc::WeakSender<Request>,
     interval: Duration,
+    health: Arc<Health>,
 ) -> StoreResult<()> {
     let conn = open(&path)?;
     std::thread::Builder::new()
@@ -67,8 +87,12 @@ pub(super) fn start(
             let Some(jobs) = jobs.upgrade() else {
                 return;
             };
+            if health.writes_failing() {
+                // The probe's recovery checkpoints meanwhile.
+                continue;
+            }
             if let Err(e) = passive(&conn) {
-                tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+                passive_failed(&health, &e);
                 continue;
             }
             let (reply, answer) = oneshot::channel();
@@ -85,7 +109,7 @@ pub(super) fn start(
 /// One checkpoint now, from async code (tests, tools).
 pub(super) async fn now(path: &Arc<str>, queue: &Queue) -> StoreResult<()> {
     let path = Arc::clone(path);
-    tokio::task::spawn_blocking(move || passive(&open(&path)?))
+    tokio::task::spawn_blocking(move || passive(&open(&path)?).map_err(map_err))
         .await
         .map_err(|e| StoreError::Backend(e.to_string()))??;
     let (reply, answer) = oneshot::channel();

@@ -23,6 +23,7 @@
 //! **Invariant:** the thread is the node's only writer; its transactions
 //! run one after another, so no two jobs ever interleave.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use proofkey_core::store::StoreResult;
@@ -30,7 +31,8 @@ use proofkey_core::StoreError;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::map_err;
+use super::{cannot_write, map_err};
+use crate::health::Health;
 use crate::tx::Mode;
 
 /// Most jobs in one transaction. Large enough that a commit serves every
@@ -49,12 +51,17 @@ pub(super) enum Request {
     /// `PRAGMA wal_checkpoint(RESTART)`, between batches (see
     /// `checkpoint.rs`).
     Restart(oneshot::Sender<StoreResult<(i64, i64)>>),
+    /// While writes fail: empty and truncate the log, then commit a test
+    /// write (see [`recover`]).
+    Recover(oneshot::Sender<StoreResult<()>>),
 }
 
 /// One caller's operation, run on the connection's thread.
 pub(super) trait Job: Send {
-    /// Runs the operation inside the batch's transaction.
-    fn run(&mut self, c: &mut Connection);
+    /// Runs the operation inside the batch's transaction; if it failed
+    /// because the database could not write (`Unavailable`: a full disk,
+    /// a read-only file, an I/O error), why.
+    fn run(&mut self, c: &mut Connection) -> Option<String>;
     /// Answers the caller once the batch is over; `committed` is the
     /// outcome of its transaction.
     fn finish(self: Box<Self>, committed: &Result<(), String>);
@@ -84,16 +91,21 @@ where
     T: Send,
     F: FnOnce(&mut Connection) -> StoreResult<T> + Send,
 {
-    fn run(&mut self, c: &mut Connection) {
-        if let Some(work) = self.work.take() {
-            self.result = Some(match self.mode {
-                Mode::Atomic => in_savepoint(c, work),
-                // One statement: SQLite undoes a failed statement itself
-                // (and an error that ends the transaction fails the batch,
-                // see `run_batch`), so no savepoint is needed.
-                Mode::Single => work(c),
-            });
-        }
+    fn run(&mut self, c: &mut Connection) -> Option<String> {
+        let work = self.work.take()?;
+        let result = match self.mode {
+            Mode::Atomic => in_savepoint(c, work),
+            // One statement: SQLite undoes a failed statement itself
+            // (and an error that ends the transaction fails the batch,
+            // see `run_batch`), so no savepoint is needed.
+            Mode::Single => work(c),
+        };
+        let fault = match &result {
+            Err(StoreError::Unavailable(why)) => Some(why.clone()),
+            _ => None,
+        };
+        self.result = Some(result);
+        fault
     }
 
     fn finish(self: Box<Self>, committed: &Result<(), String>) {
@@ -131,16 +143,20 @@ fn run(c: &Connection, statement: &str) -> rusqlite::Result<()> {
 /// runs them in one `BEGIN IMMEDIATE` transaction, commits, answers them;
 /// a checkpoint request runs between batches. Ends when every sender
 /// (every clone of the store) is gone.
-pub(super) fn serve(mut conn: Connection, mut requests: mpsc::Receiver<Request>) {
+pub(super) fn serve(
+    mut conn: Connection,
+    mut requests: mpsc::Receiver<Request>,
+    health: Arc<Health>,
+) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = requests.blocking_recv() {
-        let mut restart = None;
+        let mut between = None;
         let mut next = Some(first);
         while let Some(request) = next.take() {
             match request {
                 Request::Work(job) => batch.push(job),
-                Request::Restart(reply) => {
-                    restart = Some(reply);
+                other => {
+                    between = Some(other);
                     break;
                 }
             }
@@ -149,45 +165,109 @@ pub(super) fn serve(mut conn: Connection, mut requests: mpsc::Receiver<Request>)
             }
         }
         if !batch.is_empty() {
-            let committed = run_batch(&mut conn, &mut batch);
+            metrics::histogram!("proofkey_sqlite_batch_size").record(batch.len() as f64);
+            metrics::gauge!("proofkey_sqlite_queue_depth")
+                .set((requests.max_capacity() - requests.capacity()) as f64);
+            let started = std::time::Instant::now();
+            let (committed, fault) = run_batch(&mut conn, &mut batch);
+            metrics::histogram!("proofkey_sqlite_commit_duration_seconds")
+                .record(started.elapsed());
+            if let Some(why) = fault {
+                health.writes_failed(&why);
+            }
             for job in batch.drain(..) {
                 job.finish(&committed);
             }
         }
-        if let Some(reply) = restart {
-            let outcome = conn
-                .query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
-                })
-                .map_err(map_err);
-            let _ = reply.send(outcome);
+        match between {
+            Some(Request::Restart(reply)) => {
+                let outcome = conn
+                    .query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| {
+                        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+                    })
+                    .map_err(map_err);
+                let _ = reply.send(outcome);
+            }
+            Some(Request::Recover(reply)) => {
+                let _ = reply.send(recover(&mut conn));
+            }
+            Some(Request::Work(_)) | None => {}
         }
     }
 }
 
-/// One transaction for the whole batch; the commit's outcome (as text,
-/// since every job of the batch gets it).
-fn run_batch(conn: &mut Connection, batch: &mut [Box<dyn Job>]) -> Result<(), String> {
-    run(conn, "BEGIN IMMEDIATE").map_err(|e| e.to_string())?;
+/// One transaction for the whole batch: the commit's outcome (as text,
+/// since every job of the batch gets it), and, if the database could not
+/// write (a job failed so, or the commit did), why.
+fn run_batch(
+    conn: &mut Connection,
+    batch: &mut [Box<dyn Job>],
+) -> (Result<(), String>, Option<String>) {
+    if let Err(e) = run(conn, "BEGIN IMMEDIATE") {
+        let fault = cannot_write(&e).then(|| e.to_string());
+        return (Err(e.to_string()), fault);
+    }
+    let mut fault = None;
     for job in batch.iter_mut() {
-        job.run(conn);
+        if let Some(why) = job.run(conn) {
+            fault = Some(why);
+        }
         if conn.is_autocommit() {
             // SQLite rolled the whole transaction back (an I/O error, a full
             // disk): every job of the batch failed, none may say otherwise.
             tracing::error!(jobs = batch.len(), "SQLite rolled back a batch");
-            return Err("the transaction was rolled back by the database".into());
+            let why =
+                fault.unwrap_or_else(|| "the transaction was rolled back by the database".into());
+            return (Err(why.clone()), Some(why));
         }
     }
     match run(conn, "COMMIT") {
-        Ok(()) => Ok(()),
+        Ok(()) => (Ok(()), fault),
         Err(e) => {
             tracing::error!(error = %e, jobs = batch.len(), "SQLite commit failed; rolled back");
             if !conn.is_autocommit() {
                 let _ = conn.execute_batch("ROLLBACK");
             }
-            Err(e.to_string())
+            (Err(e.to_string()), Some(e.to_string()))
         }
     }
+}
+
+/// Recovery while writes fail (`health.rs`): the log is copied into the
+/// database and truncated to nothing (`TRUNCATE`: its whole size goes back
+/// to the file system), then a test write must commit. Runs on the engine's
+/// thread between batches, so no write of a request is in between.
+fn recover(conn: &mut Connection) -> StoreResult<()> {
+    if !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    let (busy, log, copied) = conn
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })
+        .map_err(map_err)?;
+    if busy != 0 {
+        return Err(StoreError::Unavailable(format!(
+            "the write-ahead log could not be emptied ({copied} of {log} pages copied)"
+        )));
+    }
+    let test = conn.execute_batch(
+        "BEGIN IMMEDIATE;
+         INSERT OR REPLACE INTO settings (name, value) VALUES ('health_probe', 'written');
+         DELETE FROM settings WHERE name = 'health_probe';
+         COMMIT;",
+    );
+    if let Err(e) = test {
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        return Err(map_err(e));
+    }
+    Ok(())
 }
 
 /// The sending side: what a store handle holds.

@@ -17,6 +17,7 @@
 
 mod checkpoint;
 mod engine;
+mod probe;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -32,6 +33,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{ConnectOptions as _, Connection as _};
 use tokio::sync::mpsc;
 
+use crate::health::Health;
 use crate::statements::{Dialect, Stmt};
 use crate::tx::{Arg, Backend, Columns, Driver, Mode, Op, Row, Tx, TxFuture, Value};
 use crate::{Database, StoreSettings};
@@ -51,7 +53,6 @@ pub(crate) struct Sqlite {
 }
 
 pub(crate) fn map_err(e: rusqlite::Error) -> StoreError {
-    use rusqlite::ErrorCode;
     match &e {
         rusqlite::Error::SqliteFailure(f, _)
             if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
@@ -59,20 +60,25 @@ pub(crate) fn map_err(e: rusqlite::Error) -> StoreError {
         {
             StoreError::Conflict("record".into())
         }
-        rusqlite::Error::SqliteFailure(f, _)
-            if matches!(
-                f.code,
-                ErrorCode::DatabaseBusy
-                    | ErrorCode::DatabaseLocked
-                    | ErrorCode::CannotOpen
-                    | ErrorCode::DiskFull
-                    | ErrorCode::SystemIoFailure
-            ) =>
-        {
-            StoreError::Unavailable(e.to_string())
-        }
+        _ if cannot_write(&e) => StoreError::Unavailable(e.to_string()),
         _ => StoreError::Backend(e.to_string()),
     }
+}
+
+/// Whether `e` says the database cannot write now (a full disk, a
+/// read-only file, an I/O error, a lock held too long): `Unavailable`, and
+/// a fault the engine reports to the probe (`health.rs`).
+pub(crate) fn cannot_write(e: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode;
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if matches!(
+        f.code,
+        ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::CannotOpen
+            | ErrorCode::DiskFull
+            | ErrorCode::SystemIoFailure
+            | ErrorCode::ReadOnly
+    ))
 }
 
 /// Opens a rusqlite connection with the store's settings.
@@ -180,23 +186,32 @@ impl Database {
         // the database's mode; older ones may have been created 0644).
         owner_only(&path)?;
         let (jobs, requests) = mpsc::channel(engine::QUEUE_CAPACITY);
+        let health = Health::new("sqlite");
+        let engine_health = Arc::clone(&health);
         std::thread::Builder::new()
             .name("proofkey-sqlite".into())
-            .spawn(move || engine::serve(conn, requests))
+            .spawn(move || engine::serve(conn, requests, engine_health))
             .map_err(|e| StoreError::Backend(format!("cannot start the SQLite thread: {e}")))?;
         let path: Arc<str> = path.into();
         if let Some(interval) = settings.checkpoint_interval {
-            checkpoint::start(Arc::clone(&path), jobs.downgrade(), interval)?;
+            checkpoint::start(
+                Arc::clone(&path),
+                jobs.downgrade(),
+                interval,
+                Arc::clone(&health),
+            )?;
         }
-        Ok(Database {
-            driver: Driver::Sqlite(Sqlite {
+        probe::start(Arc::clone(&health), Arc::clone(&path), jobs.downgrade());
+        Ok(Database::new(
+            Driver::Sqlite(Sqlite {
                 queue: engine::Queue {
                     jobs,
                     enqueue_timeout: settings.acquire_timeout,
                 },
                 path,
             }),
-        })
+            health,
+        ))
     }
 
     /// SQLite: checkpoints the write-ahead log now (the checkpointer does
@@ -208,6 +223,53 @@ impl Database {
             Driver::Pg(_) => Ok(()),
         }
     }
+}
+
+/// An online backup of the SQLite database at `path` into `to`, a file
+/// that must not exist: `VACUUM INTO` on a connection of its own, which
+/// reads one consistent snapshot while the server goes on writing (WAL);
+/// the copy is then checked (`PRAGMA integrity_check`), and removed if
+/// anything failed.
+/// The copy is created owner-only (0600): it holds the sealed signing keys
+/// and every secret's hash. Returns the copy's size in bytes.
+pub fn backup(path: &str, to: &std::path::Path) -> Result<u64, StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let io = |e: std::io::Error| StoreError::Backend(format!("{}: {e}", to.display()));
+    // VACUUM INTO writes into a missing or empty file; created here, so
+    // that its mode is 0600 whatever the umask, and nothing is overwritten.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(to)
+        .map_err(io)?;
+    let copy = (|| {
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(map_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(map_err)?;
+        let target = to
+            .to_str()
+            .ok_or_else(|| StoreError::Backend(format!("{}: not a UTF-8 path", to.display())))?;
+        conn.execute("VACUUM INTO ?1", [target]).map_err(map_err)?;
+        drop(conn);
+        // The copy, checked whole (the live database is left alone).
+        let ok: String = Connection::open(to)
+            .and_then(|c| c.query_row("PRAGMA integrity_check", [], |r| r.get(0)))
+            .map_err(map_err)?;
+        if ok != "ok" {
+            return Err(StoreError::Backend(format!(
+                "the copy fails its integrity check: {ok}"
+            )));
+        }
+        std::fs::metadata(to).map(|m| m.len()).map_err(io)
+    })();
+    if copy.is_err() {
+        let _ = std::fs::remove_file(to);
+    }
+    copy
 }
 
 #[async_trait]
@@ -368,15 +430,16 @@ mod tests {
         let Driver::Sqlite(d) = &s.driver else {
             unreachable!()
         };
-        Database {
-            driver: Driver::Sqlite(Sqlite {
+        Database::new(
+            Driver::Sqlite(Sqlite {
                 queue: engine::Queue {
                     jobs,
                     enqueue_timeout: wait,
                 },
                 path: Arc::clone(&d.path),
             }),
-        }
+            Health::new("sqlite"),
+        )
     }
 
     static INSERT_SETTING: Stmt = Stmt::new("INSERT INTO settings (name, value) VALUES (?1, 'v')");

@@ -1,0 +1,351 @@
+//! Prometheus metrics: the recorder, the HTTP middleware that counts and
+//! times every request, and the metrics listener's router (`/metrics`,
+//! `/healthz`, `/readyz`), served on an address of its own so that it is
+//! not public (docs/operations.md lists every metric).
+//!
+//! The metrics are recorded through the `metrics` facade wherever they
+//! happen (core, store, here); without an installed recorder (in-process
+//! tests, the library) they cost a branch and record nothing.
+//!
+//! **Invariant:** every label has a bounded set of values: routes as
+//! registered (`other` for any unknown path), statuses, registered OAuth
+//! error codes, fixed outcome names. Nothing a client sends becomes a
+//! label value as sent.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use proofkey_core::model::Readiness;
+use proofkey_core::{ErrorCode, Provider};
+
+use crate::AppState;
+
+/// What kind of metric: how it is described to the exporter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Only goes up.
+    Counter,
+    /// Goes up and down.
+    Gauge,
+    /// Observations in buckets.
+    Histogram,
+}
+
+/// Every metric proofkey records itself: name, kind, help text.
+/// docs/operations.md lists each (a test checks it does).
+pub const METRICS: &[(&str, Kind, &str)] = &[
+    (
+        "proofkey_build_info",
+        Kind::Gauge,
+        "1, labelled with the version",
+    ),
+    (
+        "proofkey_http_requests_total",
+        Kind::Counter,
+        "HTTP requests answered, by route and status",
+    ),
+    (
+        "proofkey_http_request_duration_seconds",
+        Kind::Histogram,
+        "Time to answer an HTTP request, by route and status",
+    ),
+    (
+        "proofkey_tokens_issued_total",
+        Kind::Counter,
+        "Token responses issued, by grant type",
+    ),
+    (
+        "proofkey_oauth_errors_total",
+        Kind::Counter,
+        "OAuth error responses, by route and error code",
+    ),
+    (
+        "proofkey_logins_total",
+        Kind::Counter,
+        "Sign-in attempts, by outcome: success, failure, locked, unavailable",
+    ),
+    (
+        "proofkey_login_lockouts_total",
+        Kind::Counter,
+        "Locks started after too many wrong passwords, by scope: account, address",
+    ),
+    (
+        "proofkey_refresh_token_reuse_total",
+        Kind::Counter,
+        "Rotated refresh tokens presented again (their grant revoked)",
+    ),
+    (
+        "proofkey_code_replay_total",
+        Kind::Counter,
+        "Used authorization codes presented again (their grant revoked)",
+    ),
+    (
+        "proofkey_password_hash_in_progress",
+        Kind::Gauge,
+        "Password checks running",
+    ),
+    (
+        "proofkey_password_hash_waiting",
+        Kind::Gauge,
+        "Password checks waiting for a slot",
+    ),
+    (
+        "proofkey_password_hash_duration_seconds",
+        Kind::Histogram,
+        "Time of one password check (argon2id)",
+    ),
+    (
+        "proofkey_password_hash_rejected_total",
+        Kind::Counter,
+        "Password checks turned away: no slot came free in time",
+    ),
+    (
+        "proofkey_store_operation_duration_seconds",
+        Kind::Histogram,
+        "Time of a store operation, by backend and mode",
+    ),
+    (
+        "proofkey_store_errors_total",
+        Kind::Counter,
+        "Failed store operations, by backend and kind: unavailable, refused, conflict, backend",
+    ),
+    (
+        "proofkey_database_up",
+        Kind::Gauge,
+        "1 when the health probe last reached the database",
+    ),
+    (
+        "proofkey_database_writes_failing",
+        Kind::Gauge,
+        "1 while database writes fail (SQLite: disk full, read-only, I/O error)",
+    ),
+    ("proofkey_ready", Kind::Gauge, "1 when /readyz says ready"),
+    (
+        "proofkey_sqlite_batch_size",
+        Kind::Histogram,
+        "SQLite: operations committed together (group commit)",
+    ),
+    (
+        "proofkey_sqlite_queue_depth",
+        Kind::Gauge,
+        "SQLite: operations waiting for the engine, at the last batch",
+    ),
+    (
+        "proofkey_sqlite_commit_duration_seconds",
+        Kind::Histogram,
+        "SQLite: time to run and commit one batch",
+    ),
+    (
+        "proofkey_sqlite_checkpoints_total",
+        Kind::Counter,
+        "SQLite: write-ahead log checkpoints, by outcome: ok, incomplete, failed",
+    ),
+    (
+        "proofkey_sqlite_wal_bytes",
+        Kind::Gauge,
+        "SQLite: size of the write-ahead log file",
+    ),
+    (
+        "proofkey_sqlite_disk_free_bytes",
+        Kind::Gauge,
+        "SQLite: free space of the database's file system",
+    ),
+    (
+        "proofkey_sqlite_disk_total_bytes",
+        Kind::Gauge,
+        "SQLite: size of the database's file system",
+    ),
+    (
+        "proofkey_postgres_pool_connections",
+        Kind::Gauge,
+        "PostgreSQL: pool connections, by state: idle, in_use",
+    ),
+    (
+        "proofkey_signing_key_age_seconds",
+        Kind::Gauge,
+        "How long each algorithm's signing key has been signing",
+    ),
+];
+
+/// Histogram buckets for durations, in seconds: 0.5 ms to 10 s.
+const SECONDS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Buckets for the group commit's batch sizes (at most 256).
+const BATCH: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
+
+/// The installed recorder and what renders it.
+#[derive(Clone)]
+pub struct Metrics {
+    handle: PrometheusHandle,
+    process: Arc<metrics_process::Collector>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+/// Could not install the metrics recorder.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot install the metrics recorder: {0}")]
+pub struct MetricsError(String);
+
+impl Metrics {
+    /// Installs the process's recorder (once per process) and describes
+    /// every metric.
+    pub fn install() -> Result<Self, MetricsError> {
+        let handle = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS)
+            .and_then(|b| {
+                b.set_buckets_for_metric(Matcher::Full("proofkey_sqlite_batch_size".into()), BATCH)
+            })
+            .map_err(|e| MetricsError(e.to_string()))?
+            .install_recorder()
+            .map_err(|e| MetricsError(e.to_string()))?;
+        for (name, kind, help) in METRICS {
+            match kind {
+                Kind::Counter => metrics::describe_counter!(*name, *help),
+                Kind::Gauge => metrics::describe_gauge!(*name, *help),
+                Kind::Histogram => metrics::describe_histogram!(*name, *help),
+            }
+        }
+        metrics::gauge!("proofkey_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+        let process = metrics_process::Collector::default();
+        process.describe();
+        Ok(Self {
+            handle,
+            process: Arc::new(process),
+        })
+    }
+
+    /// The text a scrape gets (Prometheus exposition format 0.0.4).
+    fn render(&self, provider: &Provider) -> String {
+        self.process.collect();
+        for (alg, age) in provider.keys().current().signer_ages(provider.now()) {
+            metrics::gauge!("proofkey_signing_key_age_seconds", "alg" => alg).set(age as f64);
+        }
+        self.handle.render()
+    }
+
+    /// Drops histogram samples already rendered; run every few seconds.
+    pub fn upkeep(&self) {
+        self.handle.run_upkeep();
+    }
+}
+
+/// The metrics listener's routes: `/metrics`, and the probes again, so
+/// that an orchestrator may use the private address for both.
+pub fn metrics_router(provider: Arc<Provider>, metrics: Metrics) -> Router {
+    let state = (provider, metrics);
+    Router::new()
+        .route(
+            "/metrics",
+            get(
+                |State((p, m)): State<(Arc<Provider>, Metrics)>| async move {
+                    (
+                        [(
+                            header::CONTENT_TYPE,
+                            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+                        )],
+                        m.render(&p),
+                    )
+                },
+            ),
+        )
+        .route("/healthz", get(crate::routes::health::healthz))
+        .route(
+            "/readyz",
+            get(
+                |State((p, _)): State<(Arc<Provider>, Metrics)>| async move {
+                    crate::routes::health::readiness(&p)
+                },
+            ),
+        )
+        .with_state(state)
+}
+
+/// Counts and times every request (`proofkey_http_*`), counts OAuth errors
+/// (`proofkey_oauth_errors_total`: from the error responses' [`ErrorLabel`],
+/// or the `error` of an authorization response redirect), and gives every
+/// 503 a `Retry-After` (RFC 9110 §10.2.3): 5 s while the database is known
+/// to be down, 1 s otherwise (an overload).
+pub(crate) async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "other".to_owned(), |m| m.as_str().to_owned());
+    let mut response = next.run(request).await;
+    let status = response.status();
+    if status == StatusCode::SERVICE_UNAVAILABLE
+        && !response.headers().contains_key(header::RETRY_AFTER)
+    {
+        let seconds: u32 = match state.provider.store().readiness() {
+            Readiness::Ready => 1,
+            Readiness::NotReady(_) => 5,
+        };
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    let error = response
+        .extensions()
+        .get::<ErrorLabel>()
+        .map(|e| e.0)
+        .or_else(|| redirected_error(&response));
+    let status_label = status.as_u16().to_string();
+    if let Some(code) = error {
+        metrics::counter!("proofkey_oauth_errors_total", "endpoint" => route.clone(), "error" => code)
+            .increment(1);
+    }
+    metrics::histogram!(
+        "proofkey_http_request_duration_seconds",
+        "endpoint" => route.clone(),
+        "status" => status_label.clone()
+    )
+    .record(started.elapsed());
+    metrics::counter!("proofkey_http_requests_total", "endpoint" => route, "status" => status_label)
+        .increment(1);
+    response
+}
+
+/// The OAuth error code of an error response, set by the functions that
+/// make them (`responses.rs`, `dpop.rs`) for [`track`] to count.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ErrorLabel(pub(crate) &'static str);
+
+/// Marks `response` as the OAuth error `code`.
+pub(crate) fn label_error(mut response: Response, code: ErrorCode) -> Response {
+    response.extensions_mut().insert(ErrorLabel(code.as_str()));
+    response
+}
+
+/// The `error` of a redirect to a client (RFC 6749 §4.1.2.1), if it is a
+/// registered code (anything else counts as `other`).
+fn redirected_error(response: &Response) -> Option<&'static str> {
+    if !response.status().is_redirection() {
+        return None;
+    }
+    let location = response.headers().get(header::LOCATION)?.to_str().ok()?;
+    let query = location.split_once('?')?.1;
+    let value = form_urlencoded::parse(query.split('#').next()?.as_bytes())
+        .find(|(k, _)| k == "error")?
+        .1;
+    Some(
+        ErrorCode::ALL
+            .iter()
+            .map(|c| c.as_str())
+            .find(|c| *c == value)
+            .unwrap_or("other"),
+    )
+}

@@ -1,0 +1,314 @@
+//! Whether the database can serve, known without asking it on every
+//! request: the state behind `/readyz` and behind failing fast.
+//!
+//! A probe task per store ([`spawn_probe`]) asks the database every
+//! [`PROBE_INTERVAL`], at once when a request saw it fail, with a deadline
+//! of [`PROBE_DEADLINE`]:
+//!
+//! - PostgreSQL: `SELECT 1` on a connection of the probe's own, outside
+//!   the pool, so that a busy pool is never taken for an outage. When it
+//!   cannot connect or gets no answer in time, the database is
+//!   *unreachable*: every operation is refused at once
+//!   ([`StoreError::Refused`]), instead of each waiting the acquire
+//!   timeout, until the probe reaches it again.
+//! - SQLite: the engine marks *writes failing* when a batch fails for lack
+//!   of space, a read-only file or an I/O error (`engine.rs`). Operations
+//!   are then refused at once, and every interval the probe asks the engine
+//!   to empty the write-ahead log into the database and truncate it
+//!   (`PRAGMA wal_checkpoint(TRUNCATE)`) and to commit a test write; work
+//!   is admitted again only after both succeed. So the space an operator
+//!   frees goes to the checkpoint first, not to new writes that would fill
+//!   the disk again while the log can never be emptied. The probe also
+//!   reads the free space of the database's file system (a gauge, and a
+//!   warning when it runs low).
+//!
+//! **Invariant:** `/readyz` answers from this state, without waiting for
+//! the database; the state is never older than one interval plus one
+//! deadline.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use proofkey_core::model::Readiness;
+use proofkey_core::StoreError;
+use tokio::sync::Notify;
+
+/// How often the probe asks the database when nothing happens.
+pub const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How long the probe waits for an answer (and `/readyz`, at most, for
+/// nothing: it reads the probe's last answer).
+pub const PROBE_DEADLINE: Duration = Duration::from_millis(500);
+
+/// The least time between two probes.
+const MIN_PROBE_GAP: Duration = Duration::from_millis(100);
+
+/// What the store knows of its database.
+#[derive(Debug)]
+pub(crate) struct Health {
+    backend: &'static str,
+    /// Operations are refused at once while set (the fast path: one load).
+    refusing: AtomicBool,
+    state: Mutex<State>,
+    /// Wakes the probe early: a request saw the database fail.
+    wake: Notify,
+    /// Ends the probe: the last handle on the store was dropped.
+    stop: Notify,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// PostgreSQL could not be reached by the probe: why.
+    unreachable: Option<String>,
+    /// SQLite's writes fail: why.
+    writes_failing: Option<String>,
+    /// The probe's last answer did not come in time (not a fault that
+    /// refuses work: the database may only be busy), or was never given.
+    probe_error: Option<String>,
+    /// When the probe last answered.
+    last_probe: Option<Instant>,
+}
+
+impl Health {
+    pub(crate) fn new(backend: &'static str) -> Arc<Self> {
+        metrics::gauge!("proofkey_database_up").set(1.0);
+        metrics::gauge!("proofkey_database_writes_failing").set(0.0);
+        Arc::new(Self {
+            backend,
+            refusing: AtomicBool::new(false),
+            state: Mutex::new(State::default()),
+            wake: Notify::new(),
+            stop: Notify::new(),
+        })
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn backend(&self) -> &'static str {
+        self.backend
+    }
+
+    /// The error of an operation refused at once, or `None` to run it.
+    pub(crate) fn refusal(&self) -> Option<StoreError> {
+        if !self.refusing.load(Ordering::Relaxed) {
+            return None;
+        }
+        let s = self.state();
+        let why = s
+            .unreachable
+            .as_deref()
+            .map(|e| format!("the database is unreachable: {e}"))
+            .or_else(|| {
+                s.writes_failing
+                    .as_deref()
+                    .map(|e| format!("database writes are failing: {e}"))
+            })?;
+        Some(StoreError::Refused(why))
+    }
+
+    /// Whether `/readyz` may say ready, and if not, why.
+    pub(crate) fn readiness(&self) -> Readiness {
+        let s = self.state();
+        let reason = if let Some(e) = &s.unreachable {
+            format!("the database is unreachable: {e}")
+        } else if let Some(e) = &s.writes_failing {
+            format!("database writes are failing: {e}")
+        } else if let Some(e) = &s.probe_error {
+            e.clone()
+        } else if s
+            .last_probe
+            .is_none_or(|t| t.elapsed() > 2 * PROBE_INTERVAL + PROBE_DEADLINE)
+        {
+            "the database has not answered the health probe yet".to_owned()
+        } else {
+            return Readiness::Ready;
+        };
+        Readiness::NotReady(reason)
+    }
+
+    fn publish(&self, s: &State) {
+        let refusing = s.unreachable.is_some() || s.writes_failing.is_some();
+        self.refusing.store(refusing, Ordering::Relaxed);
+        metrics::gauge!("proofkey_database_up").set(if s.unreachable.is_some() {
+            0.0
+        } else {
+            1.0
+        });
+        metrics::gauge!("proofkey_database_writes_failing").set(if s.writes_failing.is_some() {
+            1.0
+        } else {
+            0.0
+        });
+        let ready = refusing || s.probe_error.is_some();
+        metrics::gauge!("proofkey_ready").set(if ready { 0.0 } else { 1.0 });
+    }
+
+    /// The probe reached the database.
+    pub(crate) fn reached(&self) {
+        let mut s = self.state();
+        if let Some(e) = s.unreachable.take() {
+            tracing::info!(was = %e, "the database is reachable again");
+        }
+        s.probe_error = None;
+        s.last_probe = Some(Instant::now());
+        self.publish(&s);
+    }
+
+    /// The probe could not reach the database: refuse work until it can.
+    pub(crate) fn unreachable(&self, why: String) {
+        let mut s = self.state();
+        if s.unreachable.is_none() {
+            tracing::error!(error = %why, "the database is unreachable; refusing requests that need it until the probe reaches it");
+        }
+        s.unreachable = Some(why);
+        s.last_probe = Some(Instant::now());
+        self.publish(&s);
+    }
+
+    /// The probe got no answer in time, but this is not known to be an
+    /// outage (SQLite's queue may be long): not ready, nothing refused.
+    pub(crate) fn slow(&self, why: String) {
+        let mut s = self.state();
+        s.probe_error = Some(why);
+        s.last_probe = Some(Instant::now());
+        self.publish(&s);
+    }
+
+    /// Writes failed (SQLite): refuse work until a recovery succeeds.
+    pub(crate) fn writes_failed(&self, why: &str) {
+        let mut s = self.state();
+        if s.writes_failing.is_none() {
+            tracing::error!(error = %why, "database writes are failing; refusing requests until the write-ahead log is emptied and a test write commits");
+        }
+        s.writes_failing = Some(why.to_owned());
+        self.publish(&s);
+        drop(s);
+        self.wake.notify_one();
+    }
+
+    /// A recovery failed: writes still fail (no new wake-up of the probe:
+    /// it retries at the next interval).
+    pub(crate) fn still_failing(&self, why: String) {
+        let mut s = self.state();
+        s.writes_failing = Some(why);
+        self.publish(&s);
+    }
+
+    /// Whether writes are known to fail.
+    pub(crate) fn writes_failing(&self) -> bool {
+        self.state().writes_failing.is_some()
+    }
+
+    /// A recovery succeeded: writes commit again.
+    pub(crate) fn writes_recovered(&self) {
+        let mut s = self.state();
+        if let Some(e) = s.writes_failing.take() {
+            tracing::info!(was = %e, "database writes succeed again; admitting requests");
+        }
+        self.publish(&s);
+    }
+
+    /// A request saw the database fail: probe now rather than at the next
+    /// interval.
+    pub(crate) fn suspect(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Until the next probe is due: the interval, or a wake-up.
+    pub(crate) async fn until_next_probe(&self) {
+        // Wake-ups come from failing requests, as often as they fail: at
+        // most ten probes a second.
+        tokio::time::sleep(MIN_PROBE_GAP).await;
+        tokio::select! {
+            () = tokio::time::sleep(PROBE_INTERVAL.saturating_sub(MIN_PROBE_GAP)) => {}
+            () = self.wake.notified() => {}
+        }
+    }
+
+    /// Until the store is dropped.
+    pub(crate) async fn stopped(&self) {
+        self.stop.notified().await;
+    }
+}
+
+/// Held by every clone of the store; the last one's drop ends the probe.
+#[derive(Debug)]
+pub(crate) struct ProbeGuard(pub(crate) Arc<Health>);
+
+impl Drop for ProbeGuard {
+    fn drop(&mut self) {
+        // `notify_one` stores a permit if the probe is not waiting yet.
+        self.0.stop.notify_one();
+    }
+}
+
+/// Runs `probe` every interval (or when woken) until the store is
+/// dropped. `probe` is the backend's: it reports to the [`Health`] itself.
+pub(crate) fn spawn_probe<P, F>(health: Arc<Health>, mut probe: P)
+where
+    P: FnMut() -> F + Send + 'static,
+    F: std::future::Future<Output = ()> + Send,
+{
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    runtime.spawn(async move {
+        loop {
+            tokio::select! {
+                () = health.stopped() => return,
+                () = probe() => {}
+            }
+            tokio::select! {
+                () = health.stopped() => return,
+                () = health.until_next_probe() => {}
+            }
+        }
+    });
+}
+
+/// The smaller of 10 % of the file system and 1 GiB: below it, free space
+/// is low enough to warn about.
+pub(crate) fn low_space_threshold(total: u64) -> u64 {
+    (total / 10).min(1 << 30)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_while_a_fault_lasts() {
+        let h = Health::new("sqlite");
+        assert!(h.refusal().is_none());
+        h.writes_failed("disk full");
+        assert!(matches!(h.refusal(), Some(StoreError::Refused(m)) if m.contains("disk full")));
+        assert!(matches!(h.readiness(), Readiness::NotReady(m) if m.contains("disk full")));
+        h.writes_recovered();
+        h.reached();
+        assert!(h.refusal().is_none());
+        assert_eq!(h.readiness(), Readiness::Ready);
+        h.unreachable("connection refused".into());
+        assert!(matches!(h.refusal(), Some(StoreError::Refused(m)) if m.contains("unreachable")));
+        h.slow("slow".into());
+        assert!(h.refusal().is_some(), "slowness does not clear an outage");
+        h.reached();
+        assert!(h.refusal().is_none());
+    }
+
+    #[test]
+    fn a_slow_probe_is_not_ready_but_refuses_nothing() {
+        let h = Health::new("sqlite");
+        h.slow("no answer within 500ms".into());
+        assert!(h.refusal().is_none());
+        assert!(matches!(h.readiness(), Readiness::NotReady(_)));
+    }
+
+    #[test]
+    fn low_space_is_the_smaller_of_a_tenth_and_a_gibibyte() {
+        assert_eq!(low_space_threshold(2 << 20), (2 << 20) / 10);
+        assert_eq!(low_space_threshold(1 << 40), 1 << 30);
+    }
+}

@@ -1,0 +1,140 @@
+//! SQLite's health probe (see `health.rs`): a `SELECT 1` through the
+//! engine's queue; while writes fail, a recovery instead (`engine.rs`,
+//! `recover`); and every time, the size of the write-ahead log and the free
+//! space of the database's file system.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use proofkey_core::StoreError;
+use tokio::sync::{mpsc, oneshot};
+
+use super::engine::{Queue, Request};
+use crate::health::{low_space_threshold, spawn_probe, Health, PROBE_DEADLINE};
+use crate::tx::Mode;
+
+/// How long a recovery may take: copying a large log into the database
+/// takes a while, and nothing else is admitted meanwhile anyway.
+const RECOVERY_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Starts the probe of the database at `path`, whose engine is `jobs`.
+pub(super) fn start(health: Arc<Health>, path: Arc<str>, jobs: mpsc::WeakSender<Request>) {
+    let file = database_file(&path);
+    let warned = Arc::new(AtomicBool::new(false));
+    let h = Arc::clone(&health);
+    spawn_probe(health, move || {
+        let health = Arc::clone(&h);
+        let jobs = jobs.clone();
+        let file = file.clone();
+        let warned = Arc::clone(&warned);
+        async move {
+            if let Some(file) = &file {
+                observe_files(file, &warned);
+            }
+            let Some(jobs) = jobs.upgrade() else {
+                return;
+            };
+            if health.writes_failing() {
+                try_recovery(&health, jobs).await;
+            } else {
+                ping(&health, jobs).await;
+            }
+        }
+    });
+}
+
+async fn ping(health: &Health, jobs: mpsc::Sender<Request>) {
+    let queue = Queue {
+        jobs,
+        enqueue_timeout: PROBE_DEADLINE,
+    };
+    let answer = tokio::time::timeout(
+        PROBE_DEADLINE,
+        queue.call(Mode::Single, |c| {
+            c.query_row("SELECT 1", [], |_| Ok(()))
+                .map_err(super::map_err)
+        }),
+    )
+    .await;
+    match answer {
+        Ok(Ok(())) => health.reached(),
+        Ok(Err(e)) => health.slow(format!("the database failed the health probe: {e}")),
+        Err(_) => health.slow(format!(
+            "the database did not answer the health probe within {PROBE_DEADLINE:?} (overloaded?)"
+        )),
+    }
+}
+
+async fn try_recovery(health: &Health, jobs: mpsc::Sender<Request>) {
+    let (reply, answer) = oneshot::channel();
+    if jobs.send(Request::Recover(reply)).await.is_err() {
+        return;
+    }
+    match tokio::time::timeout(RECOVERY_DEADLINE, answer).await {
+        Ok(Ok(Ok(()))) => {
+            metrics::counter!("proofkey_sqlite_checkpoints_total", "outcome" => "ok").increment(1);
+            health.writes_recovered();
+            health.reached();
+        }
+        Ok(Ok(Err(e))) => {
+            metrics::counter!("proofkey_sqlite_checkpoints_total", "outcome" => "failed")
+                .increment(1);
+            tracing::warn!(error = %e, "database writes still fail; retrying in a second");
+            health.still_failing(recovery_failure(e));
+        }
+        Ok(Err(_)) | Err(_) => {
+            tracing::warn!("the recovery did not finish in time; retrying");
+        }
+    }
+}
+
+fn recovery_failure(e: StoreError) -> String {
+    match e {
+        StoreError::Unavailable(m) | StoreError::Refused(m) | StoreError::Backend(m) => m,
+        StoreError::Conflict(m) => m,
+    }
+}
+
+/// The database's file, or `None` for special names (`:memory:`, URIs).
+fn database_file(path: &str) -> Option<PathBuf> {
+    let file = path.split('?').next().unwrap_or(path);
+    if file.is_empty() || file.starts_with(':') || file.starts_with("file:") {
+        return None;
+    }
+    Some(PathBuf::from(file))
+}
+
+/// Gauges of the log's size and of the file system's space, and a warning
+/// once when free space falls below [`low_space_threshold`] (again after
+/// it has risen above it).
+fn observe_files(file: &Path, warned: &AtomicBool) {
+    let mut wal = file.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal_bytes = std::fs::metadata(&wal).map_or(0, |m| m.len());
+    metrics::gauge!("proofkey_sqlite_wal_bytes").set(wal_bytes as f64);
+    let dir = match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let Ok(fs) = rustix::fs::statvfs(dir) else {
+        return;
+    };
+    let free = fs.f_bavail.saturating_mul(fs.f_frsize);
+    let total = fs.f_blocks.saturating_mul(fs.f_frsize);
+    metrics::gauge!("proofkey_sqlite_disk_free_bytes").set(free as f64);
+    metrics::gauge!("proofkey_sqlite_disk_total_bytes").set(total as f64);
+    let low = free < low_space_threshold(total);
+    if low && !warned.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            directory = %dir.display(),
+            free_bytes = free,
+            total_bytes = total,
+            wal_bytes,
+            "disk space is low: the database stops accepting writes when it runs out"
+        );
+    } else if !low {
+        warned.store(false, Ordering::Relaxed);
+    }
+}
