@@ -24,6 +24,7 @@ use axum::Router;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use proofkey_core::model::Readiness;
 use proofkey_core::{ErrorCode, Provider};
+use tracing::Instrument as _;
 
 use crate::AppState;
 
@@ -285,8 +286,20 @@ pub(crate) async fn track(State(state): State<AppState>, request: Request, next:
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "other".to_owned(), |m| m.as_str().to_owned());
-    let mut response = next.run(request).await;
+    // One span per request, at DEBUG (exported when tracing export is on,
+    // docs/operations.md): the method and route as registered, never the
+    // path or query as sent (codes, states), nor bodies.
+    let span = tracing::debug_span!(
+        target: "proofkey_server::request",
+        "HTTP request",
+        otel.name = %format_args!("{} {route}", request.method()),
+        http.request.method = %request.method(),
+        http.route = %route,
+        http.response.status_code = tracing::field::Empty,
+    );
+    let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status();
+    span.record("http.response.status_code", status.as_u16());
     if status == StatusCode::SERVICE_UNAVAILABLE
         && !response.headers().contains_key(header::RETRY_AFTER)
     {

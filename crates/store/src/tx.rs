@@ -19,6 +19,8 @@ use async_trait::async_trait;
 use proofkey_core::store::StoreResult;
 use proofkey_core::StoreError;
 
+use tracing::Instrument as _;
+
 use crate::health::{Health, ProbeGuard};
 use crate::statements::Stmt;
 
@@ -302,13 +304,20 @@ impl Database {
             return Err(refused);
         }
         let started = Instant::now();
-        let result = match &self.driver {
-            Driver::Sqlite(d) => d.run(mode, op).await,
-            Driver::Pg(d) => d.run(mode, op).await,
-        };
         let mode_label = match mode {
             Mode::Atomic => "atomic",
             Mode::Single => "single",
+        };
+        // A span per store call, at DEBUG (exported with tracing export on).
+        let span = tracing::debug_span!(
+            target: "proofkey_store::call",
+            "store call",
+            db.system = backend,
+            mode = mode_label,
+        );
+        let result = match &self.driver {
+            Driver::Sqlite(d) => d.run(mode, op).instrument(span).await,
+            Driver::Pg(d) => d.run(mode, op).instrument(span).await,
         };
         metrics::histogram!("proofkey_store_operation_duration_seconds", "backend" => backend, "mode" => mode_label)
             .record(started.elapsed());
