@@ -26,7 +26,7 @@
 //! the database; the state is never older than one interval plus one
 //! deadline.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -40,6 +40,10 @@ pub const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 /// How long the probe waits for an answer (and `/readyz`, at most, for
 /// nothing: it reads the probe's last answer).
 pub const PROBE_DEADLINE: Duration = Duration::from_millis(500);
+
+/// Below this much free space, the engine bounds the write-ahead log by
+/// the free space ([`Health::wal_budget`]).
+pub(crate) const TIGHT_SPACE: u64 = 1 << 30;
 
 /// The least time between two probes.
 const MIN_PROBE_GAP: Duration = Duration::from_millis(100);
@@ -55,6 +59,9 @@ pub(crate) struct Health {
     wake: Notify,
     /// Ends the probe: the last handle on the store was dropped.
     stop: Notify,
+    /// SQLite: free bytes of the database's file system, as the probe last
+    /// read them (`u64::MAX` until then).
+    free_space: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -80,6 +87,7 @@ impl Health {
             state: Mutex::new(State::default()),
             wake: Notify::new(),
             stop: Notify::new(),
+            free_space: AtomicU64::new(u64::MAX),
         })
     }
 
@@ -209,6 +217,22 @@ impl Health {
             tracing::info!(was = %e, "database writes succeed again; admitting requests");
         }
         self.publish(&s);
+    }
+
+    /// The probe read the file system's free space.
+    pub(crate) fn set_free_space(&self, bytes: u64) {
+        self.free_space.store(bytes, Ordering::Relaxed);
+    }
+
+    /// SQLite: how large the write-ahead log may grow before the engine
+    /// empties and truncates it itself, when space is short: half the free
+    /// space once less than [`TIGHT_SPACE`] is free, so that the log never
+    /// takes what is left (it grows by about 25 KB per operation, and the
+    /// checkpointer's interval alone let it fill a small disk again at
+    /// once). `None` while space is plentiful: the checkpointer's rhythm.
+    pub(crate) fn wal_budget(&self) -> Option<u64> {
+        let free = self.free_space.load(Ordering::Relaxed);
+        (free < TIGHT_SPACE).then_some(free / 2)
     }
 
     /// A request saw the database fail: probe now rather than at the next

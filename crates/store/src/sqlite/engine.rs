@@ -149,6 +149,10 @@ pub(super) fn serve(
     health: Arc<Health>,
 ) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
+    let wal = conn
+        .path()
+        .filter(|p| !p.is_empty())
+        .map(|p| format!("{p}-wal"));
     while let Some(first) = requests.blocking_recv() {
         let mut between = None;
         let mut next = Some(first);
@@ -177,6 +181,9 @@ pub(super) fn serve(
             }
             for job in batch.drain(..) {
                 job.finish(&committed);
+            }
+            if let (Some(budget), Some(wal)) = (health.wal_budget(), &wal) {
+                keep_log_within(&conn, wal, budget, &health);
             }
         }
         match between {
@@ -229,6 +236,33 @@ fn run_batch(
                 let _ = conn.execute_batch("ROLLBACK");
             }
             (Err(e.to_string()), Some(e.to_string()))
+        }
+    }
+}
+
+/// When space is short (`Health::wal_budget`): empties and truncates the
+/// log once it holds more than `budget` bytes, so that it gives its space
+/// back instead of growing into the last free bytes.
+fn keep_log_within(conn: &Connection, wal: &str, budget: u64, health: &Health) {
+    if std::fs::metadata(wal).map_or(0, |m| m.len()) <= budget {
+        return;
+    }
+    match conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+        r.get::<_, i64>(0)
+    }) {
+        Ok(0) => {
+            metrics::counter!("proofkey_sqlite_checkpoints_total", "outcome" => "ok").increment(1);
+        }
+        Ok(_) => {
+            metrics::counter!("proofkey_sqlite_checkpoints_total", "outcome" => "incomplete")
+                .increment(1);
+        }
+        Err(e) => {
+            metrics::counter!("proofkey_sqlite_checkpoints_total", "outcome" => "failed")
+                .increment(1);
+            if cannot_write(&e) {
+                health.writes_failed(&e.to_string());
+            }
         }
     }
 }

@@ -31,7 +31,7 @@ pub(super) fn start(health: Arc<Health>, path: Arc<str>, jobs: mpsc::WeakSender<
         let warned = Arc::clone(&warned);
         async move {
             if let Some(file) = &file {
-                observe_files(file, &warned);
+                observe_files(file, &warned, &health);
             }
             let Some(jobs) = jobs.upgrade() else {
                 return;
@@ -109,7 +109,7 @@ fn database_file(path: &str) -> Option<PathBuf> {
 /// Gauges of the log's size and of the file system's space, and a warning
 /// once when free space falls below [`low_space_threshold`] (again after
 /// it has risen above it).
-fn observe_files(file: &Path, warned: &AtomicBool) {
+fn observe_files(file: &Path, warned: &AtomicBool, health: &Health) {
     let mut wal = file.as_os_str().to_owned();
     wal.push("-wal");
     let wal_bytes = std::fs::metadata(&wal).map_or(0, |m| m.len());
@@ -123,6 +123,7 @@ fn observe_files(file: &Path, warned: &AtomicBool) {
     };
     let free = fs.f_bavail.saturating_mul(fs.f_frsize);
     let total = fs.f_blocks.saturating_mul(fs.f_frsize);
+    health.set_free_space(free);
     metrics::gauge!("proofkey_sqlite_disk_free_bytes").set(free as f64);
     metrics::gauge!("proofkey_sqlite_disk_total_bytes").set(total as f64);
     let low = free < low_space_threshold(total);
