@@ -363,6 +363,18 @@ fn a_scrape_counts_exactly_what_happened() {
         ),
         Some(1.0)
     );
+    // Every proofkey metric rendered is one of the documented ones.
+    for series in m.0.keys().filter(|k| k.starts_with("proofkey_")) {
+        let family = series.split('{').next().unwrap();
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|s| family.strip_suffix(s))
+            .unwrap_or(family);
+        assert!(
+            proofkey_server::METRICS.iter().any(|(n, _, _)| *n == family),
+            "{family} is not in proofkey_server::METRICS (docs/operations.md)"
+        );
+    }
     // Nothing a client sent became a label.
     assert!(!m
         .0

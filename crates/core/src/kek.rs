@@ -82,8 +82,18 @@ impl Kek {
     }
 
     /// Reads a KEK file: 32 bytes, base64url (padding and surrounding
-    /// white space allowed). A file others can read is refused.
+    /// white space allowed). A file others can read is refused; so is one
+    /// its group can read, except in systemd's credentials directory
+    /// (`$CREDENTIALS_DIRECTORY`, `LoadCredential=`), which systemd makes
+    /// private to the service and where it grants the service's user read
+    /// access through an ACL (shown as group read, 0440).
     pub fn from_file(path: &Path) -> Result<Self, KekError> {
+        let credentials = std::env::var_os("CREDENTIALS_DIRECTORY").map(std::path::PathBuf::from);
+        Self::from_file_in(path, credentials.as_deref())
+    }
+
+    /// [`Kek::from_file`] with the credentials directory given.
+    fn from_file_in(path: &Path, credentials: Option<&Path>) -> Result<Self, KekError> {
         let fail = |reason: String| KekError::File {
             path: path.display().to_string(),
             reason,
@@ -95,7 +105,14 @@ impl Kek {
                 .map_err(|e| fail(e.to_string()))?
                 .permissions()
                 .mode();
-            if mode & 0o077 != 0 {
+            let in_credentials = credentials.is_some_and(|dir| {
+                match (dir.canonicalize(), path.canonicalize()) {
+                    (Ok(dir), Ok(file)) => file.starts_with(dir),
+                    _ => false,
+                }
+            });
+            let private = if in_credentials { 0o007 } else { 0o077 };
+            if mode & private != 0 {
                 return Err(fail(format!(
                     "readable by others (mode {:o}); chmod 600 it",
                     mode & 0o777
@@ -290,6 +307,22 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
             assert!(Kek::from_file(&path).is_err(), "readable by others");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o440)).unwrap();
+            assert!(
+                Kek::from_file_in(&path, None).is_err(),
+                "readable by its group"
+            );
+            assert!(
+                Kek::from_file_in(&path, Some(dir.path())).is_ok(),
+                "group read in systemd's credentials directory (an ACL)"
+            );
+            let elsewhere = tempfile::tempdir().unwrap();
+            assert!(Kek::from_file_in(&path, Some(elsewhere.path())).is_err());
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+            assert!(
+                Kek::from_file_in(&path, Some(dir.path())).is_err(),
+                "readable by others, even there"
+            );
         }
     }
 }

@@ -362,3 +362,44 @@ fn redirected_error(response: &Response) -> Option<&'static str> {
             .unwrap_or("other"),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docs/operations.md lists every metric, and the example dashboard
+    /// draws every one but the build's.
+    #[test]
+    fn every_metric_is_documented_and_drawn() {
+        let doc = include_str!("../../../docs/operations.md");
+        let dashboard = include_str!("../../../docs/grafana-dashboard.json");
+        for (name, _, _) in METRICS {
+            assert!(doc.contains(&format!("`{name}`")), "{name} is not in docs/operations.md");
+            if *name != "proofkey_build_info" {
+                assert!(dashboard.contains(name), "{name} is not on the dashboard");
+            }
+        }
+    }
+
+    /// Only registered codes become label values.
+    #[test]
+    fn a_redirect_error_is_a_registered_code_or_other() {
+        let redirect = |location: &str| {
+            Response::builder()
+                .status(StatusCode::SEE_OTHER)
+                .header(header::LOCATION, location)
+                .body(axum::body::Body::empty())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            redirected_error(&redirect("https://app/cb?error=access_denied&state=x")),
+            Some("access_denied")
+        );
+        assert_eq!(
+            redirected_error(&redirect("https://app/cb?error=%3Cscript%3E")),
+            Some("other")
+        );
+        assert_eq!(redirected_error(&redirect("https://app/cb?code=abc")), None);
+        assert_eq!(redirected_error(&redirect("/login")), None);
+    }
+}
