@@ -14,6 +14,7 @@ mod audit_cmd;
 mod login_cmd;
 mod pkce_cmd;
 mod serve_cmd;
+mod telemetry;
 
 /// proofkey: PKCE-first OAuth 2.1 authorization server and tools.
 #[derive(Debug, Parser)]

@@ -239,21 +239,45 @@ enum LogFormat {
     Json,
 }
 
-fn init_logging(format: LogFormat) {
+/// Logs to stderr as `RUST_LOG` says (default `info`) and, with
+/// `otlp_endpoint`, exports spans too. Each layer has its own filter, so
+/// the DEBUG spans exported never reach the log lines. The exporter, if
+/// any, is returned: dropping it sends the last spans.
+fn init_logging(
+    format: LogFormat,
+    config: &Config,
+) -> Result<Option<crate::telemetry::Telemetry>, String> {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::Layer as _;
+
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Colour only for a person at a terminal: escape codes in a file or a
     // journal are noise (https://no-color.org: NO_COLOR set turns it off).
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_ansi(ansi)
         .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+    let fmt = match format {
+        LogFormat::Text => fmt.with_filter(filter).boxed(),
+        LogFormat::Json => fmt.json().with_filter(filter).boxed(),
+    };
+    let telemetry = config
+        .otlp_endpoint
+        .as_ref()
+        .map(|e| crate::telemetry::Telemetry::start(e, config.outbound_ca_file.as_deref()))
+        .transpose()?;
+    tracing_subscriber::registry()
+        .with(fmt)
+        .with(telemetry.as_ref().map(crate::telemetry::Telemetry::layer))
+        .try_init()
+        .map_err(|e| format!("cannot start logging: {e}"))?;
+    if let Some(t) = &telemetry {
+        tracing::info!(endpoint = %t.url(), "exporting traces (OTLP/HTTP)");
     }
+    Ok(telemetry)
 }
 
 /// `--dev` creates a user `demo` with the password `demo`: only on a
@@ -378,7 +402,13 @@ pub fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(args.log_format);
+    let telemetry = match init_logging(args.log_format, &config) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("proofkey serve: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -389,13 +419,18 @@ pub fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(serve(config, args.dev)) {
+    let code = match rt.block_on(serve(config, args.dev)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("proofkey serve: {e}");
             ExitCode::FAILURE
         }
-    }
+    };
+    // The runtime's tasks end (and their spans with them), then the spans
+    // still queued are sent and the exporter stops.
+    drop(rt);
+    drop(telemetry);
+    code
 }
 
 /// The key-encryption key file `--dev` uses when none is configured.
@@ -413,6 +448,9 @@ async fn serve(mut config: Config, dev: bool) -> Result<(), String> {
         }
         config.key_encryption_key_file = Some(path);
     }
+    // The recorder first, so that what the store records from its opening
+    // on (the probe's first answer) is kept.
+    let metrics_listener = metrics_listener(config.metrics_listen).await?;
     let db = config.database.redacted();
     let settings = proofkey_store::StoreSettings {
         max_connections: config.database_max_connections,
@@ -428,7 +466,6 @@ async fn serve(mut config: Config, dev: bool) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-    let metrics_listener = metrics_listener(config.metrics_listen).await?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     let issuer = config.issuer.clone();
     let roots = proofkey_server::outbound_roots(config.outbound_ca_file.as_deref())?;

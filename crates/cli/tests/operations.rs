@@ -371,7 +371,9 @@ fn a_scrape_counts_exactly_what_happened() {
             .find_map(|s| family.strip_suffix(s))
             .unwrap_or(family);
         assert!(
-            proofkey_server::METRICS.iter().any(|(n, _, _)| *n == family),
+            proofkey_server::METRICS
+                .iter()
+                .any(|(n, _, _)| *n == family),
             "{family} is not in proofkey_server::METRICS (docs/operations.md)"
         );
     }

@@ -105,12 +105,11 @@ impl Kek {
                 .map_err(|e| fail(e.to_string()))?
                 .permissions()
                 .mode();
-            let in_credentials = credentials.is_some_and(|dir| {
-                match (dir.canonicalize(), path.canonicalize()) {
+            let in_credentials =
+                credentials.is_some_and(|dir| match (dir.canonicalize(), path.canonicalize()) {
                     (Ok(dir), Ok(file)) => file.starts_with(dir),
                     _ => false,
-                }
-            });
+                });
             let private = if in_credentials { 0o007 } else { 0o077 };
             if mode & private != 0 {
                 return Err(fail(format!(

@@ -299,7 +299,7 @@ pub(crate) async fn track(State(state): State<AppState>, request: Request, next:
     );
     let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status();
-    span.record("http.response.status_code", status.as_u16());
+    span.record("http.response.status_code", i64::from(status.as_u16()));
     if status == StatusCode::SERVICE_UNAVAILABLE
         && !response.headers().contains_key(header::RETRY_AFTER)
     {
@@ -374,7 +374,10 @@ mod tests {
         let doc = include_str!("../../../docs/operations.md");
         let dashboard = include_str!("../../../docs/grafana-dashboard.json");
         for (name, _, _) in METRICS {
-            assert!(doc.contains(&format!("`{name}`")), "{name} is not in docs/operations.md");
+            assert!(
+                doc.contains(&format!("`{name}`")),
+                "{name} is not in docs/operations.md"
+            );
             if *name != "proofkey_build_info" {
                 assert!(dashboard.contains(name), "{name} is not on the dashboard");
             }
