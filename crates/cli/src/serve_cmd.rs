@@ -492,7 +492,8 @@ async fn serve(mut config: Config, dev: bool) -> Result<(), String> {
     if dev {
         print_dev_flow(&issuer);
     }
-    let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+    // One signal ends both listeners: they drain at the same time.
+    let (stop, stopping) = tokio::sync::watch::channel(false);
     let metrics_task = match metrics_listener {
         Some((listener, metrics)) => {
             tracing::info!(listen = %listener.local_addr().map_err(|e| e.to_string())?, "metrics serving at /metrics");
@@ -500,15 +501,21 @@ async fn serve(mut config: Config, dev: bool) -> Result<(), String> {
                 listener,
                 Arc::clone(&provider),
                 metrics,
-                async {
-                    let _ = metrics_stopped.await;
+                {
+                    let mut stopping = stopping.clone();
+                    async move {
+                        let _ = stopping.wait_for(|s| *s).await;
+                    }
                 },
             )))
         }
         None => None,
     };
-    let served = proofkey_server::serve(listener, provider, shutdown_signal()).await;
-    let _ = stop_metrics.send(());
+    let served = proofkey_server::serve(listener, provider, async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    })
+    .await;
     if let Some(task) = metrics_task {
         let _ = task.await;
     }

@@ -459,7 +459,9 @@ struct Outcomes {
 fn a_full_disk_recovers_under_load_once_space_is_freed() {
     let fs = Tmpfs::mount("6m");
     let db = format!("sqlite://{}", fs.path().join("server.db").display());
-    let node = Arc::new(Node::start(&db, &[]));
+    // A request that waited for the database instead of being refused
+    // would wait a minute: longer than the load's client allows (10 s).
+    let node = Arc::new(Node::start(&db, &["--database-acquire-timeout", "60s"]));
     let (_, secret) = service_client(&node);
     let filler = fs.path().join("filler");
     fill(&filler);
@@ -500,12 +502,12 @@ fn a_full_disk_recovers_under_load_once_space_is_freed() {
 
     let readyz = || {
         let r = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(1))
+            .timeout(Duration::from_secs(15))
             .build()
             .unwrap()
             .get(format!("{}/readyz", node.base))
             .send()
-            .expect("/readyz answers within a second");
+            .expect("/readyz answers at once, never after the acquire timeout (a minute)");
         (r.status().as_u16(), r.text().unwrap())
     };
     let wait_for = |ready: bool, what: &str| {
@@ -545,10 +547,22 @@ fn a_full_disk_recovers_under_load_once_space_is_freed() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let why = wait_for(false, "still not ready");
+    assert_eq!(why, "not ready: database writes are failing\n");
+    // The operator's listener says what the database said.
+    let detail = reqwest::blocking::get(node.metrics.replace("/metrics", "/readyz"))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(detail.contains("full"), "{detail}");
     assert!(
-        why.starts_with("not ready: database writes are failing"),
-        "{why}"
+        node.stderr().contains("disk space is low"),
+        "{}",
+        node.stderr()
     );
+    let m = node.scrape();
+    assert_eq!(m.get("proofkey_database_writes_failing", &[]), Some(1.0));
+    assert_eq!(m.get("proofkey_ready", &[]), Some(0.0));
+    assert!(m.get("proofkey_sqlite_disk_free_bytes", &[]).unwrap() < 1024.0 * 1024.0);
     // Free 1 MiB while the clients go on.
     let size = std::fs::metadata(&filler).unwrap().len();
     std::fs::OpenOptions::new()

@@ -69,6 +69,11 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// Where systemd keeps system services' credentials
+/// (`$CREDENTIALS_DIRECTORY` is a directory under it).
+#[cfg(unix)]
+const SYSTEMD_CREDENTIALS: &str = "/run/credentials";
+
 impl Kek {
     /// From 32 bytes.
     pub fn new(bytes: &[u8]) -> Result<Self, KekError> {
@@ -84,9 +89,10 @@ impl Kek {
     /// Reads a KEK file: 32 bytes, base64url (padding and surrounding
     /// white space allowed). A file others can read is refused; so is one
     /// its group can read, except in systemd's credentials directory
-    /// (`$CREDENTIALS_DIRECTORY`, `LoadCredential=`), which systemd makes
-    /// private to the service and where it grants the service's user read
-    /// access through an ACL (shown as group read, 0440).
+    /// (`$CREDENTIALS_DIRECTORY`, `LoadCredential=`, under
+    /// `/run/credentials`), which systemd makes private to the service and
+    /// where it grants the service's user read access through an ACL
+    /// (shown as group read, 0440).
     pub fn from_file(path: &Path) -> Result<Self, KekError> {
         let credentials = std::env::var_os("CREDENTIALS_DIRECTORY").map(std::path::PathBuf::from);
         Self::from_file_in(path, credentials.as_deref())
@@ -105,15 +111,19 @@ impl Kek {
                 .map_err(|e| fail(e.to_string()))?
                 .permissions()
                 .mode();
+            // systemd's directory for system services, and nowhere else:
+            // the variable alone (set by anyone) proves nothing.
             let in_credentials =
                 credentials.is_some_and(|dir| match (dir.canonicalize(), path.canonicalize()) {
-                    (Ok(dir), Ok(file)) => file.starts_with(dir),
+                    (Ok(dir), Ok(file)) => {
+                        dir.starts_with(SYSTEMD_CREDENTIALS) && file.starts_with(dir)
+                    }
                     _ => false,
                 });
             let private = if in_credentials { 0o007 } else { 0o077 };
             if mode & private != 0 {
                 return Err(fail(format!(
-                    "readable by others (mode {:o}); chmod 600 it",
+                    "readable by its group or others (mode {:o}); chmod 600 it",
                     mode & 0o777
                 )));
             }
@@ -312,16 +322,26 @@ mod tests {
                 "readable by its group"
             );
             assert!(
-                Kek::from_file_in(&path, Some(dir.path())).is_ok(),
+                Kek::from_file_in(&path, Some(dir.path())).is_err(),
+                "a credentials directory outside /run/credentials proves nothing"
+            );
+            // Under systemd's directory (the test runs as root in CI; it
+            // makes its own directory there and removes it).
+            let creds = std::path::Path::new(SYSTEMD_CREDENTIALS)
+                .join(format!("proofkey-test-{}", std::process::id()));
+            std::fs::create_dir_all(&creds).unwrap();
+            let in_creds = creds.join("kek");
+            std::fs::copy(&path, &in_creds).unwrap();
+            std::fs::set_permissions(&in_creds, std::fs::Permissions::from_mode(0o440)).unwrap();
+            let accepted = Kek::from_file_in(&in_creds, Some(&creds)).is_ok();
+            std::fs::set_permissions(&in_creds, std::fs::Permissions::from_mode(0o444)).unwrap();
+            let others = Kek::from_file_in(&in_creds, Some(&creds)).is_err();
+            let _ = std::fs::remove_dir_all(&creds);
+            assert!(
+                accepted,
                 "group read in systemd's credentials directory (an ACL)"
             );
-            let elsewhere = tempfile::tempdir().unwrap();
-            assert!(Kek::from_file_in(&path, Some(elsewhere.path())).is_err());
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
-            assert!(
-                Kek::from_file_in(&path, Some(dir.path())).is_err(),
-                "readable by others, even there"
-            );
+            assert!(others, "readable by others, even there");
         }
     }
 }

@@ -510,8 +510,15 @@ pub struct SessionInfo {
 pub enum Readiness {
     /// It answers and its writes commit.
     Ready,
-    /// It cannot serve now: why, in words for an operator.
-    NotReady(String),
+    /// It cannot serve now.
+    NotReady {
+        /// Why, in fixed words: fit for anyone who asks `/readyz`.
+        reason: &'static str,
+        /// The database's own words (an error message naming a host, a
+        /// user, a file): for the operator only (logs, the metrics
+        /// listener's `/readyz`).
+        detail: String,
+    },
 }
 
 /// What a sweep removed.

@@ -9,6 +9,8 @@ use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
 };
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+
+use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
 use crate::secret::Password;
@@ -57,10 +59,28 @@ pub fn dummy_hash() -> &'static str {
 /// blocks for good.
 #[derive(Debug)]
 pub struct PasswordSlots {
-    permits: tokio::sync::Semaphore,
+    permits: Arc<tokio::sync::Semaphore>,
     wait: std::time::Duration,
     /// Blocks not in use (at most one per slot).
     memory: std::sync::Mutex<Vec<Vec<Block>>>,
+}
+
+/// A gauge raised while this lives, lowered when it is dropped (however
+/// the future holding it ends).
+struct GaugeGuard(metrics::Gauge);
+
+impl GaugeGuard {
+    fn new(name: &'static str) -> Self {
+        let gauge = metrics::gauge!(name);
+        gauge.increment(1.0);
+        Self(gauge)
+    }
+}
+
+impl Drop for GaugeGuard {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
+    }
 }
 
 /// No slot came free within the wait: the caller answers 503 with
@@ -73,7 +93,7 @@ impl PasswordSlots {
     /// `concurrency` checks at once; a check waits at most `wait` for room.
     pub fn new(concurrency: usize, wait: std::time::Duration) -> Self {
         Self {
-            permits: tokio::sync::Semaphore::new(concurrency.max(1)),
+            permits: Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))),
             wait,
             memory: std::sync::Mutex::new(Vec::new()),
         }
@@ -90,26 +110,29 @@ impl PasswordSlots {
     }
 
     /// [`verify`] on a blocking thread, once a slot is free.
+    ///
+    /// The slot is held by the blocking check itself, so that a request
+    /// dropped meanwhile (a timeout, a client gone) frees it only when the
+    /// check has ended: never more checks at once than slots.
     pub async fn verify(&self, password: Password, stored: String) -> Result<bool, Busy> {
-        let waiting = metrics::gauge!("proofkey_password_hash_waiting");
-        waiting.increment(1.0);
-        let slot = tokio::time::timeout(self.wait, self.permits.acquire()).await;
-        waiting.decrement(1.0);
-        let Ok(Ok(_slot)) = slot else {
+        let waiting = GaugeGuard::new("proofkey_password_hash_waiting");
+        let slot = tokio::time::timeout(self.wait, Arc::clone(&self.permits).acquire_owned()).await;
+        drop(waiting);
+        let Ok(Ok(slot)) = slot else {
             metrics::counter!("proofkey_password_hash_rejected_total").increment(1);
             return Err(Busy);
         };
-        let in_progress = metrics::gauge!("proofkey_password_hash_in_progress");
-        in_progress.increment(1.0);
-        let started = std::time::Instant::now();
-        let outcome = self.verify_in_slot(password, stored).await;
-        in_progress.decrement(1.0);
-        metrics::histogram!("proofkey_password_hash_duration_seconds").record(started.elapsed());
-        outcome
+        self.verify_in_slot(password, stored, slot).await
     }
 
-    /// The check itself, once a slot is held.
-    async fn verify_in_slot(&self, password: Password, stored: String) -> Result<bool, Busy> {
+    /// The check itself, once a slot is held; the slot and the gauge go with
+    /// the blocking work.
+    async fn verify_in_slot(
+        &self,
+        password: Password,
+        stored: String,
+        slot: tokio::sync::OwnedSemaphorePermit,
+    ) -> Result<bool, Busy> {
         let mut memory = self
             .memory
             .lock()
@@ -117,7 +140,12 @@ impl PasswordSlots {
             .and_then(|mut m| m.pop())
             .unwrap_or_default();
         let (ok, memory) = tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            let _in_progress = GaugeGuard::new("proofkey_password_hash_in_progress");
+            let started = std::time::Instant::now();
             let ok = verify_in(&mut memory, &password, &stored);
+            metrics::histogram!("proofkey_password_hash_duration_seconds")
+                .record(started.elapsed());
             // What it holds derives from the password: cleared for the next.
             memory.fill(Block::default());
             (ok, memory)

@@ -90,15 +90,30 @@ pub use metadata_fetch::{outbound_roots, HttpMetadataFetcher};
 pub use listener::{connection_budget, Limits, DEFAULT_MAX_CONNECTIONS};
 pub use observe::{metrics_router, Kind as MetricKind, Metrics, MetricsError, METRICS};
 
-/// Serves the metrics listener (`/metrics`, `/healthz`, `/readyz`) with the
-/// same bounds on connections as the main one, until `shutdown`.
+/// Connections at most on the metrics listener.
+pub const METRICS_MAX_CONNECTIONS: u32 = 32;
+
+/// Serves the metrics listener (`/metrics`, `/healthz`, `/readyz`), with
+/// the main listener's timeouts but at most [`METRICS_MAX_CONNECTIONS`]
+/// connections, until `shutdown`.
 pub async fn serve_metrics(
     listener: tokio::net::TcpListener,
     provider: Arc<Provider>,
     metrics: Metrics,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let limits = Limits::of(provider.config());
+    // Its own small budget: whoever can reach this address must not take
+    // the connections (and files) the main listener needs.
+    let config = provider.config();
+    let limits = Limits {
+        max_connections: METRICS_MAX_CONNECTIONS,
+        request_timeout: config
+            .request_timeout
+            .min(std::time::Duration::from_secs(10)),
+        header_read_timeout: config.header_read_timeout,
+        shutdown_timeout: std::time::Duration::from_secs(1),
+        trusted_proxies: Arc::from([]),
+    };
     let upkeep = metrics.clone();
     let task = tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(5));

@@ -111,10 +111,23 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let max = connection_budget(limits.max_connections);
     tracing::debug!(max_connections = max, "connection limit");
-    let app = app.layer(tower_http::timeout::TimeoutLayer::with_status_code(
-        axum::http::StatusCode::REQUEST_TIMEOUT,
-        limits.request_timeout,
-    ));
+    let app = app
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            limits.request_timeout,
+        ))
+        // A request cut short here never finished inside the router's
+        // counting middleware (`observe.rs`): counted here, its route
+        // unknown at this level.
+        .layer(axum::middleware::map_response(
+            |r: axum::response::Response| async move {
+                if r.status() == axum::http::StatusCode::REQUEST_TIMEOUT {
+                    metrics::counter!("proofkey_http_requests_total", "endpoint" => "other", "status" => "408")
+                        .increment(1);
+                }
+                r
+            },
+        ));
     let slots = Arc::new(Semaphore::new(max as usize));
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();

@@ -232,6 +232,8 @@ impl Metrics {
     /// The text a scrape gets (Prometheus exposition format 0.0.4).
     fn render(&self, provider: &Provider) -> String {
         self.process.collect();
+        let ready = provider.store().readiness() == Readiness::Ready;
+        metrics::gauge!("proofkey_ready").set(if ready { 1.0 } else { 0.0 });
         for (alg, age) in provider.keys().current().signer_ages(provider.now()) {
             metrics::gauge!("proofkey_signing_key_age_seconds", "alg" => alg).set(age as f64);
         }
@@ -268,7 +270,7 @@ pub fn metrics_router(provider: Arc<Provider>, metrics: Metrics) -> Router {
             "/readyz",
             get(
                 |State((p, _)): State<(Arc<Provider>, Metrics)>| async move {
-                    crate::routes::health::readiness(&p)
+                    crate::routes::health::readiness(&p, true)
                 },
             ),
         )
@@ -305,7 +307,7 @@ pub(crate) async fn track(State(state): State<AppState>, request: Request, next:
     {
         let seconds: u32 = match state.provider.store().readiness() {
             Readiness::Ready => 1,
-            Readiness::NotReady(_) => 5,
+            Readiness::NotReady { .. } => 5,
         };
         response
             .headers_mut()

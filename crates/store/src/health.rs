@@ -117,24 +117,28 @@ impl Health {
         Some(StoreError::Refused(why))
     }
 
-    /// Whether `/readyz` may say ready, and if not, why.
+    /// Whether `/readyz` may say ready, and if not, why: a fixed reason,
+    /// and the database's own words as detail (for the operator only).
     pub(crate) fn readiness(&self) -> Readiness {
         let s = self.state();
-        let reason = if let Some(e) = &s.unreachable {
-            format!("the database is unreachable: {e}")
+        let (reason, detail) = if let Some(e) = &s.unreachable {
+            ("the database is unreachable", e.clone())
         } else if let Some(e) = &s.writes_failing {
-            format!("database writes are failing: {e}")
+            ("database writes are failing", e.clone())
         } else if let Some(e) = &s.probe_error {
-            e.clone()
+            ("the database does not answer in time", e.clone())
         } else if s
             .last_probe
             .is_none_or(|t| t.elapsed() > 2 * PROBE_INTERVAL + PROBE_DEADLINE)
         {
-            "the database has not answered the health probe yet".to_owned()
+            (
+                "the database has not answered the health probe lately",
+                String::new(),
+            )
         } else {
             return Readiness::Ready;
         };
-        Readiness::NotReady(reason)
+        Readiness::NotReady { reason, detail }
     }
 
     fn publish(&self, s: &State) {
@@ -150,8 +154,6 @@ impl Health {
         } else {
             0.0
         });
-        let ready = refusing || s.probe_error.is_some();
-        metrics::gauge!("proofkey_ready").set(if ready { 0.0 } else { 1.0 });
     }
 
     /// The probe reached the database.
@@ -181,6 +183,14 @@ impl Health {
     pub(crate) fn slow(&self, why: String) {
         let mut s = self.state();
         s.probe_error = Some(why);
+        s.last_probe = Some(Instant::now());
+        self.publish(&s);
+    }
+
+    /// The probe got no answer in time, once or twice in a row: tolerated
+    /// (the state stays what it was, and fresh).
+    pub(crate) fn answered_late(&self) {
+        let mut s = self.state();
         s.last_probe = Some(Instant::now());
         self.publish(&s);
     }
@@ -309,7 +319,9 @@ mod tests {
         assert!(h.refusal().is_none());
         h.writes_failed("disk full");
         assert!(matches!(h.refusal(), Some(StoreError::Refused(m)) if m.contains("disk full")));
-        assert!(matches!(h.readiness(), Readiness::NotReady(m) if m.contains("disk full")));
+        assert!(
+            matches!(h.readiness(), Readiness::NotReady { reason, detail } if reason.contains("writes") && detail.contains("disk full"))
+        );
         h.writes_recovered();
         h.reached();
         assert!(h.refusal().is_none());
@@ -327,7 +339,7 @@ mod tests {
         let h = Health::new("sqlite");
         h.slow("no answer within 500ms".into());
         assert!(h.refusal().is_none());
-        assert!(matches!(h.readiness(), Readiness::NotReady(_)));
+        assert!(matches!(h.readiness(), Readiness::NotReady { .. }));
     }
 
     #[test]

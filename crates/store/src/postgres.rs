@@ -68,7 +68,12 @@ impl Database {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Backend(format!("invalid PostgreSQL URL: {e}")))?;
         let health = Health::new("postgres");
-        start_probe(Arc::clone(&health), options, pool.clone());
+        start_probe(
+            Arc::clone(&health),
+            options,
+            pool.clone(),
+            settings.acquire_timeout.min(PROBE_CONNECT_DEADLINE),
+        );
         Ok(Database::new(Driver::Pg(Pg { pool }), health))
     }
 }
@@ -78,10 +83,32 @@ impl Database {
 /// broken connection is, at once.
 const SLOW_PROBES_FOR_OUTAGE: u32 = 2;
 
+/// How long the probe may take to connect.
+const PROBE_CONNECT_DEADLINE: Duration = Duration::from_secs(2);
+
+/// What one probe found.
+enum Probe {
+    /// The server answered (an SQL error is an answer too: `too many
+    /// connections` means it is up, and the pool may still have room).
+    Answered,
+    /// It could not connect, or the connection broke: unreachable.
+    Broken(String),
+    /// No answer within the deadline.
+    Silent(String),
+}
+
 /// PostgreSQL's health probe (see `health.rs`): `SELECT 1` on a connection
 /// of its own, outside the pool, so that a pool busy with requests is never
-/// taken for an outage; also the pool's gauges.
-fn start_probe(health: Arc<Health>, options: PgConnectOptions, pool: PgPool) {
+/// taken for an outage; also the pool's gauges. Connecting has
+/// [`PROBE_CONNECT_DEADLINE`] (TLS and authentication to a remote server
+/// take their time), at most the acquire timeout; the query has
+/// [`PROBE_DEADLINE`].
+fn start_probe(
+    health: Arc<Health>,
+    options: PgConnectOptions,
+    pool: PgPool,
+    connect_timeout: Duration,
+) {
     let conn: Arc<tokio::sync::Mutex<Option<PgConnection>>> = Arc::default();
     let slow = Arc::new(AtomicU32::new(0));
     let h = Arc::clone(&health);
@@ -101,18 +128,13 @@ fn start_probe(health: Arc<Health>, options: PgConnectOptions, pool: PgPool) {
             metrics::gauge!("proofkey_postgres_pool_connections", "state" => "in_use")
                 .set(size.saturating_sub(idle) as f64);
             let mut slot = conn.lock().await;
-            match tokio::time::timeout(PROBE_DEADLINE, ping(&mut slot, &options)).await {
-                Ok(Ok(())) => {
+            match probe(&mut slot, &options, connect_timeout).await {
+                Probe::Answered => {
                     slow.store(0, Ordering::Relaxed);
                     health.reached();
                 }
-                Ok(Err(e)) => {
-                    *slot = None;
-                    health.unreachable(e.to_string());
-                }
-                Err(_) => {
-                    *slot = None;
-                    let why = format!("no answer to the health probe within {PROBE_DEADLINE:?}");
+                Probe::Broken(why) => health.unreachable(why),
+                Probe::Silent(why) => {
                     if slow.fetch_add(1, Ordering::Relaxed) + 1 >= SLOW_PROBES_FOR_OUTAGE {
                         health.unreachable(why);
                     } else {
@@ -124,12 +146,42 @@ fn start_probe(health: Arc<Health>, options: PgConnectOptions, pool: PgPool) {
     });
 }
 
-async fn ping(slot: &mut Option<PgConnection>, options: &PgConnectOptions) -> sqlx::Result<()> {
-    let conn = match slot {
-        Some(c) => c,
-        None => slot.insert(options.connect().await?),
+async fn probe(
+    slot: &mut Option<PgConnection>,
+    options: &PgConnectOptions,
+    connect_timeout: Duration,
+) -> Probe {
+    let answered = |e: &sqlx::Error| matches!(e, sqlx::Error::Database(_));
+    if slot.is_none() {
+        match tokio::time::timeout(connect_timeout, options.connect()).await {
+            Ok(Ok(c)) => *slot = Some(c),
+            Ok(Err(e)) if answered(&e) => return Probe::Answered,
+            Ok(Err(e)) => return Probe::Broken(e.to_string()),
+            // Silence, as a partition gives: counted like a query's.
+            Err(_) => {
+                return Probe::Silent(format!("could not connect within {connect_timeout:?}"))
+            }
+        }
+    }
+    let Some(conn) = slot.as_mut() else {
+        return Probe::Broken("no connection".into());
     };
-    sqlx::query("SELECT 1").execute(conn).await.map(|_| ())
+    let outcome = tokio::time::timeout(PROBE_DEADLINE, sqlx::query("SELECT 1").execute(conn)).await;
+    match outcome {
+        Ok(Ok(_)) => Probe::Answered,
+        Ok(Err(e)) if answered(&e) => Probe::Answered,
+        Ok(Err(e)) => {
+            *slot = None;
+            Probe::Broken(e.to_string())
+        }
+        Err(_) => {
+            // A query cut short leaves the connection in an unknown state.
+            *slot = None;
+            Probe::Silent(format!(
+                "no answer to the health probe within {PROBE_DEADLINE:?}"
+            ))
+        }
+    }
 }
 
 #[async_trait]

@@ -18,22 +18,26 @@ pub async fn healthz() -> impl IntoResponse {
 /// answered at once, without waiting for the database, so that an
 /// orchestrator's probe never times out. 503 with the reason while the
 /// database is unreachable, its writes fail (a full disk, a read-only
-/// file), or the probe gets no answer in time; a load balancer then sends
-/// traffic elsewhere until it comes back.
+/// file), or it does not answer in time; a load balancer then sends
+/// traffic elsewhere until it comes back. On this public listener the
+/// reason only; the database's own words (hosts, users, files) are for
+/// the metrics listener's `/readyz` and the logs.
 pub async fn readyz(State(s): State<AppState>) -> Response {
-    readiness(&s.provider)
+    readiness(&s.provider, false)
 }
 
-/// The `/readyz` answer for `provider`'s store.
-pub(crate) fn readiness(provider: &Provider) -> Response {
+/// The `/readyz` answer for `provider`'s store, with the detail or not.
+pub(crate) fn readiness(provider: &Provider, detail: bool) -> Response {
     let no_store = [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))];
     match provider.store().readiness() {
         Readiness::Ready => (StatusCode::OK, no_store, "ready\n".to_owned()).into_response(),
-        Readiness::NotReady(why) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            no_store,
-            format!("not ready: {why}\n"),
-        )
-            .into_response(),
+        Readiness::NotReady { reason, detail: d } => {
+            let body = if detail && !d.is_empty() {
+                format!("not ready: {reason}: {d}\n")
+            } else {
+                format!("not ready: {reason}\n")
+            };
+            (StatusCode::SERVICE_UNAVAILABLE, no_store, body).into_response()
+        }
     }
 }

@@ -60,24 +60,28 @@ pub(crate) fn map_err(e: rusqlite::Error) -> StoreError {
         {
             StoreError::Conflict("record".into())
         }
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
+        {
+            StoreError::Unavailable(e.to_string())
+        }
         _ if cannot_write(&e) => StoreError::Unavailable(e.to_string()),
         _ => StoreError::Backend(e.to_string()),
     }
 }
 
-/// Whether `e` says the database cannot write now (a full disk, a
-/// read-only file, an I/O error, a lock held too long): `Unavailable`, and
-/// a fault the engine reports to the probe (`health.rs`).
+/// Whether `e` says the database cannot write (a full disk, a read-only
+/// file, an I/O error): `Unavailable`, and a fault the engine reports to
+/// the probe (`health.rs`). A lock another process held past the busy
+/// timeout is `Unavailable` too, but no fault: it passes by itself.
 pub(crate) fn cannot_write(e: &rusqlite::Error) -> bool {
     use rusqlite::ErrorCode;
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if matches!(
         f.code,
-        ErrorCode::DatabaseBusy
-            | ErrorCode::DatabaseLocked
-            | ErrorCode::CannotOpen
-            | ErrorCode::DiskFull
-            | ErrorCode::SystemIoFailure
-            | ErrorCode::ReadOnly
+        ErrorCode::CannotOpen | ErrorCode::DiskFull | ErrorCode::SystemIoFailure | ErrorCode::ReadOnly
     ))
 }
 
@@ -226,50 +230,77 @@ impl Database {
 }
 
 /// An online backup of the SQLite database at `path` into `to`, a file
-/// that must not exist: `VACUUM INTO` on a connection of its own, which
-/// reads one consistent snapshot while the server goes on writing (WAL);
-/// the copy is then checked (`PRAGMA integrity_check`), and removed if
-/// anything failed.
-/// The copy is created owner-only (0600): it holds the sealed signing keys
-/// and every secret's hash. Returns the copy's size in bytes.
+/// that must not exist: `VACUUM INTO` on a read-only connection of its
+/// own, which reads one consistent snapshot while the server goes on
+/// writing (WAL), into a new owner-only (0600) file beside `to`; the copy
+/// is then checked (`PRAGMA integrity_check`) and synced, and only then
+/// linked in as `to` (a link fails if `to` exists: nothing is ever
+/// overwritten, and `to` is never a partial copy). Returns the copy's size
+/// in bytes.
 pub fn backup(path: &str, to: &std::path::Path) -> Result<u64, StoreError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let io = |e: std::io::Error| StoreError::Backend(format!("{}: {e}", to.display()));
-    // VACUUM INTO writes into a missing or empty file; created here, so
-    // that its mode is 0600 whatever the umask, and nothing is overwritten.
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(to)
-        .map_err(io)?;
-    let copy = (|| {
-        let conn = Connection::open_with_flags(
-            path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(map_err)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(map_err)?;
-        let target = to
-            .to_str()
-            .ok_or_else(|| StoreError::Backend(format!("{}: not a UTF-8 path", to.display())))?;
-        conn.execute("VACUUM INTO ?1", [target]).map_err(map_err)?;
-        drop(conn);
-        // The copy, checked whole (the live database is left alone).
-        let ok: String = Connection::open(to)
-            .and_then(|c| c.query_row("PRAGMA integrity_check", [], |r| r.get(0)))
-            .map_err(map_err)?;
-        if ok != "ok" {
-            return Err(StoreError::Backend(format!(
-                "the copy fails its integrity check: {ok}"
-            )));
-        }
-        std::fs::metadata(to).map(|m| m.len()).map_err(io)
-    })();
-    if copy.is_err() {
-        let _ = std::fs::remove_file(to);
+    let failed = |what: &str, e: &dyn std::fmt::Display| {
+        StoreError::Backend(format!("{}: {what}: {e}", to.display()))
+    };
+    let target = to
+        .to_str()
+        .ok_or_else(|| StoreError::Backend(format!("{}: not a UTF-8 path", to.display())))?;
+    if to.symlink_metadata().is_ok() {
+        return Err(StoreError::Backend(format!("{target}: exists already")));
     }
-    copy
+    let dir = match to.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    // Empty and 0600 (tempfile's default): VACUUM INTO writes into it.
+    let partial = tempfile::Builder::new()
+        .prefix(".proofkey-backup-")
+        .tempfile_in(dir)
+        .map_err(|e| failed("cannot create the copy", &e))?;
+    let partial_path = partial
+        .path()
+        .to_str()
+        .ok_or_else(|| StoreError::Backend(format!("{}: not a UTF-8 path", dir.display())))?
+        .to_owned();
+    let conn = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(map_err)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(map_err)?;
+    conn.execute("VACUUM INTO ?1", [&partial_path])
+        .map_err(map_err)?;
+    drop(conn);
+    // The copy, checked whole (the live database is left alone).
+    let ok: String = Connection::open(&partial_path)
+        .and_then(|c| c.query_row("PRAGMA integrity_check", [], |r| r.get(0)))
+        .map_err(map_err)?;
+    if ok != "ok" {
+        return Err(StoreError::Backend(format!(
+            "the copy fails its integrity check: {ok}"
+        )));
+    }
+    // VACUUM INTO does not sync what it wrote.
+    let file =
+        std::fs::File::open(&partial_path).map_err(|e| failed("cannot sync the copy", &e))?;
+    file.sync_all()
+        .map_err(|e| failed("cannot sync the copy", &e))?;
+    let bytes = file
+        .metadata()
+        .map_err(|e| failed("cannot read the copy", &e))?
+        .len();
+    std::fs::hard_link(&partial_path, to).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => {
+            StoreError::Backend(format!("{target}: exists already"))
+        }
+        _ => failed("cannot put the copy in place", &e),
+    })?;
+    // The partial name goes with `partial`'s drop; the directory's entry
+    // for `to` is made durable.
+    drop(partial);
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(bytes)
 }
 
 #[async_trait]
@@ -526,6 +557,55 @@ mod tests {
         assert_eq!(names.iter().filter(|n| n.starts_with('a')).count(), 60);
         assert_eq!(names.iter().filter(|n| n.starts_with('c')).count(), 60);
         assert!(!names.iter().any(|n| n.starts_with('b')), "{names:?}");
+    }
+
+    /// Dropping the store's last handle ends everything it started: the
+    /// probe task, the checkpointer and the engine's thread each hold the
+    /// health state, so it is ours alone once they have all ended.
+    #[tokio::test]
+    async fn dropping_the_store_ends_its_probe_checkpointer_and_engine() {
+        use proofkey_core::store::Maintenance;
+        let (_dir, s) = store().await;
+        s.ping().await.unwrap();
+        let health = Arc::clone(&s.health);
+        let other = s.clone();
+        drop(s);
+        other.ping().await.unwrap();
+        assert!(
+            Arc::strong_count(&health) > 1,
+            "a clone keeps it all running"
+        );
+        drop(other);
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while Arc::strong_count(&health) > 1 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} holders left",
+                Arc::strong_count(&health) - 1
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// A recovery between batches clears the fault; work is refused while
+    /// the fault lasts, without reaching the engine.
+    #[tokio::test]
+    async fn a_write_fault_refuses_work_until_a_recovery() {
+        use proofkey_core::store::Maintenance;
+        let (_dir, s) = store().await;
+        s.health.writes_failed("disk full (a test)");
+        assert!(matches!(s.ping().await, Err(StoreError::Refused(m)) if m.contains("disk full")));
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while s.ping().await.is_err() {
+            assert!(std::time::Instant::now() < deadline, "no recovery");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(!s.health.writes_failing());
+        let names = setting_names(&s).await;
+        assert!(
+            !names.iter().any(|n| n == "health_probe"),
+            "the test write leaves nothing"
+        );
     }
 
     /// Dropping every clone of the store ends its thread; a caller of a

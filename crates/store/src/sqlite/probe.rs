@@ -4,7 +4,7 @@
 //! space of the database's file system.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,12 +23,14 @@ const RECOVERY_DEADLINE: Duration = Duration::from_secs(30);
 pub(super) fn start(health: Arc<Health>, path: Arc<str>, jobs: mpsc::WeakSender<Request>) {
     let file = database_file(&path);
     let warned = Arc::new(AtomicBool::new(false));
+    let slow = Arc::new(AtomicU32::new(0));
     let h = Arc::clone(&health);
     spawn_probe(health, move || {
         let health = Arc::clone(&h);
         let jobs = jobs.clone();
         let file = file.clone();
         let warned = Arc::clone(&warned);
+        let slow = Arc::clone(&slow);
         async move {
             if let Some(file) = &file {
                 observe_files(file, &warned, &health);
@@ -39,13 +41,19 @@ pub(super) fn start(health: Arc<Health>, path: Arc<str>, jobs: mpsc::WeakSender<
             if health.writes_failing() {
                 try_recovery(&health, jobs).await;
             } else {
-                ping(&health, jobs).await;
+                ping(&health, jobs, &slow).await;
             }
         }
     });
 }
 
-async fn ping(health: &Health, jobs: mpsc::Sender<Request>) {
+/// Probes in a row without an answer in time before SQLite's node says it
+/// is not ready: an engine busy with a burst is slow, not down, and the
+/// only replica of a SQLite deployment must not leave its load balancer for
+/// that; an engine stuck for seconds is another matter.
+const SLOW_PROBES_FOR_NOT_READY: u32 = 3;
+
+async fn ping(health: &Health, jobs: mpsc::Sender<Request>, slow: &AtomicU32) {
     let queue = Queue {
         jobs,
         enqueue_timeout: PROBE_DEADLINE,
@@ -58,12 +66,21 @@ async fn ping(health: &Health, jobs: mpsc::Sender<Request>) {
         }),
     )
     .await;
-    match answer {
-        Ok(Ok(())) => health.reached(),
-        Ok(Err(e)) => health.slow(format!("the database failed the health probe: {e}")),
-        Err(_) => health.slow(format!(
+    let why = match answer {
+        Ok(Ok(())) => {
+            slow.store(0, Ordering::Relaxed);
+            return health.reached();
+        }
+        Ok(Err(e)) => format!("the database failed the health probe: {e}"),
+        Err(_) => format!(
             "the database did not answer the health probe within {PROBE_DEADLINE:?} (overloaded?)"
-        )),
+        ),
+    };
+    if slow.fetch_add(1, Ordering::Relaxed) + 1 >= SLOW_PROBES_FOR_NOT_READY {
+        health.slow(why);
+    } else {
+        tracing::debug!(reason = %why, "health probe: no answer in time");
+        health.answered_late();
     }
 }
 
@@ -73,14 +90,8 @@ async fn try_recovery(health: &Health, jobs: mpsc::Sender<Request>) {
         return;
     }
     match tokio::time::timeout(RECOVERY_DEADLINE, answer).await {
-        Ok(Ok(Ok(()))) => {
-            metrics::counter!("proofkey_sqlite_checkpoints_total", "outcome" => "ok").increment(1);
-            health.writes_recovered();
-            health.reached();
-        }
+        Ok(Ok(Ok(()))) => health.reached(),
         Ok(Ok(Err(e))) => {
-            metrics::counter!("proofkey_sqlite_checkpoints_total", "outcome" => "failed")
-                .increment(1);
             tracing::warn!(error = %e, "database writes still fail; retrying in a second");
             health.still_failing(recovery_failure(e));
         }
