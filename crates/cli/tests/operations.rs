@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use common::{free_port, proofkey, terminate, wait_serving, Browser};
+use common::{free_port, proofkey, serve_on, terminate, wait_serving, Browser};
 use sha2::Digest as _;
 
 /// `proofkey serve` with its database at `db`, metrics on their own port,
@@ -34,9 +34,7 @@ impl Node {
         let dir = tempfile::tempdir().unwrap();
         let (port, metrics_port) = (free_port(), free_port());
         let log = dir.path().join("stderr.log");
-        let child = proofkey()
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .args(["--database", db])
+        let child = serve_on(port, db)
             .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
             .args(extra)
             .current_dir(dir.path())
@@ -686,14 +684,7 @@ fn the_metrics_address_rules() {
     let (_dir, db) = temp_db();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = free_port();
-    let out = proofkey()
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--database",
-            &db,
-        ])
+    let out = serve_on(port, &db)
         .args(["--metrics-listen", &taken.local_addr().unwrap().to_string()])
         .output()
         .unwrap();
@@ -716,14 +707,7 @@ fn the_metrics_address_rules() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("stderr.log");
     let port = free_port();
-    let mut child = proofkey()
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--database",
-            &db,
-        ])
+    let mut child = serve_on(port, &db)
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
@@ -734,14 +718,7 @@ fn the_metrics_address_rules() {
     assert!(stderr.contains("metrics are not served"), "{stderr}");
 
     let port = free_port();
-    let mut child = proofkey()
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--database",
-            &db,
-        ])
+    let mut child = serve_on(port, &db)
         .args(["--metrics-listen", "off"])
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()

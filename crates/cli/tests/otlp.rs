@@ -9,7 +9,7 @@ use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use common::{free_port, proofkey, terminate, wait_serving};
+use common::{free_port, proofkey, serve_on, terminate, wait_serving};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::trace::v1::Span;
@@ -77,22 +77,14 @@ fn collector() -> (u16, Log) {
 fn serve(dir: &std::path::Path, extra: &[&str], env: &[(&str, &str)]) -> (Child, String) {
     let port = free_port();
     let db = format!("sqlite://{}", dir.join("server.db").display());
-    let mut command = proofkey();
+    let mut command = serve_on(port, &db);
     for (k, _) in std::env::vars() {
         if k.starts_with("OTEL_") || k.to_ascii_lowercase().ends_with("_proxy") {
             command.env_remove(k);
         }
     }
     let child = command
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--database",
-            &db,
-            "--metrics-listen",
-            "off",
-        ])
+        .args(["--metrics-listen", "off"])
         .args(extra)
         .envs(env.iter().copied())
         .current_dir(dir)

@@ -119,8 +119,8 @@ pub async fn serve(
         // A request cut short here never finished inside the router's
         // counting middleware (`observe.rs`): counted here, its route
         // unknown at this level.
-        .layer(axum::middleware::map_response(
-            |r: axum::response::Response| async move {
+        .layer(tower::util::MapResponseLayer::new(
+            |r: axum::response::Response| {
                 if r.status() == axum::http::StatusCode::REQUEST_TIMEOUT {
                     metrics::counter!("proofkey_http_requests_total", "endpoint" => "other", "status" => "408")
                         .increment(1);

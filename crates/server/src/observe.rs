@@ -12,7 +12,8 @@
 //! error codes, fixed outcome names. Nothing a client sends becomes a
 //! label value as sent.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, PoisonError, RwLock};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -21,6 +22,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use proofkey_core::model::Readiness;
 use proofkey_core::{ErrorCode, Provider};
@@ -240,7 +242,8 @@ impl Metrics {
         self.handle.render()
     }
 
-    /// Drops histogram samples already rendered; run every few seconds.
+    /// Folds the histograms' samples into their buckets (`serve_metrics`
+    /// runs it five times a second).
     pub fn upkeep(&self) {
         self.handle.run_upkeep();
     }
@@ -284,10 +287,8 @@ pub fn metrics_router(provider: Arc<Provider>, metrics: Metrics) -> Router {
 /// to be down, 1 s otherwise (an overload).
 pub(crate) async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "other".to_owned(), |m| m.as_str().to_owned());
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let route = route.as_ref().map_or("other", MatchedPath::as_str);
     // One span per request, at DEBUG (exported when tracing export is on,
     // docs/operations.md): the method and route as registered, never the
     // path or query as sent (codes, states), nor bodies.
@@ -318,20 +319,57 @@ pub(crate) async fn track(State(state): State<AppState>, request: Request, next:
         .get::<ErrorLabel>()
         .map(|e| e.0)
         .or_else(|| redirected_error(&response));
-    let status_label = status.as_u16().to_string();
     if let Some(code) = error {
-        metrics::counter!("proofkey_oauth_errors_total", "endpoint" => route.clone(), "error" => code)
+        metrics::counter!("proofkey_oauth_errors_total", "endpoint" => route.to_owned(), "error" => code)
             .increment(1);
     }
-    metrics::histogram!(
-        "proofkey_http_request_duration_seconds",
-        "endpoint" => route.clone(),
-        "status" => status_label.clone()
-    )
-    .record(started.elapsed());
-    metrics::counter!("proofkey_http_requests_total", "endpoint" => route, "status" => status_label)
-        .increment(1);
+    let (requests, duration) = HTTP.handles(route, status.as_u16());
+    duration.record(started.elapsed());
+    requests.increment(1);
     response
+}
+
+/// A status's request counter and duration histogram.
+type ByStatus = (u16, Counter, Histogram);
+
+/// The request counter and duration histogram of each route and status,
+/// made once: a metric's lookup by name and labels allocates and hashes,
+/// which on every request cost a fifth of introspection's throughput
+/// (docs/performance.md).
+struct HttpHandles {
+    by_route: RwLock<HashMap<Box<str>, Vec<ByStatus>>>,
+}
+
+static HTTP: LazyLock<HttpHandles> = LazyLock::new(|| HttpHandles {
+    by_route: RwLock::new(HashMap::new()),
+});
+
+impl HttpHandles {
+    fn handles(&self, route: &str, status: u16) -> (Counter, Histogram) {
+        let found = self
+            .by_route
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(route)
+            .and_then(|v| v.iter().find(|(s, _, _)| *s == status))
+            .map(|(_, c, h)| (c.clone(), h.clone()));
+        if let Some(found) = found {
+            return found;
+        }
+        let labels = [
+            ("endpoint", route.to_owned()),
+            ("status", status.to_string()),
+        ];
+        let counter = metrics::counter!("proofkey_http_requests_total", &labels);
+        let histogram = metrics::histogram!("proofkey_http_request_duration_seconds", &labels);
+        self.by_route
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(route.into())
+            .or_default()
+            .push((status, counter.clone(), histogram.clone()));
+        (counter, histogram)
+    }
 }
 
 /// The OAuth error code of an error response, set by the functions that

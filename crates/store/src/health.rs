@@ -27,7 +27,7 @@
 //! deadline.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use proofkey_core::model::Readiness;
@@ -62,6 +62,10 @@ pub(crate) struct Health {
     /// SQLite: free bytes of the database's file system, as the probe last
     /// read them (`u64::MAX` until then).
     free_space: AtomicU64,
+    /// The operation duration histograms, atomic and single: looked up
+    /// once (at the first operation, after `serve` has installed the
+    /// recorder), not on every operation.
+    durations: OnceLock<[metrics::Histogram; 2]>,
 }
 
 #[derive(Debug, Default)]
@@ -88,6 +92,7 @@ impl Health {
             wake: Notify::new(),
             stop: Notify::new(),
             free_space: AtomicU64::new(u64::MAX),
+            durations: OnceLock::new(),
         })
     }
 
@@ -97,6 +102,22 @@ impl Health {
 
     pub(crate) fn backend(&self) -> &'static str {
         self.backend
+    }
+
+    /// The duration histogram of `mode` (`"atomic"` or `"single"`).
+    pub(crate) fn duration(&self, atomic: bool) -> &metrics::Histogram {
+        let [a, s] = self.durations.get_or_init(|| {
+            let backend = self.backend;
+            [
+                metrics::histogram!("proofkey_store_operation_duration_seconds", "backend" => backend, "mode" => "atomic"),
+                metrics::histogram!("proofkey_store_operation_duration_seconds", "backend" => backend, "mode" => "single"),
+            ]
+        });
+        if atomic {
+            a
+        } else {
+            s
+        }
     }
 
     /// The error of an operation refused at once, or `None` to run it.

@@ -319,7 +319,8 @@ impl Database {
             Driver::Sqlite(d) => d.run(mode, op).instrument(span).await,
             Driver::Pg(d) => d.run(mode, op).instrument(span).await,
         };
-        metrics::histogram!("proofkey_store_operation_duration_seconds", "backend" => backend, "mode" => mode_label)
+        self.health
+            .duration(mode == Mode::Atomic)
             .record(started.elapsed());
         if let Err(e) = &result {
             let kind = match e {

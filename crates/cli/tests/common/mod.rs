@@ -24,6 +24,20 @@ pub fn proofkey() -> Command {
     c
 }
 
+/// `proofkey serve` on 127.0.0.1:`port` with the database `db`; more
+/// arguments may follow.
+pub fn serve_on(port: u16, db: &str) -> Command {
+    let mut c = proofkey();
+    c.args([
+        "serve",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--database",
+        db,
+    ]);
+    c
+}
+
 pub fn wait_ready(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {

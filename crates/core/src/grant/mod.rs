@@ -123,9 +123,38 @@ pub async fn token(provider: &Provider, req: &TokenRequest) -> Result<TokenRespo
         }
     };
     if issued.is_ok() {
-        metrics::counter!("proofkey_tokens_issued_total", "grant_type" => grant_type).increment(1);
+        issued_counter(grant_type).increment(1);
     }
     issued
+}
+
+/// `proofkey_tokens_issued_total` of `grant_type`, looked up once per grant
+/// type (a lookup by name and label allocates; this is every token
+/// response's).
+fn issued_counter(grant_type: &'static str) -> &'static metrics::Counter {
+    static COUNTERS: std::sync::LazyLock<Vec<(&'static str, metrics::Counter)>> =
+        std::sync::LazyLock::new(|| {
+            [
+                "authorization_code",
+                "refresh_token",
+                "client_credentials",
+                "device_code",
+            ]
+            .into_iter()
+            .map(|g| {
+                (
+                    g,
+                    metrics::counter!("proofkey_tokens_issued_total", "grant_type" => g),
+                )
+            })
+            .collect()
+        });
+    static NONE: std::sync::LazyLock<metrics::Counter> =
+        std::sync::LazyLock::new(metrics::Counter::noop);
+    COUNTERS
+        .iter()
+        .find(|(g, _)| *g == grant_type)
+        .map_or(&*NONE, |(_, c)| c)
 }
 
 /// The grants this server implements.
