@@ -48,10 +48,7 @@ pub fn app(provider: Arc<Provider>) -> Router {
         pages: Arc::new(pages),
     };
     routes::router(state.clone())
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            observe::track,
-        ))
+        .layer(observe::TrackLayer::new(Arc::clone(&state.provider)))
         .with_state(state)
         .layer(axum::extract::DefaultBodyLimit::max(params::MAX_BODY))
         // RFC 9700 §4.16 (clickjacking) and §4.2.4 (referrer leaks) on every

@@ -13,12 +13,14 @@
 //! label value as sent.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, LazyLock, PoisonError, RwLock};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
@@ -26,9 +28,7 @@ use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use proofkey_core::model::Readiness;
 use proofkey_core::{ErrorCode, Provider};
-use tracing::Instrument as _;
-
-use crate::AppState;
+use tower::{Layer, Service};
 
 /// What kind of metric: how it is described to the exporter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -284,53 +284,139 @@ pub fn metrics_router(provider: Arc<Provider>, metrics: Metrics) -> Router {
 /// (`proofkey_oauth_errors_total`: from the error responses' [`ErrorLabel`],
 /// or the `error` of an authorization response redirect), and gives every
 /// 503 a `Retry-After` (RFC 9110 §10.2.3): 5 s while the database is known
-/// to be down, 1 s otherwise (an overload).
-pub(crate) async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let route = route.as_ref().map_or("other", MatchedPath::as_str);
-    // One span per request, at DEBUG (exported when tracing export is on,
-    // docs/operations.md): the method and route as registered, never the
-    // path or query as sent (codes, states), nor bodies.
-    let span = tracing::debug_span!(
-        target: "proofkey_server::request",
-        "HTTP request",
-        otel.name = %format_args!("{} {route}", request.method()),
-        http.request.method = %request.method(),
-        http.route = %route,
-        http.response.status_code = tracing::field::Empty,
-    );
-    let mut response = next.run(request).instrument(span.clone()).await;
-    let status = response.status();
-    span.record("http.response.status_code", i64::from(status.as_u16()));
-    if status == StatusCode::SERVICE_UNAVAILABLE
-        && !response.headers().contains_key(header::RETRY_AFTER)
-    {
-        let seconds: u32 = match state.provider.store().readiness() {
-            Readiness::Ready => 1,
-            Readiness::NotReady { .. } => 5,
-        };
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-    }
-    let error = response
-        .extensions()
-        .get::<ErrorLabel>()
-        .map(|e| e.0)
-        .or_else(|| redirected_error(&response));
-    if let Some(code) = error {
-        metrics::counter!("proofkey_oauth_errors_total", "endpoint" => route.to_owned(), "error" => code)
-            .increment(1);
-    }
-    let (requests, duration) = HTTP.handles(route, status.as_u16());
-    duration.record(started.elapsed());
-    requests.increment(1);
-    response
+/// to be down, 1 s otherwise (an overload). A layer of its own rather than
+/// axum's `from_fn`, which clones and boxes the route's service and boxes
+/// the future on every request (a few per cent of introspection's
+/// throughput, docs/performance.md).
+#[derive(Debug, Clone)]
+pub(crate) struct TrackLayer {
+    provider: Arc<Provider>,
 }
 
-/// A status's request counter and duration histogram.
-type ByStatus = (u16, Counter, Histogram);
+impl TrackLayer {
+    pub(crate) fn new(provider: Arc<Provider>) -> Self {
+        Self { provider }
+    }
+}
+
+impl<S> Layer<S> for TrackLayer {
+    type Service = Track<S>;
+
+    fn layer(&self, inner: S) -> Track<S> {
+        Track {
+            inner,
+            provider: Arc::clone(&self.provider),
+        }
+    }
+}
+
+/// [`TrackLayer`]'s service.
+#[derive(Debug, Clone)]
+pub(crate) struct Track<S> {
+    inner: S,
+    provider: Arc<Provider>,
+}
+
+impl<S> Service<Request> for Track<S>
+where
+    S: Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = TrackFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let started = Instant::now();
+        let route = request.extensions().get::<MatchedPath>().cloned();
+        let route_str = route.as_ref().map_or("other", MatchedPath::as_str);
+        // One span per request, at DEBUG (exported when tracing export is
+        // on, docs/operations.md): the method and route as registered,
+        // never the path or query as sent (codes, states), nor bodies.
+        let span = tracing::debug_span!(
+            target: "proofkey_server::request",
+            "HTTP request",
+            otel.name = %format_args!("{} {route_str}", request.method()),
+            http.request.method = %request.method(),
+            http.route = %route_str,
+            http.response.status_code = tracing::field::Empty,
+        );
+        let inner = {
+            let _entered = span.enter();
+            self.inner.call(request)
+        };
+        TrackFuture {
+            inner,
+            started,
+            route,
+            span,
+            provider: Arc::clone(&self.provider),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// [`Track`]'s future: the route's, then the counting.
+    pub(crate) struct TrackFuture<F> {
+        #[pin]
+        inner: F,
+        started: Instant,
+        route: Option<MatchedPath>,
+        span: tracing::Span,
+        provider: Arc<Provider>,
+    }
+}
+
+impl<F, E> Future for TrackFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let polled = {
+            let _entered = this.span.enter();
+            this.inner.poll(cx)
+        };
+        let Poll::Ready(Ok(mut response)) = polled else {
+            return polled;
+        };
+        let route = this.route.as_ref().map_or("other", MatchedPath::as_str);
+        let status = response.status();
+        this.span
+            .record("http.response.status_code", i64::from(status.as_u16()));
+        if status == StatusCode::SERVICE_UNAVAILABLE
+            && !response.headers().contains_key(header::RETRY_AFTER)
+        {
+            let seconds: u32 = match this.provider.store().readiness() {
+                Readiness::Ready => 1,
+                Readiness::NotReady { .. } => 5,
+            };
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        let error = response
+            .extensions()
+            .get::<ErrorLabel>()
+            .map(|e| e.0)
+            .or_else(|| redirected_error(&response));
+        if let Some(code) = error {
+            metrics::counter!("proofkey_oauth_errors_total", "endpoint" => route.to_owned(), "error" => code)
+                .increment(1);
+        }
+        let elapsed = this.started.elapsed();
+        HTTP.with(route, status.as_u16(), |requests, duration| {
+            duration.record(elapsed);
+            requests.increment(1);
+        });
+        Poll::Ready(Ok(response))
+    }
+}
 
 /// The request counter and duration histogram of each route and status,
 /// made once: a metric's lookup by name and labels allocates and hashes,
@@ -340,21 +426,25 @@ struct HttpHandles {
     by_route: RwLock<HashMap<Box<str>, Vec<ByStatus>>>,
 }
 
+/// A status's request counter and duration histogram.
+type ByStatus = (u16, Counter, Histogram);
+
 static HTTP: LazyLock<HttpHandles> = LazyLock::new(|| HttpHandles {
     by_route: RwLock::new(HashMap::new()),
 });
 
 impl HttpHandles {
-    fn handles(&self, route: &str, status: u16) -> (Counter, Histogram) {
-        let found = self
-            .by_route
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(route)
-            .and_then(|v| v.iter().find(|(s, _, _)| *s == status))
-            .map(|(_, c, h)| (c.clone(), h.clone()));
-        if let Some(found) = found {
-            return found;
+    /// Runs `record` with the handles of `route` and `status`, made on
+    /// their first use (under the read lock after that: no clone).
+    fn with(&self, route: &str, status: u16, record: impl FnOnce(&Counter, &Histogram)) {
+        {
+            let by_route = self.by_route.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some((_, c, h)) = by_route
+                .get(route)
+                .and_then(|v| v.iter().find(|(s, _, _)| *s == status))
+            {
+                return record(c, h);
+            }
         }
         let labels = [
             ("endpoint", route.to_owned()),
@@ -362,13 +452,15 @@ impl HttpHandles {
         ];
         let counter = metrics::counter!("proofkey_http_requests_total", &labels);
         let histogram = metrics::histogram!("proofkey_http_request_duration_seconds", &labels);
-        self.by_route
+        record(&counter, &histogram);
+        let mut by_route = self
+            .by_route
             .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(route.into())
-            .or_default()
-            .push((status, counter.clone(), histogram.clone()));
-        (counter, histogram)
+            .unwrap_or_else(PoisonError::into_inner);
+        let statuses = by_route.entry(route.into()).or_default();
+        if !statuses.iter().any(|(s, _, _)| *s == status) {
+            statuses.push((status, counter, histogram));
+        }
     }
 }
 
