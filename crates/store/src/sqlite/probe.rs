@@ -92,7 +92,8 @@ async fn try_recovery(health: &Health, jobs: mpsc::Sender<Request>) {
     match tokio::time::timeout(RECOVERY_DEADLINE, answer).await {
         Ok(Ok(Ok(()))) => health.reached(),
         Ok(Ok(Err(e))) => {
-            tracing::warn!(error = %e, "database writes still fail; retrying in a second");
+            // Said once when the fault began (`health.rs`); not every second.
+            tracing::debug!(error = %e, "database writes still fail; retrying in a second");
             health.still_failing(recovery_failure(e));
         }
         Ok(Err(_)) | Err(_) => {
