@@ -327,8 +327,9 @@ mod tests {
             );
             // Under systemd's directory (the test runs as root in CI; it
             // makes its own directory there and removes it).
-            let creds = std::path::Path::new(SYSTEMD_CREDENTIALS)
-                .join(format!("proofkey-test-{}", std::process::id()));
+            let root = std::path::Path::new(SYSTEMD_CREDENTIALS);
+            let made_root = !root.exists();
+            let creds = root.join(format!("proofkey-test-{}", std::process::id()));
             std::fs::create_dir_all(&creds).unwrap();
             let in_creds = creds.join("kek");
             std::fs::copy(&path, &in_creds).unwrap();
@@ -337,6 +338,9 @@ mod tests {
             std::fs::set_permissions(&in_creds, std::fs::Permissions::from_mode(0o444)).unwrap();
             let others = Kek::from_file_in(&in_creds, Some(&creds)).is_err();
             let _ = std::fs::remove_dir_all(&creds);
+            if made_root {
+                let _ = std::fs::remove_dir(root);
+            }
             assert!(
                 accepted,
                 "group read in systemd's credentials directory (an ACL)"
