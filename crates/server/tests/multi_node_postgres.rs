@@ -462,6 +462,71 @@ async fn the_database_goes_away_and_comes_back_under_a_node() {
     drop_postgres_db(&db).await;
 }
 
+/// PostgreSQL answers but refuses writes (here `default_transaction_read_only`,
+/// as a standby after a failover would): token requests get 503
+/// `temporarily_unavailable` with `Retry-After`, not a server error;
+/// `/readyz` says writes are failing; the node refuses work until a test
+/// write commits, and serves again once the database takes writes, without
+/// a restart. The refresh token survives: nothing was consumed.
+#[tokio::test]
+async fn a_read_only_database_is_not_ready_and_comes_back() {
+    let db = fresh_postgres_db().await;
+    let url = format!("{}/{db}", pg_url());
+    let node = TestServer::start_on(&url, |_| {}, None).await;
+    node.public_client("app", &[REDIRECT], true).await;
+    node.user("alice").await;
+    let body = tokens_for(&node, "app", "alice", "openid offline_access").await;
+    let rt = body["refresh_token"].as_str().unwrap().to_owned();
+    let admin = proofkey_store::PgAdmin::connect(&pg_url()).await.unwrap();
+    // New sessions read the database's default; end the old ones.
+    let read_only = |on: bool| {
+        format!(
+            "ALTER DATABASE {db} SET default_transaction_read_only = {on}; \
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = '{db}' AND pid <> pg_backend_pid();"
+        )
+    };
+    admin.execute(&read_only(true)).await.unwrap();
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("client_id", "app"),
+        ("refresh_token", rt.as_str()),
+    ];
+    let refresh = || node.token(&form);
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, headers, b) = refresh().await;
+        if b["error"] == "temporarily_unavailable" {
+            assert_eq!(status, 503, "{b}");
+            assert!(headers.contains_key("retry-after"));
+            break;
+        }
+        // A connection the test ended may answer one request with 503
+        // first; never a server error, never a success.
+        assert_ne!(status, 200, "a write went through a read-only database");
+        assert!(std::time::Instant::now() < until, "{status} {b}");
+    }
+    let (status, why) = readyz_until_says(
+        &node,
+        |_, body| body.contains("writes are failing"),
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(
+        (status, why.as_str()),
+        (503, "not ready: database writes are failing\n")
+    );
+
+    admin.execute(&read_only(false)).await.unwrap();
+    let (status, why) = readyz_until(&node, true, Duration::from_secs(20)).await;
+    assert_eq!(status, 200, "{why}");
+    let (status, _, b) = refresh().await;
+    assert_eq!(status, 200, "{b}");
+    drop(admin);
+    drop(node);
+    drop_postgres_db(&db).await;
+}
+
 /// Runs every future at once (spawned), and returns their outputs in order.
 async fn futures_join_all<F>(fs: impl Iterator<Item = F>) -> Vec<F::Output>
 where

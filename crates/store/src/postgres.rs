@@ -31,6 +31,7 @@ use crate::{Database, StoreSettings};
 #[derive(Debug, Clone)]
 pub(crate) struct Pg {
     pool: PgPool,
+    health: Arc<Health>,
 }
 
 pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
@@ -46,9 +47,35 @@ pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
         | sqlx::Error::PoolClosed
         | sqlx::Error::Tls(_)
         | sqlx::Error::Protocol(_) => StoreError::Unavailable(e.to_string()),
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            Some(code) if refuses_writes(code) => {
+                StoreError::Unavailable(format!("{WRITES_REFUSED}{e}"))
+            }
+            // Connection exceptions (class 08), the server shutting down or
+            // starting (57P01 to 57P03), out of resources (class 53):
+            // unavailable, answered 503, not a server error.
+            Some(code)
+                if code.starts_with("08") || code.starts_with("57P") || code.starts_with("53") =>
+            {
+                StoreError::Unavailable(e.to_string())
+            }
+            _ => StoreError::Backend(e.to_string()),
+        },
         _ => StoreError::Backend(e.to_string()),
     }
 }
+
+/// SQLSTATEs of a server that answers but will not write: disk full
+/// (53100) and a read-only transaction (25006: a standby after a failover,
+/// `default_transaction_read_only`). The store's health probe then refuses
+/// work until a test write commits (`health.rs`).
+fn refuses_writes(code: &str) -> bool {
+    matches!(code, "53100" | "25006")
+}
+
+/// How an `Unavailable` for a refused write begins: `Pg::run` tells the
+/// health state from it.
+const WRITES_REFUSED: &str = "the database refuses writes: ";
 
 impl Database {
     /// Connects to `postgres://...` with `settings` and applies pending
@@ -74,7 +101,13 @@ impl Database {
             pool.clone(),
             settings.acquire_timeout.min(PROBE_CONNECT_DEADLINE),
         );
-        Ok(Database::new(Driver::Pg(Pg { pool }), health))
+        Ok(Database::new(
+            Driver::Pg(Pg {
+                pool,
+                health: Arc::clone(&health),
+            }),
+            health,
+        ))
     }
 }
 
@@ -128,6 +161,27 @@ fn start_probe(
             metrics::gauge!("proofkey_postgres_pool_connections", "state" => "in_use")
                 .set(size.saturating_sub(idle) as f64);
             let mut slot = conn.lock().await;
+            if health.writes_failing() {
+                // A fresh session: defaults such as read-only are read at
+                // connect time, and the probe's old session may predate them.
+                *slot = None;
+                let deadline = connect_timeout + PROBE_DEADLINE;
+                match tokio::time::timeout(deadline, test_write(&options)).await {
+                    Ok(Ok(c)) => {
+                        *slot = Some(c);
+                        health.writes_recovered();
+                        health.reached();
+                    }
+                    Ok(Err(e)) if matches!(e, sqlx::Error::Database(_)) => {
+                        health.still_failing(e.to_string());
+                    }
+                    Ok(Err(e)) => health.unreachable(e.to_string()),
+                    Err(_) => health.still_failing(format!(
+                        "the test write did not finish within {deadline:?}"
+                    )),
+                }
+                return;
+            }
             match probe(&mut slot, &options, connect_timeout).await {
                 Probe::Answered => {
                     slow.store(0, Ordering::Relaxed);
@@ -144,6 +198,25 @@ fn start_probe(
             }
         }
     });
+}
+
+/// While writes fail: a write that leaves nothing behind, committed on a
+/// new connection, which is returned for the probe to keep.
+async fn test_write(options: &PgConnectOptions) -> sqlx::Result<PgConnection> {
+    use sqlx::Connection as _;
+    let mut conn = options.connect().await?;
+    let mut tx = conn.begin().await?;
+    sqlx::query(
+        "INSERT INTO settings (name, value) VALUES ('health_probe', 'written') \
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM settings WHERE name = 'health_probe'")
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(conn)
 }
 
 async fn probe(
@@ -186,7 +259,21 @@ async fn probe(
 
 #[async_trait]
 impl Backend for Pg {
+    /// Runs `op`; a write the server refused (disk full, read-only) marks
+    /// writes failing, as SQLite's engine does for its own.
     async fn run<T: Send + 'static>(&self, mode: Mode, op: Op<T>) -> StoreResult<T> {
+        let result = self.run_op(mode, op).await;
+        if let Err(StoreError::Unavailable(why)) = &result {
+            if why.starts_with(WRITES_REFUSED) {
+                self.health.writes_failed(why);
+            }
+        }
+        result
+    }
+}
+
+impl Pg {
+    async fn run_op<T: Send + 'static>(&self, mode: Mode, op: Op<T>) -> StoreResult<T> {
         match mode {
             Mode::Single => op(&mut PgTx::Pool(&self.pool)).await,
             Mode::Atomic => {
