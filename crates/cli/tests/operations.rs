@@ -54,16 +54,7 @@ impl Node {
     }
 
     fn admin(&self, args: &[&str]) -> serde_json::Value {
-        let out = proofkey()
-            .args(args)
-            .args(["--database", &self.db, "--json"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = common::admin(&self.db, &[args, &["--json"]].concat(), None);
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
@@ -202,27 +193,11 @@ fn a_scrape_counts_exactly_what_happened() {
         "http://127.0.0.1/cb",
         "--skip-consent",
     ]);
-    let out = proofkey()
-        .args([
-            "user",
-            "create",
-            "alice",
-            "--password-stdin",
-            "--database",
-            &db,
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .and_then(|mut c| {
-            c.stdin
-                .take()
-                .unwrap()
-                .write_all(b"correct horse battery")?;
-            c.wait()
-        })
-        .unwrap();
-    assert!(out.success());
+    common::admin(
+        &db,
+        &["user", "create", "alice", "--password-stdin"],
+        Some("correct horse battery"),
+    );
     let http = reqwest::blocking::Client::new();
 
     for _ in 0..3 {

@@ -81,6 +81,20 @@ struct State {
     last_probe: Option<Instant>,
 }
 
+impl State {
+    /// The fault that refuses work, if any: its fixed reason, and the
+    /// database's words.
+    fn fault(&self) -> Option<(&'static str, &str)> {
+        if let Some(e) = &self.unreachable {
+            Some(("the database is unreachable", e))
+        } else {
+            self.writes_failing
+                .as_deref()
+                .map(|e| ("database writes are failing", e))
+        }
+    }
+}
+
 impl Health {
     pub(crate) fn new(backend: &'static str) -> Arc<Self> {
         metrics::gauge!("proofkey_database_up").set(1.0);
@@ -126,26 +140,16 @@ impl Health {
             return None;
         }
         let s = self.state();
-        let why = s
-            .unreachable
-            .as_deref()
-            .map(|e| format!("the database is unreachable: {e}"))
-            .or_else(|| {
-                s.writes_failing
-                    .as_deref()
-                    .map(|e| format!("database writes are failing: {e}"))
-            })?;
-        Some(StoreError::Refused(why))
+        let (reason, detail) = s.fault()?;
+        Some(StoreError::Refused(format!("{reason}: {detail}")))
     }
 
     /// Whether `/readyz` may say ready, and if not, why: a fixed reason,
     /// and the database's own words as detail (for the operator only).
     pub(crate) fn readiness(&self) -> Readiness {
         let s = self.state();
-        let (reason, detail) = if let Some(e) = &s.unreachable {
-            ("the database is unreachable", e.clone())
-        } else if let Some(e) = &s.writes_failing {
-            ("database writes are failing", e.clone())
+        let (reason, detail) = if let Some((reason, detail)) = s.fault() {
+            (reason, detail.to_owned())
         } else if let Some(e) = &s.probe_error {
             ("the database does not answer in time", e.clone())
         } else if s
@@ -163,7 +167,7 @@ impl Health {
     }
 
     fn publish(&self, s: &State) {
-        let refusing = s.unreachable.is_some() || s.writes_failing.is_some();
+        let refusing = s.fault().is_some();
         self.refusing.store(refusing, Ordering::Relaxed);
         metrics::gauge!("proofkey_database_up").set(if s.unreachable.is_some() {
             0.0
