@@ -57,14 +57,20 @@ fn log_restart_outcome(outcome: StoreResult<(i64, i64)>) {
             "failed"
         }
     };
-    metrics::counter!("proofkey_sqlite_checkpoints_total", "outcome" => label).increment(1);
+    count(label);
+}
+
+/// Counts a checkpoint by its outcome: `ok`, `incomplete` (a reader kept
+/// part of the log) or `failed`.
+pub(super) fn count(outcome: &'static str) {
+    metrics::counter!("proofkey_sqlite_checkpoints_total", "outcome" => outcome).increment(1);
 }
 
 /// A checkpoint that failed for lack of space means the log can only grow
 /// from now on, until the disk is full: stop admitting writes now and let
 /// the probe's recovery empty the log (`health.rs`).
 fn passive_failed(health: &Health, e: &rusqlite::Error) {
-    metrics::counter!("proofkey_sqlite_checkpoints_total", "outcome" => "failed").increment(1);
+    count("failed");
     tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
     if matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull)
     {

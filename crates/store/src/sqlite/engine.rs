@@ -257,20 +257,15 @@ fn keep_log_within(conn: &Connection, wal: &str, budget: u64, health: &Health) {
     if std::fs::metadata(wal).map_or(0, |m| m.len()) <= budget {
         return;
     }
-    match truncate_now(conn) {
-        Ok(0) => {
-            metrics::counter!("proofkey_sqlite_checkpoints_total", "outcome" => "ok").increment(1);
-        }
-        Ok(_) => {
-            metrics::counter!("proofkey_sqlite_checkpoints_total", "outcome" => "incomplete")
-                .increment(1);
-        }
-        Err(e) => {
-            metrics::counter!("proofkey_sqlite_checkpoints_total", "outcome" => "failed")
-                .increment(1);
-            if cannot_write(&e) {
-                health.writes_failed(&e.to_string());
-            }
+    let outcome = truncate_now(conn);
+    super::checkpoint::count(match &outcome {
+        Ok(0) => "ok",
+        Ok(_) => "incomplete",
+        Err(_) => "failed",
+    });
+    if let Err(e) = outcome {
+        if cannot_write(&e) {
+            health.writes_failed(&e.to_string());
         }
     }
 }
