@@ -521,21 +521,32 @@ fn a_full_disk_recovers_under_load_once_space_is_freed() {
     }
     let why = wait_for(false, "still not ready");
     assert_eq!(why, "not ready: database writes are failing\n");
-    // The operator's listener says what the database said.
-    let detail = reqwest::blocking::get(node.metrics.replace("/metrics", "/readyz"))
-        .unwrap()
-        .text()
-        .unwrap();
-    assert!(detail.contains("full"), "{detail}");
     assert!(
         node.stderr().contains("disk space is low"),
         "{}",
         node.stderr()
     );
-    let m = node.scrape();
-    assert_eq!(m.get("proofkey_database_writes_failing", &[]), Some(1.0));
-    assert_eq!(m.get("proofkey_ready", &[]), Some(0.0));
-    assert!(m.get("proofkey_sqlite_disk_free_bytes", &[]).unwrap() < 1024.0 * 1024.0);
+    // The operator's listener says what the database said, and the gauges
+    // say it too. A recovery may free the log's space for a moment (the
+    // load then takes it again), so each is read until seen, not once.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let detail = reqwest::blocking::get(node.metrics.replace("/metrics", "/readyz"))
+            .unwrap()
+            .text()
+            .unwrap();
+        let m = node.scrape();
+        if detail.starts_with("not ready: database writes are failing: ")
+            && detail.contains("full")
+            && m.get("proofkey_database_writes_failing", &[]) == Some(1.0)
+            && m.get("proofkey_ready", &[]) == Some(0.0)
+        {
+            assert!(m.get("proofkey_sqlite_disk_free_bytes", &[]).unwrap() < 1024.0 * 1024.0);
+            break;
+        }
+        assert!(Instant::now() < deadline, "{detail}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     // Free 1 MiB while the clients go on.
     let size = std::fs::metadata(&filler).unwrap().len();
     std::fs::OpenOptions::new()
