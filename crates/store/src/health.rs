@@ -118,7 +118,8 @@ impl Health {
         self.backend
     }
 
-    /// The duration histogram of `mode` (`"atomic"` or `"single"`).
+    /// The operation duration histogram of atomic operations, or of
+    /// single-statement ones.
     pub(crate) fn duration(&self, atomic: bool) -> &metrics::Histogram {
         let [a, s] = self.durations.get_or_init(|| {
             let backend = self.backend;
