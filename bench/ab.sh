@@ -5,6 +5,10 @@
 # checkout's) alternating between them run by run, so that both see the
 # same machine, whatever it is doing meanwhile. On a shared 2-core VM,
 # single runs vary by 10 % and more; medians of alternating runs compare.
+# Each side's server CPU per operation (/proc/PID/stat, read by the load
+# generator around each measured window) is compared too: the figure that
+# moves least with the machine. Both sides run without the metrics
+# listener, so that two servers can run at once.
 #
 #   bench/ab.sh BEFORE_CHECKOUT [--rounds 5] [--duration 8s] [--warmup 1s]
 #               [--concurrency 32] [SCENARIO...]
@@ -41,14 +45,15 @@ cargo build --release -q -p proofkey-cli -p proofkey-loadgen
 (cd "$before" && cargo build --release -q -p proofkey-cli)
 lg=target/release/proofkey-loadgen
 
-declare -A port secret
+declare -A port secret pid
 for side in before after; do
   if [ $side = before ]; then pk=$before/target/release/proofkey; else pk=target/release/proofkey; fi
   mkdir -p "$work/$side"
   export PROOFKEY_DATABASE_URL="sqlite://$work/$side/bench.db"
   secret[$side]=$(provision)
   port[$side]=$(free_port)
-  RUST_LOG=warn "$pk" serve --listen "127.0.0.1:${port[$side]}" 2>"$out/ab-$side.log" &
+  RUST_LOG=warn "$pk" serve --listen "127.0.0.1:${port[$side]}" --metrics-listen off 2>"$out/ab-$side.log" &
+  pid[$side]=$!
   pids+=("$!")
   wait_http "http://127.0.0.1:${port[$side]}/healthz"
 done
@@ -59,7 +64,7 @@ for scenario in "${picked[@]}"; do
   for _ in $(seq 1 "$rounds"); do
     for side in before after; do
       load "$side" "http://127.0.0.1:${port[$side]}" bench-cli bench-svc "${secret[$side]}" \
-        --flow-scope api --scenario "$scenario" | tee -a "$out/ab.jsonl" >&2
+        --flow-scope api --scenario "$scenario" --server-pid "${pid[$side]}" | tee -a "$out/ab.jsonl" >&2
     done
   done
 done
@@ -67,11 +72,13 @@ done
 python3 - "$out/ab.jsonl" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-print(f"{'scenario':<20}{'before ops/s':>14}{'after ops/s':>13}{'change':>9}{'p99 before':>12}{'p99 after':>11}")
+print(f"{'scenario':<20}{'before ops/s':>14}{'after ops/s':>13}{'change':>9}{'p99 before':>12}{'p99 after':>11}{'CPU µs/op before':>18}{'after':>8}{'change':>9}")
 for s in dict.fromkeys(r["scenario"] for r in rows):
     med = lambda side, k: statistics.median(r[k] for r in rows if r["scenario"] == s and r["label"] == side)
     b, a = med("before", "ops_per_sec"), med("after", "ops_per_sec")
-    print(f"{s:<20}{b:>14.0f}{a:>13.0f}{(a / b - 1) * 100:>8.1f}%{med('before', 'p99_ms'):>11.1f}ms{med('after', 'p99_ms'):>9.1f}ms")
+    cb, ca = med("before", "server_cpu_us_per_op"), med("after", "server_cpu_us_per_op")
+    print(f"{s:<20}{b:>14.0f}{a:>13.0f}{(a / b - 1) * 100:>8.1f}%{med('before', 'p99_ms'):>11.1f}ms{med('after', 'p99_ms'):>9.1f}ms"
+          f"{cb:>18.1f}{ca:>8.1f}{(ca / cb - 1) * 100:>8.1f}%")
 errors = sum(r["errors"] for r in rows)
 if errors:
     print(f"{errors} errors")

@@ -4,10 +4,24 @@
 # machine, in this run, under the same loads from bench/loadgen.
 #
 #   bench/compare.sh [--duration 10s] [--warmup 2s] [--concurrency 32] [--only proofkey|node]
-#                    [--million] [--steady 4m]
+#                    [--postgres] [--million] [--steady 4m]
+#
+# The figure that travels between machines is server CPU per operation: the
+# load generator reads each server's user + system time from /proc/PID/stat
+# at the start and the end of each measured window. It stands beside the
+# floor, what the operation's signatures alone cost, measured here first
+# with criterion (crates/core/benches/signing.rs: RSA-2048, ES256 and
+# EdDSA), and beside the targets of issue 18, which are that floor plus a
+# fixed allowance. Throughput and latency are printed too.
 #
 # Prints one JSON line per server and scenario (also kept in
-# target/bench/results.jsonl), then a table with the ratios.
+# target/bench/results.jsonl), then the tables.
+# --postgres also runs proofkey's scenarios on PostgreSQL (127.0.0.1:5432,
+# user postgres, a database proofkey_bench made anew), with one node and
+# then two (each client sticks to one node), and reports the database
+# server's CPU per operation (every process named `postgres`), its WAL
+# bytes and commits per operation, and the SQL statements per operation
+# (counted from a node logging each statement, in a separate short pass).
 # --million also runs a million complete flows against proofkey and reports
 # its resident memory and database size before and after them.
 # --steady D runs complete flows for D against a second proofkey whose rows
@@ -25,6 +39,7 @@ concurrency=32
 only=
 million=
 steady=
+postgres=
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) duration=$2; shift 2 ;;
@@ -33,7 +48,8 @@ while [ $# -gt 0 ]; do
     --only) only=$2; shift 2 ;;
     --million) million=1; shift ;;
     --steady) steady=$2; shift 2 ;;
-    *) echo "usage: $0 [--duration D] [--warmup D] [--concurrency N] [--only proofkey|node] [--million] [--steady D]" >&2; exit 2 ;;
+    --postgres) postgres=1; shift ;;
+    *) echo "usage: $0 [--duration D] [--warmup D] [--concurrency N] [--only proofkey|node] [--postgres] [--million] [--steady D]" >&2; exit 2 ;;
   esac
 done
 
@@ -47,6 +63,17 @@ cargo build --release -q -p proofkey-cli -p proofkey-loadgen
 pk=target/release/proofkey
 lg=target/release/proofkey-loadgen
 
+echo "== the signature floor: criterion, crates/core/benches/signing.rs" >&2
+cargo bench -q -p proofkey-core --bench signing -- --warm-up-time 1 --measurement-time 3 --noplot 'sign JWT' >&2
+python3 - > "$out/signing.json" <<'PY'
+import json
+cost = {}
+for alg in ("RS256", "ES256", "EdDSA"):
+    with open(f"target/criterion/sign JWT {alg}/new/estimates.json") as f:
+        cost[alg] = json.load(f)["mean"]["point_estimate"] / 1000.0
+print(json.dumps(cost))
+PY
+
 # `flow` asks for `api` (no openid: no ID token); both servers know it.
 scenarios=(--flow-scope api --scenario flow-openid --scenario flow --scenario refresh --scenario introspect --scenario client-credentials)
 # Starts `proofkey serve` on a free port with extra serve arguments, its
@@ -54,10 +81,20 @@ scenarios=(--flow-scope api --scenario flow-openid --scenario flow --scenario re
 start_proofkey() { # log [serve args...]
   local log=$1; shift
   port=$(free_port)
-  RUST_LOG=warn "$pk" serve --listen "127.0.0.1:$port" "$@" 2>"$out/$log" &
+  RUST_LOG=${PK_LOG:-warn} "$pk" serve --listen "127.0.0.1:$port" "$@" 2>"$out/$log" &
   pk_pid=$!
   pids+=("$pk_pid")
   wait_http "http://127.0.0.1:$port/healthz"
+}
+# The scenarios, then flow-openid again with the client whose ID tokens are
+# ES256 (reported as flow-openid-es256).
+run_all() { # label issuer pid...
+  local label=$1 issuer=$2; shift 2
+  local watch=()
+  for p in "$@"; do watch+=(--server-pid "$p"); done
+  load "$label" "$issuer" bench-cli bench-svc "$secret" "${watch[@]}" "${scenarios[@]}" | tee -a "$results"
+  load "$label" "$issuer" bench-es256 bench-svc "$secret" "${watch[@]}" \
+    --scenario flow-openid --name-suffix=-es256 | tee -a "$results"
 }
 
 results=$out/results.jsonl
@@ -69,8 +106,7 @@ if [ "$only" != node ]; then
   export PROOFKEY_DATABASE_URL=$db
   secret=$(provision)
   start_proofkey proofkey.log
-  load proofkey "http://127.0.0.1:$port" bench-cli bench-svc "$secret" \
-    "${scenarios[@]}" | tee -a "$results"
+  run_all proofkey "http://127.0.0.1:$port" "$pk_pid"
   echo "proofkey resident memory: $(( $(ps -o rss= -p "$pk_pid") / 1024 )) MiB" >&2
   if [ -n "$million" ]; then
     echo "== a million flows against proofkey" >&2
@@ -114,23 +150,68 @@ if [ "$only" != proofkey ]; then
   node_pid=$!
   pids+=("$node_pid")
   wait_http "http://127.0.0.1:$port/.well-known/openid-configuration"
-  load node-oidc-provider "http://127.0.0.1:$port" bench-cli bench-svc "$secret" \
-    "${scenarios[@]}" | tee -a "$results"
+  run_all node-oidc-provider "http://127.0.0.1:$port" "$node_pid"
   echo "node-oidc-provider resident memory: $(( $(ps -o rss= -p "$node_pid") / 1024 )) MiB" >&2
 fi
 
-python3 - "$results" <<'PY'
+if [ -n "$postgres" ] && [ "$only" != node ]; then
+  pg="psql -h 127.0.0.1 -U postgres -v ON_ERROR_STOP=1 -qtA"
+  $pg -d postgres -c "DROP DATABASE IF EXISTS proofkey_bench" -c "CREATE DATABASE proofkey_bench"
+  export PROOFKEY_DATABASE_URL=postgres://postgres@127.0.0.1:5432/proofkey_bench
+  secret=$(provision)
+  # What PostgreSQL did around one load run: WAL bytes and commits.
+  pg_counters() { $pg -d postgres -c "SELECT pg_current_wal_lsn() - '0/0', (SELECT sum(xact_commit) FROM pg_stat_database)" ; }
+  # One scenario against the nodes at $issuers, with the database's
+  # counters read around it and added to its JSON line.
+  pg_run() { # label scenario client [loadgen args...]
+    local label=$1 scenario=$2 client=$3; shift 3
+    local before after line
+    before=$(pg_counters)
+    line=$(load "$label" "$issuers" "$client" bench-svc "$secret" --flow-scope api \
+      --scenario "$scenario" --db-comm postgres "${watch[@]}" "$@")
+    after=$(pg_counters)
+    python3 -c '
 import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-by = {}
-for r in rows:
-    by.setdefault(r["scenario"], {}).setdefault(r["label"], r)
-print()
-print(f"{'scenario':<20}{'proofkey ops/s':>16}{'p50/p99 ms':>16}{'node ops/s':>14}{'p50/p99 ms':>16}{'ratio':>8}")
-for s, r in by.items():
-    p, n = r.get("proofkey"), r.get("node-oidc-provider")
-    cell = lambda x: (f"{x['ops_per_sec']:>16.0f}{x['p50_ms']:>8.1f}/{x['p99_ms']:<7.1f}" if x else f"{'-':>16}{'-':>16}")
-    ratio = f"{p['ops_per_sec'] / n['ops_per_sec']:>7.1f}x" if p and n and n["ops_per_sec"] else f"{'-':>8}"
-    errs = sum(x["errors"] for x in (p, n) if x)
-    print(f"{s:<20}{cell(p)}{cell(n)[2:]}{ratio}" + (f"  ({errs} errors)" if errs else ""))
-PY
+r = json.loads(sys.argv[1])
+b = [float(x) for x in sys.argv[2].split("|")]
+a = [float(x) for x in sys.argv[3].split("|")]
+n = r["ops"] + r["warmup_ops"]
+r["wal_bytes_per_op"] = (a[0] - b[0]) / n if n else None
+r["commits_per_op"] = (a[1] - b[1]) / n if n else None
+print(json.dumps(r))' "$line" "$before" "$after" | tee -a "$results"
+  }
+  for nodes in 1 2; do
+    echo "== proofkey on PostgreSQL, $nodes node(s)" >&2
+    issuers= watch=() node_pids=()
+    for i in $(seq 1 "$nodes"); do
+      start_proofkey "proofkey-pg-$i.log"
+      issuers="$issuers http://127.0.0.1:$port"
+      watch+=(--server-pid "$pk_pid")
+      node_pids+=("$pk_pid")
+    done
+    for s in flow-openid flow refresh introspect client-credentials; do
+      pg_run "proofkey-pg-$nodes" "$s" bench-cli
+    done
+    pg_run "proofkey-pg-$nodes" flow-openid bench-es256 --name-suffix=-es256
+    for p in "${node_pids[@]}"; do kill "$p"; wait "$p" 2>/dev/null || true; done
+  done
+  echo "== SQL statements per operation (one node logging each statement)" >&2
+  PK_LOG=warn,sqlx::query=debug start_proofkey proofkey-pg-statements.log
+  issuers="http://127.0.0.1:$port" watch=()
+  for s in flow-openid flow refresh introspect client-credentials; do
+    before=$(grep -c 'sqlx::query' "$out/proofkey-pg-statements.log" || true)
+    line=$(concurrency=4 LOAD_WARMUP=0s load statements "$issuers" bench-cli bench-svc "$secret" \
+      --flow-scope api --scenario "$s" --max-ops 200)
+    after=$(grep -c 'sqlx::query' "$out/proofkey-pg-statements.log" || true)
+    python3 -c '
+import json, sys
+r = json.loads(sys.argv[1])
+print(json.dumps({"label": "statements", "scenario": r["scenario"], "ops": r["ops"],
+                  "statements_per_op": (int(sys.argv[3]) - int(sys.argv[2])) / max(r["ops"], 1)}))' \
+      "$line" "$before" "$after" | tee -a "$results"
+  done
+  kill "$pk_pid"; wait "$pk_pid" 2>/dev/null || true
+  unset PROOFKEY_DATABASE_URL
+fi
+
+python3 bench/report.py "$results" "$out/signing.json"

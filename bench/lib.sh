@@ -27,10 +27,14 @@ wait_http() {
   echo "not up: $1" >&2; exit 1
 }
 
-load() { # label issuer client-id confidential-id secret [loadgen args...]
-  local label=$1 issuer=$2 cid=$3 sid=$4 secret=$5; shift 5
+# ISSUERS: one issuer, or several separated by spaces (nodes of one
+# deployment; each client of the load sticks to one).
+load() { # label issuers client-id confidential-id secret [loadgen args...]
+  local label=$1 cid=$3 sid=$4 secret=$5 issuers=()
+  for i in $2; do issuers+=(--issuer "$i"); done
+  shift 5
   LOADGEN_PASSWORD=bench-password LOADGEN_CONFIDENTIAL_SECRET=$secret \
-    "$lg" --label "$label" --issuer "$issuer" --client-id "$cid" --username bench \
+    "$lg" --label "$label" "${issuers[@]}" --client-id "$cid" --username bench \
     --confidential-id "$sid" --concurrency "$concurrency" \
     --duration "${LOAD_DURATION:-$duration}" --warmup "${LOAD_WARMUP:-$warmup}" "$@"
 }
@@ -42,6 +46,9 @@ provision() {
   "$pk" client create --id bench-cli --public --redirect-uri http://127.0.0.1/callback \
     --scope openid --scope api --scope offline_access \
     --grant-type authorization_code --grant-type refresh_token >/dev/null
+  # The same, with ES256 ID tokens (id_token_signed_response_alg).
+  "$pk" client create --id bench-es256 --public --redirect-uri http://127.0.0.1/callback \
+    --scope openid --scope api --grant-type authorization_code --id-token-alg ES256 >/dev/null
   echo bench-password | "$pk" user create bench --password-stdin >/dev/null
   "$pk" client create --id bench-svc --confidential --redirect-uri https://svc.example/cb \
     --scope api --grant-type client_credentials --json |

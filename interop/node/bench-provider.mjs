@@ -1,8 +1,11 @@
 // node-oidc-provider configured as the peer of the load benchmark
-// (bench/compare.sh): a public PKCE client, a confidential client for
-// introspection and client_credentials, its default in-memory store.
+// (bench/compare.sh): a public PKCE client (ID tokens RS256), a second one
+// whose ID tokens are ES256, a confidential client for introspection and
+// client_credentials, its default in-memory store, and signing keys made
+// at start: RSA-2048 and P-256, as proofkey's.
 // Usage: node bench-provider.mjs PORT SECRET   (prints "ready ISSUER")
 // Development interactions: any login and password are accepted.
+import { generateKeyPairSync } from 'node:crypto';
 import Provider, { interactionPolicy } from 'oidc-provider';
 
 const port = Number(process.argv[2] ?? 3000);
@@ -16,7 +19,21 @@ const issuer = `http://127.0.0.1:${port}`;
 const policy = interactionPolicy.base();
 policy.get('consent').checks.remove('native_client_prompt');
 
+const jwk = (type, options, alg) => ({
+  ...generateKeyPairSync(type, options).privateKey.export({ format: 'jwk' }),
+  alg,
+  use: 'sig',
+  kid: alg,
+});
+const jwks = {
+  keys: [
+    jwk('rsa', { modulusLength: 2048 }, 'RS256'),
+    jwk('ec', { namedCurve: 'P-256' }, 'ES256'),
+  ],
+};
+
 const provider = new Provider(issuer, {
+  jwks,
   interactions: { policy },
   clients: [
     {
@@ -26,6 +43,15 @@ const provider = new Provider(issuer, {
       redirect_uris: ['http://127.0.0.1/callback'],
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
+    },
+    {
+      client_id: 'bench-es256',
+      application_type: 'native',
+      token_endpoint_auth_method: 'none',
+      redirect_uris: ['http://127.0.0.1/callback'],
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      id_token_signed_response_alg: 'ES256',
     },
     {
       client_id: 'bench-svc',

@@ -69,9 +69,12 @@ impl Scenario {
 #[derive(Debug, Parser)]
 #[command(name = "proofkey-loadgen", version)]
 pub struct Args {
-    /// The issuer; endpoints come from its discovery document.
-    #[arg(long)]
-    pub issuer: String,
+    /// The issuer; endpoints come from its discovery document. Repeatable:
+    /// several nodes of one deployment, each with its own issuer URL, and
+    /// client `i` uses issuer `i mod n` (a load balancer's round robin,
+    /// with each client sticking to its node).
+    #[arg(long = "issuer", required = true)]
+    pub issuers: Vec<String>,
     /// A public client registered for the code flow with PKCE (and the
     /// refresh_token grant for `refresh`).
     #[arg(long)]
@@ -123,6 +126,22 @@ pub struct Args {
     /// Label put in each report (e.g. the server's name).
     #[arg(long, default_value = "server")]
     pub label: String,
+    /// A server process whose CPU time (user + system, from
+    /// `/proc/PID/stat`) is read at the start and the end of each measured
+    /// window and reported per operation as `server_cpu_us_per_op`
+    /// (repeatable: the sum, for several nodes).
+    #[arg(long = "server-pid")]
+    pub server_pids: Vec<u32>,
+    /// Also report `db_cpu_us_per_op`: the CPU time of every process whose
+    /// name (`/proc/PID/comm`) is this, e.g. `postgres` (its backends, WAL
+    /// writer, checkpointer). A process that exits within the window takes
+    /// its time with it; pooled connections live through it.
+    #[arg(long)]
+    pub db_comm: Option<String>,
+    /// Appended to each scenario's name in the reports (e.g. `-es256` for
+    /// a run with another client).
+    #[arg(long, default_value = "")]
+    pub name_suffix: String,
     /// Worker threads of the generator itself (it shares the machine with
     /// the server).
     #[arg(long, default_value_t = 1)]

@@ -39,18 +39,72 @@ struct Target {
 #[derive(Debug, Serialize)]
 struct Report {
     label: String,
-    scenario: &'static str,
+    scenario: String,
     concurrency: usize,
     duration_s: f64,
     ops: u64,
+    /// Operations completed in the warm-up (not in `ops`): with `ops`, what
+    /// the server did in the whole run, for counters read around it.
+    warmup_ops: u64,
     ops_per_sec: f64,
     errors: u64,
     p50_ms: f64,
     p90_ms: f64,
     p99_ms: f64,
     max_ms: f64,
+    /// CPU time of the `--server-pid` processes in the measured window,
+    /// per measured operation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_cpu_us_per_op: Option<f64>,
+    /// The same for the `--db-comm` processes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    db_cpu_us_per_op: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     first_error: Option<String>,
+}
+
+/// Clock ticks per second of `/proc/PID/stat`'s times: Linux's `USER_HZ`,
+/// 100 on every architecture it exports to user space.
+const USER_HZ: f64 = 100.0;
+
+/// User plus system CPU time of one process (all its threads), in ticks;
+/// `None` when it is gone or unreadable.
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The name (field 2) is in parentheses and may hold spaces; utime and
+    // stime are fields 14 and 15, the 12th and 13th after it.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split(' ').skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// The CPU ticks of the watched processes: the `--server-pid`s, and every
+/// process named `--db-comm`.
+#[derive(Debug, Clone, Copy)]
+struct CpuSample {
+    server: u64,
+    db: u64,
+}
+
+fn cpu_sample(args: &Args) -> CpuSample {
+    let server = args.server_pids.iter().filter_map(|p| cpu_ticks(*p)).sum();
+    let db = match &args.db_comm {
+        None => 0,
+        Some(name) => std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .is_ok_and(|c| c.trim_end() == name)
+            })
+            .filter_map(cpu_ticks)
+            .sum(),
+    };
+    CpuSample { server, db }
 }
 
 pub async fn run(args: &Args) -> Result<(), Error> {
@@ -69,19 +123,98 @@ pub async fn run(args: &Args) -> Result<(), Error> {
                 .into(),
         )),
     };
+    let mut targets = Vec::new();
+    for issuer in &args.issuers {
+        targets.push(Arc::new(
+            connect(args, issuer, confidential_basic.clone()).await?,
+        ));
+    }
+    for &scenario in &args.scenarios {
+        let report = match scenario {
+            Scenario::Flow | Scenario::FlowOpenid | Scenario::FlowDpop => {
+                let scope = if scenario == Scenario::FlowOpenid {
+                    args.openid_scope.clone()
+                } else {
+                    args.flow_scope.clone()
+                };
+                let scope = Arc::new(scope);
+                let dpop = scenario == Scenario::FlowDpop;
+                measure_each(args, scenario, &targets, move |t| {
+                    let scope = scope.clone();
+                    async move { t.flow(&scope, &[], dpop).await.map(drop) }
+                })
+                .await
+            }
+            Scenario::Refresh | Scenario::RefreshDpop => {
+                let extra = Arc::new(refresh_params(args)?);
+                let scope = Arc::new(args.refresh_scope.clone());
+                let chains: Vec<Option<String>> = vec![None; args.concurrency];
+                let dpop = scenario == Scenario::RefreshDpop;
+                measure(args, scenario, &targets, chains, move |t, chain| {
+                    let (scope, extra) = (scope.clone(), extra.clone());
+                    async move { t.refresh_step(chain, &scope, &extra, dpop).await }
+                })
+                .await
+            }
+            Scenario::Introspect => {
+                // One access token per node; each client introspects its
+                // node's.
+                let mut tokens = Vec::new();
+                for t in &targets {
+                    if t.introspection_endpoint.is_none() {
+                        return Err(Error::Protocol(
+                            "discovery has no introspection_endpoint".into(),
+                        ));
+                    }
+                    let token = t.flow(&args.flow_scope, &[], false).await?;
+                    tokens.push(Arc::new(string(&token, "access_token")?));
+                }
+                let states = (0..args.concurrency)
+                    .map(|i| tokens[i % tokens.len()].clone())
+                    .collect();
+                measure(args, scenario, &targets, states, |t, at| async move {
+                    let endpoint = t.introspection_endpoint.as_deref().unwrap_or_default();
+                    let done = t.introspect(endpoint, &at).await.map(|()| true);
+                    (at, done)
+                })
+                .await
+            }
+            Scenario::ClientCredentials => {
+                measure_each(args, scenario, &targets, |t| async move {
+                    t.client_credentials().await
+                })
+                .await
+            }
+        };
+        println!(
+            "{}",
+            serde_json::to_string(&report).map_err(|e| Error::Protocol(e.to_string()))?
+        );
+    }
+    Ok(())
+}
+
+/// Discovers `issuer`, signs in once through its forms and consents once to
+/// each scope set the scenarios use; every later request rides on this
+/// session.
+async fn connect(
+    args: &Args,
+    issuer: &str,
+    confidential_basic: Option<String>,
+) -> Result<Target, Error> {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(args.concurrency * 2)
         .tcp_nodelay(true)
         .timeout(Duration::from_secs(30))
         .build()?;
-    let meta = discover(&http, &args.issuer).await?;
+    let meta = discover(&http, &issuer).await?;
     let endpoint = |name: &str| meta.get(name).and_then(Value::as_str).map(str::to_owned);
     let authorization_endpoint = endpoint("authorization_endpoint")
         .ok_or_else(|| Error::Protocol("discovery has no authorization_endpoint".into()))?;
     let mut target = Target {
         http,
-        issuer: args.issuer.clone(),
+        issuer: issuer.to_owned(),
         authorization_endpoint: Url::parse(&authorization_endpoint)
             .map_err(|e| Error::Protocol(format!("authorization_endpoint: {e}")))?,
         token_endpoint: endpoint("token_endpoint")
@@ -134,60 +267,7 @@ pub async fn run(args: &Args) -> Result<(), Error> {
         target.redeem(&code, verifier, false).await?;
     }
 
-    let target = Arc::new(target);
-    for &scenario in &args.scenarios {
-        let report = match scenario {
-            Scenario::Flow | Scenario::FlowOpenid | Scenario::FlowDpop => {
-                let scope = if scenario == Scenario::FlowOpenid {
-                    args.openid_scope.clone()
-                } else {
-                    args.flow_scope.clone()
-                };
-                let scope = Arc::new(scope);
-                let dpop = scenario == Scenario::FlowDpop;
-                measure_each(args, scenario, &target, move |t| {
-                    let scope = scope.clone();
-                    async move { t.flow(&scope, &[], dpop).await.map(drop) }
-                })
-                .await
-            }
-            Scenario::Refresh | Scenario::RefreshDpop => {
-                let extra = Arc::new(refresh_params(args)?);
-                let scope = Arc::new(args.refresh_scope.clone());
-                let chains: Vec<Option<String>> = vec![None; args.concurrency];
-                let dpop = scenario == Scenario::RefreshDpop;
-                measure(args, scenario, &target, chains, move |t, chain| {
-                    let (scope, extra) = (scope.clone(), extra.clone());
-                    async move { t.refresh_step(chain, &scope, &extra, dpop).await }
-                })
-                .await
-            }
-            Scenario::Introspect => {
-                let endpoint = target.introspection_endpoint.clone().ok_or_else(|| {
-                    Error::Protocol("discovery has no introspection_endpoint".into())
-                })?;
-                let token = target.flow(&args.flow_scope, &[], false).await?;
-                let at = Arc::new(string(&token, "access_token")?);
-                let endpoint = Arc::new(endpoint);
-                measure_each(args, scenario, &target, move |t| {
-                    let (at, endpoint) = (at.clone(), endpoint.clone());
-                    async move { t.introspect(&endpoint, &at).await }
-                })
-                .await
-            }
-            Scenario::ClientCredentials => {
-                measure_each(args, scenario, &target, |t| async move {
-                    t.client_credentials().await
-                })
-                .await
-            }
-        };
-        println!(
-            "{}",
-            serde_json::to_string(&report).map_err(|e| Error::Protocol(e.to_string()))?
-        );
-    }
-    Ok(())
+    Ok(target)
 }
 
 fn refresh_params(args: &Args) -> Result<Vec<(String, String)>, Error> {
@@ -498,7 +578,7 @@ impl Target {
 async fn measure_each<F, Fut>(
     args: &Args,
     scenario: Scenario,
-    target: &Arc<Target>,
+    targets: &[Arc<Target>],
     op: F,
 ) -> Report
 where
@@ -506,7 +586,7 @@ where
     Fut: Future<Output = Result<(), Error>> + Send + 'static,
 {
     let states = vec![(); args.concurrency];
-    measure(args, scenario, target, states, move |t, ()| {
+    measure(args, scenario, targets, states, move |t, ()| {
         let done = op(t);
         async move { ((), done.await.map(|()| true)) }
     })
@@ -519,7 +599,7 @@ where
 async fn measure<S, F, Fut>(
     args: &Args,
     scenario: Scenario,
-    target: &Arc<Target>,
+    targets: &[Arc<Target>],
     states: Vec<S>,
     op: F,
 ) -> Report
@@ -530,18 +610,21 @@ where
 {
     let start = Instant::now();
     let measure_from = start + args.warmup;
+    let watch_cpu = !args.server_pids.is_empty() || args.db_comm.is_some();
     let deadline = measure_from + args.duration;
     let max_ops = args.max_ops;
     let counted = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
-    for state in states {
-        let (op, target, counted) = (op.clone(), target.clone(), counted.clone());
+    for (i, state) in states.into_iter().enumerate() {
+        let target = targets[i % targets.len()].clone();
+        let (op, counted) = (op.clone(), counted.clone());
         tasks.push(tokio::spawn(async move {
             let mut state = state;
             let mut latencies: Vec<u32> = Vec::new();
             let mut errors = 0u64;
             let mut first_error = None;
             let mut last_end = measure_from;
+            let mut warm = 0u64;
             loop {
                 let t0 = Instant::now();
                 if t0 >= deadline || (max_ops > 0 && counted.load(Ordering::Relaxed) >= max_ops) {
@@ -556,23 +639,32 @@ where
                         counted.fetch_add(1, Ordering::Relaxed);
                         last_end = t1;
                     }
-                    Ok(_) => {}
+                    Ok(true) => warm += 1,
+                    Ok(false) => {}
                     Err(e) => {
                         errors += 1;
                         first_error.get_or_insert_with(|| e.to_string());
                     }
                 }
             }
-            (latencies, errors, first_error, last_end)
+            (latencies, errors, first_error, last_end, warm)
         }));
     }
+    let cpu_from = if watch_cpu {
+        tokio::time::sleep_until(measure_from.into()).await;
+        Some(cpu_sample(args))
+    } else {
+        None
+    };
     let mut all = Vec::new();
+    let mut warmup_ops = 0;
     let mut errors = 0;
     let mut first_error = None;
     let mut end = measure_from;
     for t in tasks {
-        if let Ok((l, e, f, last)) = t.await {
+        if let Ok((l, e, f, last, w)) = t.await {
             all.extend(l);
+            warmup_ops += w;
             errors += e;
             if first_error.is_none() {
                 first_error = f;
@@ -580,7 +672,21 @@ where
             end = end.max(last);
         }
     }
+    let cpu_to = cpu_from.map(|_| cpu_sample(args));
     all.sort_unstable();
+    let per_op =
+        |ticks: u64| (!all.is_empty()).then(|| ticks as f64 / USER_HZ * 1e6 / all.len() as f64);
+    let (server_cpu_us_per_op, db_cpu_us_per_op) = match (cpu_from, cpu_to) {
+        (Some(a), Some(b)) => (
+            (!args.server_pids.is_empty())
+                .then(|| per_op(b.server.saturating_sub(a.server)))
+                .flatten(),
+            args.db_comm
+                .as_ref()
+                .and_then(|_| per_op(b.db.saturating_sub(a.db))),
+        ),
+        _ => (None, None),
+    };
     let elapsed = end.saturating_duration_since(measure_from).as_secs_f64();
     let pct = |p: f64| {
         if all.is_empty() {
@@ -591,10 +697,11 @@ where
     };
     Report {
         label: args.label.clone(),
-        scenario: scenario.name(),
+        scenario: format!("{}{}", scenario.name(), args.name_suffix),
         concurrency: args.concurrency,
         duration_s: elapsed,
         ops: all.len() as u64,
+        warmup_ops,
         ops_per_sec: if elapsed > 0.0 {
             all.len() as f64 / elapsed
         } else {
@@ -605,6 +712,8 @@ where
         p90_ms: pct(0.90),
         p99_ms: pct(0.99),
         max_ms: all.last().map_or(0.0, |m| f64::from(*m) / 1000.0),
+        server_cpu_us_per_op,
+        db_cpu_us_per_op,
         first_error,
     }
 }
