@@ -16,6 +16,14 @@ mod pkce_cmd;
 mod serve_cmd;
 mod telemetry;
 
+/// mimalloc instead of glibc's malloc. A request allocates and frees many
+/// small buffers on two or three threads (the runtime's workers, the
+/// SQLite engine); glibc's arenas spent about 15 % of the server's CPU in
+/// malloc and free on the code flow, and kept what a burst had taken
+/// (docs/performance.md, issue 18).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// proofkey: PKCE-first OAuth 2.1 authorization server and tools.
 #[derive(Debug, Parser)]
 #[command(name = "proofkey", version, about, propagate_version = true)]
