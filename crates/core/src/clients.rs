@@ -262,6 +262,15 @@ impl ClientRegistry {
         Ok(all)
     }
 
+    /// Drops `id` from this node's cache, after a change this node made
+    /// (RFC 7592 §2.2 and §2.3), so that it takes effect here at once;
+    /// other nodes see it within [`CLIENT_CACHE_TTL`].
+    pub fn forget(&self, id: &str) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.remove(id);
+        }
+    }
+
     /// A client by id from the cache or the store.
     async fn cached(&self, id: &str) -> Result<Option<Client>, StoreError> {
         if let Ok(cache) = self.cache.lock() {

@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 
 use crate::config::RegistrationPolicy;
 use crate::error::{ErrorCode, OAuthError};
+use crate::keys;
 use crate::model::{Client, ClientKind, Registration, SUPPORTED_GRANT_TYPES};
 use crate::secret::{self, ClientSecret};
 use crate::{redirect_uri, scope, throttle, Provider};
@@ -60,6 +61,10 @@ pub struct Metadata {
     pub dpop_bound_access_tokens: bool,
     /// RFC 9126 §6 `require_pushed_authorization_requests`.
     pub require_pushed_authorization_requests: bool,
+    /// OIDC Dynamic Client Registration 1.0 §2
+    /// `id_token_signed_response_alg`: one of [`keys::SUPPORTED_ALGS`];
+    /// RS256 when absent, as that section requires.
+    pub id_token_signed_response_alg: Option<String>,
 }
 
 fn boolean(doc: &Value, name: &str) -> Result<bool, OAuthError> {
@@ -128,6 +133,7 @@ impl Metadata {
                 doc,
                 "require_pushed_authorization_requests",
             )?,
+            id_token_signed_response_alg: string(doc, "id_token_signed_response_alg")?,
         })
     }
 
@@ -220,6 +226,19 @@ impl Metadata {
                 "jwks and jwks_uri cannot both be given (RFC 7591 §2)",
             ));
         }
+        // OIDC Registration §2: RS256 unless the client asks for another
+        // algorithm this server signs with; `none` is never one of them.
+        let id_token_alg = match self.id_token_signed_response_alg {
+            None => "RS256".to_owned(),
+            Some(alg) if keys::SUPPORTED_ALGS.contains(&alg.as_str()) => alg,
+            Some(alg) => {
+                return Err(metadata_error(format!(
+                    "id_token_signed_response_alg {:?} is not supported: use one of {}",
+                    alg.chars().take(20).collect::<String>(),
+                    keys::SUPPORTED_ALGS.join(", ")
+                )))
+            }
+        };
         Ok(Client {
             id,
             name,
@@ -230,7 +249,7 @@ impl Metadata {
             scopes,
             grant_types,
             skip_consent: false,
-            id_token_alg: "RS256".into(),
+            id_token_alg,
             created_at: now,
             jwks: self.jwks,
             jwks_uri: self.jwks_uri,
@@ -434,6 +453,7 @@ pub fn client_information(p: &Provider, c: &Client, method: &str) -> Value {
         "response_types": ["code"],
         "token_endpoint_auth_method": method,
         "scope": scope::join(&c.scopes),
+        "id_token_signed_response_alg": c.id_token_alg,
         "registration_client_uri": registration_client_uri(p, &c.id),
     });
     if let Some(u) = &c.jwks_uri {
@@ -539,5 +559,6 @@ pub async fn update(p: &Provider, client: &Client, body: &Value) -> Result<Value
             "the registration access token is invalid",
         ));
     }
+    p.clients().forget(&client.id);
     Ok(client_information(p, &updated, method))
 }

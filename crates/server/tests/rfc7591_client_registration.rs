@@ -271,6 +271,93 @@ mod open {
         }
         out
     }
+
+    fn id_token_alg(body: &Value) -> String {
+        let id_token = body["id_token"].as_str().expect("an ID token");
+        let header = id_token.split('.').next().unwrap();
+        let header: Value = serde_json::from_slice(
+            &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, header)
+                .unwrap(),
+        )
+        .unwrap();
+        header["alg"].as_str().unwrap().to_owned()
+    }
+
+    /// OIDC Dynamic Client Registration §2: `id_token_signed_response_alg`
+    /// is RS256 unless the client asks for another the server signs with;
+    /// RFC 7592 §2.2 replaces it like any other field.
+    #[tokio::test]
+    async fn the_id_token_algorithm_is_registered_per_client() {
+        let s = open_server().await;
+        let client = |alg: Option<Value>| {
+            let mut c = json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none",
+                "scope": "openid"});
+            if let Some(alg) = alg {
+                c["id_token_signed_response_alg"] = alg;
+            }
+            c
+        };
+        let (status, _, r) = register(&s, None, &client(None)).await;
+        assert_eq!(status, 201, "{r}");
+        assert_eq!(r["id_token_signed_response_alg"], "RS256");
+        let id = r["client_id"].as_str().unwrap();
+        assert_eq!(
+            id_token_alg(&tokens_for(&s, id, "alice", "openid").await),
+            "RS256"
+        );
+
+        let (status, _, r) = register(&s, None, &client(Some(json!("ES256")))).await;
+        assert_eq!(status, 201, "{r}");
+        assert_eq!(r["id_token_signed_response_alg"], "ES256");
+        let id = r["client_id"].as_str().unwrap();
+        assert_eq!(
+            id_token_alg(&tokens_for(&s, id, "alice", "openid").await),
+            "ES256"
+        );
+        // Read back (RFC 7592 §2.1), then replaced (§2.2).
+        let uri = r["registration_client_uri"].as_str().unwrap();
+        let rat = r["registration_access_token"].as_str().unwrap();
+        let read: Value = s
+            .http
+            .get(uri)
+            .bearer_auth(rat)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(read["id_token_signed_response_alg"], "ES256");
+        let mut update = client(Some(json!("EdDSA")));
+        update["client_id"] = json!(id);
+        let resp = s
+            .http
+            .put(uri)
+            .bearer_auth(rat)
+            .json(&update)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(
+            resp.json::<Value>().await.unwrap()["id_token_signed_response_alg"],
+            "EdDSA"
+        );
+        assert_eq!(
+            id_token_alg(&tokens_for(&s, id, "alice", "openid").await),
+            "EdDSA"
+        );
+
+        // `none`, HMAC (no shared key here), unknown names and wrong types.
+        for bad in [json!("none"), json!("HS256"), json!("RS512"), json!(256)] {
+            let (status, _, r) = register(&s, None, &client(Some(bad.clone()))).await;
+            assert_eq!(
+                (status, r["error"].as_str()),
+                (400, Some("invalid_client_metadata")),
+                "{bad} -> {r}"
+            );
+        }
+    }
 }
 
 mod initial_access_token {

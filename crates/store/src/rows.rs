@@ -71,6 +71,7 @@ pub(crate) fn client_update_args(c: &Client) -> Vec<Arg> {
         c.registration.as_str(),
         c.dpop_bound_access_tokens,
         c.require_pushed_authorization_requests,
+        &c.id_token_alg,
     ]
 }
 

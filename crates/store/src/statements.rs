@@ -133,7 +133,8 @@ statements! {
     /// registration token; only while it was registered as ?10 says.
     UPDATE_CLIENT = new("UPDATE clients SET name = ?2, redirect_uris = ?3, scopes = ?4, grant_types = ?5,
          jwks = ?6, jwks_uri = ?7, post_logout_redirect_uris = ?8, resources = ?9,
-         dpop_bound_access_tokens = ?11, require_pushed_authorization_requests = ?12
+         dpop_bound_access_tokens = ?11, require_pushed_authorization_requests = ?12,
+         id_token_alg = ?13
          WHERE id = ?1 AND registered_by = ?10");
     /// An operator's change of a client it registered (`proofkey client
     /// update`): everything but the id, kind, secrets, creation time and

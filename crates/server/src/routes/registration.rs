@@ -148,6 +148,7 @@ pub async fn delete(
         .await
     {
         Ok(_) => {
+            s.provider.clients().forget(&id);
             tracing::info!(target: proofkey_core::session::SECURITY, event = "client deleted itself", client_id = %id, "a self-registered client deleted its registration");
             (StatusCode::NO_CONTENT, crate::responses::no_store()).into_response()
         }
