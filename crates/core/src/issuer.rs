@@ -9,7 +9,10 @@
 //! response is answered only once its records are stored, so a token that
 //! a client holds always has its record (and its grant).
 
+use std::sync::Arc;
+
 use serde::Serialize;
+use tokio::sync::Semaphore;
 
 use crate::error::OAuthError;
 use crate::keys::KeySet;
@@ -112,6 +115,8 @@ pub struct TokenIssuer {
     id_token_lifetime: i64,
     refresh_token_lifetime: i64,
     refresh_token_idle_lifetime: i64,
+    /// Room for RSA signatures at once: two per core.
+    slow_signers: Arc<Semaphore>,
 }
 
 impl TokenIssuer {
@@ -123,7 +128,44 @@ impl TokenIssuer {
             id_token_lifetime: config.id_token_lifetime.as_secs() as i64,
             refresh_token_lifetime: config.refresh_token_lifetime.as_secs() as i64,
             refresh_token_idle_lifetime: config.refresh_token_idle_lifetime.as_secs() as i64,
+            slow_signers: Arc::new(Semaphore::new(Self::slow_signers())),
         }
+    }
+
+    /// How many RSA signatures run at once: twice the machine's cores (as
+    /// the process may use them: cgroup quota and affinity count). With one
+    /// per core, a signer the kernel preempted held its room idle: on 2
+    /// cores the refresh load lost 19 % of its throughput to the hand-off;
+    /// with two per core it gained 4 % and its p99 fell 18 %
+    /// (docs/performance.md, issue 18).
+    pub fn slow_signers() -> usize {
+        std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get) * 2
+    }
+
+    /// Signs `input` with `keys`' signer for `alg` at `now` on the
+    /// blocking pool, after waiting for room. The permit travels with the
+    /// work, so a request that is dropped while its signature is made does
+    /// not free room the signature still uses.
+    async fn sign_off_worker(
+        &self,
+        keys: Arc<KeySet>,
+        alg: String,
+        now: i64,
+        input: String,
+    ) -> Result<String, OAuthError> {
+        let permit = self
+            .slow_signers
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(OAuthError::server_error)?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            keys.signer(&alg, now).and_then(|k| k.sign_input(input))
+        })
+        .await
+        .map_err(OAuthError::server_error)?
+        .map_err(OAuthError::server_error)
     }
 
     /// How long a grant must live whose first tokens are issued at the
@@ -150,9 +192,15 @@ impl TokenIssuer {
     /// Signs an access token, an ID token when `issue.id_token`, and makes a
     /// refresh token of the given family when `issue.refresh` is set, at
     /// `now` with `keys`.
-    pub fn issue(
+    ///
+    /// An RSA signature (an RS256 ID token: 250 to 800 µs, by machine) is
+    /// made off the request's worker thread, on the blocking pool, at most
+    /// [`TokenIssuer::slow_signers`] at once: a worker busy signing would
+    /// hold up every other request queued on it. ES256 and EdDSA (tens of
+    /// µs or less) are signed in place: a hand-off costs more than that.
+    pub async fn issue(
         &self,
-        keys: &KeySet,
+        keys: Arc<KeySet>,
         client: &Client,
         issue: &Issue<'_>,
         now: i64,
@@ -199,11 +247,15 @@ impl TokenIssuer {
                 nonce: issue.nonce,
                 at_hash: &at_hash,
             };
-            Some(
-                signer
-                    .sign_jwt("JWT", &claims)
-                    .map_err(OAuthError::server_error)?,
-            )
+            let input = signer
+                .signing_input("JWT", &claims)
+                .map_err(OAuthError::server_error)?;
+            Some(if signer.is_slow() {
+                self.sign_off_worker(keys.clone(), client.id_token_alg.clone(), now, input)
+                    .await?
+            } else {
+                signer.sign_input(input).map_err(OAuthError::server_error)?
+            })
         } else {
             None
         };

@@ -66,7 +66,7 @@ pub async fn exchange(
     let refresh = refresh_due(client, &code.scope);
     let family_expiry = provider.issuer().family_expiry(now);
     let issuance = provider.issuer().issue(
-        &provider.keys().current(),
+        provider.keys().current(),
         client,
         &Issue {
             grant_id: &code.grant_id,
@@ -84,7 +84,7 @@ pub async fn exchange(
             dpop_jkt,
         },
         now,
-    )?;
+    ).await?;
     match provider
         .store()
         .redeem_code_and_issue(&code_hash, now, &issuance.records)

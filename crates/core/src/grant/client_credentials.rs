@@ -56,7 +56,7 @@ pub async fn grant(
     let now = provider.now();
     let grant_id = secret::time_ordered_id(10).map_err(OAuthError::server_error)?;
     let issuance = provider.issuer().issue(
-        &provider.keys().current(),
+        provider.keys().current(),
         client,
         &Issue {
             grant_id: &grant_id,
@@ -70,7 +70,7 @@ pub async fn grant(
             dpop_jkt,
         },
         now,
-    )?;
+    ).await?;
     let grant = Grant {
         id: grant_id,
         client_id: client.id.clone(),

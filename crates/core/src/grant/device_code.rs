@@ -76,7 +76,7 @@ pub async fn poll(
             let refresh = refresh_due(client, &record.scope);
             let family_expiry = provider.issuer().family_expiry(now);
             let issuance = provider.issuer().issue(
-                &provider.keys().current(),
+                provider.keys().current(),
                 client,
                 &Issue {
                     grant_id,
@@ -94,7 +94,7 @@ pub async fn poll(
                     }),
                 },
                 now,
-            )?;
+            ).await?;
             match provider
                 .store()
                 .redeem_device_code_and_issue(&hash, now, &issuance.records)

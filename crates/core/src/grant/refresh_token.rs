@@ -120,7 +120,7 @@ pub async fn refresh(
     )
     .await?;
     let issuance = provider.issuer().issue(
-        &provider.keys().current(),
+        provider.keys().current(),
         client,
         &Issue {
             grant_id: &record.grant_id,
@@ -138,7 +138,7 @@ pub async fn refresh(
             dpop_jkt,
         },
         now,
-    )?;
+    ).await?;
     let rotation = if rotate {
         Rotation::Rotate { retry_since }
     } else {
