@@ -159,13 +159,16 @@ fn redirect_error(p: &Provider, req: &ValidRequest, code: ErrorCode, description
     )
 }
 
-/// What to do with a valid request, given the browser's session
-/// (OIDC Core §3.1.2.3 and §3.1.2.4; `prompt` per §3.1.2.1).
+/// What to do with a valid request, given the browser's session and its
+/// user's consent to the client, as [`crate::session::find_with_consent`]
+/// read them (OIDC Core §3.1.2.3 and §3.1.2.4; `prompt` per §3.1.2.1).
 pub async fn next(
     p: &Provider,
     req: &ValidRequest,
-    session: Option<&Session>,
+    signed_in: Option<&(Session, Vec<String>)>,
 ) -> Result<Next, OAuthError> {
+    let session = signed_in.map(|(s, _)| s);
+    let granted = signed_in.map_or(&[][..], |(_, c)| c.as_slice());
     // OIDC Core §3.1.2.1 max_age: an older authentication must be redone.
     let fresh = |s: &&Session| req.max_age.is_none_or(|max| p.now() - s.auth_time <= max);
     // `prompt=login` is honoured by a sign-in during this request: the
@@ -191,10 +194,6 @@ pub async fn next(
     // document, is asked about every time: nobody vouched for it.
     let vetted = req.client.registration == crate::model::Registration::Admin;
     if !(req.client.skip_consent && vetted) {
-        let granted = p
-            .store()
-            .get_consent(&session.user_id, &req.client.id)
-            .await?;
         // The client itself must have been approved once, whatever the
         // scopes: a request with none is not a silent first authorization;
         // and each resource (RFC 8707) is approved like a scope.

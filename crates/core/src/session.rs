@@ -15,6 +15,23 @@ pub async fn find(p: &Provider, cookie: Option<&str>) -> Result<Option<Session>,
     }
 }
 
+/// [`find`], with the session's user's consent to `client_id`, read in
+/// the same call to the store (the authorization endpoint's two reads).
+pub async fn find_with_consent(
+    p: &Provider,
+    cookie: Option<&str>,
+    client_id: &str,
+) -> Result<Option<(Session, Vec<String>)>, StoreError> {
+    match cookie {
+        Some(c) if !c.is_empty() => {
+            p.store()
+                .get_session_and_consent(&secret::hash_token(c), p.now(), client_id)
+                .await
+        }
+        _ => Ok(None),
+    }
+}
+
 /// What a sign-in from a blocked address is told.
 pub const ADDRESS_BLOCKED: &str =
     "Too many failed sign-ins came from your network. Try again later.";

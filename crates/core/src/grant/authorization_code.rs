@@ -65,26 +65,29 @@ pub async fn exchange(
     let scopes: Vec<&str> = code.scope.split(' ').collect();
     let refresh = refresh_due(client, &code.scope);
     let family_expiry = provider.issuer().family_expiry(now);
-    let issuance = provider.issuer().issue(
-        provider.keys().current(),
-        client,
-        &Issue {
-            grant_id: &code.grant_id,
-            subject: &code.user_id,
-            scope: &token_scope,
-            audience: audience.as_deref(),
-            auth_time: Some(code.auth_time),
-            nonce: code.nonce.as_deref(),
-            id_token: scopes.contains(&"openid"),
-            refresh: refresh.then_some(RefreshFamily {
-                scope: &code.scope,
-                expires_at: family_expiry,
-                resources: &code.resources,
-            }),
-            dpop_jkt,
-        },
-        now,
-    ).await?;
+    let issuance = provider
+        .issuer()
+        .issue(
+            provider.keys().current(),
+            client,
+            &Issue {
+                grant_id: &code.grant_id,
+                subject: &code.user_id,
+                scope: &token_scope,
+                audience: audience.as_deref(),
+                auth_time: Some(code.auth_time),
+                nonce: code.nonce.as_deref(),
+                id_token: scopes.contains(&"openid"),
+                refresh: refresh.then_some(RefreshFamily {
+                    scope: &code.scope,
+                    expires_at: family_expiry,
+                    resources: &code.resources,
+                }),
+                dpop_jkt,
+            },
+            now,
+        )
+        .await?;
     match provider
         .store()
         .redeem_code_and_issue(&code_hash, now, &issuance.records)

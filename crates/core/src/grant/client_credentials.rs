@@ -55,22 +55,25 @@ pub async fn grant(
         crate::resource::for_token(provider, &resources, &[], &scope::join(&scopes)).await?;
     let now = provider.now();
     let grant_id = secret::time_ordered_id(10).map_err(OAuthError::server_error)?;
-    let issuance = provider.issuer().issue(
-        provider.keys().current(),
-        client,
-        &Issue {
-            grant_id: &grant_id,
-            subject: &client.id,
-            scope: &scope,
-            audience: audience.as_deref(),
-            auth_time: None,
-            nonce: None,
-            id_token: false,
-            refresh: None,
-            dpop_jkt,
-        },
-        now,
-    ).await?;
+    let issuance = provider
+        .issuer()
+        .issue(
+            provider.keys().current(),
+            client,
+            &Issue {
+                grant_id: &grant_id,
+                subject: &client.id,
+                scope: &scope,
+                audience: audience.as_deref(),
+                auth_time: None,
+                nonce: None,
+                id_token: false,
+                refresh: None,
+                dpop_jkt,
+            },
+            now,
+        )
+        .await?;
     let grant = Grant {
         id: grant_id,
         client_id: client.id.clone(),

@@ -75,26 +75,29 @@ pub async fn poll(
             let scopes: Vec<&str> = record.scope.split(' ').filter(|s| !s.is_empty()).collect();
             let refresh = refresh_due(client, &record.scope);
             let family_expiry = provider.issuer().family_expiry(now);
-            let issuance = provider.issuer().issue(
-                provider.keys().current(),
-                client,
-                &Issue {
-                    grant_id,
-                    subject: user_id,
-                    scope: &token_scope,
-                    audience: audience.as_deref(),
-                    auth_time: record.auth_time,
-                    nonce: None,
-                    id_token: scopes.contains(&"openid"),
-                    dpop_jkt,
-                    refresh: refresh.then_some(RefreshFamily {
-                        scope: &record.scope,
-                        expires_at: family_expiry,
-                        resources: &record.resources,
-                    }),
-                },
-                now,
-            ).await?;
+            let issuance = provider
+                .issuer()
+                .issue(
+                    provider.keys().current(),
+                    client,
+                    &Issue {
+                        grant_id,
+                        subject: user_id,
+                        scope: &token_scope,
+                        audience: audience.as_deref(),
+                        auth_time: record.auth_time,
+                        nonce: None,
+                        id_token: scopes.contains(&"openid"),
+                        dpop_jkt,
+                        refresh: refresh.then_some(RefreshFamily {
+                            scope: &record.scope,
+                            expires_at: family_expiry,
+                            resources: &record.resources,
+                        }),
+                    },
+                    now,
+                )
+                .await?;
             match provider
                 .store()
                 .redeem_device_code_and_issue(&hash, now, &issuance.records)

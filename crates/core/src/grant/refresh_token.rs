@@ -119,26 +119,29 @@ pub async fn refresh(
         &scope::join(&scopes),
     )
     .await?;
-    let issuance = provider.issuer().issue(
-        provider.keys().current(),
-        client,
-        &Issue {
-            grant_id: &record.grant_id,
-            subject: &record.user_id,
-            scope: &scope,
-            audience: audience.as_deref(),
-            auth_time: Some(record.auth_time),
-            nonce: None,
-            id_token: scopes.iter().any(|s| s == "openid"),
-            refresh: rotate.then_some(RefreshFamily {
-                scope: &record.scope,
-                expires_at: record.family_expires_at,
-                resources: &record.resources,
-            }),
-            dpop_jkt,
-        },
-        now,
-    ).await?;
+    let issuance = provider
+        .issuer()
+        .issue(
+            provider.keys().current(),
+            client,
+            &Issue {
+                grant_id: &record.grant_id,
+                subject: &record.user_id,
+                scope: &scope,
+                audience: audience.as_deref(),
+                auth_time: Some(record.auth_time),
+                nonce: None,
+                id_token: scopes.iter().any(|s| s == "openid"),
+                refresh: rotate.then_some(RefreshFamily {
+                    scope: &record.scope,
+                    expires_at: record.family_expires_at,
+                    resources: &record.resources,
+                }),
+                dpop_jkt,
+            },
+            now,
+        )
+        .await?;
     let rotation = if rotate {
         Rotation::Rotate { retry_since }
     } else {

@@ -69,6 +69,21 @@ pub trait UserStore: Send + Sync {
     ) -> StoreResult<()>;
     /// Scopes the user has granted to the client.
     async fn get_consent(&self, user_id: &str, client_id: &str) -> StoreResult<Vec<String>>;
+    /// [`UserStore::get_session`] and, if the session is live,
+    /// [`UserStore::get_consent`] of its user to `client_id`: the two reads
+    /// of every authorization request, in one call to the store.
+    async fn get_session_and_consent(
+        &self,
+        id_hash: &str,
+        now: i64,
+        client_id: &str,
+    ) -> StoreResult<Option<(Session, Vec<String>)>> {
+        let Some(session) = self.get_session(id_hash, now).await? else {
+            return Ok(None);
+        };
+        let consent = self.get_consent(&session.user_id, client_id).await?;
+        Ok(Some((session, consent)))
+    }
 
     /// Counts a failed attempt under `key` (an account, an address), in
     /// one statement, so that concurrent failures on every node all count:

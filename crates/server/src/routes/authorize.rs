@@ -101,11 +101,12 @@ async fn authorize(s: &AppState, headers: &HeaderMap, p: &Params) -> Response {
         Ok(r) => r,
         Err(resp) => return resp,
     };
-    let session = match session(s, headers).await {
-        Ok(sess) => sess,
-        Err(e) => return server_error_redirect(s, &req, &e),
+    let cookie = cookies::get(headers, Kind::Session, s.provider.config().https());
+    let signed_in = match session::find_with_consent(&s.provider, cookie, &req.client.id).await {
+        Ok(found) => found,
+        Err(e) => return server_error_redirect(s, &req, &e.into()),
     };
-    match authorization::next(&s.provider, &req, session.as_ref()).await {
+    match authorization::next(&s.provider, &req, signed_in.as_ref()).await {
         Ok(Next::Login) => login_page(s, headers, &req, "", None),
         Ok(Next::Consent(user)) => consent_page(s, headers, &req, &user).await,
         Ok(Next::Redirect(url)) => redirect(&url),

@@ -228,6 +228,37 @@ impl UserStore for Database {
         .await
     }
 
+    /// One job: on SQLite one hand-off to the store's thread instead of
+    /// two, per authorization request (docs/performance.md, issue 18).
+    async fn get_session_and_consent(
+        &self,
+        id_hash: &str,
+        now: i64,
+        client_id: &str,
+    ) -> StoreResult<Option<(Session, Vec<String>)>> {
+        let (id_hash, client_id) = (id_hash.to_owned(), client_id.to_owned());
+        self.single(move |tx| {
+            Box::pin(async move {
+                let Some(mut r) = tx.one(&sql::GET_SESSION, args![id_hash, now]).await? else {
+                    return Ok(None);
+                };
+                let session = Session {
+                    user_id: r.get("user_id")?,
+                    auth_time: r.get("auth_time")?,
+                    expires_at: r.get("expires_at")?,
+                };
+                let consent = tx
+                    .all(&sql::GET_CONSENT, args![session.user_id.clone(), client_id])
+                    .await?
+                    .into_iter()
+                    .map(|mut r| r.take("scope"))
+                    .collect::<StoreResult<Vec<String>>>()?;
+                Ok(Some((session, consent)))
+            })
+        })
+        .await
+    }
+
     async fn get_consent(&self, user_id: &str, client_id: &str) -> StoreResult<Vec<String>> {
         let (user_id, client_id) = (user_id.to_owned(), client_id.to_owned());
         self.single(move |tx| {
