@@ -70,10 +70,15 @@ const USER_HZ: f64 = 100.0;
 /// User plus system CPU time of one process (all its threads), in ticks;
 /// `None` when it is gone or unreadable.
 fn cpu_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The name (field 2) is in parentheses and may hold spaces; utime and
-    // stime are fields 14 and 15, the 12th and 13th after it.
-    let rest = &stat[stat.rfind(')')? + 2..];
+    stat_cpu_ticks(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// utime + stime of a `/proc/PID/stat` line (proc(5)).
+fn stat_cpu_ticks(stat: &str) -> Option<u64> {
+    // The name (field 2) is in parentheses and may hold spaces and
+    // parentheses; utime and stime are fields 14 and 15, the 12th and 13th
+    // after it.
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
     let mut fields = rest.split(' ').skip(11);
     let utime: u64 = fields.next()?.parse().ok()?;
     let stime: u64 = fields.next()?.parse().ok()?;
@@ -715,5 +720,29 @@ where
         server_cpu_us_per_op,
         db_cpu_us_per_op,
         first_error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_ticks_are_read_after_the_last_parenthesis() {
+        // pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt
+        // majflt cmajflt utime stime ...
+        let line = "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 1402 0 0 0 731 269 0 0 20 0 9 0";
+        assert_eq!(stat_cpu_ticks(line), Some(1000));
+        assert_eq!(stat_cpu_ticks("4242 (cut"), None);
+        assert_eq!(stat_cpu_ticks("4242 (x) S 1"), None);
+    }
+
+    #[test]
+    fn this_process_has_used_some_cpu() {
+        let spin = (0..2_000_000u64).fold(0u64, |a, b| a.wrapping_add(b * b));
+        std::hint::black_box(spin);
+        let mine = cpu_ticks(std::process::id());
+        assert!(mine.is_some(), "/proc/self/stat unreadable");
+        assert_eq!(cpu_ticks(u32::MAX), None);
     }
 }
