@@ -76,9 +76,10 @@ print(f"{'scenario':<20}{'before ops/s':>14}{'after ops/s':>13}{'change':>9}{'p9
 for s in dict.fromkeys(r["scenario"] for r in rows):
     med = lambda side, k: statistics.median(r[k] for r in rows if r["scenario"] == s and r["label"] == side)
     b, a = med("before", "ops_per_sec"), med("after", "ops_per_sec")
-    cb, ca = med("before", "server_cpu_us_per_op"), med("after", "server_cpu_us_per_op")
+    cpu = lambda side: statistics.median(r.get("server_cpu_us_per_op") or 0.0 for r in rows if r["scenario"] == s and r["label"] == side)
+    cb, ca = cpu("before"), cpu("after")
     print(f"{s:<20}{b:>14.0f}{a:>13.0f}{(a / b - 1) * 100:>8.1f}%{med('before', 'p99_ms'):>11.1f}ms{med('after', 'p99_ms'):>9.1f}ms"
-          f"{cb:>18.1f}{ca:>8.1f}{(ca / cb - 1) * 100:>8.1f}%")
+          f"{cb:>18.1f}{ca:>8.1f}" + (f"{(ca / cb - 1) * 100:>8.1f}%" if cb else f"{'-':>9}"))
 errors = sum(r["errors"] for r in rows)
 if errors:
     print(f"{errors} errors")

@@ -30,8 +30,9 @@ wait_http() {
 # ISSUERS: one issuer, or several separated by spaces (nodes of one
 # deployment; each client of the load sticks to one).
 load() { # label issuers client-id confidential-id secret [loadgen args...]
-  local label=$1 cid=$3 sid=$4 secret=$5 issuers=()
-  for i in $2; do issuers+=(--issuer "$i"); done
+  local label=$1 cid=$3 sid=$4 secret=$5 issuers=() list one
+  read -ra list <<< "$2"
+  for one in "${list[@]}"; do issuers+=(--issuer "$one"); done
   shift 5
   LOADGEN_PASSWORD=bench-password LOADGEN_CONFIDENTIAL_SECRET=$secret \
     "$lg" --label "$label" "${issuers[@]}" --client-id "$cid" --username bench \

@@ -101,7 +101,8 @@ if pg:
     for r in pg:
         nodes = r["label"].rsplit("-", 1)[1]
         sc, dc = r.get("server_cpu_us_per_op") or 0, r.get("db_cpu_us_per_op") or 0
+        wal, commits = r.get("wal_bytes_per_op") or 0, r.get("commits_per_op") or 0
         st = stmts.get(r["scenario"])
         print(f"{r['scenario']:<20}{nodes:>6}{r['ops_per_sec']:>8.0f}{r['p99_ms']:>8.1f}{sc:>10.0f}{dc:>8.0f}{sc + dc:>8.0f}"
-              f"{r['wal_bytes_per_op']:>8.0f}{r['commits_per_op']:>9.2f}" + (f"{st:>7.1f}" if st is not None else f"{'-':>7}")
+              f"{wal:>8.0f}{commits:>9.2f}" + (f"{st:>7.1f}" if st is not None else f"{'-':>7}")
               + (f"  ({r['errors']} errors)" if r["errors"] else ""))

@@ -213,7 +213,7 @@ async fn connect(
         .tcp_nodelay(true)
         .timeout(Duration::from_secs(30))
         .build()?;
-    let meta = discover(&http, &issuer).await?;
+    let meta = discover(&http, issuer).await?;
     let endpoint = |name: &str| meta.get(name).and_then(Value::as_str).map(str::to_owned);
     let authorization_endpoint = endpoint("authorization_endpoint")
         .ok_or_else(|| Error::Protocol("discovery has no authorization_endpoint".into()))?;

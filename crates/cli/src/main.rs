@@ -18,9 +18,8 @@ mod telemetry;
 
 /// mimalloc instead of glibc's malloc. A request allocates and frees many
 /// small buffers on two or three threads (the runtime's workers, the
-/// SQLite engine); glibc's arenas spent about 15 % of the server's CPU in
-/// malloc and free on the code flow, and kept what a burst had taken
-/// (docs/performance.md, issue 18).
+/// SQLite engine); glibc's malloc and free took about 15 % of the server's
+/// CPU on the code flow (docs/performance.md, issue 18).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -441,6 +441,33 @@ async fn users_sessions_consents_and_revocation(db: Db) {
     let mut granted = s.get_consent("u", "c").await.unwrap();
     granted.sort();
     assert_eq!(granted, ["email", "openid"]);
+    // The authorization endpoint's one call: a live session with its
+    // user's consent to that client only; nothing for an expired or
+    // unknown session.
+    let (found, mut consent) = s
+        .get_session_and_consent("s1", 10, "c")
+        .await
+        .unwrap()
+        .expect("s1 is live");
+    consent.sort();
+    assert_eq!((found.user_id.as_str(), found.expires_at), ("u", 100));
+    assert_eq!(consent, ["email", "openid"]);
+    let (_, other) = s
+        .get_session_and_consent("s1", 10, "another-client")
+        .await
+        .unwrap()
+        .expect("s1 is live");
+    assert!(other.is_empty(), "{other:?}");
+    assert!(s
+        .get_session_and_consent("s2", 10, "c")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(s
+        .get_session_and_consent("unknown", 10, "c")
+        .await
+        .unwrap()
+        .is_none());
 
     family(s, "g1").await;
     family(s, "g2").await;
