@@ -93,6 +93,14 @@ pub struct TokenArgs {
     /// line only. For `curl -H @-`.
     #[arg(long, value_name = "METHOD URL", conflicts_with = "json")]
     dpop_proof_for: Option<String>,
+    /// Refresh first unless the access token lives at least this much
+    /// longer (e.g. `30m`), so that a long job does not see it expire half
+    /// way. At least a minute is always asked for.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    min_valid: Option<std::time::Duration>,
+    /// Refresh now, whatever the access token's age.
+    #[arg(long)]
+    force_refresh: bool,
 }
 
 #[derive(Debug, Args)]
@@ -418,13 +426,29 @@ pub fn token(args: TokenArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let min_valid = args
+        .min_valid
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let force = args.force_refresh;
     let args = args.profile;
     runtime_or_fail(async move {
         let result = async {
             let http = proofkey_client::http_client()?;
-            cache()?.valid_tokens(&http, &args.profile).await
+            cache()?
+                .tokens_valid_for(&http, &args.profile, min_valid, force)
+                .await
         }
         .await;
+        if let Ok(p) = &result {
+            if let Some(exp) = p.tokens.expires_at {
+                if exp - token_now() < min_valid {
+                    eprintln!(
+                        "proofkey: the server's access token lives {}s, less than --min-valid asks",
+                        (exp - token_now()).max(0)
+                    );
+                }
+            }
+        }
         match result {
             Ok(p) if target.is_some() => {
                 let (method, url) = target.unwrap_or_default();

@@ -218,6 +218,83 @@ fn login_token_status_concurrent_refresh_and_logout() {
     assert_eq!(j["access_token"], at2.as_str());
     assert!(j["refresh_token"].is_string());
 
+    // --min-valid: a token with 4 minutes left is kept by a plain call...
+    let expire_in = |secs: i64| {
+        let mut stored: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        stored["tokens"]["expires_at"] = (now + secs).into();
+        std::fs::write(&file, serde_json::to_vec(&stored).unwrap()).unwrap();
+    };
+    expire_in(240);
+    let out = token(&s, &cfg, "work");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), at2, "kept");
+    // ... and refreshed, once, for 8 callers at once that each need 5.
+    let outs: Vec<_> = (0..8)
+        .map(|_| {
+            client_cmd(&s, &cfg)
+                .args(["token", "--profile", "work", "--min-valid", "5m"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    let tokens: std::collections::HashSet<String> = outs
+        .iter()
+        .map(|o| {
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            assert!(
+                o.stderr.is_empty(),
+                "{}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            String::from_utf8_lossy(&o.stdout).trim().to_owned()
+        })
+        .collect();
+    // A second refresh would have handed later callers a newer token (and
+    // been refresh-token reuse): one token for all means one refresh.
+    assert_eq!(tokens.len(), 1, "one refresh among concurrent callers");
+    let at3 = tokens.into_iter().next().unwrap();
+    assert_ne!(at3, at2, "refreshed for --min-valid");
+    assert_eq!(userinfo_status(&s, &at3), 200);
+    // --force-refresh refreshes a fresh token.
+    let out = client_cmd(&s, &cfg)
+        .args(["token", "--profile", "work", "--force-refresh"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let at4 = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert_ne!(at4, at3, "forced");
+    assert_eq!(userinfo_status(&s, &at4), 200);
+    // More than the server's tokens live (10 minutes by default): a fresh
+    // token all the same, and a word on stderr.
+    let out = client_cmd(&s, &cfg)
+        .args(["token", "--profile", "work", "--min-valid", "1h"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("less than --min-valid"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bad = client_cmd(&s, &cfg)
+        .args(["token", "--profile", "work", "--min-valid", "soon"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+
     // Logout revokes and deletes.
     let out = client_cmd(&s, &cfg)
         .args(["logout", "--profile", "work"])

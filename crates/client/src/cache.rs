@@ -359,6 +359,26 @@ impl Cache {
         http: &reqwest::Client,
         name: &str,
     ) -> Result<Profile, ClientError> {
+        self.tokens_valid_for(http, name, REFRESH_MARGIN, false)
+            .await
+    }
+
+    /// [`Cache::valid_tokens`], with a token that lives at least
+    /// `min_valid` more seconds (at least [`REFRESH_MARGIN`]): a long job
+    /// asks for what it needs, and a token that would expire within it is
+    /// refreshed first. `force` refreshes whatever the token's age. Under
+    /// the profile's lock like every refresh: concurrent callers that need
+    /// the same time get one refresh between them, the first; the others
+    /// find its token. A server whose tokens live less than `min_valid`
+    /// cannot do better than a fresh one: that is returned, and
+    /// `proofkey token` says so.
+    pub async fn tokens_valid_for(
+        &self,
+        http: &reqwest::Client,
+        name: &str,
+        min_valid: i64,
+        force: bool,
+    ) -> Result<Profile, ClientError> {
         let login = |why: &str| {
             ClientError::LoginRequired(format!("{why}; run: proofkey login --profile {name} ..."))
         };
@@ -367,10 +387,12 @@ impl Cache {
             return Err(login(&format!("no login stored for profile {name:?}")));
         };
         let now = token::now();
-        if profile
-            .tokens
-            .expires_at
-            .is_none_or(|exp| exp - REFRESH_MARGIN > now)
+        let margin = min_valid.max(REFRESH_MARGIN);
+        if !force
+            && profile
+                .tokens
+                .expires_at
+                .is_none_or(|exp| exp - margin > now)
         {
             return Ok(profile);
         }
