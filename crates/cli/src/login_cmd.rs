@@ -11,6 +11,8 @@ use proofkey_client::{
     authorize::PendingAuthorization, device, discovery, id_token, loopback, token, ClientError,
 };
 use proofkey_dpop::DpopKey;
+
+use crate::k8s;
 use serde_json::json;
 
 #[derive(Debug, Args)]
@@ -101,6 +103,22 @@ pub struct TokenArgs {
     /// Refresh now, whatever the access token's age.
     #[arg(long)]
     force_refresh: bool,
+    /// Print the token for a tool's credential protocol: `k8s-exec`, a
+    /// kubectl exec plugin's `ExecCredential` (the version asked for in
+    /// `KUBERNETES_EXEC_INFO`), with its expiry.
+    #[arg(long, value_enum, conflicts_with_all = ["json", "dpop_proof_for"])]
+    format: Option<TokenFormat>,
+    /// Use the ID token instead of the access token (for a Kubernetes API
+    /// server that takes OIDC ID tokens); refreshed like the access token.
+    #[arg(long, conflicts_with = "dpop_proof_for")]
+    id_token: bool,
+}
+
+/// `proofkey token --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TokenFormat {
+    /// kubectl's exec credential plugin (`client.authentication.k8s.io`).
+    K8sExec,
 }
 
 #[derive(Debug, Args)]
@@ -430,15 +448,68 @@ pub fn token(args: TokenArgs) -> ExitCode {
         .min_valid
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
     let force = args.force_refresh;
+    let (format, want_id_token) = (args.format, args.id_token);
     let args = args.profile;
     runtime_or_fail(async move {
         let result = async {
             let http = proofkey_client::http_client()?;
-            cache()?
+            let cache = cache()?;
+            let p = cache
                 .tokens_valid_for(&http, &args.profile, min_valid, force)
-                .await
+                .await?;
+            // The ID token may expire before the access token: refresh for
+            // it too (the server sends a new one with the refresh).
+            let margin = min_valid.max(proofkey_client::cache::REFRESH_MARGIN);
+            let id_token_stale = p
+                .tokens
+                .id_token
+                .as_deref()
+                .and_then(k8s::jwt_expiry)
+                .is_some_and(|exp| exp - margin <= token_now());
+            if want_id_token && id_token_stale && !force {
+                return cache
+                    .tokens_valid_for(&http, &args.profile, min_valid, true)
+                    .await;
+            }
+            Ok(p)
         }
         .await;
+        let result = result.and_then(|p| {
+            if want_id_token && p.tokens.id_token.is_none() {
+                return Err(ClientError::LoginRequired(format!(
+                    "profile {:?} holds no ID token; run: proofkey login --profile {} with the openid scope",
+                    args.profile, args.profile
+                )));
+            }
+            Ok(p)
+        });
+        if let (Some(TokenFormat::K8sExec), Ok(p)) = (format, &result) {
+            let t = &p.tokens;
+            let (value, expires_at) = if want_id_token {
+                let id = t.id_token.clone().unwrap_or_default();
+                let exp = k8s::jwt_expiry(&id);
+                (id, exp)
+            } else {
+                if t.dpop().ok().flatten().is_some() {
+                    eprintln!(
+                        "proofkey: the access token is DPoP-bound and cannot be sent as a bearer token; log in with --no-dpop for kubectl, or use --id-token"
+                    );
+                    return ExitCode::FAILURE;
+                }
+                (t.access_token.clone(), t.expires_at)
+            };
+            let info = std::env::var("KUBERNETES_EXEC_INFO").ok();
+            return match k8s::exec_credential(&value, expires_at, info.as_deref()) {
+                Ok(v) => {
+                    println!("{v}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("proofkey: {e}");
+                    ExitCode::from(2)
+                }
+            };
+        }
         if let Ok(p) = &result {
             if let Some(exp) = p.tokens.expires_at {
                 if exp - token_now() < min_valid {
@@ -479,6 +550,10 @@ pub fn token(args: TokenArgs) -> ExitCode {
                         "dpop_jkt": t.dpop().ok().flatten().map(|k| k.thumbprint().to_owned()),
                     })
                 );
+                ExitCode::SUCCESS
+            }
+            Ok(p) if want_id_token => {
+                println!("{}", p.tokens.id_token.unwrap_or_default());
                 ExitCode::SUCCESS
             }
             Ok(p) => {

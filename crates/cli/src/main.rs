@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 
 mod admin;
 mod audit_cmd;
+mod k8s;
 mod login_cmd;
 mod pkce_cmd;
 mod serve_cmd;

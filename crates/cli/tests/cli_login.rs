@@ -295,6 +295,8 @@ fn login_token_status_concurrent_refresh_and_logout() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
 
+    kubectl_uses_the_exec_plugin(&s, &cfg);
+
     // Logout revokes and deletes.
     let out = client_cmd(&s, &cfg)
         .args(["logout", "--profile", "work"])
@@ -810,3 +812,179 @@ fn a_code_the_token_endpoint_refuses_gets_a_failure_page() {
     assert!(rest_of(err).contains("invalid_grant"));
     assert!(!cfg.join("tokens").join("late.json").exists());
 }
+
+/// kubectl itself runs `proofkey token --format k8s-exec` as its exec
+/// credential plugin and sends the token to an API server (a listener here
+/// that records the `Authorization` headers it gets); `--id-token` sends
+/// the ID token. Fails, never skips, without kubectl.
+fn kubectl_uses_the_exec_plugin(s: &Server, cfg: &std::path::Path) {
+    use std::io::BufRead as _;
+    let version = Command::new("kubectl")
+        .args(["version", "--client", "-o", "json"])
+        .output()
+        .expect("kubectl must be installed (.ci/run installs it)");
+    let version: serde_json::Value = serde_json::from_slice(&version.stdout).unwrap();
+    let minor: u32 = version["clientVersion"]["minor"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches('+')
+        .parse()
+        .unwrap();
+    // The v1 API is GA since Kubernetes 1.22; Debian's older kubectl
+    // speaks v1beta1, which the plugin answers too.
+    let api = if minor >= 22 { "v1" } else { "v1beta1" };
+
+    // An API server stand-in over TLS (client-go sends no credentials
+    // over plain http): Python's http.server with Debian's snakeoil
+    // certificate, issued to localhost; it prints each request's
+    // Authorization header.
+    let mut api_server = Command::new("python3")
+        .args(["-c", API_SERVER])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut api_out = BufReader::new(api_server.stdout.take().unwrap());
+    let mut first = String::new();
+    api_out.read_line(&mut first).unwrap();
+    let port: u16 = first
+        .trim()
+        .strip_prefix("PORT ")
+        .unwrap_or_else(|| panic!("{first}"))
+        .parse()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in api_out.lines() {
+            let Ok(line) = line else { return };
+            if let Some(auth) = line.strip_prefix("AUTH ") {
+                let _ = tx.send(auth.to_owned());
+            }
+        }
+    });
+
+    let exe = env!("CARGO_BIN_EXE_proofkey");
+    for (extra, which) in [("", "access"), ("\n      - --id-token", "id")] {
+        let kubeconfig = s.dir.path().join(format!("kubeconfig-{which}"));
+        std::fs::write(
+            &kubeconfig,
+            format!(
+                "apiVersion: v1
+kind: Config
+clusters:
+- name: test
+  cluster:
+    server: https://127.0.0.1:{port}
+    certificate-authority: /etc/ssl/certs/ssl-cert-snakeoil.pem
+    tls-server-name: localhost
+users:
+- name: proofkey
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/{api}
+      command: {exe}
+      args:
+      - token
+      - --profile
+      - work
+      - --format
+      - k8s-exec{extra}
+      env:
+      - name: PROOFKEY_CONFIG_DIR
+        value: {cfg}
+      interactiveMode: Never
+contexts:
+- name: test
+  context:
+    cluster: test
+    user: proofkey
+current-context: test
+",
+                cfg = cfg.display()
+            ),
+        )
+        .unwrap();
+        let out = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(["get", "--raw", "/healthz"])
+            .env("HOME", s.dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "kubectl: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("\"ok\":true"));
+        // What the plugin would print now is what kubectl sent.
+        let json = client_cmd(s, cfg)
+            .args(["token", "--profile", "work", "--json"])
+            .output()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+        let expected = if which == "id" {
+            json["id_token"].as_str().unwrap().to_owned()
+        } else {
+            json["access_token"].as_str().unwrap().to_owned()
+        };
+        // Printed before each answer, so the first is there or coming;
+        // any more (a retry) follow within moments.
+        let mut seen = vec![rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the API server saw no request")];
+        while let Ok(more) = rx.recv_timeout(std::time::Duration::from_millis(300)) {
+            seen.push(more);
+        }
+        for auth in &seen {
+            assert_eq!(auth, &format!("Bearer {expected}"), "{which} token");
+        }
+    }
+
+    // The credential itself, as the plugin prints it.
+    let out = client_cmd(s, cfg)
+        .args(["token", "--profile", "work", "--format", "k8s-exec"])
+        .env(
+            "KUBERNETES_EXEC_INFO",
+            r#"{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","spec":{"interactive":false}}"#,
+        )
+        .output()
+        .unwrap();
+    let cred: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(cred["kind"], "ExecCredential");
+    assert_eq!(cred["apiVersion"], "client.authentication.k8s.io/v1");
+    let stamp = cred["status"]["expirationTimestamp"].as_str().unwrap();
+    assert!(humantime::parse_rfc3339(stamp).is_ok(), "{stamp}");
+    let out = client_cmd(s, cfg)
+        .args(["token", "--profile", "work", "--format", "k8s-exec"])
+        .env(
+            "KUBERNETES_EXEC_INFO",
+            r#"{"apiVersion":"client.authentication.k8s.io/v9"}"#,
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let _ = api_server.kill();
+    let _ = api_server.wait();
+}
+
+/// See [`kubectl_uses_the_exec_plugin`].
+const API_SERVER: &str = r#"
+import http.server, ssl, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        print("AUTH " + str(self.headers.get("Authorization")), flush=True)
+        body = b'{"major":"1","minor":"32","ok":true}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", 0), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain("/etc/ssl/certs/ssl-cert-snakeoil.pem", "/etc/ssl/private/ssl-cert-snakeoil.key")
+server.socket = ctx.wrap_socket(server.socket, server_side=True)
+print("PORT %d" % server.server_address[1], flush=True)
+server.serve_forever()
+"#;
