@@ -6,8 +6,6 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use serde_json::{json, Value};
 
 /// The versions of the exec credential API this plugin answers.
@@ -54,14 +52,6 @@ pub fn exec_credential(
     }))
 }
 
-/// The `exp` claim of a JWT, read without verifying it: for an ID token
-/// that was validated when it was received, to say when it expires.
-pub fn jwt_expiry(jwt: &str) -> Option<i64> {
-    let payload = jwt.split('.').nth(1)?;
-    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
-    serde_json::from_slice::<Value>(&bytes).ok()?["exp"].as_i64()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,13 +75,5 @@ mod tests {
         ] {
             assert!(exec_credential("tok", None, Some(bad)).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn reads_a_jwts_expiry() {
-        let payload = URL_SAFE_NO_PAD.encode(br#"{"exp":1800000000,"sub":"x"}"#);
-        assert_eq!(jwt_expiry(&format!("h.{payload}.s")), Some(1_800_000_000));
-        assert_eq!(jwt_expiry("not a jwt"), None);
-        assert_eq!(jwt_expiry("a.!!!.c"), None);
     }
 }

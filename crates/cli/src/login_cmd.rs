@@ -453,25 +453,9 @@ pub fn token(args: TokenArgs) -> ExitCode {
     runtime_or_fail(async move {
         let result = async {
             let http = proofkey_client::http_client()?;
-            let cache = cache()?;
-            let p = cache
-                .tokens_valid_for(&http, &args.profile, min_valid, force)
-                .await?;
-            // The ID token may expire before the access token: refresh for
-            // it too (the server sends a new one with the refresh).
-            let margin = min_valid.max(proofkey_client::cache::REFRESH_MARGIN);
-            let id_token_stale = p
-                .tokens
-                .id_token
-                .as_deref()
-                .and_then(k8s::jwt_expiry)
-                .is_some_and(|exp| exp - margin <= token_now());
-            if want_id_token && id_token_stale && !force {
-                return cache
-                    .tokens_valid_for(&http, &args.profile, min_valid, true)
-                    .await;
-            }
-            Ok(p)
+            cache()?
+                .tokens_valid_for(&http, &args.profile, min_valid, force, want_id_token)
+                .await
         }
         .await;
         let result = result.and_then(|p| {
@@ -487,7 +471,7 @@ pub fn token(args: TokenArgs) -> ExitCode {
             let t = &p.tokens;
             let (value, expires_at) = if want_id_token {
                 let id = t.id_token.clone().unwrap_or_default();
-                let exp = k8s::jwt_expiry(&id);
+                let exp = id_token::stored_expiry(&id);
                 (id, exp)
             } else {
                 if t.dpop().ok().flatten().is_some() {

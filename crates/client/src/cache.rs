@@ -359,7 +359,7 @@ impl Cache {
         http: &reqwest::Client,
         name: &str,
     ) -> Result<Profile, ClientError> {
-        self.tokens_valid_for(http, name, REFRESH_MARGIN, false)
+        self.tokens_valid_for(http, name, REFRESH_MARGIN, false, false)
             .await
     }
 
@@ -371,13 +371,16 @@ impl Cache {
     /// the same time get one refresh between them, the first; the others
     /// find its token. A server whose tokens live less than `min_valid`
     /// cannot do better than a fresh one: that is returned, and
-    /// `proofkey token` says so.
+    /// `proofkey token` says so. With `id_token`, the stored ID token must
+    /// live as long too (it may expire before the access token; the
+    /// refresh brings a new one).
     pub async fn tokens_valid_for(
         &self,
         http: &reqwest::Client,
         name: &str,
         min_valid: i64,
         force: bool,
+        id_token: bool,
     ) -> Result<Profile, ClientError> {
         let login = |why: &str| {
             ClientError::LoginRequired(format!("{why}; run: proofkey login --profile {name} ..."))
@@ -388,12 +391,16 @@ impl Cache {
         };
         let now = token::now();
         let margin = min_valid.max(REFRESH_MARGIN);
-        if !force
-            && profile
-                .tokens
-                .expires_at
-                .is_none_or(|exp| exp - margin > now)
-        {
+        let lives = |exp: Option<i64>| exp.is_none_or(|exp| exp - margin > now);
+        let id_token_lives = !id_token
+            || lives(
+                profile
+                    .tokens
+                    .id_token
+                    .as_deref()
+                    .and_then(crate::id_token::stored_expiry),
+            );
+        if !force && lives(profile.tokens.expires_at) && id_token_lives {
             return Ok(profile);
         }
         let Some(rt) = profile.tokens.refresh_token.clone() else {

@@ -123,17 +123,37 @@ pub fn display_name(claims: &serde_json::Value) -> Option<String> {
 
 /// The claims of an ID token stored after it was validated, read again
 /// without a check, only to show who logged in (a cache written before
-/// the account was kept with the tokens). Never for a decision.
+/// the account was kept with the tokens) and when it expires
+/// ([`stored_expiry`]). Never for a decision about trust.
 pub fn stored_claims(id_token: &str) -> Option<serde_json::Value> {
     let payload = id_token.split('.').nth(1)?;
     let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
 
+/// The `exp` of a stored ID token ([`stored_claims`]): when to refresh
+/// it, and what kubectl is told about it.
+pub fn stored_expiry(id_token: &str) -> Option<i64> {
+    stored_claims(id_token)?["exp"].as_i64()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_stored_id_tokens_expiry_is_its_exp() {
+        let payload = URL_SAFE_NO_PAD.encode(br#"{"exp":1800000000,"sub":"x"}"#);
+        assert_eq!(
+            stored_expiry(&format!("h.{payload}.s")),
+            Some(1_800_000_000)
+        );
+        assert_eq!(stored_expiry("not a jwt"), None);
+        assert_eq!(stored_expiry("a.!!!.c"), None);
+        let no_exp = URL_SAFE_NO_PAD.encode(br#"{"sub":"x"}"#);
+        assert_eq!(stored_expiry(&format!("h.{no_exp}.s")), None);
+    }
 
     #[test]
     fn the_display_name_prefers_name_then_email_then_username_then_sub() {
