@@ -102,6 +102,55 @@ fn userinfo_status(s: &Server, at: &str) -> u16 {
         .as_u16()
 }
 
+/// `proofkey token --profile work ARGS`, which must succeed quietly: what
+/// it printed, trimmed.
+fn token_ok(s: &Server, cfg: &std::path::Path, args: &[&str]) -> String {
+    let out = client_cmd(s, cfg)
+        .args(["token", "--profile", "work"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// `proofkey token --profile work ARGS` from 8 processes at once, each of
+/// which must succeed with nothing on stderr: the tokens they printed.
+fn tokens_at_once(
+    s: &Server,
+    cfg: &std::path::Path,
+    args: &[&str],
+) -> std::collections::HashSet<String> {
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            client_cmd(s, cfg)
+                .args(["token", "--profile", "work"])
+                .args(args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| {
+            let o = c.wait_with_output().unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            assert!(
+                o.stderr.is_empty(),
+                "{}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            String::from_utf8_lossy(&o.stdout).trim().to_owned()
+        })
+        .collect()
+}
+
 fn token(s: &Server, cfg: &std::path::Path, profile: &str) -> std::process::Output {
     client_cmd(s, cfg)
         .args(["token", "--profile", profile])
@@ -170,40 +219,18 @@ fn login_token_status_concurrent_refresh_and_logout() {
     // Make the access token look nearly expired, then ask from 8 processes
     // at once: one refreshes (a second refresh would be reuse and revoke
     // everything), all print the same new token.
-    let mut stored: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    stored["tokens"]["expires_at"] = (now + 10).into();
-    std::fs::write(&file, serde_json::to_vec(&stored).unwrap()).unwrap();
-    let children: Vec<_> = (0..8)
-        .map(|_| {
-            client_cmd(&s, &cfg)
-                .args(["token", "--profile", "work"])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let outs: Vec<_> = children
-        .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
-        .collect();
-    for o in &outs {
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    }
-    let tokens: std::collections::HashSet<String> = outs
-        .iter()
-        .map(|o| {
-            String::from_utf8(o.stdout.clone())
-                .unwrap()
-                .trim()
-                .to_owned()
-        })
-        .collect();
+    let expire_in = |secs: i64| {
+        let mut stored: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        stored["tokens"]["expires_at"] = (now + secs).into();
+        std::fs::write(&file, serde_json::to_vec(&stored).unwrap()).unwrap();
+    };
+    expire_in(10);
+    let tokens = tokens_at_once(&s, &cfg, &[]);
     assert_eq!(tokens.len(), 1, "every caller got the same token");
     let at2 = tokens.into_iter().next().unwrap();
     assert_ne!(at2, at1, "it was refreshed");
@@ -219,41 +246,11 @@ fn login_token_status_concurrent_refresh_and_logout() {
     assert!(j["refresh_token"].is_string());
 
     // --min-valid: a token with 4 minutes left is kept by a plain call...
-    let expire_in = |secs: i64| {
-        let mut stored: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
-        stored["tokens"]["expires_at"] = (now + secs).into();
-        std::fs::write(&file, serde_json::to_vec(&stored).unwrap()).unwrap();
-    };
     expire_in(240);
     let out = token(&s, &cfg, "work");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), at2, "kept");
     // ... and refreshed, once, for 8 callers at once that each need 5.
-    let outs: Vec<_> = (0..8)
-        .map(|_| {
-            client_cmd(&s, &cfg)
-                .args(["token", "--profile", "work", "--min-valid", "5m"])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
-        .collect();
-    let tokens: std::collections::HashSet<String> = outs
-        .iter()
-        .map(|o| {
-            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-            assert!(
-                o.stderr.is_empty(),
-                "{}",
-                String::from_utf8_lossy(&o.stderr)
-            );
-            String::from_utf8_lossy(&o.stdout).trim().to_owned()
-        })
-        .collect();
+    let tokens = tokens_at_once(&s, &cfg, &["--min-valid", "5m"]);
     // A second refresh would have handed later callers a newer token (and
     // been refresh-token reuse): one token for all means one refresh.
     assert_eq!(tokens.len(), 1, "one refresh among concurrent callers");
@@ -261,16 +258,7 @@ fn login_token_status_concurrent_refresh_and_logout() {
     assert_ne!(at3, at2, "refreshed for --min-valid");
     assert_eq!(userinfo_status(&s, &at3), 200);
     // --force-refresh refreshes a fresh token.
-    let out = client_cmd(&s, &cfg)
-        .args(["token", "--profile", "work", "--force-refresh"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let at4 = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let at4 = token_ok(&s, &cfg, &["--force-refresh"]);
     assert_ne!(at4, at3, "forced");
     assert_eq!(userinfo_status(&s, &at4), 200);
     // More than the server's tokens live (10 minutes by default): a fresh
@@ -814,9 +802,9 @@ fn a_code_the_token_endpoint_refuses_gets_a_failure_page() {
 }
 
 /// kubectl itself runs `proofkey token --format k8s-exec` as its exec
-/// credential plugin and sends the token to an API server (a listener here
-/// that records the `Authorization` headers it gets); `--id-token` sends
-/// the ID token. Fails, never skips, without kubectl.
+/// credential plugin and sends the token to an API server (a TLS stand-in
+/// here that reports the `Authorization` headers it gets); `--id-token`
+/// sends the ID token. Fails, never skips, without kubectl.
 fn kubectl_uses_the_exec_plugin(s: &Server, cfg: &std::path::Path) {
     use std::io::BufRead as _;
     let version = Command::new("kubectl")
@@ -838,12 +826,21 @@ fn kubectl_uses_the_exec_plugin(s: &Server, cfg: &std::path::Path) {
     // over plain http): Python's http.server with Debian's snakeoil
     // certificate, issued to localhost; it prints each request's
     // Authorization header.
-    let mut api_server = Command::new("python3")
-        .args(["-c", API_SERVER])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3");
-    let mut api_out = BufReader::new(api_server.stdout.take().unwrap());
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut api_server = KillOnDrop(
+        Command::new("python3")
+            .args(["-c", API_SERVER])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3"),
+    );
+    let mut api_out = BufReader::new(api_server.0.stdout.take().unwrap());
     let mut first = String::new();
     api_out.read_line(&mut first).unwrap();
     let port: u16 = first
@@ -963,13 +960,11 @@ current-context: test
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let _ = api_server.kill();
-    let _ = api_server.wait();
 }
 
 /// See [`kubectl_uses_the_exec_plugin`].
 const API_SERVER: &str = r#"
-import http.server, ssl, sys
+import http.server, ssl
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         print("AUTH " + str(self.headers.get("Authorization")), flush=True)

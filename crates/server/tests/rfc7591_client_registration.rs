@@ -35,6 +35,24 @@ async fn register(
     (status, headers, body)
 }
 
+/// A call to a registration client URI (RFC 7592) with the registration
+/// access token: the status and the JSON answer (null if none).
+async fn call(
+    s: &TestServer,
+    method: reqwest::Method,
+    uri: &str,
+    token: &str,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let mut req = s.http.request(method, uri).bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(b);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
 fn mcp_client() -> Value {
     json!({
         "client_name": "Some MCP client",
@@ -274,13 +292,7 @@ mod open {
 
     fn id_token_alg(body: &Value) -> String {
         let id_token = body["id_token"].as_str().expect("an ID token");
-        let header = id_token.split('.').next().unwrap();
-        let header: Value = serde_json::from_slice(
-            &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, header)
-                .unwrap(),
-        )
-        .unwrap();
-        header["alg"].as_str().unwrap().to_owned()
+        format!("{:?}", jsonwebtoken::decode_header(id_token).unwrap().alg)
     }
 
     /// OIDC Dynamic Client Registration §2: `id_token_signed_response_alg`
@@ -317,32 +329,14 @@ mod open {
         // Read back (RFC 7592 §2.1), then replaced (§2.2).
         let uri = r["registration_client_uri"].as_str().unwrap();
         let rat = r["registration_access_token"].as_str().unwrap();
-        let read: Value = s
-            .http
-            .get(uri)
-            .bearer_auth(rat)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let (status, read) = call(&s, reqwest::Method::GET, uri, rat, None).await;
+        assert_eq!(status, 200);
         assert_eq!(read["id_token_signed_response_alg"], "ES256");
         let mut update = client(Some(json!("EdDSA")));
         update["client_id"] = json!(id);
-        let resp = s
-            .http
-            .put(uri)
-            .bearer_auth(rat)
-            .json(&update)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200);
-        assert_eq!(
-            resp.json::<Value>().await.unwrap()["id_token_signed_response_alg"],
-            "EdDSA"
-        );
+        let (status, updated) = call(&s, reqwest::Method::PUT, uri, rat, Some(&update)).await;
+        assert_eq!(status, 200);
+        assert_eq!(updated["id_token_signed_response_alg"], "EdDSA");
         assert_eq!(
             id_token_alg(&tokens_for(&s, id, "alice", "openid").await),
             "EdDSA"
@@ -424,22 +418,6 @@ mod initial_access_token {
 
 mod management {
     use super::*;
-
-    async fn call(
-        s: &TestServer,
-        method: reqwest::Method,
-        uri: &str,
-        token: &str,
-        body: Option<&Value>,
-    ) -> (u16, Value) {
-        let mut req = s.http.request(method, uri).bearer_auth(token);
-        if let Some(b) = body {
-            req = req.json(b);
-        }
-        let r = req.send().await.unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
-    }
 
     #[tokio::test]
     async fn the_registration_access_token_reads_updates_and_deletes_its_client_only() {
@@ -662,25 +640,11 @@ mod attacks {
             "grant_types": ["client_credentials"], "jwks_uri": "https://keys.example/jwks"});
         let uri = r["registration_client_uri"].as_str().unwrap();
         let rat = r["registration_access_token"].as_str().unwrap();
-        let resp = s
-            .http
-            .put(uri)
-            .bearer_auth(rat)
-            .json(&update)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 400);
+        let (status, _) = call(&s, reqwest::Method::PUT, uri, rat, Some(&update)).await;
+        assert_eq!(status, 400);
         update.as_object_mut().unwrap().remove("jwks_uri");
-        let resp = s
-            .http
-            .put(uri)
-            .bearer_auth(rat)
-            .json(&update)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200);
+        let (status, _) = call(&s, reqwest::Method::PUT, uri, rat, Some(&update)).await;
+        assert_eq!(status, 200);
     }
 
     /// A listener that counts the connections made to it.
