@@ -8,7 +8,7 @@ use proofkey_core::StoreError;
 use super::conflict;
 use crate::rows;
 use crate::statements as sql;
-use crate::tx::args;
+use crate::tx::{args, Tx};
 use crate::Database;
 
 #[async_trait]
@@ -141,19 +141,8 @@ impl UserStore for Database {
 
     async fn get_session(&self, id_hash: &str, now: i64) -> StoreResult<Option<Session>> {
         let id_hash = id_hash.to_owned();
-        self.single(move |tx| {
-            Box::pin(async move {
-                let Some(mut r) = tx.one(&sql::GET_SESSION, args![id_hash, now]).await? else {
-                    return Ok(None);
-                };
-                Ok(Some(Session {
-                    user_id: r.get("user_id")?,
-                    auth_time: r.get("auth_time")?,
-                    expires_at: r.get("expires_at")?,
-                }))
-            })
-        })
-        .await
+        self.single(move |tx| Box::pin(async move { read_session(tx, &id_hash, now).await }))
+            .await
     }
 
     async fn list_sessions(&self, user_id: &str, now: i64) -> StoreResult<Vec<SessionInfo>> {
@@ -239,20 +228,10 @@ impl UserStore for Database {
         let (id_hash, client_id) = (id_hash.to_owned(), client_id.to_owned());
         self.single(move |tx| {
             Box::pin(async move {
-                let Some(mut r) = tx.one(&sql::GET_SESSION, args![id_hash, now]).await? else {
+                let Some(session) = read_session(tx, &id_hash, now).await? else {
                     return Ok(None);
                 };
-                let session = Session {
-                    user_id: r.get("user_id")?,
-                    auth_time: r.get("auth_time")?,
-                    expires_at: r.get("expires_at")?,
-                };
-                let consent = tx
-                    .all(&sql::GET_CONSENT, args![session.user_id.clone(), client_id])
-                    .await?
-                    .into_iter()
-                    .map(|mut r| r.take("scope"))
-                    .collect::<StoreResult<Vec<String>>>()?;
+                let consent = read_consent(tx, &session.user_id, &client_id).await?;
                 Ok(Some((session, consent)))
             })
         })
@@ -261,13 +240,8 @@ impl UserStore for Database {
 
     async fn get_consent(&self, user_id: &str, client_id: &str) -> StoreResult<Vec<String>> {
         let (user_id, client_id) = (user_id.to_owned(), client_id.to_owned());
-        self.single(move |tx| {
-            Box::pin(async move {
-                let all = tx.all(&sql::GET_CONSENT, args![user_id, client_id]).await?;
-                all.into_iter().map(|mut r| r.take("scope")).collect()
-            })
-        })
-        .await
+        self.single(move |tx| Box::pin(async move { read_consent(tx, &user_id, &client_id).await }))
+            .await
     }
 
     async fn record_failure(&self, key: &str, now: i64, window: i64) -> StoreResult<u32> {
@@ -316,4 +290,22 @@ impl UserStore for Database {
         })
         .await
     }
+}
+
+/// The live session stored under `id_hash`.
+async fn read_session(tx: &mut dyn Tx, id_hash: &str, now: i64) -> StoreResult<Option<Session>> {
+    let Some(mut r) = tx.one(&sql::GET_SESSION, args![id_hash, now]).await? else {
+        return Ok(None);
+    };
+    Ok(Some(Session {
+        user_id: r.get("user_id")?,
+        auth_time: r.get("auth_time")?,
+        expires_at: r.get("expires_at")?,
+    }))
+}
+
+/// The scopes `user_id` granted to `client_id`.
+async fn read_consent(tx: &mut dyn Tx, user_id: &str, client_id: &str) -> StoreResult<Vec<String>> {
+    let all = tx.all(&sql::GET_CONSENT, args![user_id, client_id]).await?;
+    all.into_iter().map(|mut r| r.take("scope")).collect()
 }
