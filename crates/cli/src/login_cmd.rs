@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::Args;
 use proofkey_client::cache::{Cache, Profile, StoreKind};
+use proofkey_client::config::ConfigFile;
 use proofkey_client::{
     authorize::PendingAuthorization, device, discovery, id_token, loopback, token, ClientError,
 };
@@ -17,17 +18,21 @@ use serde_json::json;
 
 #[derive(Debug, Args)]
 pub struct LoginArgs {
-    /// The authorization server's issuer URL.
+    /// The authorization server's issuer URL [default: the profile's
+    /// `issuer` in the profiles file].
     #[arg(long, env = "PROOFKEY_ISSUER")]
-    issuer: String,
-    /// The (public) client id registered for this tool.
+    issuer: Option<String>,
+    /// The (public) client id registered for this tool [default: the
+    /// profile's `client_id` in the profiles file].
     #[arg(long)]
-    client_id: String,
-    /// Scope to ask for; repeat [default: openid profile email
-    /// offline_access].
+    client_id: Option<String>,
+    /// Scope to ask for; repeat [default: the profile's `scopes`, else
+    /// openid profile email offline_access].
     #[arg(long = "scope", value_name = "S")]
     scopes: Vec<String>,
-    /// Where to store the tokens.
+    /// The profile: where the tokens are stored, and the settings read
+    /// from the profiles file (`$PROOFKEY_CONFIG`, else config.toml in
+    /// the config directory) for what is not given here.
     #[arg(long, default_value = "default")]
     profile: String,
     /// Listen on this port instead of an ephemeral one.
@@ -52,9 +57,10 @@ pub struct LoginArgs {
     #[arg(long, default_value = "5m", value_parser = humantime_secs)]
     timeout: Duration,
     /// Where to keep the tokens: a 0600 file, or the OS keyring (with a
-    /// timeout, and no fallback to a file).
-    #[arg(long, value_enum, default_value_t = StoreArg::File)]
-    store: StoreArg,
+    /// timeout, and no fallback to a file) [default: the profile's `store`,
+    /// else file].
+    #[arg(long, value_enum)]
+    store: Option<StoreArg>,
     /// Do not bind the tokens to a DPoP key even if the server offers DPoP
     /// (RFC 9449); they are then bearer tokens, usable by whoever holds them.
     #[arg(long)]
@@ -185,28 +191,81 @@ pub fn login(args: LoginArgs) -> ExitCode {
     })
 }
 
+/// A login's settings: the command line's, else the profiles file's,
+/// else the defaults.
+#[derive(Debug)]
+struct Settings {
+    profile: String,
+    issuer: String,
+    client_id: String,
+    scopes: Vec<String>,
+    store: StoreKind,
+    dpop: bool,
+    par: bool,
+}
+
+impl Settings {
+    fn resolve(args: &LoginArgs, file: &ConfigFile) -> Result<Settings, ClientError> {
+        let conf = file.profile(&args.profile);
+        let missing = |what: &str, key: &str| -> ClientError {
+            let where_ = ConfigFile::location()
+                .map(|(p, _)| p.display().to_string())
+                .unwrap_or_else(|_| "the profiles file".into());
+            ClientError::Config(format!(
+                "{where_}: no {what} for profile {:?}: pass --{key}, or set {} under [profiles.{}]",
+                args.profile,
+                key.replace('-', "_"),
+                args.profile
+            ))
+        };
+        Ok(Settings {
+            profile: args.profile.clone(),
+            issuer: args
+                .issuer
+                .clone()
+                .or(conf.issuer)
+                .ok_or_else(|| missing("issuer", "issuer"))?,
+            client_id: args
+                .client_id
+                .clone()
+                .or(conf.client_id)
+                .ok_or_else(|| missing("client id", "client-id"))?,
+            scopes: match (&args.scopes[..], conf.scopes) {
+                ([], Some(s)) if !s.is_empty() => s,
+                ([], _) => ["openid", "profile", "email", "offline_access"]
+                    .map(str::to_owned)
+                    .to_vec(),
+                (given, _) => given.to_vec(),
+            },
+            store: match args.store {
+                Some(StoreArg::File) => StoreKind::File,
+                Some(StoreArg::Keyring) => StoreKind::Keyring,
+                None => conf.store.unwrap_or_default(),
+            },
+            dpop: !args.no_dpop && conf.dpop != Some(false),
+            par: !args.no_par && conf.par != Some(false),
+        })
+    }
+}
+
 async fn do_login(args: LoginArgs) -> Result<(), ClientError> {
+    let settings = Settings::resolve(&args, &ConfigFile::load()?)?;
     let http = proofkey_client::http_client()?;
-    let meta = discovery::discover(&http, &args.issuer).await?;
+    let meta = discovery::discover(&http, &settings.issuer).await?;
     if let Some(w) = meta.pkce_warning() {
         eprintln!("proofkey: {w}");
     }
-    let scopes = if args.scopes.is_empty() {
-        ["openid", "profile", "email", "offline_access"]
-            .map(str::to_owned)
-            .to_vec()
-    } else {
-        args.scopes.clone()
-    };
+    let scopes = settings.scopes.clone();
+    let args = Login { args, settings };
 
     // RFC 9449: a fresh key per login, kept with its tokens.
-    let dpop = if !args.no_dpop && meta.supports_dpop() {
+    let dpop = if args.settings.dpop && meta.supports_dpop() {
         Some(DpopKey::generate().map_err(|e| ClientError::Dpop(e.to_string()))?)
     } else {
         None
     };
     let account = if args.device {
-        let auth = device::start(&http, &meta, &args.client_id, &scopes).await?;
+        let auth = device::start(&http, &meta, &args.settings.client_id, &scopes).await?;
         eprintln!(
             "To sign in, open {} and enter the code {}",
             auth.verification_uri, auth.user_code
@@ -217,7 +276,7 @@ async fn do_login(args: LoginArgs) -> Result<(), ClientError> {
         let tokens = device::poll(
             &http,
             &meta,
-            &args.client_id,
+            &args.settings.client_id,
             &auth,
             dpop.as_ref(),
             tokio::time::sleep,
@@ -239,11 +298,11 @@ async fn do_login(args: LoginArgs) -> Result<(), ClientError> {
         let pending = PendingAuthorization::start(
             &http,
             &meta,
-            &args.client_id,
+            &args.settings.client_id,
             &redirect_uri,
             &scopes,
             dpop.as_ref(),
-            !args.no_par,
+            args.settings.par,
         )
         .await?;
         if args.paste {
@@ -299,9 +358,23 @@ async fn do_login(args: LoginArgs) -> Result<(), ClientError> {
         "Logged in to {}{} (profile {}).",
         meta.issuer,
         account.map(|s| format!(" as {s}")).unwrap_or_default(),
-        args.profile
+        args.settings.profile
     );
     Ok(())
+}
+
+/// The command line, and the settings resolved from it and the file.
+#[derive(Debug)]
+struct Login {
+    args: LoginArgs,
+    settings: Settings,
+}
+
+impl std::ops::Deref for Login {
+    type Target = LoginArgs;
+    fn deref(&self) -> &LoginArgs {
+        &self.args
+    }
 }
 
 /// Redeems the authorization code (RFC 6749 §4.1.3, RFC 7636 §4.5), then
@@ -309,7 +382,7 @@ async fn do_login(args: LoginArgs) -> Result<(), ClientError> {
 async fn redeem(
     http: &reqwest::Client,
     meta: &discovery::Metadata,
-    args: &LoginArgs,
+    args: &Login,
     pending: PendingAuthorization,
     code: &str,
     dpop: Option<&DpopKey>,
@@ -361,7 +434,7 @@ async fn with_userinfo(
 async fn finish(
     http: &reqwest::Client,
     meta: &discovery::Metadata,
-    args: &LoginArgs,
+    args: &Login,
     tokens: token::TokenSet,
     nonce: Option<&str>,
 ) -> Result<Option<String>, ClientError> {
@@ -376,7 +449,7 @@ async fn finish(
             &jwks,
             &id_token::Expected {
                 issuer: &meta.issuer,
-                client_id: &args.client_id,
+                client_id: &args.settings.client_id,
                 nonce,
                 access_token: Some(&tokens.access_token),
                 now: token_now(),
@@ -385,16 +458,14 @@ async fn finish(
         account = id_token::display_name(&with_userinfo(http, meta, &tokens, claims).await);
     }
 
+    let args = &args.settings;
     let profile = Profile {
         name: args.profile.clone(),
         issuer: meta.issuer.clone(),
         client_id: args.client_id.clone(),
         token_endpoint: meta.token_endpoint.clone(),
         revocation_endpoint: meta.revocation_endpoint.clone(),
-        store: match args.store {
-            StoreArg::File => StoreKind::File,
-            StoreArg::Keyring => StoreKind::Keyring,
-        },
+        store: args.store,
         account: account.clone(),
         tokens,
     };

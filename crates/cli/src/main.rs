@@ -5,12 +5,15 @@
 //! mismatch, an unknown client or user, the database unreachable), 2 bad
 //! input or usage (nothing is written then).
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 
 mod admin;
 mod audit_cmd;
+mod credential_helper;
+mod curl_cmd;
 mod k8s;
 mod login_cmd;
 mod pkce_cmd;
@@ -65,9 +68,53 @@ enum Command {
     Status(login_cmd::StatusArgs),
     /// Check whether an authorization server really enforces PKCE.
     Audit(Box<audit_cmd::AuditArgs>),
+    /// Give a profile's access token to git or docker through their
+    /// credential helper protocols (`get`, `store`, `erase`; docker also
+    /// `list`).
+    CredentialHelper(credential_helper::CredentialHelperArgs),
+    /// Run curl with a profile's access token (and a DPoP proof when the
+    /// token is bound), never on a command line: `proofkey curl
+    /// [--profile P] [curl args] URL`.
+    Curl(curl_cmd::CurlArgs),
+    /// Print a shell completion script: `source <(proofkey completions bash)`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (one per command), or print proofkey(1).
+    Man {
+        /// Write proofkey.1 and a page for every subcommand into this
+        /// directory instead of printing proofkey.1.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
+    // Linked as docker-credential-proofkey, the binary is docker's
+    // credential helper: `docker-credential-proofkey get|store|erase|list`.
+    let mut argv = std::env::args_os();
+    let name = argv
+        .next()
+        .and_then(|a| {
+            std::path::Path::new(&a)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_default();
+    if name == "docker-credential-proofkey" {
+        let action = argv.next().map(|a| a.to_string_lossy().into_owned());
+        return match action {
+            Some(a) if argv.next().is_none() => {
+                credential_helper::run(credential_helper::CredentialHelperArgs::docker(a))
+            }
+            _ => {
+                eprintln!("usage: docker-credential-proofkey get|store|erase|list");
+                ExitCode::from(2)
+            }
+        };
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Pkce(args) => pkce_cmd::run(args),
@@ -83,6 +130,40 @@ fn main() -> ExitCode {
         Command::Logout(args) => login_cmd::logout(args),
         Command::Status(args) => login_cmd::status(args),
         Command::Audit(args) => audit_cmd::run(*args),
+        Command::CredentialHelper(args) => credential_helper::run(args),
+        Command::Curl(args) => curl_cmd::run(args),
+        Command::Completions { shell } => {
+            // Into a buffer first: clap_complete panics on a write error
+            // (a closed pipe, `| head`).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "proofkey", &mut script);
+            let mut out = std::io::stdout().lock();
+            match out.write_all(&script).and_then(|()| out.flush()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("proofkey: cannot write the script: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Man { dir } => man(dir.as_deref()),
+    }
+}
+
+/// `proofkey man`: proofkey(1) on stdout, or every page into `dir`.
+fn man(dir: Option<&std::path::Path>) -> ExitCode {
+    let cmd = Cli::command();
+    let result = match dir {
+        Some(dir) => std::fs::create_dir_all(dir).and_then(|()| clap_mangen::generate_to(cmd, dir)),
+        None => clap_mangen::Man::new(cmd).render(&mut std::io::stdout()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("proofkey: cannot write the man pages: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

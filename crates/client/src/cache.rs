@@ -349,6 +349,35 @@ impl Cache {
         Ok(out)
     }
 
+    /// Marks the profile's access token as expired if it is still
+    /// `access_token` (compared in constant time), so that the next
+    /// [`Cache::tokens_valid_for`] refreshes it: what a tool reports when a
+    /// server refused the token (git's `erase`). The refresh token stays.
+    /// Whether it was marked.
+    pub async fn discard_access_token(
+        &self,
+        name: &str,
+        access_token: &str,
+    ) -> Result<bool, ClientError> {
+        use subtle::ConstantTimeEq as _;
+        let lock = self.lock(name).await?;
+        let Some(mut profile) = self.load(name).await? else {
+            return Ok(false);
+        };
+        let same: bool = profile
+            .tokens
+            .access_token
+            .as_bytes()
+            .ct_eq(access_token.as_bytes())
+            .into();
+        if !same {
+            return Ok(false);
+        }
+        profile.tokens.expires_at = Some(0);
+        self.save(&profile, &lock).await?;
+        Ok(true)
+    }
+
     /// A valid access token for the profile: the stored one if it lives
     /// another [`REFRESH_MARGIN`] seconds, else a refreshed one. The refresh
     /// happens under the profile's lock, after re-reading the file, so of

@@ -88,6 +88,9 @@ pub enum ClientError {
     /// A DPoP key could not be made, read or used.
     #[error("DPoP key: {0}")]
     Dpop(String),
+    /// The profiles file (`config.toml`) cannot be used.
+    #[error("profiles file {0}")]
+    Config(String),
     /// A pasted redirect URL could not be read.
     #[error("that is not the redirect URL: {0}")]
     Paste(String),

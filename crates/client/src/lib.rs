@@ -13,6 +13,7 @@
 //!   `slow_down`.
 //! * [`id_token`]: signature against the JWKS, `iss`, `aud`, `exp`,
 //!   `nonce`, `at_hash`.
+//! * [`config`]: profiles set up from a file a team can ship.
 //! * [`cache`]: tokens per profile in a 0600 file, written atomically under
 //!   a lock, refreshed once however many processes ask at the same time.
 //!
@@ -21,6 +22,7 @@
 
 pub mod authorize;
 pub mod cache;
+pub mod config;
 pub mod device;
 pub mod discovery;
 mod error;
