@@ -291,11 +291,12 @@ fn print_or_fail(out: &str) -> ExitCode {
 }
 
 fn docker(args: &CredentialHelperArgs, file: &ConfigFile) -> ExitCode {
+    // The protocol: an error is a message on stdout and exit status 1
+    // (docker shows that message; it does not show stderr).
     let fail = |e: &str| {
-        eprintln!("proofkey: {e}");
+        println!("proofkey: {e}");
         ExitCode::FAILURE
     };
-    // The protocol: an error is a message on stdout and exit status 1.
     let not_found = || {
         println!("{DOCKER_NOT_FOUND}");
         ExitCode::FAILURE

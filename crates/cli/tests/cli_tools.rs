@@ -432,7 +432,7 @@ scopes = ["openid", "offline_access"]
     );
     let out = docker_helper("store", r#"{"ServerURL":"x","Username":"u","Secret":"s"}"#);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("proofkey login"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("proofkey login"));
 
     let docker_config = dir.join("docker");
     std::fs::create_dir_all(&docker_config).unwrap();
