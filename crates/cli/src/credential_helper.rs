@@ -16,9 +16,14 @@
 //!   protocol.
 //!
 //! A token is only given to a host listed in the profile's
-//! `credential_hosts` (the profiles file) or named with `--host`, and over
-//! plain http only to a loopback host (or with `--allow-insecure-http`).
-//! A DPoP-bound token is refused: neither tool can send a proof.
+//! `credential_hosts` (the profiles file) or named with `--host`, and to
+//! git over plain http only for a loopback host (or with
+//! `--allow-insecure-http`). docker names a registry without its scheme,
+//! so that check applies to docker only when it does name one; whether
+//! docker falls back to http is its `insecure-registries` setting. A
+//! DPoP-bound token is refused: neither tool can send a proof. When the
+//! profiles file names an issuer for the profile, the stored login must
+//! be with that issuer.
 
 use std::io::{Read as _, Write as _};
 use std::process::ExitCode;
@@ -88,6 +93,9 @@ impl CredentialHelperArgs {
 struct Target {
     profile: String,
     username: String,
+    /// The issuer the profiles file names for the profile: the stored
+    /// login must be with it.
+    issuer: Option<String>,
 }
 
 /// The profile that may give its token to `host`, if any.
@@ -97,6 +105,10 @@ fn target(args: &CredentialHelperArgs, file: &ConfigFile, host: &str) -> Option<
         Some(p) => {
             let conf = file.profile(p);
             if !(named || conf.allows_host(host)) {
+                // Asked for by name, so the silence needs a word.
+                eprintln!(
+                    "proofkey: not giving profile {p}'s token to {host}: it is not in the profile's credential_hosts (add it there, or --host {host})"
+                );
                 return None;
             }
             (p.clone(), conf)
@@ -109,6 +121,7 @@ fn target(args: &CredentialHelperArgs, file: &ConfigFile, host: &str) -> Option<
     };
     Some(Target {
         profile,
+        issuer: conf.issuer.clone(),
         username: args
             .username
             .clone()
@@ -163,9 +176,10 @@ fn git_attributes(input: &str) -> Vec<(&str, &str)> {
 
 /// A valid bearer access token of `profile`, or why there is none.
 fn bearer_token(
-    profile: &str,
+    target: &Target,
     min_valid: Option<Duration>,
 ) -> Result<(String, Option<i64>), String> {
+    let profile = target.profile.as_str();
     let min_valid = min_valid.map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
     let rt = crate::runtime().map_err(|e| format!("cannot start the runtime: {e}"))?;
     let p = rt
@@ -176,7 +190,17 @@ fn bearer_token(
                 .await
         })
         .map_err(|e| e.to_string())?;
-    if p.tokens.dpop().ok().flatten().is_some() {
+    if let Some(expected) = &target.issuer {
+        if expected.trim_end_matches('/') != p.issuer.trim_end_matches('/') {
+            return Err(format!(
+                "profile {profile:?} is logged in to {}, but the profiles file names {expected} for it; run: proofkey login --profile {profile}",
+                p.issuer
+            ));
+        }
+    }
+    // Any sign of a binding counts: a key that cannot be read does not
+    // make the token a bearer token.
+    if p.tokens.dpop_key.is_some() || p.tokens.token_type.eq_ignore_ascii_case("dpop") {
         return Err(format!(
             "profile {profile:?} holds a DPoP-bound token, which this tool cannot send; log in again with --no-dpop (or dpop = false in the profiles file)"
         ));
@@ -221,7 +245,8 @@ fn git(args: &CredentialHelperArgs, file: &ConfigFile) -> ExitCode {
         Err(e) => return fail(&e),
     };
     let attrs = git_attributes(&input);
-    let attr = |k: &str| attrs.iter().find(|(key, _)| *key == k).map(|(_, v)| *v);
+    // A repeated attribute: the last one counts, as in git.
+    let attr = |k: &str| attrs.iter().rfind(|(key, _)| *key == k).map(|(_, v)| *v);
     let (Some(protocol), Some(host)) = (attr("protocol"), attr("host")) else {
         // Not an HTTP credential (or not for us): nothing to say.
         return ExitCode::SUCCESS;
@@ -241,7 +266,7 @@ fn git(args: &CredentialHelperArgs, file: &ConfigFile) -> ExitCode {
                 }
                 _ => return ExitCode::SUCCESS,
             }
-            let (token, expires_at) = match bearer_token(&target.profile, args.min_valid) {
+            let (token, expires_at) = match bearer_token(&target, args.min_valid) {
                 Ok(t) => t,
                 Err(e) => return fail(&e),
             };
@@ -294,11 +319,11 @@ fn docker(args: &CredentialHelperArgs, file: &ConfigFile) -> ExitCode {
     // The protocol: an error is a message on stdout and exit status 1
     // (docker shows that message; it does not show stderr).
     let fail = |e: &str| {
-        println!("proofkey: {e}");
+        let _ = print_or_fail(&format!("proofkey: {e}\n"));
         ExitCode::FAILURE
     };
     let not_found = || {
-        println!("{DOCKER_NOT_FOUND}");
+        let _ = print_or_fail(&format!("{DOCKER_NOT_FOUND}\n"));
         ExitCode::FAILURE
     };
     match args.action.as_str() {
@@ -317,7 +342,7 @@ fn docker(args: &CredentialHelperArgs, file: &ConfigFile) -> ExitCode {
                     "not sending the token to {host} over plain http; use https (or --allow-insecure-http)"
                 ));
             }
-            match bearer_token(&target.profile, args.min_valid) {
+            match bearer_token(&target, args.min_valid) {
                 Ok((token, _)) => print_or_fail(&format!(
                     "{}\n",
                     json!({"ServerURL": server, "Username": target.username, "Secret": token})
@@ -336,11 +361,11 @@ fn docker(args: &CredentialHelperArgs, file: &ConfigFile) -> ExitCode {
                     .is_some_and(|f| f.exists())
             };
             for (name, conf) in &file.profiles {
-                if args.profile.as_ref().is_some_and(|p| p != name) || !logged_in(name) {
+                if args.profile.as_ref().is_some_and(|p| p != name) {
                     continue;
                 }
                 for h in &conf.credential_hosts {
-                    if let Some(t) = target(args, file, h) {
+                    if let Some(t) = target(args, file, h).filter(|t| logged_in(&t.profile)) {
                         hosts.entry(h.clone()).or_insert(t.username.into());
                     }
                 }
@@ -362,10 +387,7 @@ fn docker(args: &CredentialHelperArgs, file: &ConfigFile) -> ExitCode {
             eprintln!("proofkey: nothing is stored for docker; `proofkey logout --profile NAME` ends the login itself");
             ExitCode::SUCCESS
         }
-        other => {
-            println!("unknown credential action {other:?}");
-            ExitCode::FAILURE
-        }
+        other => fail(&format!("unknown credential action {other:?}")),
     }
 }
 

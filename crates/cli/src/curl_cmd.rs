@@ -1,21 +1,36 @@
-//! `proofkey curl [curl args]`: runs curl with the profile's access token
-//! in the `Authorization` header, and a DPoP proof for the request when
-//! the token is DPoP-bound (RFC 9449 §7.1).
+//! `proofkey curl [OPTIONS] URL [CURL ARGS]`: runs curl with the profile's
+//! access token in the `Authorization` header, and a DPoP proof for the
+//! request when the token is DPoP-bound (RFC 9449 §7.1).
 //!
 //! The headers never appear on a command line (which every user of the
 //! machine can read in `ps`) nor in the environment: they are written to a
 //! pipe, and curl reads them with `-H @/dev/fd/N` from the pipe's read end,
-//! which it inherits. The pipe holds them until curl reads them, so
-//! nothing touches the disk.
+//! which it inherits. Nothing touches the disk.
 //!
-//! The URL is the one argument that is an absolute http(s) URL (or the
-//! value of `--url`); several are refused, since curl would send the
-//! headers to each. A token goes over plain http only to a loopback host,
-//! or with `--allow-insecure-http`. With a DPoP-bound token the proof
-//! names the method curl will use: `-X`/`--request`, else HEAD for `-I`,
-//! GET for `-G`, PUT for `-T`, POST for a body (`-d`, `--data*`, `--json`,
-//! `-F`, `--form*`), else GET.
+//! The token must reach the one URL that was checked, and no other:
+//! * The URL is proofkey's own argument, parsed and handed to curl in its
+//!   normal form (`--url`), so that curl and the check read the same host
+//!   (a `\` or `@` cannot make them disagree), with `--globoff` (no
+//!   `{a,b}` expansion) and `-q` first (no `~/.curlrc`, which could add
+//!   URLs).
+//! * curl's arguments are read with curl's own option table (`curl --help
+//!   all`, so abbreviations and bundles are understood): an argument that
+//!   is neither an option nor an option's value would be another URL, and
+//!   is refused, as are `--url`, `-K`/`--config`, `-:`/`--next` and
+//!   `--location-trusted`.
+//! * Plain http only to a loopback host, unless `--allow-insecure-http`;
+//!   an https URL's redirects stay on https (`--proto-redir =https`).
+//!
+//! Options that route the connection (`--proxy`, `--connect-to`,
+//! `--resolve`) are honoured as given.
+//!
+//! With a DPoP-bound token the proof names the method curl will use:
+//! `-X`/`--request`, else HEAD for `-I`, GET for `-G`, PUT for `-T`, POST
+//! for a body (`-d`, `--data*`, `--json`, `-F`, `--form`, `--form-string`),
+//! else GET; `--request-target` is refused with such a token (the proof
+//! would name another URL).
 
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -40,130 +55,187 @@ pub struct CurlArgs {
     /// The curl program.
     #[arg(long, env = "PROOFKEY_CURL", default_value = "curl")]
     curl: OsString,
-    /// curl's arguments, with one http(s) URL; proofkey's own options
-    /// come before them.
-    #[arg(required = true, allow_hyphen_values = true, trailing_var_arg = true)]
+    /// The URL (absolute, http or https); the token goes there only.
+    url: String,
+    /// curl's options, without another URL.
+    #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
     args: Vec<OsString>,
 }
 
-/// Options whose value may be a URL that is not the request's.
-const URL_VALUED: &[&str] = &[
-    "-e",
-    "--referer",
-    "-x",
-    "--proxy",
-    "--preproxy",
-    "--doh-url",
-    "-H",
-    "--header",
-    "--proxy-header",
-    "-d",
-    "--data",
-    "--data-raw",
-    "--data-binary",
-    "--data-ascii",
-    "--data-urlencode",
-    "--json",
-    "-F",
-    "--form",
-    "--form-string",
-];
-
-/// The request's URL among curl's arguments.
-fn request_url(args: &[String]) -> Result<String, String> {
-    let mut found = vec![];
-    let mut prev: Option<&str> = None;
-    for a in args {
-        if let Some(u) = a.strip_prefix("--url=") {
-            found.push(u.to_owned());
-        } else if prev == Some("--url")
-            || (!prev.is_some_and(|p| URL_VALUED.contains(&p)) && is_http_url(a))
-        {
-            found.push(a.clone());
-        }
-        prev = Some(a);
-    }
-    match &found[..] {
-        [one] if is_http_url(one) => Ok(one.clone()),
-        [one] => Err(format!("{one:?} is not an absolute http(s) URL")),
-        [] => Err("no http(s) URL among the arguments (write it with its https://)".into()),
-        _ => Err(format!(
-            "{} URLs ({}); curl would send the token to each: run proofkey curl once per URL",
-            found.len(),
-            found.join(", ")
-        )),
-    }
+/// curl's options, from `curl --help all`: long name (without `--`) to
+/// whether it takes a value, and the same for the one-letter forms.
+#[derive(Debug, Default)]
+struct CurlOptions {
+    long: HashMap<String, bool>,
+    short: HashMap<char, (String, bool)>,
 }
 
-fn is_http_url(a: &str) -> bool {
-    url::Url::parse(a).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
-}
-
-/// The HTTP method curl will use (see the module's documentation).
-fn request_method(args: &[String]) -> String {
-    let (mut explicit, mut head, mut get, mut put, mut body) = (None, false, false, false, false);
-    let mut it = args.iter().peekable();
-    while let Some(a) = it.next() {
-        if let Some(long) = a.strip_prefix("--") {
-            let (name, inline) = match long.split_once('=') {
-                Some((n, v)) => (n, Some(v.to_owned())),
-                None => (long, None),
+impl CurlOptions {
+    /// Reads the table from lines like ` -d, --data <data>  HTTP POST data`
+    /// and `     --compressed   Request compressed response`.
+    fn parse(help: &str) -> CurlOptions {
+        let mut t = CurlOptions::default();
+        for line in help.lines() {
+            let mut words = line.split_whitespace();
+            let Some(first) = words.next() else { continue };
+            let (short, long) = match first.strip_prefix("--") {
+                Some(long) => (None, long),
+                None => match (first.strip_prefix('-'), words.next()) {
+                    (Some(s), Some(long)) if s.len() == 2 && s.ends_with(',') => {
+                        match long.strip_prefix("--") {
+                            Some(long) => (s.chars().next(), long),
+                            None => continue,
+                        }
+                    }
+                    _ => continue,
+                },
             };
-            match name {
-                "request" => explicit = inline.or_else(|| it.next().cloned()),
-                "head" => head = true,
-                "get" => get = true,
-                "upload-file" => put = true,
-                n if n.starts_with("data") || n == "json" || n.starts_with("form") => body = true,
-                _ => {}
-            }
-        } else if let Some(short) = a.strip_prefix('-').filter(|s| !s.is_empty()) {
-            // A bundle of short options; a value-taking one ends it.
-            for (i, c) in short.char_indices() {
-                match c {
-                    'X' => {
-                        let rest = &short[i + 1..];
-                        explicit = if rest.is_empty() {
-                            it.next().cloned()
-                        } else {
-                            Some(rest.to_owned())
-                        };
-                        break;
-                    }
-                    'I' => head = true,
-                    'G' => get = true,
-                    'T' => {
-                        put = true;
-                        break;
-                    }
-                    'd' | 'F' => {
-                        body = true;
-                        break;
-                    }
-                    _ => {}
-                }
+            // `<data>`, or `[protocol://]host[:port]` (--proxy, --preproxy).
+            let value = words
+                .next()
+                .is_some_and(|w| w.starts_with('<') || w.starts_with('['));
+            t.long.insert(long.to_owned(), value);
+            if let Some(c) = short {
+                t.short.insert(c, (long.to_owned(), value));
             }
         }
+        t
     }
-    match explicit {
+
+    /// The long option `name` stands for (curl takes a unique prefix, and
+    /// `no-X` for a switch X), and whether it takes a value.
+    fn resolve(&self, name: &str) -> Option<(String, bool)> {
+        if let Some(v) = self.long.get(name) {
+            return Some((name.to_owned(), *v));
+        }
+        if let Some(switch) = name.strip_prefix("no-") {
+            if self.long.get(switch) == Some(&false) {
+                return Some((switch.to_owned(), false));
+            }
+        }
+        let mut matches = self.long.iter().filter(|(k, _)| k.starts_with(name));
+        match (matches.next(), matches.next()) {
+            (Some((k, v)), None) => Some((k.clone(), *v)),
+            _ => None,
+        }
+    }
+}
+
+/// What curl's arguments ask for, as far as the token is concerned.
+#[derive(Debug, PartialEq, Eq)]
+struct Request {
+    /// The method curl will use.
+    method: String,
+    /// `--request-target` was given.
+    request_target: bool,
+}
+
+/// Options that would take the token elsewhere, or that proofkey sets.
+const REFUSED: &[&str] = &["url", "config", "next", "location-trusted"];
+
+/// Reads curl's arguments (no URL among them) with its option table.
+fn read_args(args: &[String], table: &CurlOptions) -> Result<Request, String> {
+    let (mut explicit, mut head, mut get, mut put, mut body, mut target) =
+        (None, false, false, false, false, false);
+    let mut it = args.iter();
+    let mut seen = |long: &str, value: Option<&str>| -> Result<(), String> {
+        if REFUSED.contains(&long) {
+            return Err(format!(
+                "--{long} is not allowed: the URL is proofkey curl's first argument, and only it gets the token"
+            ));
+        }
+        match long {
+            "request" => explicit = value.map(str::to_owned),
+            "head" => head = true,
+            "get" => get = true,
+            "upload-file" => put = true,
+            "request-target" => target = true,
+            "data" | "data-ascii" | "data-binary" | "data-raw" | "data-urlencode" | "json"
+            | "form" | "form-string" => body = true,
+            _ => {}
+        }
+        Ok(())
+    };
+    while let Some(a) = it.next() {
+        if let Some(name) = a.strip_prefix("--") {
+            let Some((long, takes)) = table.resolve(name) else {
+                return Err(format!(
+                    "{a}: not a curl option, or an ambiguous abbreviation of several"
+                ));
+            };
+            let value = if takes {
+                Some(
+                    it.next()
+                        .ok_or_else(|| format!("{a} needs a value"))?
+                        .as_str(),
+                )
+            } else {
+                None
+            };
+            seen(&long, value)?;
+        } else if let Some(bundle) = a.strip_prefix('-').filter(|b| !b.is_empty()) {
+            for (i, c) in bundle.char_indices() {
+                let Some((long, takes)) = table.short.get(&c) else {
+                    return Err(format!("-{c} (in {a}): not a curl option"));
+                };
+                if *takes {
+                    let rest = &bundle[i + c.len_utf8()..];
+                    let value = if rest.is_empty() {
+                        it.next()
+                            .ok_or_else(|| format!("-{c} needs a value"))?
+                            .as_str()
+                    } else {
+                        rest
+                    };
+                    seen(long, Some(value))?;
+                    break;
+                }
+                seen(long, None)?;
+            }
+        } else {
+            return Err(format!(
+                "{a:?} is not a curl option: give one URL, as proofkey curl's first argument (curl would send the token to every URL)"
+            ));
+        }
+    }
+    let method = match explicit {
         Some(m) => m,
         None if head => "HEAD".into(),
         None if get => "GET".into(),
         None if put => "PUT".into(),
         None if body => "POST".into(),
         None => "GET".into(),
-    }
+    };
+    Ok(Request {
+        method,
+        request_target: target,
+    })
 }
 
-/// Writes `headers` into a new pipe and returns its read end, made
-/// inheritable so that the child reads it at `/dev/fd/N`.
-#[cfg(unix)]
-fn header_pipe(headers: &str) -> std::io::Result<std::io::PipeReader> {
-    let (reader, mut writer) = std::io::pipe()?;
-    writer.write_all(headers.as_bytes())?;
-    drop(writer);
-    rustix::io::fcntl_setfd(&reader, rustix::io::FdFlags::empty())?;
-    Ok(reader)
+/// `curl --help all`, read into its option table.
+fn curl_options(curl: &OsString) -> Result<CurlOptions, String> {
+    let out = std::process::Command::new(curl)
+        .args(["--help", "all"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", curl.to_string_lossy()))?;
+    let table = CurlOptions::parse(&String::from_utf8_lossy(&out.stdout));
+    if !table.long.contains_key("header") || !table.long.contains_key("globoff") {
+        return Err(format!(
+            "{} --help all lists no options; proofkey curl needs curl 7.73 or later",
+            curl.to_string_lossy()
+        ));
+    }
+    Ok(table)
+}
+
+fn is_loopback(u: &url::Url) -> bool {
+    match u.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(a)) => a.is_loopback(),
+        Some(url::Host::Ipv6(a)) => a.is_loopback(),
+        None => false,
+    }
 }
 
 pub fn run(args: CurlArgs) -> ExitCode {
@@ -174,34 +246,34 @@ pub fn run(args: CurlArgs) -> ExitCode {
     if let Err(e) = proofkey_client::cache::valid_name(&args.profile) {
         return fail(2, &e.to_string());
     }
+    let url = match url::Url::parse(&args.url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => u,
+        _ => {
+            return fail(
+                2,
+                &format!("{:?} is not an absolute http(s) URL; it comes first, e.g. proofkey curl https://api.example.com/items -sS", args.url),
+            )
+        }
+    };
+    if url.scheme() == "http" && !is_loopback(&url) && !args.allow_insecure_http {
+        return fail(
+            2,
+            &format!("not sending the token to {url} over plain http; use https (or --allow-insecure-http)"),
+        );
+    }
     let text: Vec<String> = args
         .args
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    let url = match request_url(&text) {
-        Ok(u) => u,
+    let request = match curl_options(&args.curl).and_then(|t| read_args(&text, &t)) {
+        Ok(r) => r,
         Err(e) => return fail(2, &e),
     };
-    if let Ok(u) = url::Url::parse(&url) {
-        let loopback = match u.host() {
-            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-            Some(url::Host::Ipv4(a)) => a.is_loopback(),
-            Some(url::Host::Ipv6(a)) => a.is_loopback(),
-            None => false,
-        };
-        if u.scheme() == "http" && !loopback && !args.allow_insecure_http {
-            return fail(
-                2,
-                &format!("not sending the token to {url} over plain http; use https (or --allow-insecure-http)"),
-            );
-        }
-    }
-    let method = request_method(&text);
     let min_valid = args
         .min_valid
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    let headers = crate::runtime()
+    let profile = crate::runtime()
         .map_err(|e| proofkey_client::ClientError::Http(e.to_string()))
         .and_then(|rt| {
             rt.block_on(async {
@@ -210,59 +282,93 @@ pub fn run(args: CurlArgs) -> ExitCode {
                     .tokens_valid_for(&http, &args.profile, min_valid, false, false)
                     .await
             })
-        })
-        .and_then(|p| {
-            let t = &p.tokens;
-            match t.dpop()? {
-                Some(key) => {
-                    token::proof(&key, &method, &url, Some(&t.access_token), None).map(|proof| {
-                        format!("Authorization: DPoP {}\nDPoP: {proof}\n", t.access_token)
-                    })
-                }
-                None => Ok(format!("Authorization: Bearer {}\n", t.access_token)),
-            }
         });
+    let headers = profile.and_then(|p| {
+        let t = &p.tokens;
+        match t.dpop()? {
+            Some(_) if request.request_target => Err(proofkey_client::ClientError::Dpop(
+                "--request-target with a DPoP-bound token: the proof would name another URL".into(),
+            )),
+            Some(key) => token::proof(
+                &key,
+                &request.method,
+                url.as_str(),
+                Some(&t.access_token),
+                None,
+            )
+            .map(|proof| format!("Authorization: DPoP {}\nDPoP: {proof}\n", t.access_token)),
+            None => Ok(format!("Authorization: Bearer {}\n", t.access_token)),
+        }
+    });
     let headers = match headers {
         Ok(h) => h,
         Err(e) => return fail(1, &e.to_string()),
     };
-    run_curl(&args.curl, &args.args, &headers)
+    let mut fixed: Vec<OsString> = vec!["--globoff".into()];
+    if url.scheme() == "https" {
+        fixed.extend(["--proto-redir".into(), "=https".into()]);
+    }
+    fixed.extend(["--url".into(), url.as_str().into()]);
+    run_curl(&args.curl, &fixed, &args.args, &headers)
 }
 
+/// Runs curl with `-q` first, then `-H @/dev/fd/N` (the headers, written
+/// into the pipe once curl runs: however long they are, nothing blocks
+/// before curl reads them), `fixed`, and the user's `args`. curl's exit
+/// status is ours; killed by signal n, 128 + n, as shells say.
 #[cfg(unix)]
-fn run_curl(curl: &OsString, args: &[OsString], headers: &str) -> ExitCode {
+fn run_curl(curl: &OsString, fixed: &[OsString], args: &[OsString], headers: &str) -> ExitCode {
     use std::os::fd::AsRawFd as _;
-    let reader = match header_pipe(headers) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("proofkey curl: cannot make a pipe for the headers: {e}");
-            return ExitCode::FAILURE;
-        }
+    use std::os::unix::process::ExitStatusExt as _;
+    let fail = |e: String| {
+        eprintln!("proofkey curl: {e}");
+        ExitCode::FAILURE
     };
+    // The read end is made inheritable; the write end stays close-on-exec,
+    // so that curl sees the end of the headers when we close it.
+    let (reader, mut writer) = match std::io::pipe() {
+        Ok(p) => p,
+        Err(e) => return fail(format!("cannot make a pipe for the headers: {e}")),
+    };
+    if let Err(e) = rustix::io::fcntl_setfd(&reader, rustix::io::FdFlags::empty()) {
+        return fail(format!("cannot hand the pipe to curl: {e}"));
+    }
     let mut cmd = std::process::Command::new(curl);
-    cmd.arg("-H")
+    cmd.arg("-q")
+        .arg("-H")
         .arg(format!("@/dev/fd/{}", reader.as_raw_fd()))
+        .args(fixed)
         .args(args);
-    let status = cmd.status();
+    let child = cmd.spawn();
     drop(reader);
-    match status {
-        Ok(s) => match s.code() {
-            Some(c) => ExitCode::from(u8::try_from(c).unwrap_or(1)),
-            None => ExitCode::FAILURE,
-        },
+    let mut child = match child {
+        Ok(c) => c,
         Err(e) => {
-            eprintln!("proofkey curl: cannot run {}: {e}", curl.to_string_lossy());
-            ExitCode::from(if e.kind() == std::io::ErrorKind::NotFound {
+            let code = if e.kind() == std::io::ErrorKind::NotFound {
                 127
             } else {
                 1
-            })
+            };
+            eprintln!("proofkey curl: cannot run {}: {e}", curl.to_string_lossy());
+            return ExitCode::from(code);
         }
+    };
+    // curl may have stopped before reading (a bad option): its status
+    // says why, not the broken pipe.
+    let _ = writer.write_all(headers.as_bytes());
+    drop(writer);
+    match child.wait() {
+        Ok(s) => match (s.code(), s.signal()) {
+            (Some(c), _) => ExitCode::from(u8::try_from(c).unwrap_or(1)),
+            (None, Some(sig)) => ExitCode::from(u8::try_from(128 + sig).unwrap_or(1)),
+            (None, None) => ExitCode::FAILURE,
+        },
+        Err(e) => fail(format!("curl: {e}")),
     }
 }
 
 #[cfg(not(unix))]
-fn run_curl(_curl: &OsString, _args: &[OsString], _headers: &str) -> ExitCode {
+fn run_curl(_curl: &OsString, _fixed: &[OsString], _args: &[OsString], _headers: &str) -> ExitCode {
     eprintln!("proofkey curl: only on Unix (it hands curl the headers through a pipe)");
     ExitCode::FAILURE
 }
@@ -271,47 +377,104 @@ fn run_curl(_curl: &OsString, _args: &[OsString], _headers: &str) -> ExitCode {
 mod tests {
     use super::*;
 
+    /// A few lines of curl 7.88's `--help all`.
+    const HELP: &str = "Usage: curl [options...] <url>
+ -a, --append             Append to target file when uploading
+ -d, --data <data>        HTTP POST data
+     --data-binary <data> HTTP POST binary data
+     --form-escape        Escape multipart form field/file names using backslash
+ -F, --form <name=content> Specify multipart MIME data
+ -G, --get                Put the post data in the URL and use GET
+ -H, --header <header/@file> Pass custom header(s) to server
+ -I, --head               Show document info only
+     --json <data>        HTTP POST JSON
+ -K, --config <file>      Read config from a file
+     --keepalive-time <seconds> Interval time for keepalive probes
+ -L, --location           Follow redirects
+     --location-trusted   Like --location, and send auth to other hosts
+ -:, --next               Make next URL use its separate set of options
+ -o, --output <file>      Write to file instead of stdout
+ -e, --referer <URL>      Referrer URL
+ -X, --request <method>   Specify request command to use
+     --request-target <path> Specify the target for this request
+ -s, --silent             Silent mode
+ -S, --show-error         Show error even with -s
+ -T, --upload-file <file> Transfer local FILE to destination
+     --url <url>          URL to work with
+ -x, --proxy [protocol://]host[:port] Use this proxy
+     --globoff            Disable URL sequences and ranges using {} and []
+";
+
     fn v(a: &[&str]) -> Vec<String> {
         a.iter().map(|s| (*s).to_owned()).collect()
     }
 
     #[test]
-    fn finds_the_one_url() {
-        let url = |a: &[&str]| request_url(&v(a));
-        assert_eq!(
-            url(&["-sS", "https://a.example/x?y"]).unwrap(),
-            "https://a.example/x?y"
-        );
-        assert_eq!(
-            url(&["-e", "https://ref.example", "https://a.example/"]).unwrap(),
-            "https://a.example/"
-        );
-        assert_eq!(
-            url(&["-d", "u=https://b.example", "--url", "https://a.example/"]).unwrap(),
-            "https://a.example/"
-        );
-        assert_eq!(
-            url(&["--url=https://a.example/"]).unwrap(),
-            "https://a.example/"
-        );
-        assert!(url(&["https://a.example/", "https://b.example/"]).is_err());
-        assert!(url(&["a.example/x"]).is_err());
-        assert!(url(&["--url", "ftp://a.example/"]).is_err());
+    fn reads_curls_table() {
+        let t = CurlOptions::parse(HELP);
+        assert_eq!(t.long.get("data"), Some(&true));
+        assert_eq!(t.long.get("silent"), Some(&false));
+        assert_eq!(t.short.get(&'X'), Some(&("request".to_owned(), true)));
+        assert_eq!(t.short.get(&':'), Some(&("next".to_owned(), false)));
+        assert_eq!(t.resolve("refer"), Some(("referer".to_owned(), true)));
+        assert_eq!(t.resolve("no-silent"), Some(("silent".to_owned(), false)));
+        assert_eq!(t.resolve("re"), None, "ambiguous");
+        assert_eq!(t.resolve("nope"), None);
     }
 
     #[test]
-    fn knows_the_method() {
-        let m = |a: &[&str]| request_method(&v(a));
-        assert_eq!(m(&["https://a"]), "GET");
-        assert_eq!(m(&["-X", "DELETE", "https://a"]), "DELETE");
-        assert_eq!(m(&["-XPATCH", "https://a"]), "PATCH");
-        assert_eq!(m(&["--request=PUT", "https://a"]), "PUT");
-        assert_eq!(m(&["-sI", "https://a"]), "HEAD");
-        assert_eq!(m(&["-d", "x=1", "https://a"]), "POST");
-        assert_eq!(m(&["--json", "{}", "https://a"]), "POST");
-        assert_eq!(m(&["-sSd@file", "https://a"]), "POST");
-        assert_eq!(m(&["-G", "-d", "q=1", "https://a"]), "GET");
-        assert_eq!(m(&["-T", "f", "https://a"]), "PUT");
-        assert_eq!(m(&["-F", "a=b", "-X", "PUT", "https://a"]), "PUT");
+    fn knows_the_method_and_refuses_other_urls() {
+        let t = CurlOptions::parse(HELP);
+        let m = |a: &[&str]| read_args(&v(a), &t).map(|r| r.method);
+        assert_eq!(m(&[]).unwrap(), "GET");
+        assert_eq!(m(&["-X", "DELETE"]).unwrap(), "DELETE");
+        assert_eq!(m(&["-XPATCH"]).unwrap(), "PATCH");
+        assert_eq!(m(&["-sI"]).unwrap(), "HEAD");
+        assert_eq!(m(&["-d", "x=1"]).unwrap(), "POST");
+        assert_eq!(m(&["--json", "{}"]).unwrap(), "POST");
+        assert_eq!(m(&["-sSd@file"]).unwrap(), "POST");
+        assert_eq!(m(&["-G", "-d", "q=1"]).unwrap(), "GET");
+        assert_eq!(m(&["-T", "f"]).unwrap(), "PUT");
+        assert_eq!(m(&["-F", "a=b", "-X", "PUT"]).unwrap(), "PUT");
+        // Values of bundled options are values, not flags.
+        assert_eq!(m(&["-HX-Request-Id:1"]).unwrap(), "GET");
+        assert_eq!(m(&["-oIMG.png"]).unwrap(), "GET");
+        assert_eq!(m(&["-odata.json"]).unwrap(), "GET");
+        assert_eq!(m(&["--form-escape"]).unwrap(), "GET");
+        assert_eq!(m(&["--refer", "https://x.example", "-s"]).unwrap(), "GET");
+        assert_eq!(m(&["-sx", "http://proxy.example:3128"]).unwrap(), "GET");
+        assert!(
+            read_args(&v(&["--request-target", "/x"]), &t)
+                .unwrap()
+                .request_target
+        );
+        // Anything that would be another URL, or bring one in.
+        for bad in [
+            &["evil.example/x"][..],
+            &["https://evil.example/"],
+            &["-s", "https://{a,b}.example/"],
+            &["--refer", "https://x.example", "evil.example"],
+            &["--url", "https://evil.example/"],
+            &["-K", "file"],
+            &["-sK", "file"],
+            &["--conf", "file"],
+            &["-:"],
+            &["--location-trusted"],
+            &["--re", "GET"],
+            &["--url=https://evil.example/"],
+            &["-d"],
+            &["-Z"],
+        ] {
+            assert!(read_args(&v(bad), &t).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_installed_curls_table_is_read() {
+        // curl is required by the tests (.ci/run installs it).
+        let t = curl_options(&"curl".into()).unwrap();
+        assert_eq!(t.resolve("data"), Some(("data".to_owned(), true)));
+        assert_eq!(t.short.get(&'s'), Some(&("silent".to_owned(), false)));
+        assert!(t.long.len() > 150, "{}", t.long.len());
     }
 }

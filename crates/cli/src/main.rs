@@ -74,7 +74,7 @@ enum Command {
     CredentialHelper(credential_helper::CredentialHelperArgs),
     /// Run curl with a profile's access token (and a DPoP proof when the
     /// token is bound), never on a command line: `proofkey curl
-    /// [--profile P] [curl args] URL`.
+    /// [--profile P] URL [curl options]`.
     Curl(curl_cmd::CurlArgs),
     /// Print a shell completion script: `source <(proofkey completions bash)`.
     Completions {
@@ -99,7 +99,7 @@ fn main() -> ExitCode {
         .next()
         .and_then(|a| {
             std::path::Path::new(&a)
-                .file_name()
+                .file_stem()
                 .map(|n| n.to_string_lossy().into_owned())
         })
         .unwrap_or_default();

@@ -151,7 +151,10 @@ fn helper(s: &Server, cfg: &Path, config_file: &Path, args: &[&str], input: &str
         .spawn()
         .unwrap();
     use std::io::Write as _;
-    c.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    // The helper may stop reading early (input over its limit).
+    if let Err(e) = c.stdin.take().unwrap().write_all(input.as_bytes()) {
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe);
+    }
     c.wait_with_output().unwrap()
 }
 
@@ -220,6 +223,11 @@ fn git_docker_and_curl_use_a_profile_from_the_profiles_file() {
     // The profiles file a team would ship: issuer, client, scopes, store,
     // bearer tokens, and where the token may go.
     let config_file = dir.join("team.toml");
+    std::fs::File::create(&config_file).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&config_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
     std::fs::write(
         &config_file,
         format!(
@@ -309,6 +317,27 @@ scopes = ["openid", "offline_access"]
         &"x".repeat(70_000),
     );
     assert!(!out.status.success() && out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("over 65536 bytes"));
+    // A profile asked for by name, for a host it does not list: nothing,
+    // and a word why.
+    let out = helper(
+        &s,
+        &cfg,
+        &config_file,
+        &["--profile", "work", "get"],
+        "protocol=https\nhost=other.example\n",
+    );
+    assert!(out.status.success() && out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not in the profile's credential_hosts"));
+    // git's last `host` counts, here as there.
+    let out = helper(
+        &s,
+        &cfg,
+        &config_file,
+        &["get"],
+        &format!("protocol=http\nhost={host}\nhost=evil.example\n"),
+    );
+    assert!(out.status.success() && out.stdout.is_empty(), "{out:?}");
 
     // Real git clones and fetches through the helper: Debian's git and
     // the one on PATH (2.47 here, which also reads password_expiry_utc).
@@ -467,15 +496,15 @@ scopes = ["openid", "offline_access"]
     // curl: the token goes in the header and nowhere a process list shows;
     // the stand-in looks at every command line and environment while it
     // holds curl's request.
-    let curl = |profile: &str, args: &[&str]| {
+    let curl = |profile: &str, url: &str, args: &[&str]| {
         client_cmd(&s, &cfg, &config_file)
-            .args(["curl", "--profile", profile])
+            .args(["curl", "--profile", profile, url])
             .args(args)
             .output()
             .unwrap()
     };
     let body = ok(
-        curl("work", &["-sS", "-f", &format!("http://{host}/ps-check")]),
+        curl("work", &format!("http://{host}/ps-check"), &["-sS", "-f"]),
         "proofkey curl",
     );
     assert_eq!(body, "clean");
@@ -488,7 +517,7 @@ scopes = ["openid", "offline_access"]
         .unwrap();
     assert!(ok(leaky, "curl").starts_with("leak /proc/"));
     let info: serde_json::Value = serde_json::from_str(&ok(
-        curl("work", &["-sS", "-f", &format!("{}/userinfo", s.base)]),
+        curl("work", &format!("{}/userinfo", s.base), &["-sS", "-f"]),
         "userinfo",
     ))
     .unwrap();
@@ -496,15 +525,43 @@ scopes = ["openid", "offline_access"]
     // curl's exit status comes through; a URL it cannot reach is curl's 7.
     let out = curl(
         "work",
-        &["-sS", &format!("http://127.0.0.1:{}/", free_port())],
+        &format!("http://127.0.0.1:{}/", free_port()),
+        &["-sS"],
     );
     assert_eq!(out.status.code(), Some(7));
-    let out = curl("work", &["-sS", "http://example.com/x"]);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "no token over plain http to another host"
-    );
+    // Nothing reaches a host that was not checked: plain http elsewhere, a
+    // second URL (with or without a scheme, or by an abbreviated option),
+    // URL globbing, a config file.
+    let ps_check = format!("http://{host}/ps-check");
+    // (What the stand-in has reported so far, all of it.)
+    while seen
+        .recv_timeout(std::time::Duration::from_millis(300))
+        .is_ok()
+    {}
+    for (url, args) in [
+        ("http://example.com/x", &[][..]),
+        (ps_check.as_str(), &["example.com/x"][..]),
+        (ps_check.as_str(), &["https://example.com/"][..]),
+        (
+            ps_check.as_str(),
+            &["--refer", "https://a.example", "example.com"][..],
+        ),
+        (ps_check.as_str(), &["-K", "/dev/null"][..]),
+        (ps_check.as_str(), &["--url", "https://example.com/"][..]),
+    ] {
+        let out = curl("work", url, args);
+        assert_eq!(out.status.code(), Some(2), "{url} {args:?}: {out:?}");
+        assert!(out.stdout.is_empty());
+    }
+    // With --globoff, curl takes braces as they are, and fails.
+    assert!(!curl("work", "https://{a,b}.example/", &[]).status.success());
+    assert!(seen.try_iter().next().is_none(), "none of those was sent");
+    // A URL that parsers read differently (`\` before `@`): curl gets the
+    // normal form, so the host checked is the host reached.
+    let tricky = format!("http://{host}\\@example.com/ps-check");
+    let out = curl("work", &tricky, &["-sS"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(seen.try_iter().any(|a| a == format!("Bearer {refreshed}")));
 
     // A DPoP-bound login (the default where the server offers DPoP):
     // `proofkey curl` signs a proof for the method and URL; the server's
@@ -516,11 +573,9 @@ scopes = ["openid", "offline_access"]
         &["-sS", "-f", "-X", "POST"][..],
         &["-sS", "-f", "-d", "x=1"][..],
     ] {
-        let mut args = method.to_vec();
         let url = format!("{}/userinfo", s.base);
-        args.push(&url);
         let info: serde_json::Value =
-            serde_json::from_str(&ok(curl("bound", &args), "DPoP userinfo")).unwrap();
+            serde_json::from_str(&ok(curl("bound", &url, method), "DPoP userinfo")).unwrap();
         assert!(info["sub"].is_string(), "{method:?}");
     }
     // Those passes mean something: a proof made for GET, sent with a

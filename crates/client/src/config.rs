@@ -106,10 +106,33 @@ impl ConfigFile {
         if meta.len() > MAX_CONFIG_BYTES {
             return Err(e(format!("larger than {MAX_CONFIG_BYTES} bytes")));
         }
+        // It says where tokens may go: like ssh with its config, refuse a
+        // file that others could have changed.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt as _;
+            if meta.mode() & 0o022 != 0 {
+                return Err(e(format!(
+                    "others can write it (mode {:o}); run: chmod go-w {}",
+                    meta.mode() & 0o777,
+                    path.display()
+                )));
+            }
+        }
         let text = std::fs::read_to_string(path).map_err(|x| e(x.to_string()))?;
         let file: ConfigFile = toml::from_str(&text).map_err(|x| e(x.to_string()))?;
+        let mut hosts: BTreeMap<String, &str> = BTreeMap::new();
         for (name, p) in &file.profiles {
             valid_name(name).map_err(|x| e(x.to_string()))?;
+            for h in &p.credential_hosts {
+                if let Some(other) = hosts.insert(h.to_ascii_lowercase(), name) {
+                    if other != name {
+                        return Err(e(format!(
+                            "{h} is in the credential_hosts of both {other} and {name}; a host gets one profile's token"
+                        )));
+                    }
+                }
+            }
             if let Some(issuer) = &p.issuer {
                 let u = url::Url::parse(issuer)
                     .map_err(|x| e(format!("profile {name}: issuer {issuer:?}: {x}")))?;
@@ -173,6 +196,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.toml");
         std::fs::write(&path, text).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
         ConfigFile::read(&path)
     }
 
@@ -200,20 +228,38 @@ credential_hosts = ["git.example.com", "127.0.0.1:8080", "[::1]:5000"]
         assert!(f.profile_for_host("127.0.0.1").is_none());
         assert!(f.profile("other").issuer.is_none());
 
-        for bad in [
-            "[profiles.work]\nisuer = \"https://x\"",
-            "[profiles.work]\nstore = \"floppy\"",
-            "[profiles.work]\nissuer = \"ftp://x\"",
-            "[profiles.\"../x\"]\nissuer = \"https://x\"",
-            "[profiles.work]\ncredential_hosts = [\"https://git.example.com\"]",
-            "[profiles.work]\ncredential_hosts = [\"git.example.com/path\"]",
-            "[profiles.work]\ncredential_hosts = [\"user@git.example.com\"]",
-            "[profiles.work]\ncredential_username = \"a\\nb\"",
-            "[profile.work]\nissuer = \"https://x\"",
+        for (bad, why) in [
+            ("[profiles.work]\nisuer = \"https://x\"", "unknown field `isuer`"),
+            ("[profiles.work]\nstore = \"floppy\"", "unknown variant `floppy`"),
+            ("[profiles.work]\nissuer = \"ftp://x\"", "is not an http(s) URL"),
+            ("[profiles.\"../x\"]\nissuer = \"https://x\"", "profile name"),
+            ("[profiles.work]\ncredential_hosts = [\"https://git.example.com\"]", "not a host"),
+            ("[profiles.work]\ncredential_hosts = [\"git.example.com/path\"]", "not a host"),
+            ("[profiles.work]\ncredential_hosts = [\"user@git.example.com\"]", "not a host"),
+            ("[profiles.work]\ncredential_username = \"a\\nb\"", "one non-empty line"),
+            ("[profile.work]\nissuer = \"https://x\"", "unknown field `profile`"),
+            (
+                "[profiles.a]\ncredential_hosts = [\"h.example\"]\n[profiles.b]\ncredential_hosts = [\"H.example\"]",
+                "both a and b",
+            ),
         ] {
             let e = parse(bad).unwrap_err().to_string();
-            assert!(e.contains("config.toml"), "{bad}: {e}");
+            assert!(e.contains("config.toml") && e.contains(why), "{bad}: {e}");
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_file_others_can_write_is_refused() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "[profiles.work]\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o664)).unwrap();
+        let e = ConfigFile::read(&path).unwrap_err().to_string();
+        assert!(e.contains("others can write it (mode 664)"), "{e}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(ConfigFile::read(&path).is_ok());
     }
 
     #[test]

@@ -73,6 +73,12 @@ struct Wire {
     scope: Option<String>,
 }
 
+/// Whether a token can go into a header or a `key=value` line as it is:
+/// non-empty, visible ASCII, no space.
+pub(crate) fn header_safe(t: &str) -> bool {
+    !t.is_empty() && t.bytes().all(|b| (0x21..=0x7e).contains(&b))
+}
+
 pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -239,6 +245,23 @@ pub async fn post(
         .json()
         .await
         .map_err(|e| ClientError::Http(format!("the token response is not JSON: {e}")))?;
+    // The tokens go into HTTP headers and line-based protocols (git's
+    // credential helper): a newline or space in one would inject lines.
+    // RFC 6749 Appendix A.12 to A.17: VSCHARs; none of them may be a space
+    // or a control character here.
+    for (what, t) in [
+        ("access_token", Some(&w.access_token)),
+        ("refresh_token", w.refresh_token.as_ref()),
+        ("id_token", w.id_token.as_ref()),
+    ] {
+        if let Some(t) = t {
+            if !header_safe(t) {
+                return Err(ClientError::Http(format!(
+                    "the token response's {what} is empty or has characters a token cannot have (spaces, control characters, non-ASCII)"
+                )));
+            }
+        }
+    }
     let dpop_key = match dpop {
         Some(key) if w.token_type.eq_ignore_ascii_case("dpop") => Some(
             key.to_stored()
@@ -306,5 +329,18 @@ pub async fn revoke(
         Ok(())
     } else {
         Err(oauth_error("the revocation endpoint", resp).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_with_spaces_or_newlines_are_not_header_safe() {
+        assert!(header_safe("eyJhbGciOi.x-_~+/="));
+        for bad in ["", "a b", "a\nquit=1", "a\r", "caf\u{e9}", "a\0"] {
+            assert!(!header_safe(bad), "{bad:?}");
+        }
     }
 }
