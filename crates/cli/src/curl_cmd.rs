@@ -14,15 +14,18 @@
 //!   `{a,b}` expansion) and `-q` first (no `~/.curlrc`, which could add
 //!   URLs).
 //! * curl's arguments are read with curl's own option table (`curl --help
-//!   all`, so abbreviations and bundles are understood): an argument that
+//!   all`; bundles are understood, abbreviations refused): an argument that
 //!   is neither an option nor an option's value would be another URL, and
 //!   is refused, as are `--url`, `-K`/`--config`, `-:`/`--next` and
 //!   `--location-trusted`.
 //! * Plain http only to a loopback host, unless `--allow-insecure-http`;
 //!   an https URL's redirects stay on https (`--proto-redir =https`).
 //!
-//! Options that route the connection (`--proxy`, `--connect-to`,
-//! `--resolve`) are honoured as given.
+//! Plain http to loopback must stay on the machine: no proxy from the
+//! environment (`--noproxy '*'`), and routing options (`--proxy`,
+//! `--connect-to`, `--resolve`, ...) are refused with it; with https they
+//! are honoured as given (a proxy sees a CONNECT, not the header). The
+//! fixed options come after the user's, so that none turns them off.
 //!
 //! With a DPoP-bound token the proof names the method curl will use:
 //! `-X`/`--request`, else HEAD for `-I`, GET for `-G`, PUT for `-T`, POST
@@ -102,22 +105,17 @@ impl CurlOptions {
         t
     }
 
-    /// The long option `name` stands for (curl takes a unique prefix, and
-    /// `no-X` for a switch X), and whether it takes a value.
-    fn resolve(&self, name: &str) -> Option<(String, bool)> {
+    /// The long option `name` is, whether it takes a value, and whether
+    /// it is on (`no-X` turns a switch X off). Exact names only: curl also
+    /// takes abbreviations, but it knows options that `--help all` does
+    /// not list (`--keepalive`), so an abbreviation could be read as
+    /// another option than curl reads, with or without a value.
+    fn resolve(&self, name: &str) -> Option<(String, bool, bool)> {
         if let Some(v) = self.long.get(name) {
-            return Some((name.to_owned(), *v));
+            return Some((name.to_owned(), *v, true));
         }
-        if let Some(switch) = name.strip_prefix("no-") {
-            if self.long.get(switch) == Some(&false) {
-                return Some((switch.to_owned(), false));
-            }
-        }
-        let mut matches = self.long.iter().filter(|(k, _)| k.starts_with(name));
-        match (matches.next(), matches.next()) {
-            (Some((k, v)), None) => Some((k.clone(), *v)),
-            _ => None,
-        }
+        let switch = name.strip_prefix("no-")?;
+        (self.long.get(switch) == Some(&false)).then(|| (switch.to_owned(), false, false))
     }
 }
 
@@ -128,17 +126,35 @@ struct Request {
     method: String,
     /// `--request-target` was given.
     request_target: bool,
+    /// An option that sends the request somewhere else than the URL's
+    /// host ([`ROUTING`]).
+    rerouted: bool,
 }
+
+/// Options that send the request through or to another host: with a plain
+/// http URL the token would leave the loopback interface in clear text.
+const ROUTING: &[&str] = &[
+    "proxy",
+    "preproxy",
+    "socks4",
+    "socks4a",
+    "socks5",
+    "socks5-hostname",
+    "connect-to",
+    "resolve",
+    "noproxy",
+];
 
 /// Options that would take the token elsewhere, or that proofkey sets.
 const REFUSED: &[&str] = &["url", "config", "next", "location-trusted"];
 
 /// Reads curl's arguments (no URL among them) with its option table.
 fn read_args(args: &[String], table: &CurlOptions) -> Result<Request, String> {
-    let (mut explicit, mut head, mut get, mut put, mut body, mut target) =
-        (None, false, false, false, false, false);
+    let mut explicit = None;
+    let (mut head, mut get, mut put, mut form, mut data, mut target, mut rerouted) =
+        (false, false, false, false, false, false, false);
     let mut it = args.iter();
-    let mut seen = |long: &str, value: Option<&str>| -> Result<(), String> {
+    let mut seen = |long: &str, value: Option<&str>, on: bool| -> Result<(), String> {
         if REFUSED.contains(&long) {
             return Err(format!(
                 "--{long} is not allowed: the URL is proofkey curl's first argument, and only it gets the token"
@@ -146,21 +162,24 @@ fn read_args(args: &[String], table: &CurlOptions) -> Result<Request, String> {
         }
         match long {
             "request" => explicit = value.map(str::to_owned),
-            "head" => head = true,
-            "get" => get = true,
+            "head" => head = on,
+            "get" => get = on,
             "upload-file" => put = true,
             "request-target" => target = true,
-            "data" | "data-ascii" | "data-binary" | "data-raw" | "data-urlencode" | "json"
-            | "form" | "form-string" => body = true,
+            "form" | "form-string" => form = true,
+            "data" | "data-ascii" | "data-binary" | "data-raw" | "data-urlencode" | "json" => {
+                data = true
+            }
+            l if ROUTING.contains(&l) => rerouted = true,
             _ => {}
         }
         Ok(())
     };
     while let Some(a) = it.next() {
         if let Some(name) = a.strip_prefix("--") {
-            let Some((long, takes)) = table.resolve(name) else {
+            let Some((long, takes, on)) = table.resolve(name) else {
                 return Err(format!(
-                    "{a}: not a curl option, or an ambiguous abbreviation of several"
+                    "{a}: not a curl option (write options in full: abbreviations are refused)"
                 ));
             };
             let value = if takes {
@@ -172,7 +191,7 @@ fn read_args(args: &[String], table: &CurlOptions) -> Result<Request, String> {
             } else {
                 None
             };
-            seen(&long, value)?;
+            seen(&long, value, on)?;
         } else if let Some(bundle) = a.strip_prefix('-').filter(|b| !b.is_empty()) {
             for (i, c) in bundle.char_indices() {
                 let Some((long, takes)) = table.short.get(&c) else {
@@ -187,10 +206,10 @@ fn read_args(args: &[String], table: &CurlOptions) -> Result<Request, String> {
                     } else {
                         rest
                     };
-                    seen(long, Some(value))?;
+                    seen(long, Some(value), true)?;
                     break;
                 }
-                seen(long, None)?;
+                seen(long, None, true)?;
             }
         } else {
             return Err(format!(
@@ -198,17 +217,20 @@ fn read_args(args: &[String], table: &CurlOptions) -> Result<Request, String> {
             ));
         }
     }
+    // As curl decides: -X, then an upload, -I, a form; -G makes a body
+    // a query; a body is a POST.
     let method = match explicit {
         Some(m) => m,
-        None if head => "HEAD".into(),
-        None if get => "GET".into(),
         None if put => "PUT".into(),
-        None if body => "POST".into(),
+        None if head => "HEAD".into(),
+        None if form => "POST".into(),
+        None if data && !get => "POST".into(),
         None => "GET".into(),
     };
     Ok(Request {
         method,
         request_target: target,
+        rerouted,
     })
 }
 
@@ -247,7 +269,12 @@ pub fn run(args: CurlArgs) -> ExitCode {
         return fail(2, &e.to_string());
     }
     let url = match url::Url::parse(&args.url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => u,
+        Ok(u)
+            if matches!(u.scheme(), "http" | "https")
+                && u.host_str().is_some_and(|h| !h.is_empty() && !h.contains(['{', '}'])) =>
+        {
+            u
+        }
         _ => {
             return fail(
                 2,
@@ -270,6 +297,16 @@ pub fn run(args: CurlArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(2, &e),
     };
+    // Plain http is allowed for loopback because it stays on the machine:
+    // so it must not be routed off it, by an option or by a proxy
+    // variable (http_proxy, ALL_PROXY).
+    let plain = url.scheme() == "http" && !args.allow_insecure_http;
+    if plain && request.rerouted {
+        return fail(
+            2,
+            "a proxy or --connect-to/--resolve would take the token off this machine over plain http; use https (or --allow-insecure-http)",
+        );
+    }
     let min_valid = args
         .min_valid
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
@@ -304,9 +341,13 @@ pub fn run(args: CurlArgs) -> ExitCode {
         Ok(h) => h,
         Err(e) => return fail(1, &e.to_string()),
     };
+    // After the user's options, so that none of them turns these off.
     let mut fixed: Vec<OsString> = vec!["--globoff".into()];
     if url.scheme() == "https" {
         fixed.extend(["--proto-redir".into(), "=https".into()]);
+    }
+    if plain {
+        fixed.extend(["--noproxy".into(), "*".into()]);
     }
     fixed.extend(["--url".into(), url.as_str().into()]);
     run_curl(&args.curl, &fixed, &args.args, &headers)
@@ -314,7 +355,7 @@ pub fn run(args: CurlArgs) -> ExitCode {
 
 /// Runs curl with `-q` first, then `-H @/dev/fd/N` (the headers, written
 /// into the pipe once curl runs: however long they are, nothing blocks
-/// before curl reads them), `fixed`, and the user's `args`. curl's exit
+/// before curl reads them), the user's `args`, and `fixed` last. curl's exit
 /// status is ours; killed by signal n, 128 + n, as shells say.
 #[cfg(unix)]
 fn run_curl(curl: &OsString, fixed: &[OsString], args: &[OsString], headers: &str) -> ExitCode {
@@ -337,8 +378,8 @@ fn run_curl(curl: &OsString, fixed: &[OsString], args: &[OsString], headers: &st
     cmd.arg("-q")
         .arg("-H")
         .arg(format!("@/dev/fd/{}", reader.as_raw_fd()))
-        .args(fixed)
-        .args(args);
+        .args(args)
+        .args(fixed);
     let child = cmd.spawn();
     drop(reader);
     let mut child = match child {
@@ -416,9 +457,17 @@ mod tests {
         assert_eq!(t.long.get("silent"), Some(&false));
         assert_eq!(t.short.get(&'X'), Some(&("request".to_owned(), true)));
         assert_eq!(t.short.get(&':'), Some(&("next".to_owned(), false)));
-        assert_eq!(t.resolve("refer"), Some(("referer".to_owned(), true)));
-        assert_eq!(t.resolve("no-silent"), Some(("silent".to_owned(), false)));
-        assert_eq!(t.resolve("re"), None, "ambiguous");
+        assert_eq!(
+            t.resolve("referer"),
+            Some(("referer".to_owned(), true, true))
+        );
+        assert_eq!(
+            t.resolve("no-silent"),
+            Some(("silent".to_owned(), false, false))
+        );
+        assert_eq!(t.resolve("no-data"), None, "takes a value: no no- form");
+        assert_eq!(t.resolve("refer"), None, "no abbreviations");
+        assert_eq!(t.resolve("keepalive"), None, "curl's unlisted switch");
         assert_eq!(t.resolve("nope"), None);
     }
 
@@ -441,8 +490,16 @@ mod tests {
         assert_eq!(m(&["-oIMG.png"]).unwrap(), "GET");
         assert_eq!(m(&["-odata.json"]).unwrap(), "GET");
         assert_eq!(m(&["--form-escape"]).unwrap(), "GET");
-        assert_eq!(m(&["--refer", "https://x.example", "-s"]).unwrap(), "GET");
+        assert_eq!(m(&["--referer", "https://x.example", "-s"]).unwrap(), "GET");
         assert_eq!(m(&["-sx", "http://proxy.example:3128"]).unwrap(), "GET");
+        // Switched off, and in curl's order.
+        assert_eq!(m(&["-I", "--no-head"]).unwrap(), "GET");
+        assert_eq!(m(&["-d", "x", "-G", "--no-get"]).unwrap(), "POST");
+        assert_eq!(m(&["-G", "-T", "f"]).unwrap(), "PUT");
+        assert_eq!(m(&["-F", "a=b", "-G"]).unwrap(), "POST");
+        let routed = |a: &[&str]| read_args(&v(a), &t).unwrap().rerouted;
+        assert!(routed(&["-x", "http://proxy.example:3128"]));
+        assert!(!routed(&["-s", "--referer", "https://x.example"]));
         assert!(
             read_args(&v(&["--request-target", "/x"]), &t)
                 .unwrap()
@@ -458,6 +515,8 @@ mod tests {
             &["-K", "file"],
             &["-sK", "file"],
             &["--conf", "file"],
+            &["--keepalive", "evil.example/x"],
+            &["--refer", "https://x.example"],
             &["-:"],
             &["--location-trusted"],
             &["--re", "GET"],
@@ -473,7 +532,7 @@ mod tests {
     fn the_installed_curls_table_is_read() {
         // curl is required by the tests (.ci/run installs it).
         let t = curl_options(&"curl".into()).unwrap();
-        assert_eq!(t.resolve("data"), Some(("data".to_owned(), true)));
+        assert_eq!(t.resolve("data"), Some(("data".to_owned(), true, true)));
         assert_eq!(t.short.get(&'s'), Some(&("silent".to_owned(), false)));
         assert!(t.long.len() > 150, "{}", t.long.len());
     }

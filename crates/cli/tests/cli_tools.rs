@@ -345,27 +345,20 @@ scopes = ["openid", "offline_access"]
     let helper_conf =
         format!("credential.http://{host}.helper=!'{exe}' credential-helper --profile work");
     let clone_url = format!("http://{host}/repo.git");
-    let mut gits = vec!["/usr/bin/git", "git"];
-    gits.dedup();
-    for (i, g) in gits.iter().enumerate() {
-        let dest = dir.join(format!("clone{i}"));
-        let mut c = git(
-            g,
-            &home,
-            &[
-                "-c",
-                "credential.helper=",
-                "-c",
-                &helper_conf,
-                "clone",
-                "-q",
-                &clone_url,
-                dest.to_str().unwrap(),
-            ],
-        );
-        c.env("PROOFKEY_CONFIG_DIR", &cfg)
+    // git with only proofkey as its helper for the stand-in.
+    let git_with_helper = |g: &str, args: &[&str]| {
+        let mut c = git(g, &home, &["-c", "credential.helper=", "-c", &helper_conf]);
+        c.args(args)
+            .env("PROOFKEY_CONFIG_DIR", &cfg)
             .env("PROOFKEY_CONFIG", &config_file);
-        ok(c.output().unwrap(), &format!("{g} clone"));
+        c.output().unwrap()
+    };
+    for (i, g) in ["/usr/bin/git", "git"].iter().enumerate() {
+        let dest = dir.join(format!("clone{i}"));
+        ok(
+            git_with_helper(g, &["clone", "-q", &clone_url, dest.to_str().unwrap()]),
+            &format!("{g} clone"),
+        );
         let log = ok(
             git(
                 g,
@@ -391,25 +384,12 @@ scopes = ["openid", "offline_access"]
     let mut p = stored(&cfg, "work");
     p["tokens"]["access_token"] = "refused-token".into();
     store(&cfg, "work", &p);
+    let clone0 = dir.join("clone0");
     let fetch = |g: &str| {
-        let mut c = git(
+        git_with_helper(
             g,
-            &home,
-            &[
-                "-c",
-                "credential.helper=",
-                "-c",
-                &helper_conf,
-                "-C",
-                dir.join("clone0").to_str().unwrap(),
-                "fetch",
-                "-q",
-                "origin",
-            ],
-        );
-        c.env("PROOFKEY_CONFIG_DIR", &cfg)
-            .env("PROOFKEY_CONFIG", &config_file);
-        c.output().unwrap()
+            &["-C", clone0.to_str().unwrap(), "fetch", "-q", "origin"],
+        )
     };
     let out = fetch("git");
     assert!(!out.status.success(), "the refused token fails this fetch");
@@ -548,14 +528,31 @@ scopes = ["openid", "offline_access"]
         ),
         (ps_check.as_str(), &["-K", "/dev/null"][..]),
         (ps_check.as_str(), &["--url", "https://example.com/"][..]),
+        (ps_check.as_str(), &["--keepalive", "example.com/x"][..]),
+        (ps_check.as_str(), &["-x", "http://proxy.example:3128"][..]),
+        (ps_check.as_str(), &["--connect-to", "::example.com:80"][..]),
+        ("https://{a,b}.example/", &["--no-globoff"][..]),
     ] {
         let out = curl("work", url, args);
         assert_eq!(out.status.code(), Some(2), "{url} {args:?}: {out:?}");
         assert!(out.stdout.is_empty());
     }
-    // With --globoff, curl takes braces as they are, and fails.
-    assert!(!curl("work", "https://{a,b}.example/", &[]).status.success());
     assert!(seen.try_iter().next().is_none(), "none of those was sent");
+    // A proxy from the environment does not carry a plain-http loopback
+    // token off: the stand-in, set as the proxy, sees nothing.
+    let userinfo_url = format!("{}/userinfo", s.base);
+    let out = client_cmd(&s, &cfg, &config_file)
+        .args(["curl", "--profile", "work", &userinfo_url, "-sS", "-f"])
+        .env("http_proxy", format!("http://{host}"))
+        .env("ALL_PROXY", format!("http://{host}"))
+        .output()
+        .unwrap();
+    ok(out, "curl with http_proxy set");
+    assert!(
+        seen.recv_timeout(std::time::Duration::from_millis(300))
+            .is_err(),
+        "the proxy got the request"
+    );
     // A URL that parsers read differently (`\` before `@`): curl gets the
     // normal form, so the host checked is the host reached.
     let tricky = format!("http://{host}\\@example.com/ps-check");
