@@ -13,29 +13,14 @@ const PASSWORD: &str = "a long enough password";
 
 fn setup() -> Server {
     let s = Server::start(&["--device-poll-interval", "1s"]);
-    s.admin(
+    s.cli_client(
+        "cli",
         &[
-            "client",
-            "create",
-            "--id",
-            "cli",
-            "--public",
-            "--redirect-uri",
-            "http://127.0.0.1/callback",
-            "--grant-type",
-            "authorization_code",
-            "--grant-type",
-            "refresh_token",
             "--grant-type",
             "urn:ietf:params:oauth:grant-type:device_code",
-            "--skip-consent",
         ],
-        None,
     );
-    s.admin(
-        &["user", "create", "alice", "--password-stdin"],
-        Some(&format!("{PASSWORD}\n")),
-    );
+    s.user("alice", PASSWORD);
     s
 }
 

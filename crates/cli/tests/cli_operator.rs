@@ -33,27 +33,8 @@ fn admin_json(s: &Server, args: &[&str]) -> serde_json::Value {
 
 fn setup() -> Server {
     let s = Server::start(&[]);
-    s.admin(
-        &[
-            "client",
-            "create",
-            "--id",
-            "app",
-            "--public",
-            "--redirect-uri",
-            "http://127.0.0.1/callback",
-            "--grant-type",
-            "authorization_code",
-            "--grant-type",
-            "refresh_token",
-            "--skip-consent",
-        ],
-        None,
-    );
-    s.admin(
-        &["user", "create", "alice", "--password-stdin"],
-        Some(&format!("{PASSWORD}\n")),
-    );
+    s.cli_client("app", &[]);
+    s.user("alice", PASSWORD);
     s
 }
 

@@ -161,27 +161,8 @@ fn helper(s: &Server, cfg: &Path, config_file: &Path, args: &[&str], input: &str
 #[test]
 fn git_docker_and_curl_use_a_profile_from_the_profiles_file() {
     let s = Server::start(&[]);
-    s.admin(
-        &[
-            "client",
-            "create",
-            "--id",
-            "tools",
-            "--public",
-            "--redirect-uri",
-            "http://127.0.0.1/callback",
-            "--grant-type",
-            "authorization_code",
-            "--grant-type",
-            "refresh_token",
-            "--skip-consent",
-        ],
-        None,
-    );
-    s.admin(
-        &["user", "create", "alice", "--password-stdin"],
-        Some(&format!("{PASSWORD}\n")),
-    );
+    s.cli_client("tools", &[]);
+    s.user("alice", PASSWORD);
     let dir = s.dir.path();
     let cfg = dir.join("cfg");
     let home = dir.join("home");

@@ -160,6 +160,36 @@ impl Server {
     pub fn admin(&self, args: &[&str], stdin: Option<&str>) -> Output {
         admin(&self.db, args, stdin)
     }
+
+    /// A public client `id` for a CLI: the code flow with refresh tokens,
+    /// the loopback redirect URI `http://127.0.0.1/callback`, no consent
+    /// screen; `more` flags of `client create` after those.
+    pub fn cli_client(&self, id: &str, more: &[&str]) {
+        let mut args = vec![
+            "client",
+            "create",
+            "--id",
+            id,
+            "--public",
+            "--redirect-uri",
+            "http://127.0.0.1/callback",
+            "--grant-type",
+            "authorization_code",
+            "--grant-type",
+            "refresh_token",
+            "--skip-consent",
+        ];
+        args.extend_from_slice(more);
+        self.admin(&args, None);
+    }
+
+    /// The user `name` with `password`.
+    pub fn user(&self, name: &str, password: &str) {
+        self.admin(
+            &["user", "create", name, "--password-stdin"],
+            Some(&format!("{password}\n")),
+        );
+    }
 }
 
 impl Drop for Server {
