@@ -6,6 +6,10 @@
 //!   stdin (`protocol`, `host`, `path`, ...). `get` answers
 //!   `username=oauth2` (or as configured), `password=<access token>` and
 //!   `password_expiry_utc`; git sends them as HTTP Basic credentials.
+//!   With `--auth bearer` (`credential_auth = "bearer"`) and a git that
+//!   announces `capability[]=authtype` (2.46+), it answers
+//!   `authtype=Bearer` and `credential=<access token>` instead, and git
+//!   sends `Authorization: Bearer`.
 //!   `erase` (the server refused them) marks the token expired so that the
 //!   next `get` refreshes it; `store` has nothing to do.
 //! * docker (`docker-credential-helpers`): `get` reads a registry's
@@ -31,7 +35,7 @@ use std::time::Duration;
 
 use clap::Args;
 use proofkey_client::cache::Cache;
-use proofkey_client::config::{ConfigFile, ProfileConfig};
+use proofkey_client::config::{ConfigFile, CredentialAuth, ProfileConfig};
 use serde_json::json;
 
 /// The most a helper reads from its stdin: git's attributes and docker's
@@ -59,6 +63,11 @@ pub struct CredentialHelperArgs {
     /// `credential_username`, else oauth2].
     #[arg(long)]
     username: Option<String>,
+    /// How git sends the token: `basic` (the user name and the token as
+    /// password) or `bearer` (`Authorization: Bearer`, git 2.46 and
+    /// later) [default: the profile's `credential_auth`, else basic].
+    #[arg(long, value_enum)]
+    auth: Option<AuthArg>,
     /// Speak docker's credential helper protocol (JSON) instead of git's.
     #[arg(long)]
     docker: bool,
@@ -73,6 +82,12 @@ pub struct CredentialHelperArgs {
     action: String,
 }
 
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum AuthArg {
+    Basic,
+    Bearer,
+}
+
 impl CredentialHelperArgs {
     /// The arguments of `docker-credential-proofkey ACTION`.
     pub fn docker(action: String) -> Self {
@@ -80,6 +95,7 @@ impl CredentialHelperArgs {
             profile: None,
             hosts: vec![],
             username: None,
+            auth: None,
             docker: true,
             min_valid: None,
             allow_insecure_http: false,
@@ -96,6 +112,8 @@ struct Target {
     /// The issuer the profiles file names for the profile: the stored
     /// login must be with it.
     issuer: Option<String>,
+    /// How git sends the token.
+    auth: CredentialAuth,
 }
 
 /// The profile that may give its token to `host`, if any.
@@ -122,6 +140,11 @@ fn target(args: &CredentialHelperArgs, file: &ConfigFile, host: &str) -> Option<
     Some(Target {
         profile,
         issuer: conf.issuer.clone(),
+        auth: match args.auth {
+            Some(AuthArg::Basic) => CredentialAuth::Basic,
+            Some(AuthArg::Bearer) => CredentialAuth::Bearer,
+            None => conf.credential_auth.unwrap_or(CredentialAuth::Basic),
+        },
         username: args
             .username
             .clone()
@@ -270,7 +293,23 @@ fn git(args: &CredentialHelperArgs, file: &ConfigFile) -> ExitCode {
                 Ok(t) => t,
                 Err(e) => return fail(&e),
             };
-            let mut out = format!("username={}\npassword={token}\n", target.username);
+            let mut out = match target.auth {
+                CredentialAuth::Basic => {
+                    format!("username={}\npassword={token}\n", target.username)
+                }
+                // git-credential(1): a pre-encoded credential for the
+                // scheme, only when git says it can send one.
+                CredentialAuth::Bearer
+                    if attrs.contains(&("capability[]", "authtype")) =>
+                {
+                    format!("capability[]=authtype\nauthtype=Bearer\ncredential={token}\n")
+                }
+                CredentialAuth::Bearer => {
+                    return fail(
+                        "this git cannot send a Bearer credential (it needs git 2.46 or later); use --auth basic (credential_auth = \"basic\")",
+                    )
+                }
+            };
             if let Some(exp) = expires_at {
                 // git 2.41+ drops the credential after this; older ones
                 // ignore the line.
@@ -279,7 +318,9 @@ fn git(args: &CredentialHelperArgs, file: &ConfigFile) -> ExitCode {
             print_or_fail(&out)
         }
         "erase" => {
-            let Some(password) = attr("password") else {
+            // The token comes back as the password, or as the Bearer
+            // credential.
+            let Some(password) = attr("password").or(attr("credential")) else {
                 return ExitCode::SUCCESS;
             };
             let discarded = crate::runtime().map_err(|e| e.to_string()).and_then(|rt| {

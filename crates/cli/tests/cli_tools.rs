@@ -327,13 +327,14 @@ scopes = ["openid", "offline_access"]
         format!("credential.http://{host}.helper=!'{exe}' credential-helper --profile work");
     let clone_url = format!("http://{host}/repo.git");
     // git with only proofkey as its helper for the stand-in.
-    let git_with_helper = |g: &str, args: &[&str]| {
-        let mut c = git(g, &home, &["-c", "credential.helper=", "-c", &helper_conf]);
+    let git_with = |helper_conf: &str, g: &str, args: &[&str]| {
+        let mut c = git(g, &home, &["-c", "credential.helper=", "-c", helper_conf]);
         c.args(args)
             .env("PROOFKEY_CONFIG_DIR", &cfg)
             .env("PROOFKEY_CONFIG", &config_file);
         c.output().unwrap()
     };
+    let git_with_helper = |g: &str, args: &[&str]| git_with(&helper_conf, g, args);
     for (i, g) in ["/usr/bin/git", "git"].iter().enumerate() {
         let dest = dir.join(format!("clone{i}"));
         ok(
@@ -383,6 +384,44 @@ scopes = ["openid", "offline_access"]
     let refreshed = access_token(&cfg, "work");
     assert_ne!(refreshed, "refused-token");
     assert_ne!(refreshed, at);
+
+    // --auth bearer: git 2.46+ sends `Authorization: Bearer` (its authtype
+    // capability), `erase` works from the credential too; an older git is
+    // told it cannot.
+    let bearer_conf = format!("{helper_conf} --auth bearer");
+    let bearer_fetch = |g: &str| {
+        git_with(
+            &bearer_conf,
+            g,
+            &["-C", clone0.to_str().unwrap(), "fetch", "-q", "origin"],
+        )
+    };
+    while seen
+        .recv_timeout(std::time::Duration::from_millis(300))
+        .is_ok()
+    {}
+    ok(bearer_fetch("git"), "fetch with Bearer");
+    let sent: Vec<String> = seen.try_iter().collect();
+    assert!(sent.contains(&format!("Bearer {refreshed}")), "{sent:?}");
+    assert!(sent.iter().all(|a| !a.starts_with("Basic")), "{sent:?}");
+    let out = bearer_fetch("/usr/bin/git");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("git 2.46 or later"),
+        "{out:?}"
+    );
+    let mut p = stored(&cfg, "work");
+    p["tokens"]["access_token"] = "refused-token".into();
+    store(&cfg, "work", &p);
+    assert!(!bearer_fetch("git").status.success());
+    assert_eq!(
+        stored(&cfg, "work")["tokens"]["expires_at"],
+        0,
+        "erased by credential"
+    );
+    ok(bearer_fetch("git"), "fetch after a Bearer erase");
+    let refreshed = access_token(&cfg, "work");
+    assert_ne!(refreshed, "refused-token");
 
     // docker: the protocol by hand, then the real CLI reads a manifest
     // from the registry with the token (docker-credential-proofkey is a

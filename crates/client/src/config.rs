@@ -13,6 +13,7 @@
 //! dpop = false               # bearer tokens, e.g. for kubectl, git, docker
 //! credential_hosts = ["git.example.com", "registry.example.com"]
 //! credential_username = "oauth2"
+//! credential_auth = "basic"  # or "bearer" (git 2.46+)
 //! ```
 //!
 //! Every key is optional; a command-line flag wins over the file. Unknown
@@ -65,6 +66,20 @@ pub struct ProfileConfig {
     /// The user name the credential helpers pair with the token
     /// (default `oauth2`).
     pub credential_username: Option<String>,
+    /// How git sends the token: HTTP Basic with the user name (the
+    /// default), or `Authorization: Bearer` (git 2.46 and later).
+    pub credential_auth: Option<CredentialAuth>,
+}
+
+/// How git's credential helper hands over the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CredentialAuth {
+    /// HTTP Basic: the user name and the token as the password.
+    Basic,
+    /// `Authorization: Bearer <token>` (RFC 6750 §2.1), through git's
+    /// `authtype` capability.
+    Bearer,
 }
 
 impl ProfileConfig {
@@ -214,6 +229,7 @@ client_id = "cli"
 scopes = ["openid", "offline_access"]
 store = "keyring"
 dpop = false
+credential_auth = "bearer"
 credential_hosts = ["git.example.com", "127.0.0.1:8080", "[::1]:5000"]
 "#,
         )
@@ -222,6 +238,7 @@ credential_hosts = ["git.example.com", "127.0.0.1:8080", "[::1]:5000"]
         assert_eq!(w.issuer.as_deref(), Some("https://id.example.com"));
         assert_eq!(w.store, Some(StoreKind::Keyring));
         assert_eq!(w.dpop, Some(false));
+        assert_eq!(w.credential_auth, Some(CredentialAuth::Bearer));
         assert!(w.allows_host("GIT.example.com"));
         assert!(!w.allows_host("git.example.com.evil"));
         assert_eq!(f.profile_for_host("127.0.0.1:8080").unwrap().0, "work");
