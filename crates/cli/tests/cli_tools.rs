@@ -628,6 +628,75 @@ scopes = ["openid", "offline_access"]
     assert!(String::from_utf8_lossy(&out.stderr).contains("DPoP-bound"));
 }
 
+/// An ID token that expires before its access token: `token --id-token`
+/// refreshes for it (the refresh brings a new ID token); a plain `token`
+/// does not. The stored ID token's `exp` is moved to 10 s from now (its
+/// signature no longer matches, which the stored-expiry read does not
+/// check: it was validated at login).
+#[test]
+fn an_id_token_that_expires_first_is_refreshed_for_id_token() {
+    let s = Server::start(&[]);
+    s.cli_client("idt", &[]);
+    s.user("alice", PASSWORD);
+    let cfg = s.dir.path().join("cfg");
+    let config_file = s.dir.path().join("none.toml");
+    std::fs::write(
+        &config_file,
+        format!(
+            "[profiles.work]\nissuer = \"{}\"\nclient_id = \"idt\"\nscopes = [\"openid\", \"offline_access\"]\n",
+            s.base
+        ),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&config_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    login(&s, &cfg, &config_file, "work");
+    let token = |args: &[&str]| {
+        ok(
+            client_cmd(&s, &cfg, &config_file)
+                .args(["token", "--profile", "work"])
+                .args(args)
+                .output()
+                .unwrap(),
+            "token",
+        )
+        .trim()
+        .to_owned()
+    };
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut p = stored(&cfg, "work");
+    let idt = p["tokens"]["id_token"].as_str().unwrap().to_owned();
+    let parts: Vec<&str> = idt.split('.').collect();
+    let mut claims: serde_json::Value =
+        serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    claims["exp"] = (now + 10).into();
+    let soon = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64.encode(serde_json::to_vec(&claims).unwrap()),
+        parts[2]
+    );
+    p["tokens"]["id_token"] = soon.clone().into();
+    store(&cfg, "work", &p);
+    let at = access_token(&cfg, "work");
+
+    assert_eq!(token(&[]), at, "the access token lives: no refresh");
+    assert_eq!(stored(&cfg, "work")["tokens"]["id_token"], soon.as_str());
+    let fresh = token(&["--id-token"]);
+    assert_ne!(fresh, soon, "a new ID token");
+    let claims: serde_json::Value =
+        serde_json::from_slice(&b64.decode(fresh.split('.').nth(1).unwrap()).unwrap()).unwrap();
+    assert!(claims["exp"].as_i64().unwrap() > now + 60, "{claims}");
+    assert_ne!(access_token(&cfg, "work"), at, "one refresh brought both");
+}
+
 fn base64_encode(s: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(s)
