@@ -691,6 +691,19 @@ pub fn status(args: StatusArgs) -> ExitCode {
             Err(e) => return fail(&e),
         };
         let now = token_now();
+        // Profiles the profiles file sets up that hold no login yet.
+        let pending: Vec<String> = match ConfigFile::load() {
+            Ok(file) => file
+                .profiles
+                .keys()
+                .filter(|n| !profiles.iter().any(|(name, _, _)| name == *n))
+                .cloned()
+                .collect(),
+            Err(e) => {
+                eprintln!("proofkey: {e}");
+                vec![]
+            }
+        };
         if args.json {
             let list: Vec<_> = profiles
                 .iter()
@@ -704,11 +717,17 @@ pub fn status(args: StatusArgs) -> ExitCode {
                     Err(e) => json!({"profile": name, "path": path, "error": e.to_string()}),
                 })
                 .collect();
-            println!("{}", json!({ "profiles": list }));
+            println!(
+                "{}",
+                json!({ "profiles": list, "configured_not_logged_in": pending })
+            );
             return ExitCode::SUCCESS;
         }
         if profiles.is_empty() {
             println!("no stored logins");
+        }
+        for name in &pending {
+            println!("{name}\t(set up in the profiles file, not logged in: proofkey login --profile {name})");
         }
         for (name, path, p) in profiles {
             let p = match p {

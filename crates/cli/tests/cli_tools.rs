@@ -583,6 +583,29 @@ scopes = ["openid", "offline_access"]
     // A DPoP-bound login (the default where the server offers DPoP):
     // `proofkey curl` signs a proof for the method and URL; the server's
     // UserInfo endpoint checks it. git and docker refuse such a token.
+    let status: serde_json::Value = serde_json::from_str(&ok(
+        client_cmd(&s, &cfg, &config_file)
+            .args(["status", "--json"])
+            .output()
+            .unwrap(),
+        "status",
+    ))
+    .unwrap();
+    assert_eq!(
+        status["configured_not_logged_in"],
+        serde_json::json!(["bound"])
+    );
+    let status = ok(
+        client_cmd(&s, &cfg, &config_file)
+            .arg("status")
+            .output()
+            .unwrap(),
+        "status",
+    );
+    assert!(
+        status.contains("bound\t(set up in the profiles file, not logged in"),
+        "{status}"
+    );
     login(&s, &cfg, &config_file, "bound");
     assert!(stored(&cfg, "bound")["tokens"]["token_type"] == "DPoP");
     for method in [
