@@ -118,7 +118,12 @@ struct Target {
 
 /// The profile that may give its token to `host`, if any.
 fn target(args: &CredentialHelperArgs, file: &ConfigFile, host: &str) -> Option<Target> {
-    let named = args.hosts.iter().any(|h| h.eq_ignore_ascii_case(host));
+    let key = proofkey_client::config::host_key(host);
+    let named = key.is_some()
+        && args
+            .hosts
+            .iter()
+            .any(|h| proofkey_client::config::host_key(h) == key);
     let (profile, conf): (String, ProfileConfig) = match &args.profile {
         Some(p) => {
             let conf = file.profile(p);

@@ -84,12 +84,34 @@ pub enum CredentialAuth {
 
 impl ProfileConfig {
     /// Whether the credential helpers may give the token to `host`
-    /// (`host` or `host:port`, compared without case).
+    /// (`host` or `host:port`, compared in [`host_key`] form).
     pub fn allows_host(&self, host: &str) -> bool {
+        let Some(key) = host_key(host) else {
+            return false;
+        };
         self.credential_hosts
             .iter()
-            .any(|h| h.eq_ignore_ascii_case(host))
+            .any(|h| host_key(h).as_deref() == Some(key.as_str()))
     }
+}
+
+/// `host[:port]` as a URL has it: lower case, a Unicode name in its
+/// ASCII (IDNA) form, and without `:443`, so that `Git.example.com`,
+/// `git.example.com:443` and `git.example.com` are one host. `None` for
+/// what is not a host.
+pub fn host_key(h: &str) -> Option<String> {
+    if h.is_empty()
+        || h.contains(['/', '?', '#', '@', '\\', '%'])
+        || h.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return None;
+    }
+    let u = url::Url::parse(&format!("https://{h}/")).ok()?;
+    let host = u.host_str()?.to_ascii_lowercase();
+    Some(match u.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host,
+    })
 }
 
 impl ConfigFile {
@@ -140,7 +162,8 @@ impl ConfigFile {
         for (name, p) in &file.profiles {
             valid_name(name).map_err(|x| e(x.to_string()))?;
             for h in &p.credential_hosts {
-                if let Some(other) = hosts.insert(h.to_ascii_lowercase(), name) {
+                let key = host_key(h).unwrap_or_else(|| h.to_ascii_lowercase());
+                if let Some(other) = hosts.insert(key, name) {
                     if other != name {
                         return Err(e(format!(
                             "{h} is in the credential_hosts of both {other} and {name}; a host gets one profile's token"
@@ -158,7 +181,7 @@ impl ConfigFile {
                 }
             }
             for h in &p.credential_hosts {
-                if !valid_host(h) {
+                if host_key(h).is_none() {
                     return Err(e(format!(
                         "profile {name}: credential_hosts: {h:?} is not a host or host:port (no scheme, no path)"
                     )));
@@ -189,18 +212,10 @@ impl ConfigFile {
     }
 }
 
-/// `host` or `host:port`: a DNS name, an IPv4 address or a bracketed IPv6
-/// address, then an optional port; nothing else.
+/// `host` or `host:port`: a DNS name (Unicode or ASCII), an IPv4 address
+/// or a bracketed IPv6 address, then an optional port; nothing else.
 pub fn valid_host(h: &str) -> bool {
-    url::Url::parse(&format!("https://{h}/")).is_ok_and(|u| {
-        let host = u.host_str().unwrap_or_default();
-        // The URL drops a default port (443): put back what was written.
-        let rebuilt = match u.port_or_known_default() {
-            Some(p) if h.ends_with(&format!(":{p}")) => format!("{host}:{p}"),
-            _ => host.to_owned(),
-        };
-        u.username().is_empty() && rebuilt.eq_ignore_ascii_case(h)
-    })
+    host_key(h).is_some()
 }
 
 #[cfg(test)]
@@ -240,6 +255,8 @@ credential_hosts = ["git.example.com", "127.0.0.1:8080", "[::1]:5000"]
         assert_eq!(w.dpop, Some(false));
         assert_eq!(w.credential_auth, Some(CredentialAuth::Bearer));
         assert!(w.allows_host("GIT.example.com"));
+        assert!(w.allows_host("git.example.com:443"));
+        assert!(!w.allows_host("git.example.com:8443"));
         assert!(!w.allows_host("git.example.com.evil"));
         assert_eq!(f.profile_for_host("127.0.0.1:8080").unwrap().0, "work");
         assert!(f.profile_for_host("127.0.0.1").is_none());
@@ -277,6 +294,26 @@ credential_hosts = ["git.example.com", "127.0.0.1:8080", "[::1]:5000"]
         assert!(e.contains("others can write it (mode 664)"), "{e}");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         assert!(ConfigFile::read(&path).is_ok());
+    }
+
+    #[test]
+    fn host_keys() {
+        assert_eq!(
+            host_key("Git.Example.com:443").as_deref(),
+            Some("git.example.com")
+        );
+        assert_eq!(
+            host_key("127.0.0.1:8080").as_deref(),
+            Some("127.0.0.1:8080")
+        );
+        assert_eq!(
+            host_key("bücher.example").as_deref(),
+            Some("xn--bcher-kva.example")
+        );
+        assert_eq!(host_key("[::1]:5000").as_deref(), Some("[::1]:5000"));
+        for bad in ["", "a/b", "u@h", "https://h", "a b", "h?x"] {
+            assert_eq!(host_key(bad), None, "{bad}");
+        }
     }
 
     #[test]
