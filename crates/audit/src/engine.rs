@@ -284,15 +284,7 @@ pub(crate) fn is_redirect_to(url: &Url, redirect_uri: &Url) -> bool {
             || is_loopback(redirect_uri))
 }
 
-/// 127.0.0.0/8, [::1] or `localhost`.
-pub(crate) fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
-    }
-}
+pub(crate) use proofkey_core::redirect_uri::is_loopback_host as is_loopback;
 
 /// The running audit: the HTTP client, the user agent that obtains codes,
 /// and the tokens to revoke at the end.

@@ -158,14 +158,10 @@ fn target(args: &CredentialHelperArgs, file: &ConfigFile, host: &str) -> Option<
     })
 }
 
-/// `localhost`, 127.0.0.0/8 or ::1, with or without a port.
+/// Whether `host` (`host[:port]`) is the loopback interface.
 fn is_loopback(host: &str) -> bool {
-    url::Url::parse(&format!("http://{host}/")).is_ok_and(|u| match u.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(a)) => a.is_loopback(),
-        Some(url::Host::Ipv6(a)) => a.is_loopback(),
-        None => false,
-    })
+    url::Url::parse(&format!("http://{host}/"))
+        .is_ok_and(|u| proofkey_core::redirect_uri::is_loopback_host(&u))
 }
 
 /// The `host[:port]` of a docker server address (`registry.example.com`,

@@ -251,14 +251,7 @@ fn curl_options(curl: &OsString) -> Result<CurlOptions, String> {
     Ok(table)
 }
 
-fn is_loopback(u: &url::Url) -> bool {
-    match u.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(a)) => a.is_loopback(),
-        Some(url::Host::Ipv6(a)) => a.is_loopback(),
-        None => false,
-    }
-}
+use proofkey_core::redirect_uri::is_loopback_host as is_loopback;
 
 pub fn run(args: CurlArgs) -> ExitCode {
     let fail = |code: u8, e: &str| {

@@ -55,6 +55,18 @@ fn loopback_without_port(uri: &str) -> Option<String> {
     None
 }
 
+/// Whether `url`'s host is the loopback interface: 127.0.0.0/8, [::1] or
+/// `localhost` (any scheme, any port). The one check of its kind: a token
+/// over plain http, a redirect, a metadata URL may be allowed there.
+pub fn is_loopback_host(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
 /// Whether `uri` is a loopback redirect (`http://127.0.0.1`, `http://[::1]`
 /// or `http://localhost`, any port).
 pub fn is_loopback(uri: &str) -> bool {
@@ -127,6 +139,26 @@ mod tests {
         assert!(!matches(&r, "https://app.example/cb?x=1"));
         assert!(!matches(&r, "https://app.example:8443/cb"));
         assert!(!matches(&r, "HTTPS://app.example/cb"));
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for u in [
+            "http://127.0.0.1:1/",
+            "https://127.9.9.9/",
+            "http://[::1]/",
+            "http://LocalHost:8/",
+        ] {
+            assert!(is_loopback_host(&Url::parse(u).unwrap()), "{u}");
+        }
+        for u in [
+            "http://10.0.0.1/",
+            "http://localhost.evil.example/",
+            "http://[::2]/",
+            "file:///x",
+        ] {
+            assert!(!is_loopback_host(&Url::parse(u).unwrap()), "{u}");
+        }
     }
 
     #[test]
