@@ -33,8 +33,8 @@ use std::io::{Read as _, Write as _};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use crate::login_cmd::{block_on, cache, min_valid_secs, valid_for};
 use clap::Args;
-use proofkey_client::cache::Cache;
 use proofkey_client::config::{ConfigFile, CredentialAuth, ProfileConfig};
 use serde_json::json;
 
@@ -204,16 +204,7 @@ fn bearer_token(
     min_valid: Option<Duration>,
 ) -> Result<(String, Option<i64>), String> {
     let profile = target.profile.as_str();
-    let min_valid = min_valid.map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    let rt = crate::runtime().map_err(|e| format!("cannot start the runtime: {e}"))?;
-    let p = rt
-        .block_on(async {
-            let http = proofkey_client::http_client()?;
-            Cache::new(Cache::default_dir()?)
-                .tokens_valid_for(&http, profile, min_valid, false, false)
-                .await
-        })
-        .map_err(|e| e.to_string())?;
+    let p = block_on(valid_for(profile, min_valid_secs(min_valid), false, false))?;
     if let Some(expected) = &target.issuer {
         if expected.trim_end_matches('/') != p.issuer.trim_end_matches('/') {
             return Err(format!(
@@ -324,13 +315,10 @@ fn git(args: &CredentialHelperArgs, file: &ConfigFile) -> ExitCode {
             let Some(password) = attr("password").or(attr("credential")) else {
                 return ExitCode::SUCCESS;
             };
-            let discarded = crate::runtime().map_err(|e| e.to_string()).and_then(|rt| {
-                rt.block_on(async {
-                    Cache::new(Cache::default_dir()?)
-                        .discard_access_token(&target.profile, password)
-                        .await
-                })
-                .map_err(|e| e.to_string())
+            let discarded = block_on(async {
+                cache()?
+                    .discard_access_token(&target.profile, password)
+                    .await
             });
             match discarded {
                 Ok(_) => ExitCode::SUCCESS,
@@ -394,11 +382,10 @@ fn docker(args: &CredentialHelperArgs, file: &ConfigFile) -> ExitCode {
         }
         "list" => {
             let mut hosts = serde_json::Map::new();
-            let cache = Cache::default_dir().map(Cache::new);
+            let store = cache().ok();
             let logged_in = |p: &str| {
-                cache
+                store
                     .as_ref()
-                    .ok()
                     .and_then(|c| c.path(p).ok())
                     .is_some_and(|f| f.exists())
             };

@@ -39,8 +39,8 @@ use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use crate::login_cmd::{block_on, min_valid_secs, valid_for};
 use clap::Args;
-use proofkey_client::cache::Cache;
 use proofkey_client::token;
 
 #[derive(Debug, Args)]
@@ -300,20 +300,8 @@ pub fn run(args: CurlArgs) -> ExitCode {
             "a proxy or --connect-to/--resolve would take the token off this machine over plain http; use https (or --allow-insecure-http)",
         );
     }
-    let min_valid = args
-        .min_valid
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    let profile = crate::runtime()
-        .map_err(|e| proofkey_client::ClientError::Http(e.to_string()))
-        .and_then(|rt| {
-            rt.block_on(async {
-                let http = proofkey_client::http_client()?;
-                Cache::new(Cache::default_dir()?)
-                    .tokens_valid_for(&http, &args.profile, min_valid, false, false)
-                    .await
-            })
-        });
-    let headers = profile.and_then(|p| {
+    let headers = block_on(async {
+        let p = valid_for(&args.profile, min_valid_secs(args.min_valid), false, false).await?;
         let t = &p.tokens;
         match t.dpop()? {
             Some(_) if request.request_target => Err(proofkey_client::ClientError::Dpop(
@@ -332,7 +320,7 @@ pub fn run(args: CurlArgs) -> ExitCode {
     });
     let headers = match headers {
         Ok(h) => h,
-        Err(e) => return fail(1, &e.to_string()),
+        Err(e) => return fail(1, &e),
     };
     // After the user's options, so that none of them turns these off.
     let mut fixed: Vec<OsString> = vec!["--globoff".into()];

@@ -149,8 +149,36 @@ fn runtime_or_fail<F: std::future::Future<Output = ExitCode>>(f: F) -> ExitCode 
     }
 }
 
-fn cache() -> Result<Cache, ClientError> {
+pub(crate) fn cache() -> Result<Cache, ClientError> {
     Ok(Cache::new(Cache::default_dir()?))
+}
+
+/// `--min-valid` in seconds; 0 when not given.
+pub(crate) fn min_valid_secs(d: Option<std::time::Duration>) -> i64 {
+    d.map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The profile, with tokens refreshed first unless the access token lives
+/// `min_valid` seconds more ([`Cache::tokens_valid_for`]).
+pub(crate) async fn valid_for(
+    profile: &str,
+    min_valid: i64,
+    force: bool,
+    id_token: bool,
+) -> Result<Profile, ClientError> {
+    let http = proofkey_client::http_client()?;
+    cache()?
+        .tokens_valid_for(&http, profile, min_valid, force, id_token)
+        .await
+}
+
+/// Runs `f` on a runtime of its own, for the commands that are not async
+/// (the credential helpers, `curl`); a failure as text.
+pub(crate) fn block_on<T>(
+    f: impl std::future::Future<Output = Result<T, ClientError>>,
+) -> Result<T, String> {
+    let rt = crate::runtime().map_err(|e| format!("cannot start the runtime: {e}"))?;
+    rt.block_on(f).map_err(|e| e.to_string())
 }
 
 /// Opens `url` in the system browser; false when there is none.
@@ -515,20 +543,12 @@ pub fn token(args: TokenArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let min_valid = args
-        .min_valid
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let min_valid = min_valid_secs(args.min_valid);
     let force = args.force_refresh;
     let (format, want_id_token) = (args.format, args.id_token);
     let args = args.profile;
     runtime_or_fail(async move {
-        let result = async {
-            let http = proofkey_client::http_client()?;
-            cache()?
-                .tokens_valid_for(&http, &args.profile, min_valid, force, want_id_token)
-                .await
-        }
-        .await;
+        let result = valid_for(&args.profile, min_valid, force, want_id_token).await;
         let result = result.and_then(|p| {
             if want_id_token && p.tokens.id_token.is_none() {
                 return Err(ClientError::LoginRequired(format!(
