@@ -283,17 +283,16 @@ async fn do_login(args: LoginArgs) -> Result<(), ClientError> {
     if let Some(w) = meta.pkce_warning() {
         eprintln!("proofkey: {w}");
     }
-    let scopes = settings.scopes.clone();
-    let args = Login { args, settings };
+    let scopes = &settings.scopes;
 
     // RFC 9449: a fresh key per login, kept with its tokens.
-    let dpop = if args.settings.dpop && meta.supports_dpop() {
+    let dpop = if settings.dpop && meta.supports_dpop() {
         Some(DpopKey::generate().map_err(|e| ClientError::Dpop(e.to_string()))?)
     } else {
         None
     };
     let account = if args.device {
-        let auth = device::start(&http, &meta, &args.settings.client_id, &scopes).await?;
+        let auth = device::start(&http, &meta, &settings.client_id, scopes).await?;
         eprintln!(
             "To sign in, open {} and enter the code {}",
             auth.verification_uri, auth.user_code
@@ -304,13 +303,13 @@ async fn do_login(args: LoginArgs) -> Result<(), ClientError> {
         let tokens = device::poll(
             &http,
             &meta,
-            &args.settings.client_id,
+            &settings.client_id,
             &auth,
             dpop.as_ref(),
             tokio::time::sleep,
         )
         .await?;
-        finish(&http, &meta, &args, tokens, None).await?
+        finish(&http, &meta, &settings, tokens, None).await?
     } else {
         let receiver = match &args.redirect_uri {
             Some(uri) => loopback::LoopbackReceiver::bind_uri(uri).await?,
@@ -326,11 +325,11 @@ async fn do_login(args: LoginArgs) -> Result<(), ClientError> {
         let pending = PendingAuthorization::start(
             &http,
             &meta,
-            &args.settings.client_id,
+            &settings.client_id,
             &redirect_uri,
-            &scopes,
+            scopes,
             dpop.as_ref(),
-            args.settings.par,
+            settings.par,
         )
         .await?;
         if args.paste {
@@ -345,7 +344,7 @@ async fn do_login(args: LoginArgs) -> Result<(), ClientError> {
                 .read_line(&mut line)
                 .map_err(|e| ClientError::Paste(e.to_string()))?;
             let code = pending.code_from_url(&line)?;
-            redeem(&http, &meta, &args, pending, &code, dpop.as_ref()).await?
+            redeem(&http, &meta, &settings, pending, &code, dpop.as_ref()).await?
         } else {
             if let Ok(ssh) = std::env::var("SSH_CONNECTION") {
                 let port = receiver.local_addr().port();
@@ -372,7 +371,7 @@ async fn do_login(args: LoginArgs) -> Result<(), ClientError> {
             // module bounds that wait).
             let callback = receiver.wait(args.timeout).await?;
             let outcome = match pending.code_from(callback.params()) {
-                Ok(code) => redeem(&http, &meta, &args, pending, &code, dpop.as_ref()).await,
+                Ok(code) => redeem(&http, &meta, &settings, pending, &code, dpop.as_ref()).await,
                 Err(e) => Err(e),
             };
             match &outcome {
@@ -386,23 +385,9 @@ async fn do_login(args: LoginArgs) -> Result<(), ClientError> {
         "Logged in to {}{} (profile {}).",
         meta.issuer,
         account.map(|s| format!(" as {s}")).unwrap_or_default(),
-        args.settings.profile
+        settings.profile
     );
     Ok(())
-}
-
-/// The command line, and the settings resolved from it and the file.
-#[derive(Debug)]
-struct Login {
-    args: LoginArgs,
-    settings: Settings,
-}
-
-impl std::ops::Deref for Login {
-    type Target = LoginArgs;
-    fn deref(&self) -> &LoginArgs {
-        &self.args
-    }
 }
 
 /// Redeems the authorization code (RFC 6749 §4.1.3, RFC 7636 §4.5), then
@@ -410,14 +395,14 @@ impl std::ops::Deref for Login {
 async fn redeem(
     http: &reqwest::Client,
     meta: &discovery::Metadata,
-    args: &Login,
+    settings: &Settings,
     pending: PendingAuthorization,
     code: &str,
     dpop: Option<&DpopKey>,
 ) -> Result<Option<String>, ClientError> {
     let nonce = pending.nonce().to_owned();
     let tokens = pending.exchange(http, meta, code, dpop).await?;
-    finish(http, meta, args, tokens, Some(&nonce)).await
+    finish(http, meta, settings, tokens, Some(&nonce)).await
 }
 
 /// The claims a person is named by (`name`, `email`,
@@ -462,7 +447,7 @@ async fn with_userinfo(
 async fn finish(
     http: &reqwest::Client,
     meta: &discovery::Metadata,
-    args: &Login,
+    args: &Settings,
     tokens: token::TokenSet,
     nonce: Option<&str>,
 ) -> Result<Option<String>, ClientError> {
@@ -477,7 +462,7 @@ async fn finish(
             &jwks,
             &id_token::Expected {
                 issuer: &meta.issuer,
-                client_id: &args.settings.client_id,
+                client_id: &args.client_id,
                 nonce,
                 access_token: Some(&tokens.access_token),
                 now: token_now(),
@@ -486,7 +471,6 @@ async fn finish(
         account = id_token::display_name(&with_userinfo(http, meta, &tokens, claims).await);
     }
 
-    let args = &args.settings;
     let profile = Profile {
         name: args.profile.clone(),
         issuer: meta.issuer.clone(),
