@@ -162,7 +162,11 @@ impl ConfigFile {
         for (name, p) in &file.profiles {
             valid_name(name).map_err(|x| e(x.to_string()))?;
             for h in &p.credential_hosts {
-                let key = host_key(h).unwrap_or_else(|| h.to_ascii_lowercase());
+                let key = host_key(h).ok_or_else(|| {
+                    e(format!(
+                        "profile {name}: credential_hosts: {h:?} is not a host or host:port (no scheme, no path)"
+                    ))
+                })?;
                 if let Some(other) = hosts.insert(key, name) {
                     if other != name {
                         return Err(e(format!(
@@ -177,13 +181,6 @@ impl ConfigFile {
                 if !matches!(u.scheme(), "https" | "http") {
                     return Err(e(format!(
                         "profile {name}: issuer {issuer:?} is not an http(s) URL"
-                    )));
-                }
-            }
-            for h in &p.credential_hosts {
-                if host_key(h).is_none() {
-                    return Err(e(format!(
-                        "profile {name}: credential_hosts: {h:?} is not a host or host:port (no scheme, no path)"
                     )));
                 }
             }

@@ -15,6 +15,7 @@ Every path needs a token that ISSUER's /userinfo accepts, sent as
 
 import base64
 import glob
+import hashlib
 import http.server
 import json
 import os
@@ -102,7 +103,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.reply(200, MANIFEST, [
                     api,
                     ("Content-Type", "application/vnd.docker.distribution.manifest.v2+json"),
-                    ("Docker-Content-Digest", "sha256:" + __import__("hashlib").sha256(MANIFEST).hexdigest()),
+                    ("Docker-Content-Digest", "sha256:" + hashlib.sha256(MANIFEST).hexdigest()),
                 ])
             return self.reply(200, b"{}", [api, ("Content-Type", "application/json")])
         if self.path == "/ps-check":
