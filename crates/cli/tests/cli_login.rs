@@ -95,12 +95,7 @@ fn token_ok(s: &Server, cfg: &std::path::Path, args: &[&str]) -> String {
         .args(args)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    ok(out, "proofkey token").trim().to_owned()
 }
 
 /// `proofkey token --profile work ARGS` from 8 processes at once, each of

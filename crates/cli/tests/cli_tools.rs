@@ -26,16 +26,6 @@ fn client_cmd(s: &Server, cfg: &Path, config_file: &Path) -> Command {
     c
 }
 
-fn ok(out: Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what}: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// `proofkey login --profile NAME --no-browser`, everything else from the
 /// profiles file; the browser step by an HTTP client.
 fn login(s: &Server, cfg: &Path, config_file: &Path, profile: &str) {

@@ -24,6 +24,17 @@ pub fn proofkey() -> Command {
     c
 }
 
+/// What a command that must succeed printed; else fails with its output.
+pub fn ok(out: Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what}: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// `proofkey serve` on 127.0.0.1:`port` with the database `db`; more
 /// arguments may follow.
 pub fn serve_on(port: u16, db: &str) -> Command {
